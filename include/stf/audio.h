@@ -1,0 +1,30 @@
+// Wav2Lip-compatible audio features (PAPER.md, "Audio features").
+#pragma once
+#include <cstdint>
+#include <torch/torch.h>
+#include <vector>
+
+namespace stf {
+
+constexpr int kSampleRate = 16000;
+constexpr int kNfft = 800;
+constexpr int kHop = 200;         // 80 mel frames per second
+constexpr int kMelBands = 80;
+constexpr int kMelWindow = 16;    // mel columns per video frame window (0.2 s)
+constexpr double kMelFps = double(kSampleRate) / kHop;
+
+// Slaney-scale, Slaney-normalised filterbank, 55-7600 Hz: (80, 401) float64.
+torch::Tensor mel_filterbank();
+
+// Normalised log-mel of 16 kHz mono samples: (80, T) float32 in [-4, 4],
+// T = 1 + samples / 200. Throws stf::Error on empty input.
+torch::Tensor mel_spectrogram(const std::vector<float>& samples);
+
+// First mel column of the window for video frame `frame` at `fps`:
+// floor(80 * frame / fps), clamped so the 16-column window fits in T columns.
+int64_t mel_window_start(int64_t frame, double fps, int64_t mel_columns);
+
+// The (80, 16) window for a video frame. Throws if T < 16 (audio < 0.2 s).
+torch::Tensor mel_window(const torch::Tensor& mel, int64_t frame, double fps);
+
+}  // namespace stf

@@ -1,0 +1,20 @@
+// Errors: the library throws stf::Error with a message a user can act on
+// (what failed, on which file, and a hint). Invariants that only a bug can
+// break use STF_ASSERT, which names the file and line.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace stf {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void assert_fail(const char* expr, const char* file, int line);
+
+}  // namespace stf
+
+#define STF_ASSERT(cond) \
+  do { if (!(cond)) ::stf::assert_fail(#cond, __FILE__, __LINE__); } while (0)

@@ -1,0 +1,112 @@
+// Media I/O on the FFmpeg libraries: streaming video decode, audio decode to
+// mono float, and an atomic MP4 writer (temp file + rename).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+namespace stf {
+
+struct StreamInfo {
+  int index = 0;
+  std::string type;   // "video", "audio", "subtitle", "data"
+  std::string codec;  // FFmpeg codec name
+  int width = 0, height = 0;
+  double fps = 0;       // video: average frame rate
+  int64_t frames = 0;   // video: frame count when the container states it, else 0
+  int rotation = 0;     // video: clockwise degrees to apply for display (0/90/180/270)
+  int sample_rate = 0, channels = 0;  // audio
+  double duration = 0;  // seconds, 0 when unknown
+};
+
+struct MediaInfo {
+  std::string path;
+  std::string container;  // FFmpeg demuxer name(s)
+  double duration = 0;    // seconds
+  std::vector<StreamInfo> streams;
+  bool is_image = false;  // a still image read as a one-frame video
+};
+
+// Reads container and stream metadata. Throws stf::Error on a missing,
+// unreadable or non-media file.
+MediaInfo probe_media(const std::string& path);
+
+// True when the path has a still-image extension (jpg, png, bmp, webp, ...).
+bool is_image_path(const std::string& path);
+
+// Streams BGR frames one at a time at a constant frame rate. Variable frame
+// rate input is resampled to its average rate by timestamps (frames are
+// repeated or dropped); rotation metadata is applied. A still image reads as
+// a single frame.
+class VideoReader {
+ public:
+  explicit VideoReader(const std::string& path);
+  ~VideoReader();
+  VideoReader(const VideoReader&) = delete;
+  VideoReader& operator=(const VideoReader&) = delete;
+
+  // Next frame (8-bit BGR, display orientation). False at the end.
+  bool read(cv::Mat& frame);
+
+  double fps() const;          // 0 for a still image
+  int64_t frame_count() const; // estimate from the container, 0 if unknown
+  double duration() const;     // seconds, 0 if unknown
+  int width() const;           // after rotation
+  int height() const;
+  int rotation() const;
+  int64_t frames_read() const;
+  bool is_image() const;
+  const std::string& path() const;
+
+  struct Impl;
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Decodes the first audio stream of any FFmpeg-readable file (audio or video)
+// to mono float32 in [-1, 1] at sample_rate. Throws if there is no audio
+// stream or it holds no samples.
+std::vector<float> read_audio(const std::string& path, int sample_rate = 16000);
+
+struct VideoWriterOptions {
+  double fps = 25;
+  int crf = 20;                       // x264 constant rate factor (lower = better)
+  std::string preset = "veryfast";    // x264 speed preset
+  int audio_sample_rate = 16000;      // rate of the samples given to set_audio
+  int audio_bitrate = 96000;
+};
+
+// Encodes BGR frames to H.264 (libx264, yuv420p; MPEG-4 Part 2 if this FFmpeg
+// has no libx264) in MP4, with an optional AAC track. Writes to a temporary
+// file beside the target and renames it on finish(); destroying an unfinished
+// writer deletes the temporary file, so no partial output is ever left.
+class VideoWriter {
+ public:
+  VideoWriter(const std::string& path, int width, int height, const VideoWriterOptions& opt = {});
+  ~VideoWriter();
+  VideoWriter(const VideoWriter&) = delete;
+  VideoWriter& operator=(const VideoWriter&) = delete;
+
+  // Mono float samples at opt.audio_sample_rate, muxed alongside the video.
+  // Call before the first write(). The audio is cut or zero-padded only by
+  // the caller: it is written whole.
+  void set_audio(std::vector<float> samples);
+  void write(const cv::Mat& bgr);  // size must match the constructor's
+  void finish();                   // flush, close, rename to the target path
+  int64_t frames_written() const;
+  const std::string& codec() const;
+
+  struct Impl;
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// NumPy .npy (format 1.0), float32, C order.
+void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& shape);
+
+// Writes text/bytes to path atomically (temp file beside it + rename).
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+}  // namespace stf

@@ -1,0 +1,12 @@
+#pragma once
+
+namespace stf {
+
+// Number of CPU cores available to this process.
+int available_cores();
+
+// Sets torch's intra-op thread count (Debian's torch defaults to 1 here) and
+// OpenCV's. n <= 0 means all available cores. Returns the count in use.
+int set_threads(int n);
+
+}  // namespace stf

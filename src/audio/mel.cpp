@@ -1,0 +1,118 @@
+#include <cmath>
+
+#include "stf/audio.h"
+#include "stf/error.h"
+
+namespace stf {
+
+namespace {
+
+// Slaney mel scale (librosa htk=False): linear below 1 kHz, log above.
+double hz_to_mel(double f) {
+  const double f_sp = 200.0 / 3, min_log_hz = 1000, min_log_mel = min_log_hz / f_sp;
+  const double logstep = std::log(6.4) / 27.0;
+  return f < min_log_hz ? f / f_sp : min_log_mel + std::log(f / min_log_hz) / logstep;
+}
+
+double mel_to_hz(double m) {
+  const double f_sp = 200.0 / 3, min_log_hz = 1000, min_log_mel = min_log_hz / f_sp;
+  const double logstep = std::log(6.4) / 27.0;
+  return m < min_log_mel ? f_sp * m : min_log_hz * std::exp(logstep * (m - min_log_mel));
+}
+
+// DFT of a periodic-Hann-windowed frame as one matrix product:
+// frames (T, 800) @ basis (800, 802) -> [re | im] (T, 802).
+const torch::Tensor& windowed_dft_basis() {
+  static const torch::Tensor basis = [] {
+    const int bins = kNfft / 2 + 1;
+    auto b = torch::empty({kNfft, 2 * bins}, torch::kFloat64);
+    auto a = b.accessor<double, 2>();
+    for (int n = 0; n < kNfft; ++n) {
+      double w = 0.5 - 0.5 * std::cos(2 * M_PI * n / kNfft);  // periodic Hann
+      for (int k = 0; k < bins; ++k) {
+        double phase = 2 * M_PI * double((int64_t(n) * k) % kNfft) / kNfft;
+        a[n][k] = w * std::cos(phase);
+        a[n][bins + k] = -w * std::sin(phase);
+      }
+    }
+    return b.to(torch::kFloat32);
+  }();
+  return basis;
+}
+
+}  // namespace
+
+torch::Tensor mel_filterbank() {
+  const int bins = kNfft / 2 + 1;
+  const double fmin = 55, fmax = 7600;
+  std::vector<double> mel_f(kMelBands + 2);
+  const double mlo = hz_to_mel(fmin), mhi = hz_to_mel(fmax);
+  for (int i = 0; i < kMelBands + 2; ++i)
+    mel_f[i] = mel_to_hz(mlo + (mhi - mlo) * i / (kMelBands + 1));
+  auto fb = torch::zeros({kMelBands, bins}, torch::kFloat64);
+  auto a = fb.accessor<double, 2>();
+  for (int m = 0; m < kMelBands; ++m) {
+    double enorm = 2.0 / (mel_f[m + 2] - mel_f[m]);  // Slaney area normalisation
+    for (int k = 0; k < bins; ++k) {
+      double f = double(kSampleRate) / 2 * k / (bins - 1);
+      double lower = (f - mel_f[m]) / (mel_f[m + 1] - mel_f[m]);
+      double upper = (mel_f[m + 2] - f) / (mel_f[m + 2] - mel_f[m + 1]);
+      a[m][k] = std::max(0.0, std::min(lower, upper)) * enorm;
+    }
+  }
+  return fb;
+}
+
+torch::Tensor mel_spectrogram(const std::vector<float>& samples) {
+  if (samples.empty()) throw Error("cannot compute a mel spectrogram of empty audio");
+  torch::NoGradGuard no_grad;
+  const int64_t n = static_cast<int64_t>(samples.size());
+  const int64_t pad = kNfft / 2;
+  // Pre-emphasis y[n] = x[n] - 0.97 x[n-1], then centred reflect padding.
+  std::vector<float> y(n + 2 * pad);
+  for (int64_t i = 0; i < n; ++i) y[pad + i] = samples[i] - (i > 0 ? 0.97f * samples[i - 1] : 0.0f);
+  for (int64_t i = 1; i <= pad; ++i) {
+    // Reflect without repeating the edge; tiny inputs reflect back and forth.
+    auto reflect = [n](int64_t j) {
+      if (n == 1) return int64_t(0);
+      int64_t period = 2 * (n - 1);
+      j = ((j % period) + period) % period;
+      return j < n ? j : period - j;
+    };
+    y[pad - i] = y[pad + reflect(-i)];
+    y[pad + n - 1 + i] = y[pad + reflect(n - 1 + i)];
+  }
+  auto padded = torch::from_blob(y.data(), {n + 2 * pad}, torch::kFloat32);
+  const int64_t columns = 1 + n / kHop;
+  const int bins = kNfft / 2 + 1;
+  static const torch::Tensor fb_t = mel_filterbank().to(torch::kFloat32).t().contiguous();  // (401, 80)
+  const torch::Tensor& basis = windowed_dft_basis();
+  auto mel = torch::empty({columns, kMelBands}, torch::kFloat32);
+  const int64_t chunk = 4096;  // bounds the temporary (chunk, 802) spectrum
+  for (int64_t c0 = 0; c0 < columns; c0 += chunk) {
+    int64_t c1 = std::min(columns, c0 + chunk);
+    auto frames = padded.narrow(0, c0 * kHop, (c1 - c0 - 1) * kHop + kNfft).unfold(0, kNfft, kHop);  // (c, 800)
+    auto spec = frames.matmul(basis);                                      // (c, 802)
+    auto re = spec.narrow(1, 0, bins), im = spec.narrow(1, bins, bins);
+    auto mag = (re * re + im * im).sqrt();                                 // (c, 401)
+    mel.narrow(0, c0, c1 - c0).copy_(mag.matmul(fb_t));                    // (c, 80)
+  }
+  auto db = 20 * mel.clamp_min(1e-5).log10() - 20;
+  return (8 * ((db + 100) / 100) - 4).clamp(-4, 4).t().contiguous();     // (80, T)
+}
+
+int64_t mel_window_start(int64_t frame, double fps, int64_t mel_columns) {
+  STF_ASSERT(fps > 0);
+  int64_t start = static_cast<int64_t>(std::floor(kMelFps * frame / fps + 1e-9));
+  return std::max<int64_t>(0, std::min(start, mel_columns - kMelWindow));
+}
+
+torch::Tensor mel_window(const torch::Tensor& mel, int64_t frame, double fps) {
+  const int64_t columns = mel.size(1);
+  if (columns < kMelWindow)
+    throw Error("audio too short: " + std::to_string(columns) + " mel columns, need at least " +
+                std::to_string(kMelWindow) + " (0.2 s)");
+  return mel.narrow(1, mel_window_start(frame, fps, columns), kMelWindow);  // (80, 16)
+}
+
+}  // namespace stf

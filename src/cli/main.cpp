@@ -1,0 +1,47 @@
+// synctalkface: dispatches to the subcommands in cmd_*.cpp. Errors from the
+// library become one line on stderr and exit status 2.
+#include <cstdio>
+#include <exception>
+
+#include "cli/common.h"
+#include "stf/cancel.h"
+#include "stf/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"SyncTalkFace: audio-driven lip-sync (AAAI 2022 Audio-Lip Memory)", "synctalkface"};
+  app.set_version_flag("--version", std::string("synctalkface ") + STF_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  stf::cli::add_probe_command(app);
+  stf::cli::add_mel_command(app);
+  stf::install_cancel_handler();
+  std::string names;
+  bool known = false;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+    known = known || (argc > 1 && sub->get_name() == argv[1]);
+  }
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    std::fprintf(stderr, "error: unknown command '%s'; commands: %s\n", argv[1], names.c_str());
+    return 2;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "error: %s (see --help)\n", e.what());
+    return 2;
+  } catch (const stf::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,31 @@
+#include "stf/cancel.h"
+
+#include <atomic>
+#include <csignal>
+
+#include "stf/error.h"
+
+namespace stf {
+
+namespace {
+std::atomic<bool> g_cancelled{false};
+extern "C" void on_signal(int sig) {
+  if (g_cancelled.exchange(true)) {  // a second Ctrl-C: stop now
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
+}  // namespace
+
+void install_cancel_handler() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+
+bool cancelled() { return g_cancelled.load(); }
+
+void check_cancelled() {
+  if (cancelled()) throw Error("interrupted; no output was written");
+}
+
+}  // namespace stf

@@ -1,0 +1,10 @@
+#include "stf/error.h"
+
+namespace stf {
+
+void assert_fail(const char* expr, const char* file, int line) {
+  throw std::logic_error(std::string("internal error: ") + expr + " failed at " + file + ":" +
+                         std::to_string(line) + " (please report this)");
+}
+
+}  // namespace stf

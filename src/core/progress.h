@@ -1,0 +1,27 @@
+// Progress display for long work: a redrawn bar with rate and ETA on a
+// terminal, a plain line every few seconds otherwise (logs, CI).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace stf {
+
+class Progress {
+ public:
+  // total <= 0: unknown length (no bar, no ETA). unit: "frames", "steps", ...
+  Progress(std::string label, int64_t total, std::string unit, bool enabled = true);
+  ~Progress();
+  void update(int64_t done, const std::string& extra = "");
+  void finish();
+  double elapsed() const;
+
+ private:
+  void draw(bool final);
+  std::string label_, unit_, extra_;
+  int64_t total_, done_ = 0;
+  bool enabled_, tty_, finished_ = false;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+}  // namespace stf

@@ -1,0 +1,96 @@
+#include <cmath>
+
+#include "media/ffmpeg_util.h"
+#include "stf/error.h"
+#include "stf/media.h"
+extern "C" {
+#include <libavutil/channel_layout.h>
+#include <libavutil/opt.h>
+#include <libswresample/swresample.h>
+}
+
+namespace stf {
+
+namespace {
+
+// Owns the FFmpeg objects of one decode so every exit path frees them.
+struct AudioDecode {
+  AVFormatContext* fmt = nullptr;
+  AVCodecContext* dec = nullptr;
+  SwrContext* swr = nullptr;
+  AVPacket* pkt = av_packet_alloc();
+  AVFrame* frm = av_frame_alloc();
+  ~AudioDecode() {
+    swr_free(&swr);
+    av_frame_free(&frm);
+    av_packet_free(&pkt);
+    avcodec_free_context(&dec);
+    if (fmt) avformat_close_input(&fmt);
+  }
+};
+
+}  // namespace
+
+std::vector<float> read_audio(const std::string& path, int sample_rate) {
+  if (is_image_path(path)) throw Error(path + ": is an image, expected audio or video with sound");
+  AudioDecode d;
+  d.fmt = open_input(path);
+  int stream = av_find_best_stream(d.fmt, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+  if (stream < 0) throw Error(path + ": has no audio stream");
+  const AVCodecParameters* par = d.fmt->streams[stream]->codecpar;
+  const AVCodec* codec = avcodec_find_decoder(par->codec_id);
+  if (!codec) throw Error(path + ": no decoder for audio codec " + avcodec_get_name(par->codec_id));
+  d.dec = avcodec_alloc_context3(codec);
+  avcodec_parameters_to_context(d.dec, par);
+  int err = avcodec_open2(d.dec, codec, nullptr);
+  if (err < 0) throw Error(path + ": cannot open audio decoder (" + av_error_text(err) + ")");
+  if (d.dec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
+    av_channel_layout_default(&d.dec->ch_layout, d.dec->ch_layout.nb_channels);
+
+  AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+  err = swr_alloc_set_opts2(&d.swr, &mono, AV_SAMPLE_FMT_FLT, sample_rate, &d.dec->ch_layout,
+                            d.dec->sample_fmt, d.dec->sample_rate, 0, nullptr);
+  if (err < 0 || swr_init(d.swr) < 0) throw Error(path + ": cannot set up audio resampling");
+
+  std::vector<float> out;
+  auto convert = [&](const AVFrame* f) {
+    int cap = swr_get_out_samples(d.swr, f ? f->nb_samples : 0);
+    if (cap <= 0) return;
+    size_t old = out.size();
+    out.resize(old + cap);
+    uint8_t* dst[1] = {reinterpret_cast<uint8_t*>(out.data() + old)};
+    int got = swr_convert(d.swr, dst, cap, f ? const_cast<const uint8_t**>(f->extended_data) : nullptr,
+                          f ? f->nb_samples : 0);
+    out.resize(old + std::max(got, 0));
+  };
+  auto drain = [&]() {
+    while (avcodec_receive_frame(d.dec, d.frm) == 0) {
+      convert(d.frm);
+      av_frame_unref(d.frm);
+    }
+  };
+  while (true) {
+    err = av_read_frame(d.fmt, d.pkt);
+    if (err == AVERROR_EOF) break;
+    if (err < 0)
+      throw Error(path + ": read error in the audio (" + av_error_text(err) +
+                  "); the file may be truncated or corrupt");
+    if (d.pkt->stream_index == stream && avcodec_send_packet(d.dec, d.pkt) >= 0) drain();
+    av_packet_unref(d.pkt);
+  }
+  avcodec_send_packet(d.dec, nullptr);
+  drain();
+  convert(nullptr);  // flush the resampler's delay
+  // Encoders pad the last frame (AAC: to 1024 samples); the container's
+  // stream duration says where the real audio ends.
+  const AVStream* st = d.fmt->streams[stream];
+  if (st->duration != AV_NOPTS_VALUE && st->duration > 0) {
+    auto exact = static_cast<size_t>(std::llround(st->duration * av_q2d(st->time_base) * sample_rate));
+    if (exact > 0 && exact < out.size()) out.resize(exact);
+  }
+  if (out.empty()) throw Error(path + ": the audio stream holds no samples");
+  for (float& v : out) v = std::clamp(v, -1.0f, 1.0f);
+  return out;
+}
+
+}  // namespace stf

@@ -1,0 +1,31 @@
+// Small helpers shared by the FFmpeg-based readers and writers.
+#pragma once
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/avutil.h>
+}
+#include <string>
+
+namespace stf {
+
+std::string av_error_text(int err);
+
+// Checks that path names a readable regular file; throws stf::Error otherwise.
+void check_input_file(const std::string& path);
+
+// Opens a container and reads its stream info; throws stf::Error with the
+// file name and FFmpeg's reason on failure. The caller owns the context.
+AVFormatContext* open_input(const std::string& path);
+
+// Clockwise rotation in degrees (0/90/180/270) that displays the stream upright.
+int stream_rotation(const AVStream* st);
+
+// The constant rate a video stream is read at. Variable-frame-rate files
+// (phone recordings, edited clips) often sit on a regular grid with some
+// frames held longer: the grid rate (r_frame_rate) is their true rate, while
+// the average rate is lower. Falls back to the average when the grid rate is
+// implausible (> 120) and to 25 when neither is known.
+double stream_fps(const AVStream* st);
+
+}  // namespace stf

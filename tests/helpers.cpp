@@ -1,0 +1,103 @@
+#include "helpers.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace stf::test {
+
+std::string shared_data(const std::string& relative) {
+  const char* env = std::getenv("STF_SHARED_DATA");
+  fs::path p = fs::path(env ? env : STF_SHARED_DATA_DIR) / relative;
+  if (!fs::exists(p))
+    ADD_FAILURE() << "missing shared test data " << p
+                  << " (expected ../shared/data beside the checkout, or set STF_SHARED_DATA)";
+  return p.string();
+}
+
+std::string temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() /
+               ("stf_test_" + name + "_" + std::to_string(getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  static std::vector<fs::path> made;
+  if (made.empty()) std::atexit([] { for (auto& d : made) fs::remove_all(d); });
+  made.push_back(p);
+  return p.string();
+}
+
+int run_shell(const std::string& command) {
+  int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+CliResult run_cli(const std::string& args) {
+  CliResult r;
+  std::string cmd = std::string("'") + STF_CLI_PATH + "' " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
+  int status = pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+Npy read_npy(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot open " + path);
+  char magic[8];
+  f.read(magic, 8);
+  if (std::memcmp(magic, "\x93NUMPY", 6) != 0) throw std::runtime_error(path + ": not .npy");
+  uint32_t hlen = 0;
+  if (magic[6] == 1) {
+    uint16_t h;
+    f.read(reinterpret_cast<char*>(&h), 2);
+    hlen = h;
+  } else {
+    f.read(reinterpret_cast<char*>(&hlen), 4);
+  }
+  std::string header(hlen, ' ');
+  f.read(header.data(), hlen);
+  if (header.find("'fortran_order': False") == std::string::npos)
+    throw std::runtime_error(path + ": fortran order not supported");
+  Npy out;
+  auto open = header.find('(', header.find("'shape'"));
+  auto close = header.find(')', open);
+  std::string dims = header.substr(open + 1, close - open - 1);
+  int64_t count = 1;
+  for (size_t pos = 0; pos < dims.size();) {
+    size_t comma = dims.find(',', pos);
+    std::string tok = dims.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    if (tok.find_first_of("0123456789") != std::string::npos) {
+      out.shape.push_back(std::stoll(tok));
+      count *= out.shape.back();
+    }
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  out.data.resize(count);
+  if (header.find("<f4") != std::string::npos) {
+    std::vector<float> tmp(count);
+    f.read(reinterpret_cast<char*>(tmp.data()), count * 4);
+    std::copy(tmp.begin(), tmp.end(), out.data.begin());
+  } else if (header.find("<f8") != std::string::npos) {
+    f.read(reinterpret_cast<char*>(out.data.data()), count * 8);
+  } else {
+    throw std::runtime_error(path + ": unsupported dtype");
+  }
+  if (!f) throw std::runtime_error(path + ": truncated");
+  return out;
+}
+
+}  // namespace stf::test

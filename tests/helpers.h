@@ -1,0 +1,32 @@
+// Test helpers: shared data paths, temp folders, running the CLI, .npy reading.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace stf::test {
+
+// Absolute path of a file under ../shared/data (or $STF_SHARED_DATA); fails
+// the calling test with a clear message when the file is missing.
+std::string shared_data(const std::string& relative);
+
+// A fresh empty folder under the build's temp area, removed at exit.
+std::string temp_dir(const std::string& name);
+
+struct CliResult {
+  int status = -1;
+  std::string output;  // stdout and stderr together
+};
+// Runs the synctalkface binary with the given argument string (shell-quoted by the caller).
+CliResult run_cli(const std::string& args);
+
+// Runs a shell command, returns its exit status.
+int run_shell(const std::string& command);
+
+struct Npy {
+  std::vector<int64_t> shape;
+  std::vector<double> data;  // converted from <f4 or <f8
+};
+Npy read_npy(const std::string& path);
+
+}  // namespace stf::test

@@ -1,0 +1,121 @@
+// The CLI's contract: --help/--version work; bad input gives exactly one line
+// "error: ..." naming the file, exit status 2, and no output file.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "helpers.h"
+#include "stf/media.h"
+
+using namespace stf;
+namespace fs = std::filesystem;
+
+namespace {
+
+void expect_one_line_error(const test::CliResult& r, const std::string& must_mention) {
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_NE(r.output.find(must_mention), std::string::npos) << r.output;
+}
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+class CliBadInput : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = test::temp_dir("cli");
+    out = dir + "/out.npy";
+  }
+  void TearDown() override { EXPECT_FALSE(fs::exists(out)) << "an output file was left behind"; }
+  std::string dir, out;
+};
+
+}  // namespace
+
+TEST(Cli, HelpAndVersion) {
+  test::CliResult root = test::run_cli("--help");
+  EXPECT_EQ(root.status, 0);
+  EXPECT_NE(root.output.find("probe"), std::string::npos) << root.output;
+  for (const char* cmd : {"probe --help", "mel --help"}) {
+    test::CliResult r = test::run_cli(cmd);
+    EXPECT_EQ(r.status, 0) << cmd;
+    EXPECT_NE(r.output.find("--threads"), std::string::npos) << cmd << ": " << r.output;
+  }
+  test::CliResult v = test::run_cli("--version");
+  EXPECT_EQ(v.status, 0);
+  EXPECT_EQ(v.output.rfind("synctalkface ", 0), 0u);
+  expect_one_line_error(test::run_cli("no-such-command"), "no-such-command");
+}
+
+TEST(Cli, ProbeAndMelOnRealClip) {
+  std::string clip = test::shared_data("grid_s1/bbaf2n.mp4");
+  test::CliResult r = test::run_cli("probe --json " + quote(clip));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("\"fps\": 25.0"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"sample_rate\": 16000"), std::string::npos) << r.output;
+
+  std::string out = test::temp_dir("cli_mel") + "/m.npy";
+  r = test::run_cli("mel " + quote(clip) + " --out " + quote(out) + " --threads 1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  test::Npy m = test::read_npy(out);
+  ASSERT_EQ(m.shape.size(), 2u);
+  EXPECT_EQ(m.shape[0], 80);
+  EXPECT_NEAR(m.shape[1], 241, 5);  // about 3 s at 80 columns/s, + 1
+}
+
+TEST_F(CliBadInput, MissingFile) {
+  expect_one_line_error(test::run_cli("mel " + quote(dir + "/nope.wav") + " --out " + quote(out)), "nope.wav");
+  expect_one_line_error(test::run_cli("probe " + quote(dir + "/nope.mp4")), "nope.mp4");
+}
+
+TEST_F(CliBadInput, Directory) {
+  expect_one_line_error(test::run_cli("mel " + quote(dir) + " --out " + quote(out)), "directory");
+}
+
+TEST_F(CliBadInput, TextFileRenamedMp4) {
+  std::string fake = dir + "/notes.mp4";
+  std::ofstream(fake) << "these are my notes, not a video\n";
+  expect_one_line_error(test::run_cli("mel " + quote(fake) + " --out " + quote(out)), "notes.mp4");
+  expect_one_line_error(test::run_cli("probe " + quote(fake)), "notes.mp4");
+}
+
+TEST_F(CliBadInput, TruncatedMp4) {
+  std::string src = test::shared_data("grid_s1/bbaf2n.mp4");
+  std::string cut = dir + "/cut.mp4";
+  std::ifstream in(src, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(cut, std::ios::binary).write(bytes.data(), bytes.size() / 2);
+  expect_one_line_error(test::run_cli("mel " + quote(cut) + " --out " + quote(out)), "cut.mp4");
+}
+
+TEST_F(CliBadInput, VideoWithoutAudioGivenAsAudio) {
+  std::string silent = dir + "/silent.mp4";
+  {
+    VideoWriter w(silent, 64, 64, {});
+    for (int i = 0; i < 5; ++i) w.write(cv::Mat(64, 64, CV_8UC3, cv::Scalar(i * 20, 50, 50)));
+    w.finish();
+  }
+  test::CliResult r = test::run_cli("mel " + quote(silent) + " --out " + quote(out));
+  expect_one_line_error(r, "no audio stream");
+}
+
+TEST_F(CliBadInput, ZeroLengthAudio) {
+  // A valid WAV header announcing 0 samples of 16-bit mono 16 kHz.
+  std::string wav = dir + "/empty.wav";
+  auto u32 = [](uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); };
+  auto u16 = [](uint16_t v) { return std::string(reinterpret_cast<const char*>(&v), 2); };
+  std::string h = "RIFF" + u32(36) + "WAVE" + "fmt " + u32(16) + u16(1) + u16(1) + u32(16000) +
+                  u32(32000) + u16(2) + u16(16) + "data" + u32(0);
+  std::ofstream(wav, std::ios::binary) << h;
+  expect_one_line_error(test::run_cli("mel " + quote(wav) + " --out " + quote(out)), "empty.wav");
+}
+
+TEST_F(CliBadInput, UnwritableOutputPath) {
+  std::string clip = test::shared_data("grid_s1/bbaf2n.mp4");
+  expect_one_line_error(test::run_cli("mel " + quote(clip) + " --out " + quote(dir + "/no/such/dir/m.npy")),
+                        "m.npy");
+  expect_one_line_error(test::run_cli("mel " + quote(clip) + " --out /proc/m.npy"), "m.npy");
+  expect_one_line_error(test::run_cli("mel " + quote(clip) + " --out " + quote(dir)), "directory");
+}

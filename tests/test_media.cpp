@@ -1,0 +1,151 @@
+// VideoReader / AudioReader / VideoWriter on generated and real media.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "helpers.h"
+#include "stf/error.h"
+#include "stf/media.h"
+
+using namespace stf;
+namespace fs = std::filesystem;
+
+namespace {
+
+cv::Mat test_frame(int i, int w, int h) {
+  cv::Mat f(h, w, CV_8UC3, cv::Scalar(40, 90, 160));
+  cv::rectangle(f, cv::Rect((i * 3) % (w - 16), h / 3, 16, 16), cv::Scalar(250, 250, 250), cv::FILLED);
+  return f;
+}
+
+// Frequency of the strongest component by a direct DFT scan (1 Hz steps).
+double dominant_frequency(const std::vector<float>& x, int rate, double lo, double hi) {
+  double best_f = 0, best_p = -1;
+  for (double f = lo; f <= hi; f += 1.0) {
+    double re = 0, im = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      re += x[i] * std::cos(2 * M_PI * f * i / rate);
+      im += x[i] * std::sin(2 * M_PI * f * i / rate);
+    }
+    if (re * re + im * im > best_p) best_p = re * re + im * im, best_f = f;
+  }
+  return best_f;
+}
+
+}  // namespace
+
+TEST(Media, WriterReaderRoundTrip) {
+  std::string dir = test::temp_dir("roundtrip");
+  std::string out = dir + "/clip.mp4";
+  const int w = 160, h = 120, frames = 50;
+  std::vector<float> tone(2 * 16000);
+  for (size_t i = 0; i < tone.size(); ++i) tone[i] = 0.5f * std::sin(2 * M_PI * 440.0 * i / 16000);
+  {
+    VideoWriter writer(out, w, h, {});
+    writer.set_audio(tone);
+    for (int i = 0; i < frames; ++i) writer.write(test_frame(i, w, h));
+    writer.finish();
+    EXPECT_EQ(writer.frames_written(), frames);
+  }
+  ASSERT_TRUE(fs::exists(out));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}), 1)
+      << "the temporary file was not renamed away";
+
+  MediaInfo info = probe_media(out);
+  ASSERT_EQ(info.streams.size(), 2u);
+
+  VideoReader reader(out);
+  EXPECT_DOUBLE_EQ(reader.fps(), 25.0);
+  EXPECT_EQ(reader.width(), w);
+  EXPECT_EQ(reader.height(), h);
+  cv::Mat f;
+  int n = 0;
+  double psnr_sum = 0;
+  while (reader.read(f)) {
+    ASSERT_EQ(f.size(), cv::Size(w, h));
+    psnr_sum += cv::PSNR(f, test_frame(n, w, h));
+    ++n;
+  }
+  EXPECT_EQ(n, frames);
+  EXPECT_GT(psnr_sum / n, 30.0) << "decoded frames differ from what was written";
+
+  std::vector<float> audio = read_audio(out);
+  EXPECT_NEAR(static_cast<double>(audio.size()), tone.size(), 16000 / 25) << "audio length off by more than a frame";
+  std::vector<float> middle(audio.begin() + 4000, audio.begin() + 12000);
+  EXPECT_NEAR(dominant_frequency(middle, 16000, 300, 600), 440.0, 2.0);
+}
+
+TEST(Media, OddFrameSizeIsEncodedEven) {
+  std::string out = test::temp_dir("odd") + "/odd.mp4";
+  VideoWriter writer(out, 65, 49, {});
+  for (int i = 0; i < 5; ++i) writer.write(test_frame(i, 65, 49));
+  writer.finish();
+  VideoReader reader(out);
+  EXPECT_EQ(reader.width(), 64);
+  EXPECT_EQ(reader.height(), 48);
+}
+
+TEST(Media, UnfinishedWriterLeavesNoFile) {
+  std::string dir = test::temp_dir("unfinished");
+  {
+    VideoWriter writer(dir + "/never.mp4", 64, 64, {});
+    for (int i = 0; i < 10; ++i) writer.write(test_frame(i, 64, 64));
+  }  // destroyed without finish(), as when an exception unwinds
+  EXPECT_TRUE(fs::is_empty(dir)) << "a partial output file was left behind";
+  EXPECT_THROW(VideoWriter(dir + "/x.mp4", 64, 64, {}).write(cv::Mat(32, 32, CV_8UC3)), Error);
+  EXPECT_TRUE(fs::is_empty(dir));
+}
+
+TEST(Media, ThirtyFpsClipReportsThirtyFps) {
+  // face1.mp4 is variable frame rate on a 30 fps grid (some frames held for
+  // two ticks): it must read as 30 fps with held frames repeated.
+  std::string path = test::shared_data("retalking/face1.mp4");
+  VideoReader reader(path);
+  EXPECT_NEAR(reader.fps(), 30.0, 1e-6);
+  MediaInfo info = probe_media(path);
+  EXPECT_NEAR(info.streams.at(0).fps, 30.0, 1e-6);
+  cv::Mat f;
+  int n = 0;
+  while (reader.read(f)) ++n;
+  EXPECT_NEAR(n, 6.1 * 30, 2) << "frames at 30 fps over the clip's duration";
+
+  VideoReader cfr(test::shared_data("retalking/face4.mp4"));
+  EXPECT_NEAR(cfr.fps(), 30.0, 1e-6);
+}
+
+TEST(Media, ReadsGridMpegAndItsAudio) {
+  std::string path = test::shared_data("grid/bbaf2n.mpg");
+  VideoReader reader(path);
+  EXPECT_DOUBLE_EQ(reader.fps(), 25.0);
+  cv::Mat f;
+  int n = 0;
+  while (reader.read(f)) ++n;
+  EXPECT_EQ(n, 75);
+  EXPECT_EQ(f.size(), cv::Size(360, 288));
+  std::vector<float> audio = read_audio(path);  // MP2 44.1 kHz stereo -> 16 kHz mono
+  EXPECT_NEAR(audio.size() / 16000.0, 2.95, 0.05);
+}
+
+TEST(Media, StillImageIsOneFrameVideo) {
+  std::string dir = test::temp_dir("still");
+  cv::Mat img = test_frame(3, 120, 90);
+  cv::imwrite(dir + "/face.png", img);
+  VideoReader reader(dir + "/face.png");
+  EXPECT_TRUE(reader.is_image());
+  cv::Mat f;
+  ASSERT_TRUE(reader.read(f));
+  EXPECT_EQ(cv::norm(f, img, cv::NORM_INF), 0);
+  EXPECT_FALSE(reader.read(f));
+}
+
+TEST(Media, ReadAudioResamplesWav) {
+  std::vector<float> a = read_audio(test::shared_data("retalking/speech1.wav"));
+  EXPECT_NEAR(a.size() / 16000.0, 5.0, 0.05);
+  float peak = 0;
+  for (float v : a) peak = std::max(peak, std::abs(v));
+  EXPECT_GT(peak, 0.05f);
+  EXPECT_LE(peak, 1.0f);
+}

@@ -1,0 +1,116 @@
+// The mel spectrogram against (1) an independent numpy/scipy reference on
+// real speech and (2) a slow loop-based DFT written here from the formula.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "helpers.h"
+#include "stf/audio.h"
+#include "stf/error.h"
+#include "stf/media.h"
+
+using namespace stf;
+
+namespace {
+
+// The obvious O(N^2) version of PAPER.md's recipe, one column at a time.
+std::vector<double> slow_mel_column(const std::vector<float>& x, int64_t col, const torch::Tensor& fb) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  auto emph = [&](int64_t i) { return double(x[i]) - (i > 0 ? 0.97 * x[i - 1] : 0.0); };
+  auto padded = [&](int64_t j) {  // reflect padding of 400 around the emphasised signal
+    int64_t i = j - kNfft / 2;
+    if (i < 0) i = -i;
+    if (i >= n) i = 2 * (n - 1) - i;
+    return emph(i);
+  };
+  std::vector<double> mag(kNfft / 2 + 1);
+  for (int k = 0; k <= kNfft / 2; ++k) {
+    double re = 0, im = 0;
+    for (int t = 0; t < kNfft; ++t) {
+      double w = 0.5 - 0.5 * std::cos(2 * M_PI * t / kNfft);
+      double v = w * padded(col * kHop + t);
+      re += v * std::cos(2 * M_PI * k * t / kNfft);
+      im -= v * std::sin(2 * M_PI * k * t / kNfft);
+    }
+    mag[k] = std::sqrt(re * re + im * im);
+  }
+  auto a = fb.accessor<double, 2>();
+  std::vector<double> out(kMelBands);
+  for (int m = 0; m < kMelBands; ++m) {
+    double s = 0;
+    for (int k = 0; k <= kNfft / 2; ++k) s += a[m][k] * mag[k];
+    double db = 20 * std::log10(std::max(1e-5, s)) - 20;
+    out[m] = std::clamp(8 * ((db + 100) / 100) - 4, -4.0, 4.0);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Mel, MatchesNumpyReferenceOnRealSpeech) {
+  std::vector<float> samples = read_audio(test::shared_data("grid_s1/bbaf2n.mp4"));
+  std::string dir = test::temp_dir("mel_ref");
+  write_npy(dir + "/samples.npy", samples.data(), {static_cast<int64_t>(samples.size())});
+  ASSERT_EQ(test::run_shell("/usr/bin/python3 '" STF_SOURCE_DIR "/scripts/mel_reference.py' '" + dir +
+                            "/samples.npy' '" + dir + "'"),
+            0)
+      << "the numpy/scipy reference failed (needs python3-numpy and python3-scipy)";
+
+  test::Npy fb_ref = test::read_npy(dir + "/filterbank.npy");
+  torch::Tensor fb = mel_filterbank();
+  ASSERT_EQ(fb_ref.shape, (std::vector<int64_t>{80, 401}));
+  double fb_err = 0;
+  auto fa = fb.accessor<double, 2>();
+  for (int m = 0; m < 80; ++m)
+    for (int k = 0; k < 401; ++k) fb_err = std::max(fb_err, std::abs(fa[m][k] - fb_ref.data[m * 401 + k]));
+  EXPECT_LE(fb_err, 1e-6);
+
+  test::Npy mel_ref = test::read_npy(dir + "/mel.npy");
+  torch::Tensor mel = mel_spectrogram(samples);
+  ASSERT_EQ(mel_ref.shape, (std::vector<int64_t>{mel.size(0), mel.size(1)}));
+  auto ma = mel.accessor<float, 2>();
+  double err = 0;
+  for (int64_t m = 0; m < mel.size(0); ++m)
+    for (int64_t t = 0; t < mel.size(1); ++t)
+      err = std::max(err, std::abs(ma[m][t] - mel_ref.data[m * mel.size(1) + t]));
+  EXPECT_LE(err, 1e-3);
+  // Real speech spans a good part of the range: the comparison is not trivial.
+  EXPECT_GT(mel.max().item<float>() - mel.min().item<float>(), 4.0f);
+}
+
+TEST(Mel, MatchesLoopDftReference) {
+  std::vector<float> x(8000);  // 0.5 s: a chirp plus a little noise
+  uint32_t seed = 1;
+  for (size_t i = 0; i < x.size(); ++i) {
+    double t = i / 16000.0;
+    seed = seed * 1664525u + 1013904223u;
+    x[i] = 0.4f * std::sin(2 * M_PI * (200 + 3000 * t) * t) + 0.01f * ((seed >> 8) / 16777216.0f - 0.5f);
+  }
+  torch::Tensor mel = mel_spectrogram(x);
+  ASSERT_EQ(mel.size(0), 80);
+  ASSERT_EQ(mel.size(1), 1 + 8000 / 200);
+  torch::Tensor fb = mel_filterbank();
+  auto ma = mel.accessor<float, 2>();
+  for (int64_t col : {0L, 1L, 17L, 39L, 40L}) {
+    std::vector<double> ref = slow_mel_column(x, col, fb);
+    for (int m = 0; m < 80; ++m) EXPECT_NEAR(ma[m][col], ref[m], 1e-3) << "band " << m << " column " << col;
+  }
+}
+
+TEST(Mel, WindowStartFollowsTimestampAtAnyFps) {
+  EXPECT_EQ(mel_window_start(0, 25, 1000), 0);
+  EXPECT_EQ(mel_window_start(1, 25, 1000), 3);    // floor(3.2)
+  EXPECT_EQ(mel_window_start(10, 25, 1000), 32);
+  EXPECT_EQ(mel_window_start(3, 30, 1000), 8);    // floor(80 * 3 / 30)
+  EXPECT_EQ(mel_window_start(29, 29.97, 1000), 77);  // floor(77.41)
+  EXPECT_EQ(mel_window_start(74, 25, 241), 241 - 16);  // clamped at the end
+}
+
+TEST(Mel, ShortAndEmptyAudioAreErrors) {
+  EXPECT_THROW(mel_spectrogram({}), Error);
+  torch::Tensor mel = mel_spectrogram(std::vector<float>(1000, 0.0f));  // 6 columns
+  EXPECT_EQ(mel.size(1), 6);
+  EXPECT_THROW(mel_window(mel, 0, 25), Error);
+  // Silence maps to the bottom of the range.
+  EXPECT_FLOAT_EQ(mel.max().item<float>(), -4.0f);
+}
