@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
   stf::cli::add_probe_command(app);
   stf::cli::add_mel_command(app);
+  stf::cli::add_faces_command(app);
   stf::install_cancel_handler();
   std::string names;
   bool known = false;

@@ -53,6 +53,10 @@ std::vector<float> read_audio(const std::string& path, int sample_rate) {
   if (err < 0 || swr_init(d.swr) < 0) throw Error(path + ": cannot set up audio resampling");
 
   std::vector<float> out;
+  // Reserve the expected length so a long file does not transiently need
+  // twice its size while the vector grows.
+  if (d.fmt->duration != AV_NOPTS_VALUE && d.fmt->duration > 0)
+    out.reserve(static_cast<size_t>(d.fmt->duration / double(AV_TIME_BASE) * sample_rate * 1.01) + 4096);
   auto convert = [&](const AVFrame* f) {
     int cap = swr_get_out_samples(d.swr, f ? f->nb_samples : 0);
     if (cap <= 0) return;

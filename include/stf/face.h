@@ -1,0 +1,137 @@
+// Face pipeline: detection, 68-point landmarks, tracking with centred
+// smoothing, square crops with their exact transform, and paste-back.
+#pragma once
+#include <array>
+#include <memory>
+#include <opencv2/core.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace stf {
+
+using Landmarks = std::array<cv::Point2f, 68>;  // dlib/iBUG 68-point order
+
+constexpr const char* kDefaultLandmarkModel = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
+
+// ---- detection -------------------------------------------------------------
+
+struct DetectorOptions {
+  std::string kind = "hog";  // hog (dlib HOG, no model file) | dnn (OpenCV res10 SSD)
+  std::string model;         // dnn: the .pb file (its .pbtxt beside it)
+  int max_side = 480;        // detection runs on a copy downscaled to this longest side
+  float min_score = 0.5f;    // dnn confidence threshold
+};
+
+class FaceDetector {
+ public:
+  virtual ~FaceDetector() = default;
+  // Face boxes in the frame's pixel coordinates, best first.
+  virtual std::vector<cv::Rect2f> detect(const cv::Mat& bgr) = 0;
+};
+
+std::unique_ptr<FaceDetector> make_face_detector(const DetectorOptions& opt);
+
+// ---- landmarks ---------------------------------------------------------------
+
+class LandmarkModel {
+ public:
+  explicit LandmarkModel(const std::string& path = kDefaultLandmarkModel);
+  ~LandmarkModel();
+  // Fits the 68 points inside a face box (frame pixel coordinates).
+  Landmarks fit(const cv::Mat& bgr, const cv::Rect2f& box) const;
+
+  struct Impl;
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Axis-aligned bounds of the landmarks.
+cv::Rect2f landmark_bounds(const Landmarks& lm);
+// Distance between the eye centres (points 36-41 and 42-47).
+float inter_ocular_distance(const Landmarks& lm);
+
+// ---- crops ---------------------------------------------------------------------
+
+struct CropOptions {
+  int size = 96;                               // output side in pixels
+  std::array<float, 4> pads{0, 10, 0, 0};      // top, bottom, left, right, pixels (Wav2Lip --pads)
+  bool align = false;                          // rotate so the eye line is level
+};
+
+// A square crop of the face and the 2x3 affine transform frame -> crop.
+struct FaceCrop {
+  cv::Mat image;       // size x size BGR
+  cv::Matx23f to_crop; // frame pixel -> crop pixel
+};
+
+// The crop transform for a face: the landmark box extended up by 15% of its
+// height (forehead, like a detector box), padded, squared around its centre.
+cv::Matx23f crop_transform(const Landmarks& lm, const CropOptions& opt);
+// The same from a fixed box (--box): top, bottom, left, right in pixels.
+cv::Matx23f crop_transform(const cv::Rect2f& box, const CropOptions& opt);
+FaceCrop crop_face(const cv::Mat& frame, const cv::Matx23f& to_crop, int size);
+
+// ---- paste-back -------------------------------------------------------------------
+
+struct BlendOptions {
+  bool color_match = true;  // match the generated crop's colour to the skin around the mask
+  bool seamless = false;    // cv::seamlessClone instead of feathered alpha
+};
+
+// Soft mask (CV_32F, 0..1, frame size restricted to `roi`) over the lower
+// face: the jaw line up to just under the nose, with a feathered edge.
+cv::Mat lower_face_mask(const Landmarks& lm, const cv::Rect& roi);
+
+// Pastes the generated crop's lower face back into the frame in place. Only
+// pixels under the mask change.
+void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
+                const Landmarks& lm, const BlendOptions& opt = {});
+
+// ---- tracking ---------------------------------------------------------------------
+
+struct TrackerOptions {
+  DetectorOptions detector;
+  std::string landmark_model = kDefaultLandmarkModel;
+  int detect_every = 5;       // full detection every N frames; landmarks track in between
+  int smooth_radius = 2;      // centred window of 2r+1 frames; 0 = --nosmooth
+  float cut_threshold = 0.35f;// histogram change that counts as a scene cut (re-detect)
+  std::string select = "largest";  // largest | center | index:N | point:X,Y
+  std::optional<cv::Rect2f> fixed_box;  // --box: skip detection
+  bool static_image = false;  // --static: detect once, reuse for every frame
+};
+
+struct FaceObservation {
+  bool found = false;
+  cv::Rect2f box;      // landmark bounds (x, y, w, h) in frame pixels
+  Landmarks landmarks{};
+};
+
+struct TrackedFrame {
+  int64_t index = 0;
+  cv::Mat frame;
+  FaceObservation face;
+};
+
+struct TrackStats {
+  int64_t frames = 0, with_face = 0, detections = 0;
+};
+
+// Follows one face through a stream. Frames go in with push(); they come out
+// of pop() `smooth_radius` frames later, with smoothed landmarks (the
+// centred window needs future frames). Call finish() after the last frame.
+class FaceTracker {
+ public:
+  explicit FaceTracker(const TrackerOptions& opt);
+  ~FaceTracker();
+  void push(const cv::Mat& frame);
+  void finish();
+  bool pop(TrackedFrame& out);
+  const TrackStats& stats() const;
+
+  struct Impl;
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace stf

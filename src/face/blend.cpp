@@ -1,0 +1,88 @@
+#include <opencv2/imgproc.hpp>
+#include <opencv2/photo.hpp>
+
+#include "stf/face.h"
+
+namespace stf {
+
+namespace {
+
+// Jaw line 2..14, then back across just under the nose (31, 33, 35 moved a
+// little toward the upper lip).
+std::vector<cv::Point> mask_polygon(const Landmarks& lm, cv::Point2f shift) {
+  std::vector<cv::Point> poly;
+  for (int i = 2; i <= 14; ++i) poly.emplace_back(lm[i] - shift);
+  const float gap = 0.25f * (lm[51].y - lm[33].y);
+  for (int i : {35, 33, 31}) poly.emplace_back(lm[i] + cv::Point2f(0, gap) - shift);
+  return poly;
+}
+
+float feather_radius(const Landmarks& lm) {
+  return std::max(1.0f, 0.06f * static_cast<float>(cv::norm(lm[14] - lm[2])));
+}
+
+}  // namespace
+
+cv::Mat lower_face_mask(const Landmarks& lm, const cv::Rect& roi) {
+  cv::Mat mask = cv::Mat::zeros(roi.size(), CV_32F);
+  std::vector<std::vector<cv::Point>> polys{mask_polygon(lm, cv::Point2f(roi.tl()))};
+  cv::fillPoly(mask, polys, cv::Scalar(1.0), cv::LINE_AA);
+  // Erode by r, then blur with a kernel of radius r: the feathered edge lies
+  // inside the polygon and the mask is exactly 0 outside it.
+  int r = static_cast<int>(std::lround(feather_radius(lm)));
+  cv::erode(mask, mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)));
+  cv::GaussianBlur(mask, mask, cv::Size(2 * r + 1, 2 * r + 1), r / 2.0, r / 2.0, cv::BORDER_CONSTANT);
+  return mask;
+}
+
+void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
+                const Landmarks& lm, const BlendOptions& opt) {
+  cv::Rect roi = cv::boundingRect(mask_polygon(lm, {0, 0}));
+  roi = cv::Rect(roi.x - 2, roi.y - 2, roi.width + 4, roi.height + 4) & cv::Rect(0, 0, frame.cols, frame.rows);
+  if (roi.empty()) return;
+  // Generated crop -> frame pixels of the roi.
+  cv::Matx23f back;
+  cv::invertAffineTransform(to_crop, back);
+  back(0, 2) -= roi.x;
+  back(1, 2) -= roi.y;
+  cv::Mat warped;
+  cv::warpAffine(generated, warped, back, roi.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  cv::Mat mask = lower_face_mask(lm, roi);
+  cv::Mat target = frame(roi);
+
+  if (opt.color_match) {
+    // Skin just inside the mask edge should match: shift the generated
+    // colours by the mean difference over the feather band.
+    cv::Mat band = (mask > 0.05f) & (mask < 0.7f);
+    if (cv::countNonZero(band) > 20) {
+      cv::Scalar diff = cv::mean(target, band) - cv::mean(warped, band);
+      cv::Mat shifted;
+      warped.convertTo(shifted, CV_32FC3);
+      shifted += diff;
+      shifted.convertTo(warped, CV_8UC3);
+    }
+  }
+
+  if (opt.seamless) {
+    cv::Mat hard = mask > 0.5f;
+    if (cv::countNonZero(hard) > 0) {
+      cv::Mat out;
+      cv::Mat region = target.clone();
+      cv::seamlessClone(warped, region, hard, cv::Point(roi.width / 2, roi.height / 2), out, cv::NORMAL_CLONE);
+      out.copyTo(target, mask > 0);
+    }
+    return;
+  }
+  for (int y = 0; y < roi.height; ++y) {
+    const float* m = mask.ptr<float>(y);
+    const cv::Vec3b* g = warped.ptr<cv::Vec3b>(y);
+    cv::Vec3b* t = target.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < roi.width; ++x) {
+      if (m[x] <= 0) continue;  // outside the mask: untouched
+      for (int c = 0; c < 3; ++c)
+        t[x][c] = cv::saturate_cast<uchar>(t[x][c] + m[x] * (float(g[x][c]) - float(t[x][c])));
+    }
+  }
+}
+
+}  // namespace stf

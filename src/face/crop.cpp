@@ -1,0 +1,72 @@
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+
+#include "stf/face.h"
+
+namespace stf {
+
+namespace {
+
+// Square of side `side` centred at c, rotated by `angle` (radians), mapped
+// onto a size x size crop.
+cv::Matx23f square_transform(cv::Point2f c, float side, float angle, int size) {
+  const float s = size / side;
+  const float cs = std::cos(angle) * s, sn = std::sin(angle) * s;
+  // crop = R(-angle) * s * (p - c) + size / 2
+  return cv::Matx23f(cs, sn, -cs * c.x - sn * c.y + size / 2.0f,
+                     -sn, cs, sn * c.x - cs * c.y + size / 2.0f);
+}
+
+cv::Matx23f padded_square(cv::Rect2f box, float angle, const CropOptions& opt) {
+  const auto& [top, bottom, left, right] = opt.pads;
+  float x0 = box.x - left, x1 = box.x + box.width + right;
+  float y0 = box.y - top, y1 = box.y + box.height + bottom;
+  float side = std::max({x1 - x0, y1 - y0, 4.0f});
+  return square_transform({(x0 + x1) / 2, (y0 + y1) / 2}, side, angle, opt.size);
+}
+
+}  // namespace
+
+cv::Matx23f crop_transform(const Landmarks& lm, const CropOptions& opt) {
+  cv::Rect2f b = landmark_bounds(lm);
+  // The 68 points stop at the brows; a detector box reaches the forehead.
+  b.y -= 0.15f * b.height;
+  b.height *= 1.15f;
+  float angle = 0;
+  if (opt.align) {
+    cv::Point2f left(0, 0), right(0, 0);
+    for (int i = 36; i <= 41; ++i) left += lm[i] / 6.0f;
+    for (int i = 42; i <= 47; ++i) right += lm[i] / 6.0f;
+    angle = std::atan2(right.y - left.y, right.x - left.x);
+  }
+  return padded_square(b, angle, opt);
+}
+
+cv::Matx23f crop_transform(const cv::Rect2f& box, const CropOptions& opt) {
+  return padded_square(box, 0, opt);
+}
+
+FaceCrop crop_face(const cv::Mat& frame, const cv::Matx23f& to_crop, int size) {
+  FaceCrop out;
+  out.to_crop = to_crop;
+  const float scale = std::hypot(to_crop(0, 0), to_crop(0, 1));
+  if (scale < 0.75f) {
+    // Large downscale: sample at native resolution first, then area-average,
+    // so the crop does not alias.
+    // resize maps native pixel x to (x + 0.5) f - 0.5, so sample native at
+    // (crop + 0.5) / f - 0.5 for the two steps to compose to to_crop exactly.
+    int native = static_cast<int>(std::lround(size / scale));
+    float f = float(size) / native;
+    cv::Matx23f up = to_crop * (1.0f / f);
+    up(0, 2) += 0.5f / f - 0.5f;
+    up(1, 2) += 0.5f / f - 0.5f;
+    cv::Mat big;
+    cv::warpAffine(frame, big, up, cv::Size(native, native), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    cv::resize(big, out.image, cv::Size(size, size), 0, 0, cv::INTER_AREA);
+  } else {
+    cv::warpAffine(frame, out.image, to_crop, cv::Size(size, size), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  }
+  return out;
+}
+
+}  // namespace stf

@@ -1,0 +1,233 @@
+#include <cmath>
+#include <deque>
+#include <opencv2/imgproc.hpp>
+
+#include "stf/error.h"
+#include "stf/face.h"
+
+namespace stf {
+
+namespace {
+
+float iou(const cv::Rect2f& a, const cv::Rect2f& b) {
+  float inter = (a & b).area();
+  float uni = a.area() + b.area() - inter;
+  return uni > 0 ? inter / uni : 0;
+}
+
+// Grey-level histogram of a thumbnail, L1-normalised: two frames of one shot
+// differ little, a cut (or a splice to black) a lot.
+cv::Mat thumb_histogram(const cv::Mat& bgr) {
+  cv::Mat small, gray, hist;
+  cv::resize(bgr, small, cv::Size(64, 36), 0, 0, cv::INTER_AREA);
+  cv::cvtColor(small, gray, cv::COLOR_BGR2GRAY);
+  const int bins = 32;
+  const float range[] = {0, 256};
+  const float* ranges[] = {range};
+  cv::calcHist(&gray, 1, nullptr, cv::Mat(), hist, 1, &bins, ranges);
+  return hist / (64.0 * 36.0);
+}
+
+// Picks the face to follow among detections (first detection, or after the
+// track was lost).
+int select_face(const std::vector<cv::Rect2f>& boxes, const std::string& how, cv::Size frame) {
+  if (boxes.empty()) return -1;
+  auto centre = [](const cv::Rect2f& r) { return cv::Point2f(r.x + r.width / 2, r.y + r.height / 2); };
+  auto nearest_to = [&](cv::Point2f p) {
+    int best = 0;
+    for (int i = 1; i < int(boxes.size()); ++i)
+      if (cv::norm(centre(boxes[i]) - p) < cv::norm(centre(boxes[best]) - p)) best = i;
+    return best;
+  };
+  if (how == "largest") {
+    int best = 0;
+    for (int i = 1; i < int(boxes.size()); ++i)
+      if (boxes[i].area() > boxes[best].area()) best = i;
+    return best;
+  }
+  if (how == "center") return nearest_to(cv::Point2f(frame.width / 2.0f, frame.height / 2.0f));
+  if (how.rfind("index:", 0) == 0) {
+    // N-th face from the left.
+    std::vector<int> order(boxes.size());
+    for (int i = 0; i < int(order.size()); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return boxes[a].x < boxes[b].x; });
+    int n = std::stoi(how.substr(6));
+    return n >= 0 && n < int(order.size()) ? order[n] : -1;
+  }
+  if (how.rfind("point:", 0) == 0) {
+    float x = 0, y = 0;
+    if (std::sscanf(how.c_str() + 6, "%f,%f", &x, &y) != 2) throw Error("--face-select point:X,Y needs two numbers");
+    for (int i = 0; i < int(boxes.size()); ++i)
+      if (boxes[i].contains(cv::Point2f(x, y))) return i;
+    return nearest_to(cv::Point2f(x, y));
+  }
+  throw Error("unknown --face-select '" + how + "'; use largest, center, index:N or point:X,Y");
+}
+
+struct RawFrame {
+  TrackedFrame tf;      // face.landmarks become the smoothed ones on output
+  Landmarks raw{};      // as fitted
+  bool raw_found = false;
+  int64_t segment = 0;  // frames of one segment may be smoothed together
+};
+
+}  // namespace
+
+struct FaceTracker::Impl {
+  TrackerOptions opt;
+  std::unique_ptr<FaceDetector> detector;
+  LandmarkModel landmarks;
+  TrackStats stats;
+  std::deque<RawFrame> window;  // frames waiting for their future neighbours
+  size_t next_out = 0;          // index into window of the next frame to emit
+  bool finished = false;
+
+  // Tracking state.
+  bool tracking = false;
+  Landmarks last{};
+  cv::Vec4f box_offset{};  // detector box relative to landmark bounds, from the last detection
+  int since_detect = 0;
+  cv::Mat last_hist;
+  int64_t segment = 0;
+  std::optional<FaceObservation> static_face;
+
+  Impl(const TrackerOptions& o) : opt(o), landmarks(o.landmark_model) {
+    if (!opt.fixed_box) detector = make_face_detector(opt.detector);
+    if (opt.detect_every < 1) throw Error("--detect-every must be at least 1");
+    if (opt.smooth_radius < 0) throw Error("--smooth must be 0 or more");
+    select_face({cv::Rect2f(0, 0, 1, 1)}, opt.select, {1, 1});  // validates the selector early
+  }
+
+  // The box the shape predictor gets when tracking: the last landmark bounds
+  // transformed like the last detector box was, so its input stays the kind
+  // of box it was trained on.
+  cv::Rect2f tracking_box() const {
+    cv::Rect2f b = landmark_bounds(last);
+    return {b.x + box_offset[0] * b.width, b.y + box_offset[1] * b.height, box_offset[2] * b.width,
+            box_offset[3] * b.height};
+  }
+
+  void remember_offset(const cv::Rect2f& det, const Landmarks& lm) {
+    cv::Rect2f b = landmark_bounds(lm);
+    if (b.width < 1 || b.height < 1) return;
+    box_offset = {(det.x - b.x) / b.width, (det.y - b.y) / b.height, det.width / b.width, det.height / b.height};
+  }
+
+  // A face region with almost no contrast (black, blank) holds no face.
+  static bool plausible(const cv::Mat& frame, const cv::Rect2f& box) {
+    cv::Rect r = cv::Rect(box) & cv::Rect(0, 0, frame.cols, frame.rows);
+    if (r.width < 8 || r.height < 8) return false;
+    cv::Mat gray;
+    cv::cvtColor(frame(r), gray, cv::COLOR_BGR2GRAY);
+    cv::Scalar mean, sd;
+    cv::meanStdDev(gray, mean, sd);
+    return sd[0] > 6.0;
+  }
+
+  FaceObservation observe(const cv::Mat& frame) {
+    FaceObservation obs;
+    if (opt.static_image && static_face) return *static_face;
+    if (opt.fixed_box) {
+      obs.landmarks = landmarks.fit(frame, *opt.fixed_box);
+      obs.found = true;
+      obs.box = landmark_bounds(obs.landmarks);
+      if (opt.static_image) static_face = obs;
+      return obs;
+    }
+    cv::Mat hist = thumb_histogram(frame);
+    bool cut = !last_hist.empty() && 0.5 * cv::norm(hist, last_hist, cv::NORM_L1) > opt.cut_threshold;
+    last_hist = hist;
+    if (cut) ++segment;
+    if (!tracking || cut || since_detect >= opt.detect_every - 1) {
+      std::vector<cv::Rect2f> boxes = detector->detect(frame);
+      ++stats.detections;
+      since_detect = 0;
+      int pick = -1;
+      if (tracking && !cut) {  // keep following the same person
+        float best = 0.2f;
+        for (int i = 0; i < int(boxes.size()); ++i)
+          if (iou(boxes[i], tracking_box()) > best) best = iou(boxes[i], tracking_box()), pick = i;
+      }
+      if (pick < 0) pick = select_face(boxes, opt.select, frame.size());
+      if (pick < 0) {
+        if (tracking) ++segment;
+        tracking = false;
+        return obs;
+      }
+      obs.landmarks = landmarks.fit(frame, boxes[pick]);
+      remember_offset(boxes[pick], obs.landmarks);
+    } else {
+      ++since_detect;
+      cv::Rect2f box = tracking_box();
+      if (!plausible(frame, box)) {
+        tracking = false;
+        ++segment;
+        return obs;
+      }
+      obs.landmarks = landmarks.fit(frame, box);
+    }
+    obs.found = true;
+    obs.box = landmark_bounds(obs.landmarks);
+    tracking = true;
+    last = obs.landmarks;
+    if (opt.static_image) static_face = obs;
+    return obs;
+  }
+
+  // Centred average over the frames of the same segment within the radius.
+  void smooth(size_t i) {
+    RawFrame& me = window[i];
+    if (!me.tf.face.found || opt.smooth_radius == 0) return;
+    const int r = opt.smooth_radius;
+    Landmarks sum{};
+    int n = 0;
+    for (int d = -r; d <= r; ++d) {
+      long j = long(i) + d;
+      if (j < 0 || j >= long(window.size())) continue;
+      const RawFrame& o = window[j];
+      if (!o.raw_found || o.segment != me.segment) continue;
+      for (int k = 0; k < 68; ++k) sum[k] += o.raw[k];
+      ++n;
+    }
+    for (int k = 0; k < 68; ++k) me.tf.face.landmarks[k] = sum[k] / float(n);
+    me.tf.face.box = landmark_bounds(me.tf.face.landmarks);
+  }
+};
+
+FaceTracker::FaceTracker(const TrackerOptions& opt) : impl_(std::make_unique<Impl>(opt)) {}
+FaceTracker::~FaceTracker() = default;
+
+void FaceTracker::push(const cv::Mat& frame) {
+  Impl& s = *impl_;
+  if (s.finished) throw std::logic_error("FaceTracker::push after finish");
+  RawFrame rf;
+  rf.tf.index = s.stats.frames++;
+  rf.tf.frame = frame;
+  rf.tf.face = s.observe(frame);
+  rf.raw = rf.tf.face.landmarks;
+  rf.raw_found = rf.tf.face.found;
+  rf.segment = s.segment;
+  if (rf.raw_found) ++s.stats.with_face;
+  s.window.push_back(std::move(rf));
+}
+
+void FaceTracker::finish() { impl_->finished = true; }
+
+bool FaceTracker::pop(TrackedFrame& out) {
+  Impl& s = *impl_;
+  const size_t r = static_cast<size_t>(s.opt.smooth_radius);
+  if (s.next_out >= s.window.size()) return false;
+  if (!s.finished && s.window.size() <= s.next_out + r) return false;
+  s.smooth(s.next_out);
+  out = s.window[s.next_out].tf;
+  ++s.next_out;
+  while (s.next_out > r) {  // keep r frames of history for the next window
+    s.window.pop_front();
+    --s.next_out;
+  }
+  return true;
+}
+
+const TrackStats& FaceTracker::stats() const { return impl_->stats; }
+
+}  // namespace stf
