@@ -16,9 +16,15 @@ constexpr const char* kDefaultLandmarkModel = "/usr/share/dlib/shape_predictor_6
 
 // ---- detection -------------------------------------------------------------
 
+// The bundled OpenCV res10 SSD weights (models/face/ in the source tree;
+// $STF_MODELS_DIR overrides the models folder).
+std::string bundled_dnn_detector();
+
 struct DetectorOptions {
-  std::string kind = "hog";  // hog (dlib HOG, no model file) | dnn (OpenCV res10 SSD)
-  std::string model;         // dnn: the .pb file (its .pbtxt beside it)
+  // auto: dlib HOG, then the res10 SSD on frames where HOG finds no face;
+  // hog: dlib HOG alone (no model file); dnn: the res10 SSD alone.
+  std::string kind = "auto";
+  std::string model;         // dnn weights (.pb, .pbtxt beside it); empty = bundled
   int max_side = 480;        // detection runs on a copy downscaled to this longest side
   float min_score = 0.5f;    // dnn confidence threshold
 };

@@ -103,11 +103,11 @@ void add_faces_command(CLI::App& root) {
     }
     tracker.finish();
     while (tracker.pop(tf)) emit(tf);
-    progress.finish();
     const TrackStats& st = tracker.stats();
     if (st.with_face == 0)
       throw Error(o->input + ": no face found in any of " + std::to_string(st.frames) +
-                  " frames; try --box, --detector dnn, or a larger --detect-size");
+                  " frames; try --box or a larger --detect-size");
+    progress.finish();
     if (!o->json.empty()) write_file_atomic(o->json, frames.dump() + "\n");
     if (writer) writer->finish();
     std::printf("%s: %lld frames, %lld with a face, %lld detector runs, %.1f frames/s\n", o->input.c_str(),

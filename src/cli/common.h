@@ -19,7 +19,7 @@ struct FaceCliOptions {
   std::vector<float> box;  // top bottom left right; empty = detect
   bool nosmooth = false, is_static = false, strict = false, seamless = false, align = false;
   int smooth_radius = 2, detect_every = 5, detect_size = 480;
-  std::string select = "largest", detector = "hog", detector_model, landmark_model;
+  std::string select = "largest", detector = "auto", detector_model, landmark_model;
 };
 void add_face_options(CLI::App* cmd, FaceCliOptions& o);
 TrackerOptions tracker_options(const FaceCliOptions& o);

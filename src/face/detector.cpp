@@ -1,5 +1,6 @@
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <dlib/opencv/cv_image.h>
+#include <cstdlib>
 #include <filesystem>
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
@@ -32,13 +33,18 @@ class HogDetector : public FaceDetector {
     cv::Mat small, gray;
     double back = downscale(bgr, small, max_side_);
     cv::cvtColor(small, gray, cv::COLOR_BGR2GRAY);
+    // HOG windows need some context around the face: a replicated border
+    // lets it find faces cropped tightly or touching the frame edge.
+    const int border = std::max(gray.cols, gray.rows) / 8;
+    cv::copyMakeBorder(gray, gray, border, border, border, border, cv::BORDER_REPLICATE);
     dlib::cv_image<unsigned char> img(gray);
     std::vector<std::pair<double, dlib::rectangle>> found;
     det_(img, found, 0.0);
     std::sort(found.begin(), found.end(), [](auto& a, auto& b) { return a.first > b.first; });
     std::vector<cv::Rect2f> out;
     for (auto& [score, r] : found)
-      out.emplace_back(r.left() * back, r.top() * back, r.width() * back, r.height() * back);
+      out.emplace_back((r.left() - border) * back, (r.top() - border) * back, r.width() * back,
+                       r.height() * back);
     return out;
   }
 
@@ -51,10 +57,16 @@ class HogDetector : public FaceDetector {
 class DnnDetector : public FaceDetector {
  public:
   DnnDetector(const std::string& pb, float min_score) : min_score_(min_score) {
-    std::string pbtxt = std::filesystem::path(pb).replace_extension(".pbtxt").string();
     if (!std::filesystem::exists(pb)) throw Error(pb + ": detector model not found (--detector-model)");
+    // The graph text sits beside the weights: NAME.pbtxt, or without the
+    // "_uint8" suffix as OpenCV ships the pair.
+    std::filesystem::path p(pb);
+    std::string stem = p.stem().string();
+    std::string pbtxt = (p.parent_path() / (stem + ".pbtxt")).string();
+    if (!std::filesystem::exists(pbtxt) && stem.size() > 6 && stem.substr(stem.size() - 6) == "_uint8")
+      pbtxt = (p.parent_path() / (stem.substr(0, stem.size() - 6) + ".pbtxt")).string();
     if (!std::filesystem::exists(pbtxt))
-      throw Error(pbtxt + ": the .pbtxt graph description must sit beside " + pb);
+      throw Error(pb + ": no .pbtxt graph description beside it (" + pbtxt + ")");
     try {
       net_ = cv::dnn::readNetFromTensorflow(pb, pbtxt);
     } catch (const cv::Exception& e) {
@@ -85,15 +97,38 @@ class DnnDetector : public FaceDetector {
   cv::dnn::Net net_;
 };
 
+// HOG first (fast); the network only on frames where HOG finds nothing.
+class FallbackDetector : public FaceDetector {
+ public:
+  FallbackDetector(std::unique_ptr<FaceDetector> first, std::unique_ptr<FaceDetector> second)
+      : first_(std::move(first)), second_(std::move(second)) {}
+  std::vector<cv::Rect2f> detect(const cv::Mat& bgr) override {
+    std::vector<cv::Rect2f> found = first_->detect(bgr);
+    return found.empty() ? second_->detect(bgr) : found;
+  }
+
+ private:
+  std::unique_ptr<FaceDetector> first_, second_;
+};
+
 }  // namespace
 
+std::string bundled_dnn_detector() {
+  const char* env = std::getenv("STF_MODELS_DIR");
+  std::filesystem::path dir = env ? env : STF_MODELS_DIR;
+  return (dir / "face" / "opencv_face_detector_uint8.pb").string();
+}
+
 std::unique_ptr<FaceDetector> make_face_detector(const DetectorOptions& opt) {
+  const std::string dnn_model = opt.model.empty() ? bundled_dnn_detector() : opt.model;
   if (opt.kind == "hog") return std::make_unique<HogDetector>(opt.max_side);
-  if (opt.kind == "dnn") {
-    if (opt.model.empty()) throw Error("--detector dnn needs --detector-model PATH.pb");
-    return std::make_unique<DnnDetector>(opt.model, opt.min_score);
+  if (opt.kind == "dnn") return std::make_unique<DnnDetector>(dnn_model, opt.min_score);
+  if (opt.kind == "auto") {
+    auto hog = std::make_unique<HogDetector>(opt.max_side);
+    if (!std::filesystem::exists(dnn_model)) return hog;  // HOG alone when the weights are absent
+    return std::make_unique<FallbackDetector>(std::move(hog), std::make_unique<DnnDetector>(dnn_model, opt.min_score));
   }
-  throw Error("unknown detector '" + opt.kind + "'; use hog or dnn");
+  throw Error("unknown detector '" + opt.kind + "'; use auto, hog or dnn");
 }
 
 }  // namespace stf

@@ -81,7 +81,10 @@ struct VideoReader::Impl {
                                f->width, f->height, AV_PIX_FMT_BGR24, SWS_BILINEAR, nullptr,
                                nullptr, nullptr);
     if (!sws) throw Error(path + ": unsupported pixel format");
-    cv::Mat out(f->height, f->width, CV_8UC3);
+    // swscale's SIMD writers may run past the end of a row: give the last
+    // row a spare row of slack by converting into a taller buffer.
+    cv::Mat padded(f->height + 1, f->width, CV_8UC3);
+    cv::Mat out = padded.rowRange(0, f->height);
     uint8_t* dst[1] = {out.data};
     int stride[1] = {static_cast<int>(out.step[0])};
     sws_scale(sws, f->data, f->linesize, 0, f->height, dst, stride);

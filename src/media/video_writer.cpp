@@ -68,6 +68,7 @@ struct VideoWriter::Impl {
   AVFrame* aframe = nullptr;
   AVPacket* pkt = nullptr;
   std::string codec_name;
+  cv::Mat staging;
   std::vector<float> audio;
   size_t audio_pos = 0;
   int64_t frames = 0;
@@ -236,7 +237,11 @@ void VideoWriter::write(const cv::Mat& bgr) {
                 std::to_string(s.width) + "x" + std::to_string(s.height) + " BGR");
   s.start();
   if (av_frame_make_writable(s.vframe) < 0) throw Error(s.path + ": out of memory");
-  cv::Mat src = bgr.isContinuous() ? bgr : bgr.clone();
+  // swscale's SIMD readers may read past the end of the last row: convert
+  // from a copy with a spare row (s.staging is reused between frames).
+  if (s.staging.empty()) s.staging.create(s.height + 1, s.width, CV_8UC3);
+  cv::Mat src = s.staging.rowRange(0, s.height);
+  bgr.copyTo(src);
   const uint8_t* in[1] = {src.data};
   int stride[1] = {static_cast<int>(src.step[0])};
   sws_scale(s.sws, in, stride, 0, s.enc_h, s.vframe->data, s.vframe->linesize);

@@ -1,0 +1,220 @@
+// Face pipeline on real clips: detection + tracking coverage, landmark
+// sanity and jitter, crop/paste-back identity, black segments, face choice.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "helpers.h"
+#include "stf/error.h"
+#include "stf/face.h"
+#include "stf/media.h"
+
+using namespace stf;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<TrackedFrame> track_frames(const std::vector<cv::Mat>& frames, const TrackerOptions& opt) {
+  FaceTracker tracker(opt);
+  std::vector<TrackedFrame> out;
+  TrackedFrame tf;
+  for (const cv::Mat& f : frames) {
+    tracker.push(f);
+    while (tracker.pop(tf)) out.push_back(tf);
+  }
+  tracker.finish();
+  while (tracker.pop(tf)) out.push_back(tf);
+  return out;
+}
+
+std::vector<cv::Mat> read_frames(const std::string& path) {
+  VideoReader reader(path);
+  std::vector<cv::Mat> frames;
+  for (cv::Mat f; reader.read(f);) frames.push_back(f);
+  return frames;
+}
+
+std::vector<std::string> clips_in(const std::string& folder) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(test::shared_data(folder)))
+    if (e.path().extension() == ".mp4" || e.path().extension() == ".mpg") out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST(Face, TracksTheFaceInAlmostEveryFrameOfEveryClip) {
+  for (const char* folder : {"grid", "vox", "retalking"}) {
+    for (const std::string& clip : clips_in(folder)) {
+      std::vector<TrackedFrame> out = track_frames(read_frames(clip), TrackerOptions{});
+      ASSERT_FALSE(out.empty()) << clip;
+      int found = 0;
+      for (const TrackedFrame& tf : out) {
+        if (!tf.face.found) continue;
+        ++found;
+        // Mouth points 48-67 lie in the lower half of the face box.
+        const cv::Rect2f& b = tf.face.box;
+        for (int k = 48; k < 68; ++k) {
+          ASSERT_GT(tf.face.landmarks[k].y, b.y + b.height / 2) << clip << " frame " << tf.index;
+          ASSERT_TRUE(b.contains(tf.face.landmarks[k]) || cv::norm(tf.face.landmarks[k] - cv::Point2f(b.br())) < 2)
+              << clip;
+        }
+      }
+      EXPECT_GE(found, 0.99 * out.size()) << clip << ": face in " << found << " of " << out.size() << " frames";
+    }
+  }
+}
+
+TEST(Face, BlackSegmentHasNoFaceAndTheRestIsTracked) {
+  std::vector<cv::Mat> clip = read_frames(test::shared_data("vox/00002.mp4"));
+  ASSERT_GT(clip.size(), 60u);
+  std::vector<cv::Mat> frames(clip.begin(), clip.begin() + 30);
+  for (int i = 0; i < 20; ++i) frames.push_back(cv::Mat::zeros(clip[0].size(), CV_8UC3));
+  frames.insert(frames.end(), clip.begin() + 30, clip.begin() + 60);
+  std::vector<TrackedFrame> out = track_frames(frames, TrackerOptions{});
+  ASSERT_EQ(out.size(), frames.size());
+  for (int i = 0; i < int(out.size()); ++i) {
+    bool black = i >= 30 && i < 50;
+    EXPECT_EQ(out[i].face.found, !black) << "frame " << i;
+  }
+
+  // Processing (here: paste back an inverted crop) changes face frames only.
+  CropOptions copt;
+  for (int i = 0; i < int(out.size()); ++i) {
+    cv::Mat before = out[i].frame.clone();
+    cv::Mat after = before.clone();
+    if (out[i].face.found) {
+      cv::Matx23f m = crop_transform(out[i].face.landmarks, copt);
+      FaceCrop crop = crop_face(after, m, copt.size);
+      cv::Mat changed = cv::Scalar(255, 255, 255) - crop.image;
+      paste_back(after, changed, m, out[i].face.landmarks);
+    }
+    double diff = cv::norm(before, after, cv::NORM_INF);
+    if (out[i].face.found) EXPECT_GT(diff, 50) << "frame " << i << " was not processed";
+    else EXPECT_EQ(diff, 0) << "frame " << i << " without a face was modified";
+  }
+}
+
+TEST(Face, PasteBackOfTheUnmodifiedCropIsLossless) {
+  std::vector<cv::Mat> frames = read_frames(test::shared_data("grid/bbaf2n.mpg"));
+  std::vector<TrackedFrame> out = track_frames({frames.begin(), frames.begin() + 10}, TrackerOptions{});
+  for (int size : {96, 128}) {
+    CropOptions copt;
+    copt.size = size;
+    for (const TrackedFrame& tf : out) {
+      ASSERT_TRUE(tf.face.found);
+      cv::Matx23f m = crop_transform(tf.face.landmarks, copt);
+      FaceCrop crop = crop_face(tf.frame, m, size);
+      cv::Mat pasted = tf.frame.clone();
+      paste_back(pasted, crop.image, m, tf.face.landmarks);
+      EXPECT_GE(cv::PSNR(pasted, tf.frame), 40.0) << "size " << size << " frame " << tf.index;
+      // Outside the mask nothing changes.
+      cv::Mat mask = lower_face_mask(tf.face.landmarks, cv::Rect(0, 0, tf.frame.cols, tf.frame.rows));
+      cv::Mat diff;
+      cv::absdiff(pasted, tf.frame, diff);
+      cv::Mat outside = mask <= 0;
+      cv::cvtColor(diff, diff, cv::COLOR_BGR2GRAY);
+      EXPECT_EQ(cv::countNonZero(diff & outside), 0);
+      EXPECT_GT(cv::countNonZero(mask > 0.5f), 300) << "the mask should cover the lower face";
+    }
+  }
+}
+
+TEST(Face, SmoothedLandmarksAreStillOnAStillFace) {
+  // A still photo with fresh sensor-like noise each frame: raw landmarks
+  // jitter by a pixel or so; the centred smoothing must calm them.
+  cv::Mat photo = cv::imread(test::shared_data("faces/london/neutral_001_03.jpg"));
+  ASSERT_FALSE(photo.empty());
+  cv::RNG rng(7);
+  std::vector<cv::Mat> frames;
+  for (int i = 0; i < 40; ++i) {
+    cv::Mat noise(photo.size(), CV_16SC3);
+    rng.fill(noise, cv::RNG::NORMAL, 0, 6);
+    cv::Mat noisy;
+    photo.convertTo(noisy, CV_16SC3);
+    noisy += noise;
+    noisy.convertTo(noisy, CV_8UC3);
+    frames.push_back(noisy);
+  }
+  auto jitter = [&](int radius) {
+    TrackerOptions opt;
+    opt.smooth_radius = radius;
+    std::vector<TrackedFrame> out = track_frames(frames, opt);
+    double sum = 0;
+    int n = 0;
+    for (size_t i = 1; i < out.size(); ++i) {
+      EXPECT_TRUE(out[i].face.found);
+      for (int k = 0; k < 68; ++k) sum += cv::norm(out[i].face.landmarks[k] - out[i - 1].face.landmarks[k]);
+      n += 68;
+    }
+    return sum / n;
+  };
+  double raw = jitter(0), smooth = jitter(2);
+  EXPECT_LT(smooth, 0.5) << "mean frame-to-frame landmark motion in pixels on a still face";
+  EXPECT_LT(smooth, raw * 0.8) << "raw " << raw;
+}
+
+TEST(Face, FaceSelectPicksTheRequestedPerson) {
+  cv::Mat a = cv::imread(test::shared_data("faces/london/neutral_001_03.jpg"));
+  cv::Mat b = cv::imread(test::shared_data("faces/london/neutral_002_03.jpg"));
+  cv::Mat small_b;
+  cv::resize(b, small_b, cv::Size(), 0.7, 0.7);
+  cv::Mat pair(a.rows, a.cols + small_b.cols, CV_8UC3, cv::Scalar(128, 128, 128));
+  a.copyTo(pair(cv::Rect(0, 0, a.cols, a.rows)));
+  small_b.copyTo(pair(cv::Rect(a.cols, 0, small_b.cols, small_b.rows)));
+  std::vector<cv::Mat> frames(3, pair);
+  auto centre_x = [&](const std::string& how) {
+    TrackerOptions opt;
+    opt.select = how;
+    std::vector<TrackedFrame> out = track_frames(frames, opt);
+    EXPECT_TRUE(out[0].face.found) << how;
+    return out[0].face.box.x + out[0].face.box.width / 2;
+  };
+  EXPECT_LT(centre_x("largest"), a.cols);
+  EXPECT_LT(centre_x("index:0"), a.cols);
+  EXPECT_GT(centre_x("index:1"), a.cols);
+  EXPECT_GT(centre_x("point:" + std::to_string(a.cols + small_b.cols / 2) + ",100"), a.cols);
+  EXPECT_THROW(centre_x("tallest"), Error);
+}
+
+TEST(Face, FacesCommandWritesJsonAndRejectsFacelessInput) {
+  std::string dir = test::temp_dir("faces_cli");
+  std::string clip = test::shared_data("grid/bbaf2n.mpg");
+  test::CliResult r = test::run_cli("faces '" + clip + "' --json '" + dir + "/f.json' --out '" + dir + "/dbg.mp4'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/f.json"));
+  ASSERT_EQ(j.size(), 75u);
+  EXPECT_EQ(j[10]["frame"], 10);
+  EXPECT_EQ(j[10]["box"].size(), 4u);
+  EXPECT_EQ(j[10]["landmarks"].size(), 68u);
+  EXPECT_TRUE(fs::exists(dir + "/dbg.mp4"));
+
+  cv::Mat blank(200, 200, CV_8UC3, cv::Scalar(90, 120, 150));
+  cv::imwrite(dir + "/wall.png", blank);
+  r = test::run_cli("faces '" + dir + "/wall.png' --json '" + dir + "/w.json'");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("wall.png"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir + "/w.json"));
+
+  r = test::run_cli("faces '" + clip + "' --landmark-model /nonexistent.dat");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("libdlib-data"), std::string::npos) << r.output;
+}
+
+TEST(Face, DnnDetectorFindsTheFace) {
+  DetectorOptions opt;
+  opt.kind = "dnn";
+  opt.model = test::shared_data("../models/opencv_face_detector_uint8.pb");
+  auto det = make_face_detector(opt);
+  cv::Mat frame = read_frames(test::shared_data("grid/bbaf2n.mpg"))[0];
+  std::vector<cv::Rect2f> boxes = det->detect(frame);
+  ASSERT_FALSE(boxes.empty());
+  EXPECT_GT(boxes[0].width, 40);
+  EXPECT_LT(boxes[0].width, 250);
+}
