@@ -129,6 +129,9 @@ struct TrackStats {
 class FaceTracker {
  public:
   explicit FaceTracker(const TrackerOptions& opt);
+  // Shares an already loaded landmark model (loading takes about a second):
+  // for many clips in one process.
+  FaceTracker(const TrackerOptions& opt, std::shared_ptr<const LandmarkModel> landmarks);
   ~FaceTracker();
   void push(const cv::Mat& frame);
   void finish();

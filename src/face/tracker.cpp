@@ -76,7 +76,7 @@ struct RawFrame {
 struct FaceTracker::Impl {
   TrackerOptions opt;
   std::unique_ptr<FaceDetector> detector;
-  LandmarkModel landmarks;
+  std::shared_ptr<const LandmarkModel> landmarks;
   TrackStats stats;
   std::deque<RawFrame> window;  // frames waiting for their future neighbours
   size_t next_out = 0;          // index into window of the next frame to emit
@@ -91,7 +91,7 @@ struct FaceTracker::Impl {
   int64_t segment = 0;
   std::optional<FaceObservation> static_face;
 
-  Impl(const TrackerOptions& o) : opt(o), landmarks(o.landmark_model) {
+  Impl(const TrackerOptions& o, std::shared_ptr<const LandmarkModel> lm) : opt(o), landmarks(std::move(lm)) {
     if (!opt.fixed_box) detector = make_face_detector(opt.detector);
     if (opt.detect_every < 1) throw Error("--detect-every must be at least 1");
     if (opt.smooth_radius < 0) throw Error("--smooth must be 0 or more");
@@ -128,7 +128,7 @@ struct FaceTracker::Impl {
     FaceObservation obs;
     if (opt.static_image && static_face) return *static_face;
     if (opt.fixed_box) {
-      obs.landmarks = landmarks.fit(frame, *opt.fixed_box);
+      obs.landmarks = landmarks->fit(frame, *opt.fixed_box);
       obs.found = true;
       obs.box = landmark_bounds(obs.landmarks);
       if (opt.static_image) static_face = obs;
@@ -154,7 +154,7 @@ struct FaceTracker::Impl {
         tracking = false;
         return obs;
       }
-      obs.landmarks = landmarks.fit(frame, boxes[pick]);
+      obs.landmarks = landmarks->fit(frame, boxes[pick]);
       remember_offset(boxes[pick], obs.landmarks);
     } else {
       ++since_detect;
@@ -164,7 +164,7 @@ struct FaceTracker::Impl {
         ++segment;
         return obs;
       }
-      obs.landmarks = landmarks.fit(frame, box);
+      obs.landmarks = landmarks->fit(frame, box);
     }
     obs.found = true;
     obs.box = landmark_bounds(obs.landmarks);
@@ -194,7 +194,10 @@ struct FaceTracker::Impl {
   }
 };
 
-FaceTracker::FaceTracker(const TrackerOptions& opt) : impl_(std::make_unique<Impl>(opt)) {}
+FaceTracker::FaceTracker(const TrackerOptions& opt)
+    : FaceTracker(opt, std::make_shared<const LandmarkModel>(opt.landmark_model)) {}
+FaceTracker::FaceTracker(const TrackerOptions& opt, std::shared_ptr<const LandmarkModel> landmarks)
+    : impl_(std::make_unique<Impl>(opt, std::move(landmarks))) {}
 FaceTracker::~FaceTracker() = default;
 
 void FaceTracker::push(const cv::Mat& frame) {
