@@ -1,0 +1,39 @@
+// Building blocks shared by the networks (Wav2Lip style): conv + BatchNorm +
+// ReLU, optionally residual; transposed conv + BatchNorm + ReLU.
+#pragma once
+#include <torch/torch.h>
+
+namespace stf {
+
+// (B, in, H, W) -> (B, out, H', W'); residual blocks need in == out and
+// stride 1 and add their input before the activation.
+class ConvBlockImpl : public torch::nn::Module {
+ public:
+  ConvBlockImpl(int64_t in, int64_t out, torch::ExpandingArray<2> kernel, torch::ExpandingArray<2> stride,
+                torch::ExpandingArray<2> padding, bool residual = false, bool leaky = false);
+  torch::Tensor forward(torch::Tensor x);
+
+ private:
+  torch::nn::Conv2d conv_{nullptr};
+  torch::nn::BatchNorm2d bn_{nullptr};
+  bool residual_, leaky_;
+};
+TORCH_MODULE(ConvBlock);
+
+// (B, in, H, W) -> (B, out, H', W') by a transposed convolution.
+class UpBlockImpl : public torch::nn::Module {
+ public:
+  UpBlockImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding, int64_t output_padding);
+  torch::Tensor forward(torch::Tensor x);
+
+ private:
+  torch::nn::ConvTranspose2d conv_{nullptr};
+  torch::nn::BatchNorm2d bn_{nullptr};
+};
+TORCH_MODULE(UpBlock);
+
+// Appends a downsampling conv followed by `residuals` residual 3x3 blocks.
+void add_down_stage(torch::nn::Sequential& s, int64_t in, int64_t out, torch::ExpandingArray<2> kernel,
+                    torch::ExpandingArray<2> stride, torch::ExpandingArray<2> padding, int residuals);
+
+}  // namespace stf

@@ -1,0 +1,42 @@
+#include "model/decoder.h"
+
+#include "model/blocks.h"
+
+namespace stf {
+
+DecoderImpl::DecoderImpl(int64_t S, int64_t feature, const std::vector<int>& e, const std::vector<int>& d,
+                         int r) {
+  std::vector<torch::nn::Sequential> levels;
+  torch::nn::Sequential first;
+  first->push_back(ConvBlock(feature, d[0], 1, 1, 0));       // (B, d0, 1, 1), then cat e6
+  levels.push_back(first);
+  torch::nn::Sequential grow;
+  grow->push_back(UpBlock(d[0] + e[6], d[1], S / 32, 1, 0, 0));  // (B, d1, S/32, S/32), then cat e5
+  for (int k = 0; k < r; ++k) grow->push_back(ConvBlock(d[1], d[1], 3, 1, 1, true));
+  levels.push_back(grow);
+  for (int i = 2; i <= 6; ++i) {
+    // (B, d_{i-1} + e_{7-i}, s, s) -> (B, d_i, 2s, 2s), then cat e_{6-i}
+    torch::nn::Sequential up;
+    up->push_back(UpBlock(d[i - 1] + e[7 - i], d[i], 3, 2, 1, 1));
+    for (int k = 0; k < r; ++k) up->push_back(ConvBlock(d[i], d[i], 3, 1, 1, true));
+    levels.push_back(up);
+  }
+  for (size_t i = 0; i < levels.size(); ++i)
+    levels_.push_back(register_module("level" + std::to_string(i), levels[i]));
+  torch::nn::Sequential out;
+  out->push_back(ConvBlock(d[6] + e[0], 32, 3, 1, 1));                        // (B, 32, S, S)
+  out->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 3, 1)));     // (B, 3, S, S)
+  out->push_back(torch::nn::Sigmoid());
+  output_ = register_module("output", out);
+}
+
+torch::Tensor DecoderImpl::forward(torch::Tensor bottleneck, const std::vector<torch::Tensor>& skips) {
+  auto x = bottleneck.unsqueeze(-1).unsqueeze(-1);  // (B, F, 1, 1)
+  for (size_t i = 0; i < levels_.size(); ++i) {
+    x = levels_[i]->forward(x);                      // (B, d_i, s_i, s_i)
+    x = torch::cat({x, skips[6 - i]}, 1);            // (B, d_i + e_{6-i}, s_i, s_i)
+  }
+  return output_->forward(x);                        // (B, 3, S, S)
+}
+
+}  // namespace stf

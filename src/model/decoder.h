@@ -1,0 +1,22 @@
+// G: bottleneck feature + identity skips -> face crop (U-Net of transposed
+// convs, Wav2Lip's face decoder).
+#pragma once
+#include <torch/torch.h>
+#include <vector>
+
+namespace stf {
+
+class DecoderImpl : public torch::nn::Module {
+ public:
+  DecoderImpl(int64_t image_size, int64_t feature, const std::vector<int>& identity_widths,
+              const std::vector<int>& decoder_widths, int residuals);
+  // bottleneck: (B, F); skips: IdentityEncoder output -> (B, 3, S, S) in [0, 1]
+  torch::Tensor forward(torch::Tensor bottleneck, const std::vector<torch::Tensor>& skips);
+
+ private:
+  std::vector<torch::nn::Sequential> levels_;
+  torch::nn::Sequential output_{nullptr};
+};
+TORCH_MODULE(Decoder);
+
+}  // namespace stf

@@ -1,0 +1,108 @@
+// Shapes of every network part for both configurations, gradient flow of
+// the full generator objective, and configuration round trips.
+#include <gtest/gtest.h>
+
+#include "model/config.h"
+#include "model/discriminator.h"
+#include "model/syncnet.h"
+#include "model/synctalkface.h"
+#include "stf/error.h"
+
+using namespace stf;
+
+class ModelShapes : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ModelShapes, EveryPartHasTheDocumentedShape) {
+  torch::manual_seed(0);
+  ModelConfig c = ModelConfig::preset(GetParam());
+  const int64_t S = c.image_size, B = 2, C = c.feature;
+  SyncTalkFace g(c);
+  auto mel = torch::randn({B, 1, 80, 16});
+  auto frames = torch::rand({B, 3, S, S});
+  auto identity = identity_input(frames, torch::rand({B, 3, S, S}));
+  ASSERT_EQ(identity.sizes(), (std::vector<int64_t>{B, 6, S, S}));
+  auto lips = mask_upper_half(torch::rand({B, 3, 5, S, S}).transpose(1, 2)).transpose(1, 2).contiguous();
+
+  EXPECT_EQ(g->audio_encoder->forward(mel).sizes(), (std::vector<int64_t>{B, C}));
+  EXPECT_EQ(g->lip_encoder->forward(lips).sizes(), (std::vector<int64_t>{B, C}));
+  auto skips = g->encode_identity(identity);
+  ASSERT_EQ(skips.size(), 7u);
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ(skips[i].sizes(), (std::vector<int64_t>{B, c.identity_widths[i], S >> i, S >> i})) << i;
+  EXPECT_EQ(skips[6].sizes(), (std::vector<int64_t>{B, c.identity_widths[6], 1, 1}));
+
+  GeneratorOutput out = g->forward_train(mel, identity, lips);
+  EXPECT_EQ(out.recalled_image.sizes(), (std::vector<int64_t>{B, 3, S, S}));
+  EXPECT_EQ(out.stored_image.sizes(), (std::vector<int64_t>{B, 3, S, S}));
+  EXPECT_EQ(out.memory.key_address.sizes(), (std::vector<int64_t>{B, c.slots}));
+  EXPECT_GE(out.recalled_image.min().item<float>(), 0.0f);
+  EXPECT_LE(out.recalled_image.max().item<float>(), 1.0f);
+  g->eval();
+  EXPECT_EQ(g->forward(mel, identity).sizes(), (std::vector<int64_t>{B, 3, S, S}));
+
+  SyncNet sync(S, c.sync_width, c.sync_feature, c.residual_blocks);
+  auto window = torch::rand({B, 5, 3, S, S});
+  auto lower = stack_lower_halves(window);
+  EXPECT_EQ(lower.sizes(), (std::vector<int64_t>{B, 15, S / 2, S}));
+  auto p = sync->forward(lower, mel);
+  EXPECT_EQ(p.sizes(), (std::vector<int64_t>{B}));
+  EXPECT_GE(p.min().item<float>(), -1e-6f);
+  EXPECT_LE(p.max().item<float>(), 1.0f + 1e-6f);
+
+  Discriminator disc(c.disc_width);
+  EXPECT_EQ(disc->forward(frames).sizes(), (std::vector<int64_t>{B}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, ModelShapes, ::testing::Values("lite", "paper"));
+
+TEST(Model, EveryGeneratorParameterGetsAGradient) {
+  torch::manual_seed(1);
+  ModelConfig c = ModelConfig::preset("lite");
+  const int64_t S = c.image_size, B = 2;
+  SyncTalkFace g(c);
+  auto mel = torch::randn({B, 1, 80, 16});
+  auto target = torch::rand({B, 3, S, S});
+  auto identity = identity_input(target, torch::rand({B, 3, S, S}));
+  auto lips = torch::rand({B, 3, 5, S, S});
+  GeneratorOutput out = g->forward_train(mel, identity, lips);
+  auto loss = (out.recalled_image - target).abs().mean() + (out.stored_image - target).abs().mean() +
+              out.memory.store_loss + out.memory.align_loss;
+  loss.backward();
+  for (auto& item : g->named_parameters()) {
+    const torch::Tensor& grad = item.value().grad();
+    ASSERT_TRUE(grad.defined()) << item.key() << " got no gradient";
+    EXPECT_GT(grad.abs().sum().item<double>(), 0) << item.key() << " got a zero gradient";
+  }
+}
+
+TEST(Model, WithoutMemoryTheDecoderGetsTheAudioFeature) {
+  ModelConfig c = ModelConfig::preset("lite");
+  c.memory = false;
+  SyncTalkFace g(c);
+  EXPECT_TRUE(g->memory.is_empty());
+  EXPECT_TRUE(g->lip_encoder.is_empty());
+  auto out = g->forward_train(torch::randn({2, 1, 80, 16}), torch::rand({2, 6, 96, 96}), {});
+  EXPECT_EQ(out.recalled_image.sizes(), (std::vector<int64_t>{2, 3, 96, 96}));
+  EXPECT_FALSE(out.stored_image.defined());
+}
+
+TEST(Model, ConfigRoundTripsThroughJson) {
+  for (const char* name : {"lite", "paper"}) {
+    ModelConfig c = ModelConfig::preset(name);
+    c.slots = 48;
+    c.loss.vv = 0;
+    ModelConfig back = ModelConfig::from_json(c.to_json());
+    EXPECT_EQ(back.to_json(), c.to_json());
+  }
+  ModelConfig paper = ModelConfig::preset("paper");
+  EXPECT_EQ(paper.image_size, 128);
+  EXPECT_EQ(paper.slots, 96);
+  EXPECT_EQ(paper.feature, 512);
+  EXPECT_DOUBLE_EQ(paper.kappa, 16);
+  EXPECT_DOUBLE_EQ(paper.loss.recon, 10);
+  EXPECT_EQ(paper.identity_widths, (std::vector<int>{16, 32, 64, 128, 256, 512, 512}));
+  EXPECT_THROW(ModelConfig::preset("huge"), Error);
+  nlohmann::json bad = paper.to_json();
+  bad["image_size"] = 100;
+  EXPECT_THROW(ModelConfig::from_json(bad), Error);
+}
