@@ -30,5 +30,7 @@ CropOptions crop_options(const FaceCliOptions& o, int size);
 void add_probe_command(CLI::App& root);
 void add_mel_command(CLI::App& root);
 void add_faces_command(CLI::App& root);
+void add_preprocess_command(CLI::App& root);
+void add_train_commands(CLI::App& root);  // train-sync and train
 
 }  // namespace stf::cli

@@ -15,15 +15,15 @@ ModelConfig ModelConfig::preset(const std::string& name) {
     // well under a second on 2 cores (docs/model.md has the figures).
     c.name = "lite";
     c.image_size = 96;
-    c.identity_widths = {16, 24, 32, 64, 128, 256, 256};
-    c.decoder_widths = {256, 256, 192, 128, 64, 32, 16};
-    c.residual_blocks = 1;
+    c.identity_widths = {8, 16, 32, 64, 128, 128, 128};
+    c.decoder_widths = {128, 128, 128, 96, 64, 32, 16};
+    c.residual_blocks = 0;
     c.audio_width = 16;
-    c.lip_width = 16;
+    c.lip_width = 8;
     c.feature = 256;
     c.sync_width = 16;
     c.sync_feature = 256;
-    c.disc_width = 16;
+    c.disc_width = 8;
     c.batch = 8;
     return c;
   }

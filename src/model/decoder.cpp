@@ -23,9 +23,10 @@ DecoderImpl::DecoderImpl(int64_t S, int64_t feature, const std::vector<int>& e, 
   }
   for (size_t i = 0; i < levels.size(); ++i)
     levels_.push_back(register_module("level" + std::to_string(i), levels[i]));
+  const int64_t o = std::max(8, d[6] / 2);  // Wav2Lip: 32 after a 64-wide last level
   torch::nn::Sequential out;
-  out->push_back(ConvBlock(d[6] + e[0], 32, 3, 1, 1));                        // (B, 32, S, S)
-  out->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 3, 1)));     // (B, 3, S, S)
+  out->push_back(ConvBlock(d[6] + e[0], o, 3, 1, 1));                        // (B, o, S, S)
+  out->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(o, 3, 1)));      // (B, 3, S, S)
   out->push_back(torch::nn::Sigmoid());
   output_ = register_module("output", out);
 }

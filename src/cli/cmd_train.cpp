@@ -1,0 +1,88 @@
+// synctalkface train-sync ... and synctalkface train ...
+#include <cstdio>
+
+#include "cli/common.h"
+#include "stf/threads.h"
+#include "train/trainer.h"
+
+namespace stf::cli {
+
+namespace {
+
+struct TrainCli {
+  TrainOptions train;
+  std::string config = "lite";
+  int threads = 0;
+  bool no_memory = false, no_av = false, no_vv = false, no_gan = false;
+  int slots = 0;
+};
+
+void add_common(CLI::App* cmd, TrainCli& o) {
+  cmd->add_option("--data", o.train.data, "Dataset folder made by 'synctalkface preprocess'")->required();
+  cmd->add_option("--out", o.train.out, "Run folder: checkpoints, log.jsonl, samples")->required();
+  cmd->add_option("--config", o.config, "lite, paper, or a JSON file")->default_val("lite");
+  cmd->add_option("--steps", o.train.steps, "Total optimiser steps (a resumed run continues up to this)")
+      ->default_val(1000)->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", o.train.batch, "Batch size (0 = the config's)")->default_val(0)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--lr", o.train.lr, "Learning rate (0 = the config's)")->default_val(0)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--seed", o.train.seed, "Seed for initialisation and sampling")->default_val(1);
+  cmd->add_option("--resume", o.train.resume, "Continue from this checkpoint (same config)");
+  cmd->add_option("--log-every", o.train.log_every, "Steps between log lines")->default_val(10)->check(CLI::PositiveNumber);
+  cmd->add_option("--val-every", o.train.val_every, "Steps between validations")->default_val(200)->check(CLI::PositiveNumber);
+  cmd->add_option("--ckpt-every", o.train.ckpt_every, "Steps between checkpoints")->default_val(500)->check(CLI::PositiveNumber);
+  cmd->add_option("--keep", o.train.keep, "Step checkpoints kept (plus last.ckpt and best.ckpt)")
+      ->default_val(3)->check(CLI::PositiveNumber);
+  add_threads_option(cmd, o.threads);
+}
+
+std::string format_val(double v) {
+  if (v >= 1e9) return "n/a (no validation clips)";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", v);
+  return buf;
+}
+
+}  // namespace
+
+void add_train_commands(CLI::App& root) {
+  auto s = std::make_shared<TrainCli>();
+  CLI::App* sync = root.add_subcommand("train-sync", "Train the SyncNet expert (audio-visual sync critic)");
+  add_common(sync, *s);
+  sync->callback([s] {
+    set_threads(s->threads);
+    s->train.config = ModelConfig::load(s->config);
+    TrainResult r = train_sync(s->train);
+    std::printf("train-sync: %lld steps in %.1f s, BCE %.4f -> %.4f, best val BCE %s, %s\n",
+                static_cast<long long>(r.steps), r.seconds, r.first_loss, r.last_loss, format_val(r.best_val).c_str(),
+                r.last_checkpoint.c_str());
+  });
+
+  auto g = std::make_shared<TrainCli>();
+  CLI::App* gen = root.add_subcommand(
+      "train", "Train the generator with the Audio-Lip Memory, SyncNet/lip critics and the quality discriminator");
+  add_common(gen, *g);
+  gen->add_option("--sync", g->train.sync, "Trained SyncNet checkpoint (needed for L_av)");
+  gen->add_option("--sample-every", g->train.sample_every, "Steps between sample grid PNGs (0 = never)")->default_val(500);
+  gen->add_flag("--no-memory", g->no_memory, "Ablation: no Audio-Lip Memory (Wav2Lip-style: decoder gets f_aud)");
+  gen->add_flag("--no-av", g->no_av, "Ablation: drop L_av (audio-visual sync loss)");
+  gen->add_flag("--no-vv", g->no_vv, "Ablation: drop L_vv (visual-visual sync loss)");
+  gen->add_flag("--no-gan", g->no_gan, "Ablation: drop L_gan (quality discriminator)");
+  gen->add_option("--slots", g->slots, "Memory slots (0 = the config's)")->default_val(0)->check(CLI::NonNegativeNumber);
+  gen->callback([g] {
+    set_threads(g->threads);
+    ModelConfig c = ModelConfig::load(g->config);
+    if (g->no_memory) c.memory = false, c.loss.store = 0, c.loss.align = 0;
+    if (g->no_av) c.loss.av = 0;
+    if (g->no_vv) c.loss.vv = 0;
+    if (g->no_gan) c.loss.gan = 0;
+    if (g->slots > 0) c.slots = g->slots;
+    c.validate();
+    g->train.config = c;
+    TrainResult r = train_generator(g->train);
+    std::printf("train: %lld steps in %.1f s, L1 %.4f -> %.4f, best val L1 %s, %s\n",
+                static_cast<long long>(r.steps), r.seconds, r.first_loss, r.last_loss, format_val(r.best_val).c_str(),
+                r.last_checkpoint.c_str());
+  });
+}
+
+}  // namespace stf::cli

@@ -1,0 +1,180 @@
+// Preprocess -> dataset -> training on real clips: resumable preprocessing,
+// a split without leaks, seeded sampling, overfitting, bit-for-bit resume,
+// and the bad inputs of the training commands.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "helpers.h"
+#include "stf/error.h"
+#include "train/dataset.h"
+#include "train/preprocess.h"
+
+using namespace stf;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string q(const std::string& s) { return "'" + s + "'"; }
+
+// Two GRID clips preprocessed once for the whole file (96 px crops).
+const std::string& dataset_dir() {
+  static std::string dir = [] {
+    std::string d = test::temp_dir("train_ds");
+    PreprocessOptions opt;
+    opt.size = 96;
+    opt.val_ratio = 0;
+    opt.quiet = true;
+    preprocess({test::shared_data("grid_s1/bbaf2n.mp4"), test::shared_data("grid_s1/bbaf3s.mp4")}, d, opt);
+    return d;
+  }();
+  return dir;
+}
+
+std::vector<nlohmann::json> read_log(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream f(path);
+  for (std::string line; std::getline(f, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+void expect_one_line_error(const test::CliResult& r, const std::string& mention) {
+  EXPECT_EQ(r.status, 2) << r.output;
+  // Warnings may come first; the error is the single last line.
+  size_t at = r.output.find("error: ");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  EXPECT_TRUE(at == 0 || r.output[at - 1] == '\n') << r.output;
+  EXPECT_EQ(r.output.find('\n', at), r.output.size() - 1) << "the error is not one last line: " << r.output;
+  EXPECT_NE(r.output.find(mention), std::string::npos) << r.output;
+}
+
+}  // namespace
+
+TEST(Preprocess, ResumesSkipsFailuresAndSplitsByClip) {
+  std::string dir = test::temp_dir("prep");
+  std::string bad = dir + "/notes.mp4";
+  std::ofstream(bad) << "not a video";
+  std::vector<std::string> inputs{test::shared_data("grid_s1/bbaf2n.mp4"), test::shared_data("grid_s1/bbaf4p.mp4"),
+                                  test::shared_data("vox/00010.mp4"), bad};
+  PreprocessOptions opt;
+  opt.size = 64;
+  opt.val_match = "vox";
+  opt.quiet = true;
+  PreprocessReport first = preprocess(inputs, dir + "/ds", opt);
+  EXPECT_EQ(first.processed, 3);
+  EXPECT_EQ(first.failed, 1);
+  EXPECT_EQ(first.train, 2);
+  EXPECT_EQ(first.val, 1);
+  auto stamp = fs::last_write_time(dir + "/ds/clips/bbaf2n.stfclip");
+  PreprocessReport again = preprocess(inputs, dir + "/ds", opt);
+  EXPECT_EQ(again.reused, 3) << "finished clips must not be redone";
+  EXPECT_EQ(again.processed, 0);
+  EXPECT_EQ(fs::last_write_time(dir + "/ds/clips/bbaf2n.stfclip"), stamp);
+
+  nlohmann::json m = nlohmann::json::parse(std::ifstream(dir + "/ds/manifest.json"));
+  std::set<std::string> train, val;
+  for (const auto& c : m["clips"]) (c["split"] == "train" ? train : val).insert(c["id"].get<std::string>());
+  for (const auto& id : val) EXPECT_EQ(train.count(id), 0u) << id << " is in both splits";
+  ASSERT_EQ(m["failed"].size(), 1u);
+  EXPECT_NE(m["failed"][0]["reason"].get<std::string>().find("notes.mp4"), std::string::npos);
+}
+
+TEST(Dataset, BatchesHaveThePaperShapesAndDependOnlyOnTheSeed) {
+  Dataset ds(dataset_dir(), "train", 96);
+  GeneratorBatch a = ds.generator_batch(3, 42), b = ds.generator_batch(3, 42), c = ds.generator_batch(3, 43);
+  EXPECT_EQ(a.target.sizes(), (std::vector<int64_t>{15, 3, 96, 96}));
+  EXPECT_EQ(a.identity.sizes(), (std::vector<int64_t>{15, 6, 96, 96}));
+  EXPECT_EQ(a.lips.sizes(), (std::vector<int64_t>{15, 3, 5, 96, 96}));
+  EXPECT_EQ(a.mel.sizes(), (std::vector<int64_t>{15, 1, 80, 16}));
+  EXPECT_EQ(a.sync_mel.sizes(), (std::vector<int64_t>{3, 1, 80, 16}));
+  EXPECT_TRUE(torch::equal(a.target, b.target));
+  EXPECT_FALSE(torch::equal(a.target, c.target));
+  // Masks: identity's first frame has its lower half zeroed, lips their upper half.
+  EXPECT_EQ(a.identity.narrow(1, 0, 3).narrow(2, 48, 48).abs().sum().item<float>(), 0.0f);
+  EXPECT_GT(a.identity.narrow(1, 3, 3).narrow(2, 48, 48).abs().sum().item<float>(), 0.0f);
+  EXPECT_EQ(a.lips.narrow(3, 0, 48).abs().sum().item<float>(), 0.0f);
+  // The centre of each lip window is the target frame itself.
+  EXPECT_TRUE(torch::equal(a.lips.select(2, 2).narrow(2, 48, 48), a.target.narrow(2, 48, 48)));
+
+  SyncBatch s = ds.sync_batch(200, 7);
+  EXPECT_EQ(s.lower.sizes(), (std::vector<int64_t>{200, 15, 48, 96}));
+  double positives = s.label.sum().item<double>();
+  EXPECT_GT(positives, 70);
+  EXPECT_LT(positives, 130);
+}
+
+TEST(Train, LiteModelOverfitsTwoRealClips) {
+  std::string out = test::temp_dir("overfit");
+  test::CliResult r = test::run_cli("train --data " + q(dataset_dir()) + " --out " + q(out) +
+                                    " --steps 80 --batch 2 --lr 1e-3 --seed 3 --no-av --no-gan --no-vv"
+                                    " --log-every 10 --ckpt-every 1000");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto log = read_log(out + "/log.jsonl");
+  ASSERT_EQ(log.size(), 8u);
+  double first = log.front()["recon"], last = log.back()["recon"];
+  EXPECT_LT(last, 0.5 * first) << "L1 " << first << " -> " << last;
+  EXPECT_TRUE(fs::exists(out + "/step_80.ckpt"));
+  EXPECT_TRUE(fs::exists(out + "/last.ckpt"));
+}
+
+TEST(Train, ResumeContinuesBitForBit) {
+  std::string whole = test::temp_dir("resume_whole"), part = test::temp_dir("resume_part");
+  const std::string common = " --data " + q(dataset_dir()) + " --batch 2 --seed 5 --log-every 1 --ckpt-every 3 --no-av";
+  ASSERT_EQ(test::run_cli("train" + common + " --out " + q(whole) + " --steps 6").status, 0);
+  ASSERT_EQ(test::run_cli("train" + common + " --out " + q(part) + " --steps 3").status, 0);
+  test::CliResult r = test::run_cli("train" + common + " --out " + q(part) + " --steps 6 --resume " + q(part + "/step_3.ckpt"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto a = read_log(whole + "/log.jsonl"), b = read_log(part + "/log.jsonl");
+  ASSERT_EQ(a.size(), 6u);
+  ASSERT_EQ(b.size(), 6u);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].dump(), b[i].dump()) << "step " << i + 1;
+}
+
+TEST(Train, SyncExpertTrainsAndIsRequiredForAv) {
+  std::string out = test::temp_dir("sync");
+  test::CliResult r = test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(out) +
+                                    " --steps 4 --batch 4 --log-every 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(read_log(out + "/log.jsonl").size(), 2u);
+  std::string gen = test::temp_dir("sync_gen");
+  r = test::run_cli("train --data " + q(dataset_dir()) + " --out " + q(gen) + " --steps 2 --batch 2 --sync " +
+                    q(out + "/last.ckpt"));
+  EXPECT_EQ(r.status, 0) << r.output;
+  expect_one_line_error(test::run_cli("train --data " + q(dataset_dir()) + " --out " + q(gen) + " --steps 2"),
+                        "--sync");
+  // A generator checkpoint is not a SyncNet.
+  expect_one_line_error(test::run_cli("train --data " + q(dataset_dir()) + " --out " + q(gen) + " --steps 2 --sync " +
+                                      q(gen + "/last.ckpt")),
+                        "not a SyncNet checkpoint");
+}
+
+TEST(Train, BadInputsAreOneLineErrors) {
+  std::string dir = test::temp_dir("train_bad");
+  fs::create_directories(dir + "/empty");
+  expect_one_line_error(test::run_cli("train-sync --data " + q(dir + "/empty") + " --out " + q(dir + "/o")),
+                        "no manifest.json");
+  std::ofstream(dir + "/empty/manifest.json") << R"({"version": 1, "clips": []})";
+  expect_one_line_error(test::run_cli("train-sync --data " + q(dir + "/empty") + " --out " + q(dir + "/o")),
+                        "no usable train clips");
+
+  // Checkpoints: another program's file, a truncated one, another config.
+  std::string good = test::temp_dir("train_bad_ckpt");
+  ASSERT_EQ(test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(good) + " --steps 1 --batch 2").status, 0);
+  std::ofstream(dir + "/other.ckpt") << "PK\x03\x04 some zip from elsewhere";
+  expect_one_line_error(test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(dir + "/o") +
+                                      " --steps 2 --resume " + q(dir + "/other.ckpt")),
+                        "not a SyncTalkFace checkpoint");
+  std::ifstream in(good + "/last.ckpt", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(dir + "/cut.ckpt", std::ios::binary).write(bytes.data(), bytes.size() / 2);
+  expect_one_line_error(test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(dir + "/o") +
+                                      " --steps 2 --resume " + q(dir + "/cut.ckpt")),
+                        "cut.ckpt");
+  expect_one_line_error(test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(dir + "/o") +
+                                      " --steps 2 --config paper --resume " + q(good + "/last.ckpt")),
+                        "another configuration");
+  EXPECT_FALSE(fs::exists(dir + "/o/last.ckpt")) << "a failed run wrote a checkpoint";
+}
