@@ -218,3 +218,31 @@ TEST(Face, DnnDetectorFindsTheFace) {
   EXPECT_GT(boxes[0].width, 40);
   EXPECT_LT(boxes[0].width, 250);
 }
+
+TEST(Face, MmodDetectorFindsTheFace) {
+  DetectorOptions opt;
+  opt.kind = "mmod";
+  opt.model = test::shared_data("../models/mmod_human_face_detector.dat");
+  auto det = make_face_detector(opt);
+  cv::Mat frame = read_frames(test::shared_data("grid/bbaf2n.mpg"))[0];
+  std::vector<cv::Rect2f> boxes = det->detect(frame);
+  ASSERT_FALSE(boxes.empty());
+  EXPECT_GT(boxes[0].width, 40);
+  opt.model = test::shared_data("../models/opencv_face_detector.pbtxt");
+  EXPECT_THROW(make_face_detector(opt), Error);
+}
+
+TEST(Face, DamagedVideoIsStillTracked) {
+  // Bytes overwritten inside an MPEG-1 stream: the decoder conceals or skips
+  // the damage and every frame still comes out.
+  std::string dir = test::temp_dir("damaged");
+  std::ifstream in(test::shared_data("grid/bbaf2n.mpg"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (size_t k = 0; k < 20; ++k)
+    for (size_t i = 0; i < 400; ++i) bytes[bytes.size() / 4 + k * 9000 + i] = static_cast<char>((i * 7919 + k) & 0xff);
+  std::ofstream(dir + "/damaged.mpg", std::ios::binary) << bytes;
+  test::CliResult r = test::run_cli("faces '" + dir + "/damaged.mpg' --json '" + dir + "/d.json'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/d.json"));
+  EXPECT_EQ(j.size(), 75u);
+}

@@ -2,6 +2,7 @@
 // the full generator objective, and configuration round trips.
 #include <gtest/gtest.h>
 
+#include "model/blocks.h"
 #include "model/config.h"
 #include "model/discriminator.h"
 #include "model/syncnet.h"
@@ -105,4 +106,14 @@ TEST(Model, ConfigRoundTripsThroughJson) {
   nlohmann::json bad = paper.to_json();
   bad["image_size"] = 100;
   EXPECT_THROW(ModelConfig::from_json(bad), Error);
+}
+
+TEST(Model, FlopCounterCountsConvolutionsByHand) {
+  ConvBlock conv(3, 8, 3, 1, 1);
+  UpBlock up(8, 4, 3, 2, 1, 1);
+  FlopCounter count;
+  auto y = conv->forward(torch::rand({2, 3, 10, 10}));  // 2 x (2*8*10*10 outputs x 3*3*3 MACs)
+  EXPECT_EQ(count.flops(), 2 * (2 * 8 * 100) * 27);
+  up->forward(y);                                        // every input spreads to 4 x 3 x 3
+  EXPECT_EQ(count.flops(), 2 * (2 * 8 * 100) * 27 + 2 * (2 * 8 * 100) * 36);
 }

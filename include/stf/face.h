@@ -22,9 +22,10 @@ std::string bundled_dnn_detector();
 
 struct DetectorOptions {
   // auto: dlib HOG, then the res10 SSD on frames where HOG finds no face;
-  // hog: dlib HOG alone (no model file); dnn: the res10 SSD alone.
+  // hog: dlib HOG alone (no model file); dnn: the res10 SSD alone;
+  // mmod: dlib's MMOD CNN (model file required, slow on CPU).
   std::string kind = "auto";
-  std::string model;         // dnn weights (.pb, .pbtxt beside it); empty = bundled
+  std::string model;         // dnn: .pb (.pbtxt beside it; empty = bundled); mmod: .dat
   int max_side = 480;        // detection runs on a copy downscaled to this longest side
   float min_score = 0.5f;    // dnn confidence threshold
 };

@@ -57,6 +57,7 @@ class VideoReader {
   int height() const;
   int rotation() const;
   int64_t frames_read() const;
+  int64_t corrupt_frames() const;  // packets the decoder rejected (skipped)
   bool is_image() const;
   const std::string& path() const;
 

@@ -104,6 +104,9 @@ void add_faces_command(CLI::App& root) {
     tracker.finish();
     while (tracker.pop(tf)) emit(tf);
     const TrackStats& st = tracker.stats();
+    if (reader.corrupt_frames() > 0)
+      std::fprintf(stderr, "warning: %s: %lld corrupt frames were skipped\n", o->input.c_str(),
+                   static_cast<long long>(reader.corrupt_frames()));
     if (st.with_face == 0)
       throw Error(o->input + ": no face found in any of " + std::to_string(st.frames) +
                   " frames; try --box or a larger --detect-size");

@@ -23,10 +23,10 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
   cmd->add_option("--face-select", o.select, "Which face to follow: largest, center, index:N, point:X,Y")
       ->default_val("largest")->group(g);
   cmd->add_option("--detector", o.detector,
-                  "Face detector: auto (dlib HOG, then the bundled res10 SSD where HOG finds none), hog, dnn")
+                  "Face detector: auto (dlib HOG, then the bundled res10 SSD where HOG finds none), hog, dnn, mmod")
       ->default_val("auto")->group(g);
   cmd->add_option("--detector-model", o.detector_model,
-                  "Weights for the dnn detector (.pb, with its .pbtxt beside it; default: bundled)")
+                  "Detector weights: dnn .pb (its .pbtxt beside it; default: bundled), mmod .dat (required)")
       ->group(g);
   cmd->add_option("--detect-every", o.detect_every, "Run the detector every N frames; landmarks track in between")
       ->default_val(5)->check(CLI::Range(1, 1000))->group(g);

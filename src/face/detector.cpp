@@ -1,3 +1,4 @@
+#include <dlib/dnn.h>
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <dlib/opencv/cv_image.h>
 #include <cstdlib>
@@ -97,6 +98,47 @@ class DnnDetector : public FaceDetector {
   cv::dnn::Net net_;
 };
 
+// dlib's MMOD CNN face detector. The layer stack must match the one the
+// model file (mmod_human_face_detector.dat) was trained with: three strided
+// 5x5 convolutions, three 5x5 convolutions of 45 filters, a 9x9 detector.
+template <long N, typename SUBNET> using mmod_con5d = dlib::con<N, 5, 5, 2, 2, SUBNET>;
+template <long N, typename SUBNET> using mmod_con5 = dlib::con<N, 5, 5, 1, 1, SUBNET>;
+template <typename SUBNET>
+using mmod_down = dlib::relu<dlib::affine<mmod_con5d<32, dlib::relu<dlib::affine<mmod_con5d<32,
+                  dlib::relu<dlib::affine<mmod_con5d<16, SUBNET>>>>>>>>>;
+template <typename SUBNET> using mmod_rcon5 = dlib::relu<dlib::affine<mmod_con5<45, SUBNET>>>;
+using MmodNet = dlib::loss_mmod<dlib::con<1, 9, 9, 1, 1, mmod_rcon5<mmod_rcon5<mmod_rcon5<
+                mmod_down<dlib::input_rgb_image_pyramid<dlib::pyramid_down<6>>>>>>>>;
+
+class MmodDetector : public FaceDetector {
+ public:
+  MmodDetector(const std::string& path, int max_side) : max_side_(max_side) {
+    if (!std::filesystem::exists(path)) throw Error(path + ": MMOD model not found (--detector-model)");
+    try {
+      dlib::deserialize(path) >> net_;
+    } catch (const std::exception&) {
+      throw Error(path + ": not a dlib MMOD face detector (mmod_human_face_detector.dat)");
+    }
+  }
+  std::vector<cv::Rect2f> detect(const cv::Mat& bgr) override {
+    cv::Mat small, rgb;
+    double back = downscale(bgr, small, max_side_);
+    cv::cvtColor(small, rgb, cv::COLOR_BGR2RGB);
+    dlib::matrix<dlib::rgb_pixel> img;
+    dlib::assign_image(img, dlib::cv_image<dlib::rgb_pixel>(rgb));
+    std::vector<dlib::mmod_rect> found = net_(img);
+    std::sort(found.begin(), found.end(), [](auto& a, auto& b) { return a.detection_confidence > b.detection_confidence; });
+    std::vector<cv::Rect2f> out;
+    for (const auto& d : found)
+      out.emplace_back(d.rect.left() * back, d.rect.top() * back, d.rect.width() * back, d.rect.height() * back);
+    return out;
+  }
+
+ private:
+  int max_side_;
+  MmodNet net_;
+};
+
 // HOG first (fast); the network only on frames where HOG finds nothing.
 class FallbackDetector : public FaceDetector {
  public:
@@ -123,12 +165,16 @@ std::unique_ptr<FaceDetector> make_face_detector(const DetectorOptions& opt) {
   const std::string dnn_model = opt.model.empty() ? bundled_dnn_detector() : opt.model;
   if (opt.kind == "hog") return std::make_unique<HogDetector>(opt.max_side);
   if (opt.kind == "dnn") return std::make_unique<DnnDetector>(dnn_model, opt.min_score);
+  if (opt.kind == "mmod") {
+    if (opt.model.empty()) throw Error("--detector mmod needs --detector-model PATH/mmod_human_face_detector.dat");
+    return std::make_unique<MmodDetector>(opt.model, opt.max_side);
+  }
   if (opt.kind == "auto") {
     auto hog = std::make_unique<HogDetector>(opt.max_side);
     if (!std::filesystem::exists(dnn_model)) return hog;  // HOG alone when the weights are absent
     return std::make_unique<FallbackDetector>(std::move(hog), std::make_unique<DnnDetector>(dnn_model, opt.min_score));
   }
-  throw Error("unknown detector '" + opt.kind + "'; use auto, hog or dnn");
+  throw Error("unknown detector '" + opt.kind + "'; use auto, hog, dnn or mmod");
 }
 
 }  // namespace stf

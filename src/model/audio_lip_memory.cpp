@@ -1,5 +1,7 @@
 #include "model/audio_lip_memory.h"
 
+#include "model/blocks.h"
+
 namespace stf {
 
 AudioLipMemoryImpl::AudioLipMemoryImpl(int64_t slots, int64_t channels, double kappa, double init_std)
@@ -14,18 +16,22 @@ AudioLipMemoryImpl::AudioLipMemoryImpl(int64_t slots, int64_t channels, double k
 torch::Tensor AudioLipMemoryImpl::address(const torch::Tensor& query, const torch::Tensor& memory) const {
   auto q = torch::nn::functional::normalize(query, torch::nn::functional::NormalizeFuncOptions().dim(1));   // (B, C)
   auto m = torch::nn::functional::normalize(memory, torch::nn::functional::NormalizeFuncOptions().dim(1));  // (S, C)
+  FlopCounter::add(2 * q.size(0) * m.numel());
   return torch::softmax(kappa_ * q.matmul(m.t()), 1);                                                       // (B, S)
 }
 
 torch::Tensor AudioLipMemoryImpl::read_value(const torch::Tensor& a) const {
+  FlopCounter::add(2 * a.size(0) * value_memory.numel());
   return a.matmul(value_memory);  // (B, S) x (S, C) -> (B, C)
 }
 
 MemoryOutput AudioLipMemoryImpl::forward(torch::Tensor f_aud, torch::Tensor f_lip) {
   MemoryOutput out;
+  FlopCounter::add(2 * f_aud.size(0) * key_query_->weight.numel());
   out.key_address = address(key_query_->forward(f_aud), key_memory);  // A_aud (B, S)
   out.recalled = read_value(out.key_address);                          // f_lip_key (B, C)
   if (!f_lip.defined()) return out;
+  FlopCounter::add(2 * f_lip.size(0) * value_query_->weight.numel());
   out.value_address = address(value_query_->forward(f_lip), value_memory);  // A_lip (B, S)
   out.stored = read_value(out.value_address);                               // f_lip_val (B, C)
   // PAPER.md: L_store = ||f_lip - f_lip_val||^2 with f_lip detached; taken

@@ -2,6 +2,22 @@
 
 namespace stf {
 
+namespace {
+thread_local FlopCounter* g_counter = nullptr;
+}
+
+FlopCounter::FlopCounter() : previous_(g_counter) { g_counter = this; }
+FlopCounter::~FlopCounter() { g_counter = previous_; }
+void FlopCounter::add(int64_t flops) {
+  if (g_counter) g_counter->flops_ += flops;
+}
+void FlopCounter::add_conv(const torch::Tensor& output, const torch::Tensor& weight) {
+  if (g_counter) add(2 * output.numel() * (weight.numel() / weight.size(0)));
+}
+void FlopCounter::add_conv_transpose(const torch::Tensor& input, const torch::Tensor& weight) {
+  if (g_counter) add(2 * input.numel() * (weight.numel() / weight.size(0)));
+}
+
 ConvBlockImpl::ConvBlockImpl(int64_t in, int64_t out, torch::ExpandingArray<2> kernel,
                              torch::ExpandingArray<2> stride, torch::ExpandingArray<2> padding,
                              bool residual, bool leaky)
@@ -13,7 +29,9 @@ ConvBlockImpl::ConvBlockImpl(int64_t in, int64_t out, torch::ExpandingArray<2> k
       leaky_(leaky) {}
 
 torch::Tensor ConvBlockImpl::forward(torch::Tensor x) {
-  auto y = bn_->forward(conv_->forward(x));
+  auto y = conv_->forward(x);
+  FlopCounter::add_conv(y, conv_->weight);
+  y = bn_->forward(y);
   if (residual_) y = y + x;
   return leaky_ ? torch::leaky_relu(y, 0.2) : torch::relu(y);
 }
@@ -26,7 +44,10 @@ UpBlockImpl::UpBlockImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride
                                                                    .output_padding(output_padding)))),
       bn_(register_module("bn", torch::nn::BatchNorm2d(out))) {}
 
-torch::Tensor UpBlockImpl::forward(torch::Tensor x) { return torch::relu(bn_->forward(conv_->forward(x))); }
+torch::Tensor UpBlockImpl::forward(torch::Tensor x) {
+  FlopCounter::add_conv_transpose(x, conv_->weight);
+  return torch::relu(bn_->forward(conv_->forward(x)));
+}
 
 void add_down_stage(torch::nn::Sequential& s, int64_t in, int64_t out, torch::ExpandingArray<2> kernel,
                     torch::ExpandingArray<2> stride, torch::ExpandingArray<2> padding, int residuals) {

@@ -5,6 +5,26 @@
 
 namespace stf {
 
+// Counts the floating-point operations (2 x multiply-adds) of the
+// convolution, linear and matmul layers run on this thread while an
+// instance is alive. For the parameter/GFLOP figures in docs/ and benchmarks.
+class FlopCounter {
+ public:
+  FlopCounter();
+  ~FlopCounter();
+  int64_t flops() const { return flops_; }
+  // Called by the layers: no-op when no counter is alive.
+  static void add(int64_t flops);
+  // Conv2d/Conv3d: every output element costs in_channels x kernel volume MACs.
+  static void add_conv(const torch::Tensor& output, const torch::Tensor& weight);
+  // ConvTranspose2d: every input element spreads to out_channels x kernel area.
+  static void add_conv_transpose(const torch::Tensor& input, const torch::Tensor& weight);
+
+ private:
+  int64_t flops_ = 0;
+  FlopCounter* previous_;
+};
+
 // (B, in, H, W) -> (B, out, H', W'); residual blocks need in == out and
 // stride 1 and add their input before the activation.
 class ConvBlockImpl : public torch::nn::Module {

@@ -24,11 +24,8 @@ DecoderImpl::DecoderImpl(int64_t S, int64_t feature, const std::vector<int>& e, 
   for (size_t i = 0; i < levels.size(); ++i)
     levels_.push_back(register_module("level" + std::to_string(i), levels[i]));
   const int64_t o = std::max(8, d[6] / 2);  // Wav2Lip: 32 after a 64-wide last level
-  torch::nn::Sequential out;
-  out->push_back(ConvBlock(d[6] + e[0], o, 3, 1, 1));                        // (B, o, S, S)
-  out->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(o, 3, 1)));      // (B, 3, S, S)
-  out->push_back(torch::nn::Sigmoid());
-  output_ = register_module("output", out);
+  output_ = register_module("output", ConvBlock(d[6] + e[0], o, 3, 1, 1));         // (B, o, S, S)
+  to_rgb_ = register_module("to_rgb", torch::nn::Conv2d(torch::nn::Conv2dOptions(o, 3, 1)));  // (B, 3, S, S)
 }
 
 torch::Tensor DecoderImpl::forward(torch::Tensor bottleneck, const std::vector<torch::Tensor>& skips) {
@@ -37,7 +34,9 @@ torch::Tensor DecoderImpl::forward(torch::Tensor bottleneck, const std::vector<t
     x = levels_[i]->forward(x);                      // (B, d_i, s_i, s_i)
     x = torch::cat({x, skips[6 - i]}, 1);            // (B, d_i + e_{6-i}, s_i, s_i)
   }
-  return output_->forward(x);                        // (B, 3, S, S)
+  auto rgb = to_rgb_->forward(output_->forward(x));  // (B, 3, S, S)
+  FlopCounter::add_conv(rgb, to_rgb_->weight);
+  return torch::sigmoid(rgb);
 }
 
 }  // namespace stf

@@ -4,6 +4,8 @@
 #include <torch/torch.h>
 #include <vector>
 
+#include "model/blocks.h"
+
 namespace stf {
 
 class DecoderImpl : public torch::nn::Module {
@@ -15,7 +17,8 @@ class DecoderImpl : public torch::nn::Module {
 
  private:
   std::vector<torch::nn::Sequential> levels_;
-  torch::nn::Sequential output_{nullptr};
+  ConvBlock output_{nullptr};
+  torch::nn::Conv2d to_rgb_{nullptr};
 };
 TORCH_MODULE(Decoder);
 

@@ -1,5 +1,7 @@
 #include "model/synctalkface.h"
 
+#include "model/blocks.h"
+
 namespace stf {
 
 SyncTalkFaceImpl::SyncTalkFaceImpl(const ModelConfig& c) : config_(c) {
@@ -22,6 +24,7 @@ std::vector<torch::Tensor> SyncTalkFaceImpl::encode_identity(torch::Tensor ident
 
 torch::Tensor SyncTalkFaceImpl::fuse(torch::Tensor f_aud, torch::Tensor lip_feature) {
   auto x = torch::cat({f_aud, lip_feature}, 1);  // (B, 2C)
+  FlopCounter::add(2 * x.size(0) * fusion_->weight.numel());
   return fusion_->forward(dropout_->forward(x));  // (B, C)
 }
 

@@ -1,0 +1,90 @@
+// Model cost for both configurations: parameters, inference GFLOP per frame
+// (counted layer by layer), generator inference frames/s, the achieved
+// GFLOP/s next to that of one large 3x3 convolution timed in the same run,
+// and the time of one training step (forward + backward, all losses but
+// L_av's expert, which costs like a second small encoder).
+//
+//   build/bench/bench_model
+#include <benchmark/benchmark.h>
+
+#include "model/blocks.h"
+#include "model/discriminator.h"
+#include "model/synctalkface.h"
+#include "stf/threads.h"
+
+namespace {
+
+using stf::ModelConfig;
+
+double inference_gflop_per_frame(stf::SyncTalkFace& g, int64_t S) {
+  torch::NoGradGuard ng;
+  stf::FlopCounter count;
+  g->forward(torch::randn({1, 1, 80, 16}), torch::rand({1, 6, S, S}));
+  return count.flops() / 1e9;
+}
+
+void BM_GeneratorInference(benchmark::State& state, const std::string& name) {
+  stf::set_threads(0);
+  torch::manual_seed(0);
+  ModelConfig c = ModelConfig::preset(name);
+  stf::SyncTalkFace g(c);
+  g->eval();
+  const int64_t B = state.range(0), S = c.image_size;
+  auto mel = torch::randn({B, 1, 80, 16});
+  auto id = torch::rand({B, 6, S, S});
+  torch::NoGradGuard ng;
+  g->forward(mel, id);  // warm-up (oneDNN kernel generation)
+  for (auto _ : state) benchmark::DoNotOptimize(g->forward(mel, id));
+  const double gflop = inference_gflop_per_frame(g, S);
+  state.counters["params_M"] = stf::parameter_count(*g) / 1e6;
+  state.counters["GFLOP_per_frame"] = gflop;
+  state.counters["frames_per_s"] = benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP_per_s"] = benchmark::Counter(gflop * B, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The reference: one 256->256 3x3 convolution on 32x32, batch 16.
+void BM_ReferenceConv(benchmark::State& state) {
+  stf::set_threads(0);
+  torch::NoGradGuard ng;
+  auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(256, 256, 3).padding(1));
+  auto x = torch::randn({16, 256, 32, 32});
+  conv->forward(x);
+  for (auto _ : state) benchmark::DoNotOptimize(conv->forward(x));
+  const double gflop = 2.0 * 16 * 256 * 32 * 32 * 256 * 9 / 1e9;
+  state.counters["GFLOP_per_s"] = benchmark::Counter(gflop, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_TrainStep(benchmark::State& state, const std::string& name) {
+  stf::set_threads(0);
+  torch::manual_seed(0);
+  ModelConfig c = ModelConfig::preset(name);
+  const int64_t B = state.range(0), S = c.image_size, N = 5 * B;
+  stf::SyncTalkFace g(c);
+  stf::Discriminator d(c.disc_width);
+  torch::optim::Adam opt(g->parameters(), torch::optim::AdamOptions(1e-4));
+  auto mel = torch::randn({N, 1, 80, 16});
+  auto id = torch::rand({N, 6, S, S});
+  auto lips = torch::rand({N, 3, 5, S, S});
+  auto target = torch::rand({N, 3, S, S});
+  auto step = [&] {
+    auto out = g->forward_train(mel, id, lips);
+    auto loss = (out.recalled_image - target).abs().mean() + (out.stored_image - target).abs().mean() +
+                out.memory.store_loss + out.memory.align_loss +
+                torch::binary_cross_entropy_with_logits(d->forward(out.recalled_image), torch::ones({N}));
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  };
+  step();
+  for (auto _ : state) step();
+  state.counters["windows_per_step"] = double(B);
+}
+
+}  // namespace
+
+BENCHMARK_CAPTURE(BM_GeneratorInference, lite, std::string("lite"))->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_GeneratorInference, paper, std::string("paper"))->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ReferenceConv)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_TrainStep, lite, std::string("lite"))->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5);
+BENCHMARK_CAPTURE(BM_TrainStep, paper, std::string("paper"))->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+BENCHMARK_MAIN();
