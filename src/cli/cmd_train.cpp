@@ -29,6 +29,8 @@ void add_common(CLI::App* cmd, TrainCli& o) {
   cmd->add_option("--resume", o.train.resume, "Continue from this checkpoint (same config)");
   cmd->add_option("--log-every", o.train.log_every, "Steps between log lines")->default_val(10)->check(CLI::PositiveNumber);
   cmd->add_option("--val-every", o.train.val_every, "Steps between validations")->default_val(200)->check(CLI::PositiveNumber);
+  cmd->add_option("--val-batches", o.train.val_batches, "Fixed validation batches per validation")
+      ->default_val(4)->check(CLI::PositiveNumber);
   cmd->add_option("--ckpt-every", o.train.ckpt_every, "Steps between checkpoints")->default_val(500)->check(CLI::PositiveNumber);
   cmd->add_option("--keep", o.train.keep, "Step checkpoints kept (plus last.ckpt and best.ckpt)")
       ->default_val(3)->check(CLI::PositiveNumber);

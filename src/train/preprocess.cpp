@@ -56,7 +56,8 @@ std::vector<std::pair<std::string, std::string>> collect_clips(const std::vector
       for (const auto& e : fs::recursive_directory_iterator(p))
         if (e.is_regular_file() && is_video_path(e.path())) found.push_back(e.path());
       std::sort(found.begin(), found.end());
-      for (const auto& f : found) out.push_back({make_id(fs::relative(f, p)), f.string()});
+      // Lexical: symlinked files keep the name they have in the folder.
+      for (const auto& f : found) out.push_back({make_id(f.lexically_relative(p)), f.string()});
     } else if (fs::exists(p, ec) && (p.extension() == ".txt" || p.extension() == ".lst")) {
       std::ifstream list(p);
       std::string line;
