@@ -90,33 +90,43 @@ void write_sample_grid(const std::string& path, const GeneratorBatch& b, const t
   cv::imwrite(path, m);
 }
 
+// The validation split, or null (with a warning) when the dataset has none.
+std::unique_ptr<Dataset> open_validation(const TrainOptions& opt) {
+  try {
+    return std::make_unique<Dataset>(opt.data, "val", opt.config.image_size);
+  } catch (const Error&) {
+    if (!opt.quiet) std::fprintf(stderr, "warning: no validation clips; reporting training loss only\n");
+    return nullptr;
+  }
+}
+
+// Loads --resume into ckpt after checking its kind and configuration.
+// Returns the step to continue from (0 without --resume).
+int64_t resume_into(const TrainOptions& opt, const std::string& kind, const std::string& what, Checkpoint& ckpt) {
+  if (opt.resume.empty()) return 0;
+  nlohmann::json m = read_checkpoint_meta(opt.resume);
+  if (m.value("kind", "") != kind)
+    throw Error(opt.resume + ": not a " + what + " checkpoint (kind " + m.value("kind", "?") + ")");
+  if (ModelConfig::from_json(m.at("config")).to_json() != opt.config.to_json())
+    throw Error(opt.resume + ": checkpoint has another configuration than --config and the loss flags");
+  load_checkpoint(opt.resume, ckpt);
+  ckpt.meta["best_val"] = m.value("best_val", 1e9);
+  return m.at("step").get<int64_t>();
+}
+
 }  // namespace
 
 TrainResult train_sync(const TrainOptions& opt) {
   const ModelConfig& c = opt.config;
   const int batch = opt.batch > 0 ? opt.batch : c.batch;
   Dataset train(opt.data, "train", c.image_size);
-  std::unique_ptr<Dataset> val;
-  try {
-    val = std::make_unique<Dataset>(opt.data, "val", c.image_size);
-  } catch (const Error&) {
-    if (!opt.quiet) std::fprintf(stderr, "warning: no validation clips; reporting training loss only\n");
-  }
+  std::unique_ptr<Dataset> val = open_validation(opt);
   torch::manual_seed(opt.seed);
   SyncNet net(c.image_size, c.sync_width, c.sync_feature, c.residual_blocks);
   torch::optim::Adam optim(net->parameters(), adam(c, opt.lr > 0 ? opt.lr : c.lr_sync));
   nlohmann::json meta{{"kind", "sync"}, {"config", c.to_json()}, {"step", 0}, {"best_val", 1e9}};
   Checkpoint ckpt{meta, {{"syncnet", net.get()}}, {{"syncnet", &optim}}};
-  int64_t start = 0;
-  if (!opt.resume.empty()) {
-    nlohmann::json m = read_checkpoint_meta(opt.resume);
-    if (m.value("kind", "") != "sync") throw Error(opt.resume + ": not a SyncNet checkpoint (kind " + m.value("kind", "?") + ")");
-    if (ModelConfig::from_json(m.at("config")).to_json() != c.to_json())
-      throw Error(opt.resume + ": checkpoint has another configuration than --config");
-    load_checkpoint(opt.resume, ckpt);
-    start = m.at("step");
-    ckpt.meta["best_val"] = m.value("best_val", 1e9);
-  }
+  const int64_t start = resume_into(opt, "sync", "SyncNet", ckpt);
   RunFolder run(opt);
   TrainResult result;
   Progress progress("train-sync", opt.steps, "steps", !opt.quiet);
@@ -188,12 +198,7 @@ TrainResult train_generator(const TrainOptions& opt) {
   if (!c.memory && (w.vv > 0 || w.store > 0 || w.align > 0))
     throw Error("without the memory there is no lip encoder: also pass --no-vv (L_store and L_align are off)");
   Dataset train(opt.data, "train", c.image_size);
-  std::unique_ptr<Dataset> val;
-  try {
-    val = std::make_unique<Dataset>(opt.data, "val", c.image_size);
-  } catch (const Error&) {
-    if (!opt.quiet) std::fprintf(stderr, "warning: no validation clips; reporting training loss only\n");
-  }
+  std::unique_ptr<Dataset> val = open_validation(opt);
   torch::manual_seed(opt.seed);
   SyncTalkFace gen(c);
   Discriminator disc(c.disc_width);
@@ -231,17 +236,7 @@ TrainResult train_generator(const TrainOptions& opt) {
   Checkpoint ckpt{meta, {{"generator", gen.get()}, {"discriminator", disc.get()}},
                   {{"generator", &opt_g}, {"discriminator", &opt_d}}};
   if (critic) ckpt.modules["lip_critic"] = critic.get();  // its copy time matters for an exact resume
-  int64_t start = 0;
-  if (!opt.resume.empty()) {
-    nlohmann::json m = read_checkpoint_meta(opt.resume);
-    if (m.value("kind", "") != "generator")
-      throw Error(opt.resume + ": not a generator checkpoint (kind " + m.value("kind", "?") + ")");
-    if (ModelConfig::from_json(m.at("config")).to_json() != c.to_json())
-      throw Error(opt.resume + ": checkpoint has another configuration than --config and the loss flags");
-    load_checkpoint(opt.resume, ckpt);
-    start = m.at("step");
-    ckpt.meta["best_val"] = m.value("best_val", 1e9);
-  }
+  const int64_t start = resume_into(opt, "generator", "generator", ckpt);
   RunFolder run(opt);
   TrainResult result;
   Progress progress("train", opt.steps, "steps", !opt.quiet);
