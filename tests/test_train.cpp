@@ -178,3 +178,19 @@ TEST(Train, BadInputsAreOneLineErrors) {
                         "another configuration");
   EXPECT_FALSE(fs::exists(dir + "/o/last.ckpt")) << "a failed run wrote a checkpoint";
 }
+
+TEST(Train, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
+  // A learning rate of 1e30 sends the weights to +-1e30 after one step, so
+  // the second forward pass overflows.
+  std::string out = test::temp_dir("nan");
+  test::CliResult r = test::run_cli("train --data " + q(dataset_dir()) + " --out " + q(out) +
+                                    " --steps 5 --batch 2 --lr 1e30 --no-av --ckpt-every 1 --log-every 1");
+  expect_one_line_error(r, "at step 2");
+  EXPECT_NE(r.output.find("step_1.ckpt"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(out + "/step_1.ckpt"));
+  EXPECT_FALSE(fs::exists(out + "/step_2.ckpt"));
+  // The kept checkpoint is whole: it loads (a resume with nothing left to do).
+  test::CliResult resumed = test::run_cli("train --data " + q(dataset_dir()) + " --out " + q(out + "/again") +
+                                          " --steps 1 --batch 2 --no-av --resume " + q(out + "/step_1.ckpt"));
+  EXPECT_EQ(resumed.status, 0) << resumed.output;
+}

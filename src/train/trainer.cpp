@@ -114,6 +114,13 @@ int64_t resume_into(const TrainOptions& opt, const std::string& kind, const std:
   return m.at("step").get<int64_t>();
 }
 
+// An explicit --lr replaces the learning rate restored with the optimiser
+// state (e.g. to continue at a lower rate after a divergence).
+void override_lr(torch::optim::Adam& optim, double lr) {
+  if (lr <= 0) return;
+  for (auto& group : optim.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+}
+
 }  // namespace
 
 TrainResult train_sync(const TrainOptions& opt) {
@@ -127,8 +134,10 @@ TrainResult train_sync(const TrainOptions& opt) {
   nlohmann::json meta{{"kind", "sync"}, {"config", c.to_json()}, {"step", 0}, {"best_val", 1e9}};
   Checkpoint ckpt{meta, {{"syncnet", net.get()}}, {{"syncnet", &optim}}};
   const int64_t start = resume_into(opt, "sync", "SyncNet", ckpt);
+  override_lr(optim, opt.lr);
   RunFolder run(opt);
   TrainResult result;
+  result.last_checkpoint = opt.resume;  // the last good checkpoint until this run writes one
   Progress progress("train-sync", opt.steps, "steps", !opt.quiet);
   double sum = 0, acc_sum = 0;
   int n = 0;
@@ -237,8 +246,10 @@ TrainResult train_generator(const TrainOptions& opt) {
                   {{"generator", &opt_g}, {"discriminator", &opt_d}}};
   if (critic) ckpt.modules["lip_critic"] = critic.get();  // its copy time matters for an exact resume
   const int64_t start = resume_into(opt, "generator", "generator", ckpt);
+  override_lr(opt_g, opt.lr);
   RunFolder run(opt);
   TrainResult result;
+  result.last_checkpoint = opt.resume;  // the last good checkpoint until this run writes one
   Progress progress("train", opt.steps, "steps", !opt.quiet);
   std::map<std::string, double> sums;
   int n = 0;
