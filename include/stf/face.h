@@ -73,7 +73,8 @@ struct FaceCrop {
 };
 
 // The crop transform for a face: the landmark box extended up by 15% of its
-// height (forehead, like a detector box), padded, squared around its centre.
+// height (forehead, like a detector box) and down by 10% (chin room),
+// padded, squared around its centre.
 cv::Matx23f crop_transform(const Landmarks& lm, const CropOptions& opt);
 // The same from a fixed box (--box): top, bottom, left, right in pixels.
 cv::Matx23f crop_transform(const cv::Rect2f& box, const CropOptions& opt);

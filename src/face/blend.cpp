@@ -7,11 +7,13 @@ namespace stf {
 
 namespace {
 
-// Jaw line 2..14, then back across just under the nose (31, 33, 35 moved a
-// little toward the upper lip).
+// Jaw line 2..14 pushed 12% away from the nose tip (an opening jaw moves the
+// chin down, and the feather must not stop short of the chin), then back
+// across just under the nose (31, 33, 35 moved a little toward the upper lip).
 std::vector<cv::Point> mask_polygon(const Landmarks& lm, cv::Point2f shift) {
   std::vector<cv::Point> poly;
-  for (int i = 2; i <= 14; ++i) poly.emplace_back(lm[i] - shift);
+  const cv::Point2f nose = lm[30];
+  for (int i = 2; i <= 14; ++i) poly.emplace_back(nose + (lm[i] - nose) * 1.12f - shift);
   const float gap = 0.25f * (lm[51].y - lm[33].y);
   for (int i : {35, 33, 31}) poly.emplace_back(lm[i] + cv::Point2f(0, gap) - shift);
   return poly;

@@ -30,8 +30,9 @@ cv::Matx23f padded_square(cv::Rect2f box, float angle, const CropOptions& opt) {
 cv::Matx23f crop_transform(const Landmarks& lm, const CropOptions& opt) {
   cv::Rect2f b = landmark_bounds(lm);
   // The 68 points stop at the brows; a detector box reaches the forehead.
+  // Below, room for a chin that drops when the mouth opens.
   b.y -= 0.15f * b.height;
-  b.height *= 1.15f;
+  b.height *= 1.25f;
   float angle = 0;
   if (opt.align) {
     cv::Point2f left(0, 0), right(0, 0);
