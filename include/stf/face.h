@@ -2,6 +2,7 @@
 // smoothing, square crops with their exact transform, and paste-back.
 #pragma once
 #include <array>
+#include <functional>
 #include <memory>
 #include <opencv2/core.hpp>
 #include <optional>
@@ -144,5 +145,13 @@ class FaceTracker {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+class VideoReader;
+
+// Runs every frame of `reader` through `tracker` and calls `on_frame` for
+// each tracked frame, in order (the tracker delays them by its smoothing
+// radius). Polls Ctrl-C between frames.
+void track_video(VideoReader& reader, FaceTracker& tracker,
+                 const std::function<void(const TrackedFrame&)>& on_frame);
 
 }  // namespace stf

@@ -6,7 +6,6 @@
 
 #include "cli/common.h"
 #include "core/progress.h"
-#include "stf/cancel.h"
 #include "stf/error.h"
 #include "stf/media.h"
 #include "stf/threads.h"
@@ -95,14 +94,7 @@ void add_faces_command(CLI::App& root) {
       }
       progress.update(tf.index + 1);
     };
-    TrackedFrame tf;
-    for (cv::Mat frame; reader.read(frame);) {
-      check_cancelled();
-      tracker.push(frame);
-      while (tracker.pop(tf)) emit(tf);
-    }
-    tracker.finish();
-    while (tracker.pop(tf)) emit(tf);
+    track_video(reader, tracker, emit);
     const TrackStats& st = tracker.stats();
     if (reader.corrupt_frames() > 0)
       std::fprintf(stderr, "warning: %s: %lld corrupt frames were skipped\n", o->input.c_str(),

@@ -2,8 +2,10 @@
 #include <deque>
 #include <opencv2/imgproc.hpp>
 
+#include "stf/cancel.h"
 #include "stf/error.h"
 #include "stf/face.h"
+#include "stf/media.h"
 
 namespace stf {
 
@@ -232,5 +234,17 @@ bool FaceTracker::pop(TrackedFrame& out) {
 }
 
 const TrackStats& FaceTracker::stats() const { return impl_->stats; }
+
+void track_video(VideoReader& reader, FaceTracker& tracker,
+                 const std::function<void(const TrackedFrame&)>& on_frame) {
+  TrackedFrame tf;
+  for (cv::Mat frame; reader.read(frame);) {
+    check_cancelled();
+    tracker.push(frame);
+    while (tracker.pop(tf)) on_frame(tf);
+  }
+  tracker.finish();
+  while (tracker.pop(tf)) on_frame(tf);
+}
 
 }  // namespace stf

@@ -117,14 +117,7 @@ void process_clip(const std::string& id, const std::string& path, const std::str
     for (int k = 0; k < 68; ++k) in_crop[k] = m * cv::Vec3f(tf.face.landmarks[k].x, tf.face.landmarks[k].y, 1);
     lms.push_back(in_crop);
   };
-  TrackedFrame tf;
-  for (cv::Mat frame; reader.read(frame);) {
-    check_cancelled();
-    tracker.push(frame);
-    while (tracker.pop(tf)) take(tf);
-  }
-  tracker.finish();
-  while (tracker.pop(tf)) take(tf);
+  track_video(reader, tracker, take);
   close_run();
   if (int64_t(best_crops.size()) < opt.min_frames)
     throw Error(path + ": only " + std::to_string(best_crops.size()) + " consecutive frames with a face (need " +
