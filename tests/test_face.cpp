@@ -246,3 +246,25 @@ TEST(Face, DamagedVideoIsStillTracked) {
   nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/d.json"));
   EXPECT_EQ(j.size(), 75u);
 }
+
+TEST(Face, AlignedCropLevelsTheEyes) {
+  cv::Mat photo = cv::imread(test::shared_data("faces/london/neutral_001_03.jpg"));
+  cv::Mat tilted;
+  cv::Point2f centre(photo.cols / 2.0f, photo.rows / 2.0f);
+  cv::warpAffine(photo, tilted, cv::getRotationMatrix2D(centre, 12.0, 1.0), photo.size());
+  TrackerOptions topt;
+  topt.static_image = true;
+  std::vector<TrackedFrame> out = track_frames({tilted}, topt);
+  ASSERT_TRUE(out[0].face.found);
+  const Landmarks& lm = out[0].face.landmarks;
+  auto eye_angle = [&](const cv::Matx23f& m) {
+    cv::Point2f l(0, 0), r(0, 0);
+    for (int i = 36; i <= 41; ++i) l += cv::Point2f(m * cv::Vec3f(lm[i].x, lm[i].y, 1)) / 6.0f;
+    for (int i = 42; i <= 47; ++i) r += cv::Point2f(m * cv::Vec3f(lm[i].x, lm[i].y, 1)) / 6.0f;
+    return std::atan2(r.y - l.y, r.x - l.x) * 180 / M_PI;
+  };
+  CropOptions plain, aligned;
+  aligned.align = true;
+  EXPECT_GT(std::abs(eye_angle(crop_transform(lm, plain))), 8.0);
+  EXPECT_LT(std::abs(eye_angle(crop_transform(lm, aligned))), 0.5);
+}

@@ -149,3 +149,17 @@ TEST(Media, ReadAudioResamplesWav) {
   EXPECT_GT(peak, 0.05f);
   EXPECT_LE(peak, 1.0f);
 }
+
+TEST(Media, WriterMuxesTheAudioOfAnotherFile) {
+  std::string out = test::temp_dir("mux") + "/dub.mp4";
+  VideoWriterOptions opt;
+  opt.audio_sample_rate = 44100;
+  VideoWriter writer(out, 64, 64, opt);
+  writer.set_audio_from(test::shared_data("retalking/speech1.wav"));
+  for (int i = 0; i < 125; ++i) writer.write(test_frame(i, 64, 64));
+  writer.finish();
+  MediaInfo info = probe_media(out);
+  ASSERT_EQ(info.streams.size(), 2u);
+  EXPECT_EQ(info.streams[1].sample_rate, 44100);
+  EXPECT_NEAR(read_audio(out).size() / 16000.0, 5.0, 0.05);
+}

@@ -94,6 +94,9 @@ class VideoWriter {
   // Call before the first write(). The audio is cut or zero-padded only by
   // the caller: it is written whole.
   void set_audio(std::vector<float> samples);
+  // The same from the audio track of any media file (resampled to
+  // opt.audio_sample_rate, mono).
+  void set_audio_from(const std::string& media_path);
   void write(const cv::Mat& bgr);  // size must match the constructor's
   void finish();                   // flush, close, rename to the target path
   int64_t frames_written() const;

@@ -229,6 +229,10 @@ void VideoWriter::set_audio(std::vector<float> samples) {
   if (!s.audio.empty()) s.open_audio_encoder();
 }
 
+void VideoWriter::set_audio_from(const std::string& media_path) {
+  set_audio(read_audio(media_path, impl_->opt.audio_sample_rate));
+}
+
 void VideoWriter::write(const cv::Mat& bgr) {
   Impl& s = *impl_;
   if (bgr.cols != s.width || bgr.rows != s.height || bgr.type() != CV_8UC3)
