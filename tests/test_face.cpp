@@ -268,3 +268,17 @@ TEST(Face, AlignedCropLevelsTheEyes) {
   EXPECT_GT(std::abs(eye_angle(crop_transform(lm, plain))), 8.0);
   EXPECT_LT(std::abs(eye_angle(crop_transform(lm, aligned))), 0.5);
 }
+
+TEST(Face, CtrlCLeavesNoPartialOutput) {
+  std::string dir = test::temp_dir("ctrlc"), log_path = test::temp_dir("ctrlc_log") + "/run.log";
+  // timeout sends SIGINT after 1.5 s, well before the 346-frame clip is done.
+  int status = test::run_shell("timeout -s INT 1.5 '" STF_CLI_PATH "' faces '" +
+                               test::shared_data("vox/741400163.mp4") + "' --out '" + dir + "/dbg.mp4' --json '" +
+                               dir + "/f.json' > '" + log_path + "' 2>&1");
+  if (status == 0) GTEST_SKIP() << "the command finished before the signal; nothing to check";
+  EXPECT_EQ(status, 124) << "timeout reports 124 when it had to interrupt";
+  EXPECT_TRUE(fs::is_empty(dir)) << "a partial output was left behind";
+  std::ifstream log(log_path);
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("error: interrupted"), std::string::npos) << text;
+}
