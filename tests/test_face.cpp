@@ -207,29 +207,26 @@ TEST(Face, FacesCommandWritesJsonAndRejectsFacelessInput) {
   EXPECT_NE(r.output.find("libdlib-data"), std::string::npos) << r.output;
 }
 
-TEST(Face, DnnDetectorFindsTheFace) {
+// Boxes a detector finds on the first frame of a GRID clip.
+std::vector<cv::Rect2f> first_frame_boxes(const std::string& kind, const std::string& model) {
   DetectorOptions opt;
-  opt.kind = "dnn";
-  opt.model = test::shared_data("../models/opencv_face_detector_uint8.pb");
-  auto det = make_face_detector(opt);
-  cv::Mat frame = read_frames(test::shared_data("grid/bbaf2n.mpg"))[0];
-  std::vector<cv::Rect2f> boxes = det->detect(frame);
+  opt.kind = kind;
+  opt.model = test::shared_data(model);
+  return make_face_detector(opt)->detect(read_frames(test::shared_data("grid/bbaf2n.mpg"))[0]);
+}
+
+TEST(Face, DnnDetectorFindsTheFace) {
+  std::vector<cv::Rect2f> boxes = first_frame_boxes("dnn", "../models/opencv_face_detector_uint8.pb");
   ASSERT_FALSE(boxes.empty());
   EXPECT_GT(boxes[0].width, 40);
   EXPECT_LT(boxes[0].width, 250);
 }
 
 TEST(Face, MmodDetectorFindsTheFace) {
-  DetectorOptions opt;
-  opt.kind = "mmod";
-  opt.model = test::shared_data("../models/mmod_human_face_detector.dat");
-  auto det = make_face_detector(opt);
-  cv::Mat frame = read_frames(test::shared_data("grid/bbaf2n.mpg"))[0];
-  std::vector<cv::Rect2f> boxes = det->detect(frame);
+  std::vector<cv::Rect2f> boxes = first_frame_boxes("mmod", "../models/mmod_human_face_detector.dat");
   ASSERT_FALSE(boxes.empty());
   EXPECT_GT(boxes[0].width, 40);
-  opt.model = test::shared_data("../models/opencv_face_detector.pbtxt");
-  EXPECT_THROW(make_face_detector(opt), Error);
+  EXPECT_THROW(first_frame_boxes("mmod", "../models/opencv_face_detector.pbtxt"), Error);
 }
 
 TEST(Face, DamagedVideoIsStillTracked) {

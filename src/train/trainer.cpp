@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <opencv2/imgcodecs.hpp>
 
@@ -90,6 +91,29 @@ void write_sample_grid(const std::string& path, const GeneratorBatch& b, const t
   cv::imwrite(path, m);
 }
 
+// Builds batch step+1 on a second thread while step trains. Batches depend
+// only on (seed, step), so the overlap does not change results.
+template <typename Batch>
+class Prefetcher {
+ public:
+  Prefetcher(std::function<Batch(uint64_t)> make, uint64_t seed, int64_t first, int64_t last)
+      : make_(std::move(make)), seed_(seed), last_(last) {
+    start(first);
+  }
+  Batch take(int64_t step) {
+    Batch b = next_.get();
+    if (step < last_) start(step + 1);
+    return b;
+  }
+
+ private:
+  void start(int64_t step) { next_ = std::async(std::launch::async, [this, step] { return make_(batch_seed(seed_, step)); }); }
+  std::function<Batch(uint64_t)> make_;
+  uint64_t seed_;
+  int64_t last_;
+  std::future<Batch> next_;
+};
+
 // The validation split, or null (with a warning) when the dataset has none.
 std::unique_ptr<Dataset> open_validation(const TrainOptions& opt) {
   try {
@@ -155,12 +179,10 @@ TrainResult train_sync(const TrainOptions& opt) {
     net->train();
     return std::make_pair(bce / opt.val_batches, acc / opt.val_batches);
   };
-  auto next = std::async(std::launch::async, [&, s = start + 1] { return train.sync_batch(batch, batch_seed(opt.seed, s)); });
+  Prefetcher<SyncBatch> batches([&](uint64_t s) { return train.sync_batch(batch, s); }, opt.seed, start + 1, opt.steps);
   for (int64_t step = start + 1; step <= opt.steps; ++step) {
     check_cancelled();
-    SyncBatch b = next.get();
-    if (step < opt.steps)
-      next = std::async(std::launch::async, [&, s = step + 1] { return train.sync_batch(batch, batch_seed(opt.seed, s)); });
+    SyncBatch b = batches.take(step);
     torch::manual_seed(batch_seed(opt.seed, step));
     auto p = net->forward(b.lower, b.mel).clamp(1e-7, 1 - 1e-7);
     auto loss = torch::binary_cross_entropy(p, b.label);
@@ -254,12 +276,11 @@ TrainResult train_generator(const TrainOptions& opt) {
   std::map<std::string, double> sums;
   int n = 0;
   bool first_interval = true;
-  auto next = std::async(std::launch::async, [&, s = start + 1] { return train.generator_batch(batch, batch_seed(opt.seed, s)); });
+  Prefetcher<GeneratorBatch> batches([&](uint64_t s) { return train.generator_batch(batch, s); }, opt.seed, start + 1,
+                                     opt.steps);
   for (int64_t step = start + 1; step <= opt.steps; ++step) {
     check_cancelled();
-    GeneratorBatch b = next.get();
-    if (step < opt.steps)
-      next = std::async(std::launch::async, [&, s = step + 1] { return train.generator_batch(batch, batch_seed(opt.seed, s)); });
+    GeneratorBatch b = batches.take(step);
     torch::manual_seed(batch_seed(opt.seed, step));
     if (c.memory && c.vv_refresh > 0 && step % c.vv_refresh == 0) refresh_critic();
 
