@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +38,35 @@ std::string temp_dir(const std::string& name) {
 
 int run_shell(const std::string& command) {
   int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int interrupt_cli_when(const std::vector<std::string>& args, const std::string& log_path,
+                       bool (*ready)(const std::string& folder), const std::string& folder,
+                       std::string* log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = std::freopen(log_path.c_str(), "w", stdout);
+    if (!f || dup2(fileno(stdout), STDERR_FILENO) < 0) _exit(127);
+    std::vector<char*> argv{const_cast<char*>(STF_CLI_PATH)};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(STF_CLI_PATH, argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  bool exited = false;
+  for (int i = 0; i < 2400 && !exited; ++i) {
+    if (ready(folder)) break;
+    exited = waitpid(pid, &status, WNOHANG) == pid;
+    if (!exited) usleep(50000);
+  }
+  if (!exited) {
+    kill(pid, SIGINT);
+    waitpid(pid, &status, 0);
+  }
+  std::ifstream in(log_path);
+  log->assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

@@ -23,6 +23,14 @@ CliResult run_cli(const std::string& args);
 // Runs a shell command, returns its exit status.
 int run_shell(const std::string& command);
 
+// Starts the synctalkface binary with these arguments (no shell), stdout and
+// stderr going to log_path; waits until `ready()` is true (polled every 50 ms,
+// at most 120 s), sends SIGINT, and returns the exit status (-1 if a signal
+// killed it). The log's text is left in *log.
+int interrupt_cli_when(const std::vector<std::string>& args, const std::string& log_path,
+                       bool (*ready)(const std::string& folder), const std::string& folder,
+                       std::string* log);
+
 struct Npy {
   std::vector<int64_t> shape;
   std::vector<double> data;  // converted from <f4 or <f8

@@ -9,6 +9,7 @@
 #include "stf/error.h"
 
 int main(int argc, char** argv) {
+  stf::install_cancel_handler();
   // Training and inference allocate and free large tensors every step;
   // keeping freed memory in the process avoids a page fault storm (measured:
   // a quarter of a lite training step went to the kernel without this).
@@ -23,7 +24,6 @@ int main(int argc, char** argv) {
   stf::cli::add_faces_command(app);
   stf::cli::add_preprocess_command(app);
   stf::cli::add_train_commands(app);
-  stf::install_cancel_handler();
   std::string names;
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands({})) {
