@@ -70,6 +70,15 @@ int interrupt_cli_when(const std::vector<std::string>& args, const std::string& 
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+void expect_one_line_error(const CliResult& r, const std::string& mention) {
+  EXPECT_EQ(r.status, 2) << r.output;
+  size_t at = r.output.find("error: ");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  EXPECT_TRUE(at == 0 || r.output[at - 1] == '\n') << r.output;
+  EXPECT_EQ(r.output.find('\n', at), r.output.size() - 1) << "the error is not one last line: " << r.output;
+  EXPECT_NE(r.output.find(mention), std::string::npos) << r.output;
+}
+
 CliResult run_cli(const std::string& args) {
   CliResult r;
   std::string cmd = std::string("'") + STF_CLI_PATH + "' " + args + " 2>&1";

@@ -20,6 +20,10 @@ struct CliResult {
 // Runs the synctalkface binary with the given argument string (shell-quoted by the caller).
 CliResult run_cli(const std::string& args);
 
+// The run failed with exit status 2 and its output ends in exactly one line
+// "error: ..." that mentions `mention` (warnings may come before it).
+void expect_one_line_error(const CliResult& r, const std::string& mention);
+
 // Runs a shell command, returns its exit status.
 int run_shell(const std::string& command);
 

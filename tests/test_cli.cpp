@@ -13,13 +13,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void expect_one_line_error(const test::CliResult& r, const std::string& must_mention) {
-  EXPECT_EQ(r.status, 2) << r.output;
-  EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
-  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
-  EXPECT_NE(r.output.find(must_mention), std::string::npos) << r.output;
-}
-
 std::string quote(const std::string& s) { return "'" + s + "'"; }
 
 class CliBadInput : public ::testing::Test {
@@ -46,7 +39,7 @@ TEST(Cli, HelpAndVersion) {
   test::CliResult v = test::run_cli("--version");
   EXPECT_EQ(v.status, 0);
   EXPECT_EQ(v.output.rfind("synctalkface ", 0), 0u);
-  expect_one_line_error(test::run_cli("no-such-command"), "no-such-command");
+  test::expect_one_line_error(test::run_cli("no-such-command"), "no-such-command");
 }
 
 TEST(Cli, ProbeAndMelOnRealClip) {
@@ -66,19 +59,19 @@ TEST(Cli, ProbeAndMelOnRealClip) {
 }
 
 TEST_F(CliBadInput, MissingFile) {
-  expect_one_line_error(test::run_cli("mel " + quote(dir + "/nope.wav") + " --out " + quote(out)), "nope.wav");
-  expect_one_line_error(test::run_cli("probe " + quote(dir + "/nope.mp4")), "nope.mp4");
+  test::expect_one_line_error(test::run_cli("mel " + quote(dir + "/nope.wav") + " --out " + quote(out)), "nope.wav");
+  test::expect_one_line_error(test::run_cli("probe " + quote(dir + "/nope.mp4")), "nope.mp4");
 }
 
 TEST_F(CliBadInput, Directory) {
-  expect_one_line_error(test::run_cli("mel " + quote(dir) + " --out " + quote(out)), "directory");
+  test::expect_one_line_error(test::run_cli("mel " + quote(dir) + " --out " + quote(out)), "directory");
 }
 
 TEST_F(CliBadInput, TextFileRenamedMp4) {
   std::string fake = dir + "/notes.mp4";
   std::ofstream(fake) << "these are my notes, not a video\n";
-  expect_one_line_error(test::run_cli("mel " + quote(fake) + " --out " + quote(out)), "notes.mp4");
-  expect_one_line_error(test::run_cli("probe " + quote(fake)), "notes.mp4");
+  test::expect_one_line_error(test::run_cli("mel " + quote(fake) + " --out " + quote(out)), "notes.mp4");
+  test::expect_one_line_error(test::run_cli("probe " + quote(fake)), "notes.mp4");
 }
 
 TEST_F(CliBadInput, TruncatedMp4) {
@@ -87,7 +80,7 @@ TEST_F(CliBadInput, TruncatedMp4) {
   std::ifstream in(src, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::ofstream(cut, std::ios::binary).write(bytes.data(), bytes.size() / 2);
-  expect_one_line_error(test::run_cli("mel " + quote(cut) + " --out " + quote(out)), "cut.mp4");
+  test::expect_one_line_error(test::run_cli("mel " + quote(cut) + " --out " + quote(out)), "cut.mp4");
 }
 
 TEST_F(CliBadInput, VideoWithoutAudioGivenAsAudio) {
@@ -98,7 +91,7 @@ TEST_F(CliBadInput, VideoWithoutAudioGivenAsAudio) {
     w.finish();
   }
   test::CliResult r = test::run_cli("mel " + quote(silent) + " --out " + quote(out));
-  expect_one_line_error(r, "no audio stream");
+  test::expect_one_line_error(r, "no audio stream");
 }
 
 TEST_F(CliBadInput, ZeroLengthAudio) {
@@ -109,13 +102,13 @@ TEST_F(CliBadInput, ZeroLengthAudio) {
   std::string h = "RIFF" + u32(36) + "WAVE" + "fmt " + u32(16) + u16(1) + u16(1) + u32(16000) +
                   u32(32000) + u16(2) + u16(16) + "data" + u32(0);
   std::ofstream(wav, std::ios::binary) << h;
-  expect_one_line_error(test::run_cli("mel " + quote(wav) + " --out " + quote(out)), "empty.wav");
+  test::expect_one_line_error(test::run_cli("mel " + quote(wav) + " --out " + quote(out)), "empty.wav");
 }
 
 TEST_F(CliBadInput, UnwritableOutputPath) {
   std::string clip = test::shared_data("grid_s1/bbaf2n.mp4");
-  expect_one_line_error(test::run_cli("mel " + quote(clip) + " --out " + quote(dir + "/no/such/dir/m.npy")),
+  test::expect_one_line_error(test::run_cli("mel " + quote(clip) + " --out " + quote(dir + "/no/such/dir/m.npy")),
                         "m.npy");
-  expect_one_line_error(test::run_cli("mel " + quote(clip) + " --out /proc/m.npy"), "m.npy");
-  expect_one_line_error(test::run_cli("mel " + quote(clip) + " --out " + quote(dir)), "directory");
+  test::expect_one_line_error(test::run_cli("mel " + quote(clip) + " --out /proc/m.npy"), "m.npy");
+  test::expect_one_line_error(test::run_cli("mel " + quote(clip) + " --out " + quote(dir)), "directory");
 }

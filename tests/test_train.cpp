@@ -41,15 +41,6 @@ std::vector<nlohmann::json> read_log(const std::string& path) {
   return out;
 }
 
-void expect_one_line_error(const test::CliResult& r, const std::string& mention) {
-  EXPECT_EQ(r.status, 2) << r.output;
-  // Warnings may come first; the error is the single last line.
-  size_t at = r.output.find("error: ");
-  ASSERT_NE(at, std::string::npos) << r.output;
-  EXPECT_TRUE(at == 0 || r.output[at - 1] == '\n') << r.output;
-  EXPECT_EQ(r.output.find('\n', at), r.output.size() - 1) << "the error is not one last line: " << r.output;
-  EXPECT_NE(r.output.find(mention), std::string::npos) << r.output;
-}
 
 }  // namespace
 
@@ -143,10 +134,10 @@ TEST(Train, SyncExpertTrainsAndIsRequiredForAv) {
   r = test::run_cli("train --data " + q(dataset_dir()) + " --out " + q(gen) + " --steps 2 --batch 2 --sync " +
                     q(out + "/last.ckpt"));
   EXPECT_EQ(r.status, 0) << r.output;
-  expect_one_line_error(test::run_cli("train --data " + q(dataset_dir()) + " --out " + q(gen) + " --steps 2"),
+  test::expect_one_line_error(test::run_cli("train --data " + q(dataset_dir()) + " --out " + q(gen) + " --steps 2"),
                         "--sync");
   // A generator checkpoint is not a SyncNet.
-  expect_one_line_error(test::run_cli("train --data " + q(dataset_dir()) + " --out " + q(gen) + " --steps 2 --sync " +
+  test::expect_one_line_error(test::run_cli("train --data " + q(dataset_dir()) + " --out " + q(gen) + " --steps 2 --sync " +
                                       q(gen + "/last.ckpt")),
                         "not a SyncNet checkpoint");
 }
@@ -154,26 +145,26 @@ TEST(Train, SyncExpertTrainsAndIsRequiredForAv) {
 TEST(Train, BadInputsAreOneLineErrors) {
   std::string dir = test::temp_dir("train_bad");
   fs::create_directories(dir + "/empty");
-  expect_one_line_error(test::run_cli("train-sync --data " + q(dir + "/empty") + " --out " + q(dir + "/o")),
+  test::expect_one_line_error(test::run_cli("train-sync --data " + q(dir + "/empty") + " --out " + q(dir + "/o")),
                         "no manifest.json");
   std::ofstream(dir + "/empty/manifest.json") << R"({"version": 1, "clips": []})";
-  expect_one_line_error(test::run_cli("train-sync --data " + q(dir + "/empty") + " --out " + q(dir + "/o")),
+  test::expect_one_line_error(test::run_cli("train-sync --data " + q(dir + "/empty") + " --out " + q(dir + "/o")),
                         "no usable train clips");
 
   // Checkpoints: another program's file, a truncated one, another config.
   std::string good = test::temp_dir("train_bad_ckpt");
   ASSERT_EQ(test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(good) + " --steps 1 --batch 2").status, 0);
   std::ofstream(dir + "/other.ckpt") << "PK\x03\x04 some zip from elsewhere";
-  expect_one_line_error(test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(dir + "/o") +
+  test::expect_one_line_error(test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(dir + "/o") +
                                       " --steps 2 --resume " + q(dir + "/other.ckpt")),
                         "not a SyncTalkFace checkpoint");
   std::ifstream in(good + "/last.ckpt", std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::ofstream(dir + "/cut.ckpt", std::ios::binary).write(bytes.data(), bytes.size() / 2);
-  expect_one_line_error(test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(dir + "/o") +
+  test::expect_one_line_error(test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(dir + "/o") +
                                       " --steps 2 --resume " + q(dir + "/cut.ckpt")),
                         "cut.ckpt");
-  expect_one_line_error(test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(dir + "/o") +
+  test::expect_one_line_error(test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(dir + "/o") +
                                       " --steps 2 --config paper --resume " + q(good + "/last.ckpt")),
                         "another configuration");
   EXPECT_FALSE(fs::exists(dir + "/o/last.ckpt")) << "a failed run wrote a checkpoint";
@@ -185,7 +176,7 @@ TEST(Train, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   std::string out = test::temp_dir("nan");
   test::CliResult r = test::run_cli("train --data " + q(dataset_dir()) + " --out " + q(out) +
                                     " --steps 5 --batch 2 --lr 1e30 --no-av --ckpt-every 1 --log-every 1");
-  expect_one_line_error(r, "at step 2");
+  test::expect_one_line_error(r, "at step 2");
   EXPECT_NE(r.output.find("step_1.ckpt"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(out + "/step_1.ckpt"));
   EXPECT_FALSE(fs::exists(out + "/step_2.ckpt"));

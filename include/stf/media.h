@@ -71,6 +71,9 @@ class VideoReader {
 // stream or it holds no samples.
 std::vector<float> read_audio(const std::string& path, int sample_rate = 16000);
 
+// Mono float samples from one rate to another (libswresample).
+std::vector<float> resample_audio(const std::vector<float>& samples, int from_rate, int to_rate);
+
 struct VideoWriterOptions {
   double fps = 25;
   int crf = 20;                       // x264 constant rate factor (lower = better)

@@ -19,11 +19,13 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("synctalkface ") + STF_VERSION);
   app.require_subcommand(1);
   app.fallthrough(false);
+  stf::cli::add_generate_command(app);
   stf::cli::add_probe_command(app);
   stf::cli::add_mel_command(app);
   stf::cli::add_faces_command(app);
   stf::cli::add_preprocess_command(app);
   stf::cli::add_train_commands(app);
+  stf::cli::add_export_command(app);
   std::string names;
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands({})) {

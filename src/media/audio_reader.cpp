@@ -97,4 +97,26 @@ std::vector<float> read_audio(const std::string& path, int sample_rate) {
   return out;
 }
 
+std::vector<float> resample_audio(const std::vector<float>& samples, int from_rate, int to_rate) {
+  if (from_rate == to_rate || samples.empty()) return samples;
+  SwrContext* swr = nullptr;
+  AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+  if (swr_alloc_set_opts2(&swr, &mono, AV_SAMPLE_FMT_FLT, to_rate, &mono, AV_SAMPLE_FMT_FLT, from_rate, 0,
+                          nullptr) < 0 || swr_init(swr) < 0) {
+    swr_free(&swr);
+    throw Error("cannot set up audio resampling from " + std::to_string(from_rate) + " Hz");
+  }
+  std::vector<float> out(swr_get_out_samples(swr, static_cast<int>(samples.size())) + 64);
+  uint8_t* dst[1] = {reinterpret_cast<uint8_t*>(out.data())};
+  const uint8_t* src[1] = {reinterpret_cast<const uint8_t*>(samples.data())};
+  int got = swr_convert(swr, dst, static_cast<int>(out.size()), src, static_cast<int>(samples.size()));
+  int total = std::max(got, 0);
+  dst[0] = reinterpret_cast<uint8_t*>(out.data() + total);
+  int tail = swr_convert(swr, dst, static_cast<int>(out.size()) - total, nullptr, 0);  // flush the filter delay
+  total += std::max(tail, 0);
+  swr_free(&swr);
+  out.resize(static_cast<size_t>(total));
+  return out;
+}
+
 }  // namespace stf

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Trains the bundled default model (models/synctalkface_lite.stfm) from
+# ../shared/data with the project's own commands. Every step resumes: run it
+# again after an interruption. Output goes to runs/ (git-ignored).
+#   scripts/train_default_model.sh [GENERATOR_STEPS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-build/synctalkface}
+DATA=${DATA:-../shared/data}
+STEPS=${1:-6000}
+RUNS=runs
+
+# 1. Face crops at 96 px, mel, landmarks. The VoxCeleb2 clips (9 people never
+#    seen in training) are the validation split.
+"$BIN" preprocess "$DATA/grid_s1" "$DATA/grid" "$DATA/retalking" "$DATA/vox" \
+  --out "$RUNS/data96" --size 96 --val-match /vox/
+
+# 2. SyncNet expert (needed for L_av).
+"$BIN" train-sync --data "$RUNS/data96" --config lite --out "$RUNS/sync96" --steps 2000 \
+  $( [ -f "$RUNS/sync96/last.ckpt" ] && echo --resume "$RUNS/sync96/last.ckpt" )
+
+# 3. Generator with the Audio-Lip Memory. The quality discriminator is off:
+#    on 2 CPU cores every step counts, and the GAN term needs far more steps
+#    than this budget to help (see models/README.md).
+"$BIN" train --data "$RUNS/data96" --config lite --sync "$RUNS/sync96/best.ckpt" --out "$RUNS/gen96" \
+  --steps "$STEPS" --no-gan --val-every 250 --ckpt-every 250 --sample-every 500 \
+  $( [ -f "$RUNS/gen96/last.ckpt" ] && echo --resume "$RUNS/gen96/last.ckpt" )
+
+# 4. Weights only, fp16: the file that ships in models/.
+"$BIN" export "$RUNS/gen96/best.ckpt" --out models/synctalkface_lite.stfm

@@ -1,0 +1,62 @@
+#include "audio/speech.h"
+
+#include <espeak-ng/speak_lib.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+#include "stf/audio.h"
+#include "stf/error.h"
+#include "stf/media.h"
+
+namespace stf {
+
+namespace {
+
+// espeak-ng keeps global state: one synthesis at a time.
+std::mutex g_espeak_mutex;
+int g_espeak_rate = 0;  // its output sample rate (22050 for the Debian voices)
+
+struct Collected {
+  std::vector<float> samples;
+  std::vector<PhonemeEvent> phonemes;
+};
+
+int on_synth(short* wav, int count, espeak_EVENT* events) {
+  auto* out = static_cast<Collected*>(events->user_data);
+  for (int i = 0; i < count; ++i) out->samples.push_back(wav[i] / 32768.0f);
+  for (espeak_EVENT* e = events; e->type != espeakEVENT_LIST_TERMINATED; ++e) {
+    if (e->type != espeakEVENT_PHONEME) continue;
+    out->phonemes.push_back({e->audio_position / 1000.0, std::string(e->id.string, strnlen(e->id.string, 8))});
+  }
+  return 0;  // continue
+}
+
+}  // namespace
+
+Speech synthesize_speech(const std::string& text, const std::string& voice, int words_per_minute) {
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw Error("--text is empty: nothing to say");
+  std::lock_guard<std::mutex> lock(g_espeak_mutex);
+  if (g_espeak_rate == 0) {
+    g_espeak_rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, nullptr, espeakINITIALIZE_PHONEME_EVENTS);
+    if (g_espeak_rate <= 0) {
+      g_espeak_rate = 0;
+      throw Error("espeak-ng could not start: is espeak-ng-data installed? (scripts/setup.sh installs it)");
+    }
+    espeak_SetSynthCallback(on_synth);
+  }
+  if (espeak_SetVoiceByName(voice.c_str()) != EE_OK)
+    throw Error("unknown espeak-ng voice '" + voice + "'; `espeak-ng --voices` lists them (e.g. en, en-us, de)");
+  espeak_SetParameter(espeakRATE, std::clamp(words_per_minute, espeakRATE_MINIMUM, espeakRATE_MAXIMUM), 0);
+  Collected got;
+  espeak_ERROR err = espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, nullptr, &got);
+  if (err != EE_OK || espeak_Synchronize() != EE_OK) throw Error("espeak-ng failed to synthesise the text");
+  if (got.samples.empty()) throw Error("espeak-ng produced no audio for the text");
+  Speech s;
+  s.samples = resample_audio(got.samples, g_espeak_rate, kSampleRate);
+  s.phonemes = std::move(got.phonemes);
+  return s;
+}
+
+}  // namespace stf

@@ -1,0 +1,62 @@
+// synctalkface generate --face VIDEO|PHOTO (--audio FILE | --text "...")
+// --outfile OUT.mp4: the main job.
+#include <cstdio>
+
+#include "cli/common.h"
+#include "pipeline/generate.h"
+#include "stf/threads.h"
+
+namespace stf::cli {
+
+void add_generate_command(CLI::App& root) {
+  struct Opts {
+    GenerateOptions gen;
+    FaceCliOptions face;
+    int threads = 0;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = root.add_subcommand(
+      "generate", "Lip-sync a video or photo to speech: the lower face is re-rendered to match the audio");
+  cmd->footer(
+      "Examples:\n"
+      "  synctalkface generate --face talk.mp4 --audio speech.wav --outfile out.mp4\n"
+      "  synctalkface generate --face photo.jpg --text \"Hello there\" --outfile out.mp4");
+  cmd->add_option("--face", o->gen.face, "Video or photo with the face")->required();
+  auto* audio = cmd->add_option("--audio", o->gen.audio, "Speech: any audio file, or a video with sound");
+  auto* text = cmd->add_option("--text", o->gen.text, "Speech: text to speak (espeak-ng)");
+  audio->excludes(text);
+  cmd->add_option("--voice", o->gen.voice, "espeak-ng voice for --text (e.g. en, en-us, de)")->default_val("en");
+  cmd->add_option("--outfile", o->gen.outfile, "Output MP4 (H.264 + AAC); written only when complete")->required();
+  cmd->add_option("--model", o->gen.model, "Model file (default: the bundled lite model)");
+  cmd->add_option("--batch", o->gen.batch, "Face crops per model call")->default_val(16)->check(CLI::Range(1, 1024));
+  cmd->add_option("--loop", o->gen.loop,
+                  "Audio longer than the video: pingpong (forward then backward), repeat, none (cut the audio)")
+      ->default_val("pingpong")->check(CLI::IsMember({"pingpong", "repeat", "none"}));
+  cmd->add_option("--fps", o->gen.fps, "Output frame rate for a photo (a video keeps its own)")
+      ->default_val(25)->check(CLI::Range(1.0, 120.0));
+  cmd->add_option("--resize-factor", o->gen.resize_factor, "Shrink the input by this factor first (faster; smaller output)")
+      ->default_val(1)->check(CLI::Range(1.0, 16.0));
+  cmd->add_flag("--json", o->json, "Print the summary as JSON");
+  add_threads_option(cmd, o->threads);
+  add_face_options(cmd, o->face);
+  cmd->callback([o] {
+    set_threads(o->threads);
+    GenerateOptions g = o->gen;
+    g.tracker = tracker_options(o->face);
+    g.crop = crop_options(o->face, 0);
+    g.blend.seamless = o->face.seamless;
+    g.strict = o->face.strict;
+    g.quiet = o->json;
+    GenerateSummary s = generate(g);
+    if (o->json) {
+      std::printf("%s\n", s.to_json().dump(1).c_str());
+      return;
+    }
+    std::printf("%s: %lld frames (%lld with a face) at %.2f fps, %.2f s of audio; %.1f s, %.1f frames/s\n",
+                s.outfile.c_str(), static_cast<long long>(s.frames), static_cast<long long>(s.frames_with_face),
+                s.fps, s.audio_seconds, s.wall_seconds, s.frames_per_second);
+  });
+}
+
+}  // namespace stf::cli

@@ -1,0 +1,297 @@
+#include "pipeline/generate.h"
+
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <mutex>
+#include <opencv2/imgproc.hpp>
+#include <thread>
+
+#include "audio/speech.h"
+#include "core/progress.h"
+#include "model/model_file.h"
+#include "pipeline/bounded_queue.h"
+#include "stf/audio.h"
+#include "stf/cancel.h"
+#include "stf/error.h"
+#include "stf/media.h"
+
+namespace stf {
+
+nlohmann::json GenerateSummary::to_json() const {
+  return {{"outfile", outfile},
+          {"model", model},
+          {"frames", frames},
+          {"frames_with_face", frames_with_face},
+          {"fps", fps},
+          {"audio_seconds", audio_seconds},
+          {"wall_seconds", wall_seconds},
+          {"frames_per_second", frames_per_second}};
+}
+
+int64_t looped_frame(int64_t i, int64_t frames, const std::string& loop) {
+  if (frames <= 1) return 0;
+  if (loop == "repeat") return i % frames;
+  const int64_t period = 2 * frames - 2;  // 0 1 .. F-1 F-2 .. 1 | 0 1 ..
+  const int64_t k = i % period;
+  return k < frames ? k : period - k;
+}
+
+namespace {
+
+// Looping a video keeps its decoded frames; beyond this the user must choose
+// --loop repeat with a shorter clip or --loop none.
+constexpr double kLoopCacheBytes = 2.0 * (1 << 30);
+
+struct Item {
+  int64_t index = 0;   // output frame
+  cv::Mat frame;       // may be shared (a photo, a looped frame): never changed in place
+  FaceObservation face;
+  cv::Matx23f to_crop;
+  cv::Mat generated;   // S x S BGR when the face was found
+};
+
+// Runs a stage; the first failure is kept and closes every queue so the
+// other stages stop instead of waiting.
+class StageErrors {
+ public:
+  explicit StageErrors(std::vector<BoundedQueue<Item>*> queues) : queues_(std::move(queues)) {}
+  template <typename F>
+  void run(F&& body) {
+    try {
+      body();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!first_) first_ = std::current_exception();
+      for (auto* q : queues_) q->close();
+    }
+  }
+  void rethrow() {
+    if (first_) std::rethrow_exception(first_);
+  }
+
+ private:
+  std::vector<BoundedQueue<Item>*> queues_;
+  std::mutex mutex_;
+  std::exception_ptr first_;
+};
+
+struct StopReading {};  // enough frames were read
+
+std::vector<float> driving_audio(const GenerateOptions& opt) {
+  if (!opt.text.empty()) return synthesize_speech(opt.text, opt.voice).samples;
+  if (opt.audio.empty()) throw Error("give the speech with --audio FILE or --text \"...\"");
+  return read_audio(opt.audio, kSampleRate);
+}
+
+// (3, S, S) float in [0, 1] from an S x S BGR crop.
+torch::Tensor to_tensor(const cv::Mat& crop) {
+  auto t = torch::from_blob(crop.data, {crop.rows, crop.cols, 3}, torch::kUInt8);
+  return t.permute({2, 0, 1}).to(torch::kFloat32).div_(255.0);
+}
+
+// Source stage: decodes (and tracks) the frames that the output shows, in order.
+class Source {
+ public:
+  Source(const GenerateOptions& opt, VideoReader& reader, int64_t outputs, bool loop)
+      : opt_(opt), reader_(reader), outputs_(outputs), loop_(loop), tracker_(opt.tracker) {}
+
+  void run(BoundedQueue<Item>& out) {
+    int64_t i = 0;
+    auto emit = [&](const TrackedFrame& tf) {
+      if (!tf.face.found && opt_.strict)
+        throw Error(opt_.face + ": no face in frame " + std::to_string(tf.index) + " (--strict)");
+      if (loop_) cache_.push_back(tf);
+      if (i >= outputs_) throw StopReading{};
+      if (!out.push(item(i++, tf))) throw StopReading{};
+    };
+    try {
+      TrackedFrame tf;
+      for (cv::Mat frame; reader_.read(frame);) {
+        check_cancelled();
+        if (opt_.resize_factor != 1)
+          cv::resize(frame, frame, cv::Size(), 1 / opt_.resize_factor, 1 / opt_.resize_factor, cv::INTER_AREA);
+        tracker_.push(frame);
+        while (tracker_.pop(tf)) emit(tf);
+      }
+      tracker_.finish();
+      while (tracker_.pop(tf)) emit(tf);
+    } catch (const StopReading&) {
+    }
+    for (; i < outputs_ && !cache_.empty(); ++i) {
+      check_cancelled();
+      const int64_t n = static_cast<int64_t>(cache_.size());
+      if (!out.push(item(i, cache_[looped_frame(i, n, opt_.loop)]))) break;
+    }
+    out.close();
+  }
+
+  const TrackStats& stats() const { return tracker_.stats(); }
+
+ private:
+  Item item(int64_t i, const TrackedFrame& tf) const {
+    Item it;
+    it.index = i;
+    it.frame = tf.frame;
+    it.face = tf.face;
+    if (tf.face.found)
+      it.to_crop = opt_.tracker.fixed_box ? crop_transform(*opt_.tracker.fixed_box, opt_.crop)
+                                          : crop_transform(tf.face.landmarks, opt_.crop);
+    return it;
+  }
+
+  const GenerateOptions& opt_;
+  VideoReader& reader_;
+  int64_t outputs_;
+  bool loop_;
+  FaceTracker tracker_;
+  std::vector<TrackedFrame> cache_;
+};
+
+}  // namespace
+
+GenerateSummary generate(const GenerateOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (opt.outfile.empty()) throw Error("--outfile is required");
+  if (opt.loop != "pingpong" && opt.loop != "repeat" && opt.loop != "none")
+    throw Error("--loop must be pingpong, repeat or none, not '" + opt.loop + "'");
+  if (opt.resize_factor < 1) throw Error("--resize-factor must be at least 1");
+  if (opt.batch < 1) throw Error("--batch must be at least 1");
+
+  GenerateSummary summary;
+  summary.outfile = opt.outfile;
+  summary.model = opt.model.empty() ? default_model_path() : opt.model;
+  SyncTalkFace model = load_generator(summary.model);
+  const int S = model->config().image_size;
+  GenerateOptions o = opt;
+  o.crop.size = S;
+
+  VideoReader reader(o.face);
+  const bool photo = reader.is_image();
+  if (photo) o.tracker.static_image = true;
+  summary.fps = photo ? o.fps : reader.fps();
+  if (!(summary.fps > 0 && summary.fps <= 240)) throw Error(o.face + ": frame rate " + std::to_string(summary.fps) + " is not usable; try --fps");
+
+  std::vector<float> samples = driving_audio(o);
+  int64_t outputs = std::max<int64_t>(1, std::llround(samples.size() * summary.fps / kSampleRate));
+  if (samples.size() < size_t(kMelWindow * kHop))
+    throw Error("the audio is " + std::to_string(samples.size() * 1000 / kSampleRate) +
+                " ms long; at least 200 ms (one mel window) is needed");
+  const int64_t video_frames = photo ? 1 : reader.frame_count();
+  const bool audio_longer = !photo && video_frames > 0 && outputs > video_frames;
+  if (audio_longer && o.loop == "none") {
+    outputs = video_frames;
+    samples.resize(std::min(samples.size(), size_t(std::llround(outputs * kSampleRate / summary.fps))));
+  }
+  const int out_w = static_cast<int>(reader.width() / o.resize_factor);
+  const int out_h = static_cast<int>(reader.height() / o.resize_factor);
+  const bool loop = !photo && o.loop != "none" && (audio_longer || video_frames <= 0);
+  if (loop && double(video_frames) * out_w * out_h * 3 > kLoopCacheBytes)
+    throw Error(o.face + ": too long to loop in memory (" + std::to_string(video_frames) +
+                " frames) for audio that is longer; use --loop none to cut the audio, or a shorter clip");
+  summary.audio_seconds = double(samples.size()) / kSampleRate;
+  torch::Tensor mel = mel_spectrogram(samples);  // (80, T)
+
+  VideoWriterOptions wopt;
+  wopt.fps = summary.fps;
+  wopt.audio_sample_rate = kSampleRate;
+  VideoWriter writer(o.outfile, out_w, out_h, wopt);
+  writer.set_audio(samples);
+
+  BoundedQueue<Item> decoded(2 * size_t(o.batch)), generated(2 * size_t(o.batch));
+  StageErrors errors({&decoded, &generated});
+  Source source(o, reader, photo ? 1 : outputs, loop);
+  Progress progress("generate", outputs, "frames", !o.quiet);
+
+  std::thread source_thread([&] {
+    errors.run([&] {
+      if (!photo) return source.run(decoded);
+      // A still: track it once, then show it for every output frame.
+      BoundedQueue<Item> one(2);
+      source.run(one);
+      Item it;
+      if (!one.pop(it) || !it.face.found)
+        throw Error(o.face + ": no face found in the photo; try --box top bottom left right");
+      for (int64_t i = 0; i < outputs; ++i) {
+        check_cancelled();
+        it.index = i;
+        if (!decoded.push(it)) break;
+      }
+      decoded.close();
+    });
+  });
+  std::thread sink_thread([&] {
+    errors.run([&] {
+      Item it;
+      while (generated.pop(it)) {
+        if (it.face.found) {
+          cv::Mat frame = it.frame.clone();
+          paste_back(frame, it.generated, it.to_crop, it.face.landmarks, o.blend);
+          writer.write(frame);
+          ++summary.frames_with_face;
+        } else {
+          writer.write(it.frame);
+        }
+        ++summary.frames;
+        progress.update(summary.frames);
+      }
+    });
+  });
+
+  errors.run([&] {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> photo_skips;  // identity features of a still, computed once
+    std::vector<Item> batch;
+    bool more = true;
+    while (more) {
+      batch.clear();
+      Item it;
+      while (batch.size() < size_t(o.batch) && (more = decoded.pop(it))) batch.push_back(std::move(it));
+      check_cancelled();
+      std::vector<torch::Tensor> faces, mels;
+      for (Item& b : batch) {
+        if (!b.face.found) continue;
+        if (!photo || photo_skips.empty()) faces.push_back(to_tensor(crop_face(b.frame, b.to_crop, S).image));
+        mels.push_back(mel_window(mel, b.index, summary.fps).unsqueeze(0));  // (1, 80, 16)
+      }
+      if (!mels.empty()) {
+        const int64_t B = static_cast<int64_t>(mels.size());
+        auto m = torch::stack(mels);                                   // (B, 1, 80, 16)
+        std::vector<torch::Tensor> skips;
+        if (photo) {
+          if (photo_skips.empty()) {
+            auto f = faces.front().unsqueeze(0);                       // (1, 3, S, S)
+            photo_skips = model->encode_identity(identity_input(f, f));
+          }
+          for (const auto& s : photo_skips) skips.push_back(s.expand({B, -1, -1, -1}));
+        } else {
+          auto f = torch::stack(faces);                                // (B, 3, S, S)
+          skips = model->encode_identity(identity_input(f, f));        // the frame is its own reference
+        }
+        auto f_aud = model->audio_encoder->forward(m);                 // (B, C)
+        auto out = model->decode(model->bottleneck_from_audio(f_aud), skips);  // (B, 3, S, S)
+        auto bytes = out.mul(255).round_().clamp_(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
+        int64_t k = 0;
+        for (Item& b : batch) {
+          if (!b.face.found) continue;
+          b.generated = cv::Mat(S, S, CV_8UC3, bytes[k++].data_ptr()).clone();
+        }
+      }
+      for (Item& b : batch)
+        if (!generated.push(std::move(b))) more = false;
+    }
+    generated.close();
+  });
+  source_thread.join();
+  sink_thread.join();
+  errors.rethrow();
+  if (source.stats().with_face == 0 && !photo)
+    throw Error(o.face + ": no face found in any frame; try --box top bottom left right or --detector dnn");
+  writer.finish();
+  progress.finish();
+  summary.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  summary.frames_per_second = summary.frames / std::max(1e-9, summary.wall_seconds);
+  return summary;
+}
+
+}  // namespace stf

@@ -1,0 +1,48 @@
+// The streaming generate pipeline: decode -> track -> model -> blend ->
+// encode, three threads joined by bounded queues, so memory does not grow
+// with the length of the video.
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "stf/face.h"
+
+namespace stf {
+
+struct GenerateOptions {
+  std::string face;        // video or still image
+  std::string audio;       // audio or video file with sound; or:
+  std::string text;        // text spoken by espeak-ng
+  std::string voice = "en";
+  std::string outfile;
+  std::string model;       // empty = the bundled default model
+  int batch = 16;          // face crops per model call
+  double fps = 25;         // output rate for a still image
+  std::string loop = "pingpong";  // audio longer than the video: pingpong | repeat | none
+  double resize_factor = 1;       // shrink the input (and output) by this factor first
+  TrackerOptions tracker;
+  CropOptions crop;        // size is taken from the model
+  BlendOptions blend;
+  bool strict = false;     // a frame without a face is an error
+  bool quiet = false;      // no progress bar
+};
+
+struct GenerateSummary {
+  std::string outfile, model;
+  int64_t frames = 0, frames_with_face = 0;
+  double fps = 0;              // output frame rate
+  double audio_seconds = 0;    // length of the driving audio that was used
+  double wall_seconds = 0;
+  double frames_per_second = 0;  // processing speed
+  nlohmann::json to_json() const;
+};
+
+// Which source frame output frame `i` shows when the video has `frames`
+// frames: forward then backward (pingpong) or from the start again (repeat).
+int64_t looped_frame(int64_t i, int64_t frames, const std::string& loop);
+
+GenerateSummary generate(const GenerateOptions& opt);
+
+}  // namespace stf

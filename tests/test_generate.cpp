@@ -1,0 +1,251 @@
+// generate end to end on real clips with the bundled model: frame rates,
+// lengths, loops, photos, text input, pass-through of faceless frames, bad
+// inputs, Ctrl-C; and the exported model file.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "helpers.h"
+#include "model/model_file.h"
+#include "pipeline/generate.h"
+#include "stf/face.h"
+#include "stf/media.h"
+
+using namespace stf;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string q(const std::string& s) { return "'" + s + "'"; }
+
+nlohmann::json generate_json(const std::string& args) {
+  test::CliResult r = test::run_cli("generate " + args + " --json --threads 2");
+  EXPECT_EQ(r.status, 0) << r.output;
+  return r.status == 0 ? nlohmann::json::parse(r.output) : nlohmann::json{};
+}
+
+std::vector<cv::Mat> read_frames(const std::string& path) {
+  std::vector<cv::Mat> frames;
+  VideoReader reader(path);
+  for (cv::Mat f; reader.read(f);) frames.push_back(f);
+  return frames;
+}
+
+// The frames after one pass through the project's writer at generate's
+// settings: what "unchanged" can mean after re-encoding.
+std::vector<cv::Mat> reencoded(const std::vector<cv::Mat>& frames, double fps, const std::string& dir) {
+  VideoWriterOptions w;
+  w.fps = fps;
+  {
+    VideoWriter writer(dir + "/reencoded.mp4", frames[0].cols, frames[0].rows, w);
+    for (const cv::Mat& f : frames) writer.write(f);
+    writer.finish();
+  }
+  return read_frames(dir + "/reencoded.mp4");
+}
+
+double mean_abs_diff(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat d;
+  cv::absdiff(a, b, d);
+  cv::Scalar m = cv::mean(d);
+  return (m[0] + m[1] + m[2]) / 3;
+}
+
+// Mouth opening: mean gap between the inner lips (61-67, 62-66, 63-65) over
+// the inter-ocular distance, from dlib landmarks of the frame.
+double mouth_opening(const cv::Mat& frame) {
+  static auto landmarks = std::make_shared<const LandmarkModel>();
+  TrackerOptions t;
+  t.static_image = true;
+  FaceTracker tracker(t, landmarks);
+  tracker.push(frame);
+  tracker.finish();
+  TrackedFrame tf;
+  EXPECT_TRUE(tracker.pop(tf) && tf.face.found);
+  const Landmarks& lm = tf.face.landmarks;
+  double gap = 0;
+  for (auto [a, b] : {std::pair{61, 67}, {62, 66}, {63, 65}}) gap += cv::norm(lm[a] - lm[b]) / 3;
+  return gap / inter_ocular_distance(lm);
+}
+
+}  // namespace
+
+TEST(Generate, LoopModesVisitFramesWithoutJumps) {
+  std::vector<int64_t> ping, rep;
+  for (int i = 0; i < 10; ++i) ping.push_back(looped_frame(i, 4, "pingpong")), rep.push_back(looped_frame(i, 4, "repeat"));
+  EXPECT_EQ(ping, (std::vector<int64_t>{0, 1, 2, 3, 2, 1, 0, 1, 2, 3}));
+  EXPECT_EQ(rep, (std::vector<int64_t>{0, 1, 2, 3, 0, 1, 2, 3, 0, 1}));
+  EXPECT_EQ(looped_frame(7, 1, "pingpong"), 0);
+}
+
+TEST(Generate, DubsA25FpsClipForTheWholeAudio) {
+  // 3 s of video, 5 s of speech: pingpong fills the rest.
+  std::string dir = test::temp_dir("gen25"), out = dir + "/out.mp4";
+  std::string face = test::shared_data("grid_s1/bbaf2n.mp4"), speech = test::shared_data("retalking/speech1.wav");
+  nlohmann::json s = generate_json("--face " + q(face) + " --audio " + q(speech) + " --outfile " + q(out));
+  MediaInfo info = probe_media(out);
+  const double audio_s = read_audio(speech).size() / 16000.0;
+  ASSERT_EQ(info.streams.size(), 2u);
+  EXPECT_NEAR(info.streams[0].fps, 25.0, 1e-6);
+  EXPECT_NEAR(info.streams[0].frames / 25.0, audio_s, 1.0 / 25);
+  EXPECT_EQ(s["frames"], info.streams[0].frames);
+  EXPECT_EQ(s["frames_with_face"], s["frames"]);
+
+  // Only the lower face changes: the top third of every frame matches the
+  // input (up to re-encoding), the mouth area does not.
+  std::vector<cv::Mat> in = read_frames(face), got = read_frames(out), ref = reencoded(in, 25, dir);
+  ASSERT_EQ(got.size(), size_t(s["frames"].get<int64_t>()));
+  ASSERT_EQ(got[0].size(), in[0].size());
+  double top = 0, top_ref = 0;
+  for (int i = 0; i < 75; ++i) {
+    cv::Rect upper(0, 0, in[i].cols, in[i].rows / 3);
+    top += mean_abs_diff(in[i](upper), got[i](upper)) / 75;
+    top_ref += mean_abs_diff(in[i](upper), ref[i](upper)) / 75;
+  }
+  EXPECT_LT(top, top_ref + 0.5);
+  // Pingpong: output frame 75 shows input frame 73 (the backward pass), never frame 0 again.
+  cv::Rect upper(0, 0, in[0].cols, in[0].rows / 3);
+  EXPECT_LT(mean_abs_diff(in[73](upper), got[75](upper)), mean_abs_diff(in[0](upper), got[75](upper)) + 1e-9);
+}
+
+TEST(Generate, KeepsA30FpsClipAt30FpsAndCutsAudioWithLoopNone) {
+  std::string dir = test::temp_dir("gen30"), out = dir + "/out.mp4";
+  std::string face = test::shared_data("retalking/face1.mp4"), speech = test::shared_data("retalking/speech1.wav");
+  nlohmann::json s = generate_json("--face " + q(face) + " --audio " + q(speech) + " --outfile " + q(out) +
+                                   " --loop none --resize-factor 2");
+  MediaInfo in = probe_media(face), info = probe_media(out);
+  EXPECT_NEAR(info.streams[0].fps, 30.0, 1e-6);
+  EXPECT_EQ(info.streams[0].width, in.streams[0].width / 2);
+  const double audio_s = read_audio(speech).size() / 16000.0, video_s = in.streams[0].frames / 30.0;
+  EXPECT_NEAR(info.streams[0].frames / 30.0, std::min(audio_s, video_s), 1.0 / 30);
+  EXPECT_GT(s["frames_with_face"].get<int64_t>(), 0.95 * s["frames"].get<int64_t>());
+}
+
+TEST(Generate, PhotoSpeaksTextAndSilenceKeepsTheMouthShut) {
+  std::string dir = test::temp_dir("genphoto");
+  std::string photo = test::shared_data("faces/london/neutral_001_03.jpg");
+  nlohmann::json s = generate_json("--face " + q(photo) + " --text 'Bin blue at F two now. Place red by A one again.'" +
+                                   " --fps 20 --outfile " + q(dir + "/talk.mp4"));
+  MediaInfo info = probe_media(dir + "/talk.mp4");
+  EXPECT_NEAR(info.streams[0].fps, 20.0, 1e-6);
+  EXPECT_NEAR(info.streams[0].frames / 20.0, s["audio_seconds"].get<double>(), 1.0 / 20);
+  std::vector<cv::Mat> talk = read_frames(dir + "/talk.mp4");
+
+  // Silence: a video file whose audio track is 2 s of zeros.
+  {
+    VideoWriterOptions w;
+    VideoWriter silent(dir + "/silence.mp4", 64, 64, w);
+    silent.set_audio(std::vector<float>(32000, 0.0f));
+    for (int i = 0; i < 50; ++i) silent.write(cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 0)));
+    silent.finish();
+  }
+  generate_json("--face " + q(photo) + " --audio " + q(dir + "/silence.mp4") + " --outfile " + q(dir + "/quiet.mp4"));
+  std::vector<cv::Mat> quiet = read_frames(dir + "/quiet.mp4");
+  ASSERT_GE(quiet.size(), 40u);
+  // Still: consecutive silent frames barely differ.
+  double motion = 0;
+  for (size_t i = 1; i < quiet.size(); ++i) motion += mean_abs_diff(quiet[i], quiet[i - 1]) / (quiet.size() - 1);
+  EXPECT_LT(motion, 0.5);
+  // Shut: the mouth is less open in silence than at the widest point of speech.
+  double widest = 0;
+  for (size_t i = 0; i < talk.size(); i += 3) widest = std::max(widest, mouth_opening(talk[i]));
+  EXPECT_LT(mouth_opening(quiet[25]), 0.5 * widest) << "widest opening while speaking " << widest;
+}
+
+TEST(Generate, FramesWithoutAFaceAreUnchanged) {
+  // 30 face frames, then 30 frames of a faceless pattern.
+  std::string dir = test::temp_dir("gennoface");
+  std::vector<cv::Mat> clip = read_frames(test::shared_data("grid_s1/bbaf2n.mp4"));
+  {
+    VideoWriterOptions w;
+    VideoWriter mixed(dir + "/mixed.mp4", clip[0].cols, clip[0].rows, w);
+    mixed.set_audio_from(test::shared_data("grid_s1/bbaf2n.mp4"));
+    for (int i = 0; i < 30; ++i) mixed.write(clip[i]);
+    cv::Mat pattern(clip[0].size(), CV_8UC3);
+    for (int i = 0; i < 30; ++i) {
+      for (int y = 0; y < pattern.rows; ++y)
+        for (int x = 0; x < pattern.cols; ++x)
+          pattern.at<cv::Vec3b>(y, x) = cv::Vec3b((x + i) % 256, (y * 2) % 256, ((x ^ y) + 3 * i) % 256);
+      mixed.write(pattern);
+    }
+    mixed.finish();
+  }
+  nlohmann::json s = generate_json("--face " + q(dir + "/mixed.mp4") + " --audio " +
+                                   q(test::shared_data("grid_s1/bbaf3s.mp4")) + " --loop none --outfile " +
+                                   q(dir + "/out.mp4"));
+  EXPECT_EQ(s["frames"], 60);
+  EXPECT_EQ(s["frames_with_face"], 30);
+  std::vector<cv::Mat> in = read_frames(dir + "/mixed.mp4"), got = read_frames(dir + "/out.mp4");
+  std::vector<cv::Mat> ref = reencoded(in, 25, dir);
+  ASSERT_EQ(got.size(), 60u);
+  for (int i = 32; i < 60; ++i)
+    EXPECT_LT(mean_abs_diff(in[i], got[i]), mean_abs_diff(in[i], ref[i]) + 0.5) << "frame " << i;
+}
+
+TEST(Generate, BadInputsAreOneLineErrorsWithoutOutput) {
+  std::string dir = test::temp_dir("genbad"), out = dir + "/out.mp4";
+  std::string face = test::shared_data("grid_s1/bbaf2n.mp4");
+  // Audio shorter than one mel window.
+  {
+    VideoWriter w(dir + "/blip.mp4", 64, 64);
+    w.set_audio(std::vector<float>(1600, 0.1f));
+    for (int i = 0; i < 3; ++i) w.write(cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 0)));
+    w.finish();
+  }
+  test::expect_one_line_error(
+      test::run_cli("generate --face " + q(face) + " --audio " + q(dir + "/blip.mp4") + " --outfile " + q(out)),
+      "200 ms");
+  // A photo without a face.
+  cv::Mat wall(240, 320, CV_8UC3, cv::Scalar(90, 140, 200));
+  cv::imwrite(dir + "/wall.png", wall);
+  test::expect_one_line_error(
+      test::run_cli("generate --face " + q(dir + "/wall.png") + " --text hello --outfile " + q(out)), "no face");
+  // Model files: another program's, a truncated one, a SyncNet instead of a generator.
+  std::ofstream(dir + "/other.stfm") << "GGUF this is some other model format";
+  test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text hello --model " +
+                                            q(dir + "/other.stfm") + " --outfile " + q(out)),
+                              "not a SyncTalkFace");
+  std::ifstream in(default_model_path(), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(dir + "/cut.stfm", std::ios::binary).write(bytes.data(), bytes.size() / 2);
+  test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text hello --model " +
+                                            q(dir + "/cut.stfm") + " --outfile " + q(out)),
+                              "cut.stfm");
+  // Missing speech, unknown voice, empty text.
+  test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --outfile " + q(out)), "--audio");
+  test::expect_one_line_error(
+      test::run_cli("generate --face " + q(face) + " --text hi --voice xx-nope --outfile " + q(out)), "voice");
+  test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text ' ' --outfile " + q(out)), "empty");
+  EXPECT_FALSE(fs::exists(out));
+  for (const auto& e : fs::directory_iterator(dir)) EXPECT_NE(e.path().filename().string()[0], '.') << e.path();
+}
+
+TEST(Generate, CtrlCLeavesNoPartialOutput) {
+  std::string dir = test::temp_dir("genctrlc"), log_dir = test::temp_dir("genctrlc_log"), log;
+  auto writing = [](const std::string& folder) { return !fs::is_empty(folder); };
+  int status = test::interrupt_cli_when({"generate", "--face", test::shared_data("vox/741400163.mp4"), "--audio",
+                                         test::shared_data("vox/741400163.mp4"), "--outfile", dir + "/out.mp4"},
+                                        log_dir + "/run.log", writing, dir, &log);
+  EXPECT_EQ(status, 2) << log;
+  EXPECT_TRUE(fs::is_empty(dir)) << "a partial output was left behind";
+  EXPECT_NE(log.find("error: interrupted"), std::string::npos) << log;
+}
+
+TEST(ModelFile, Fp16ExportGivesTheSameFacesAsFp32) {
+  std::string dir = test::temp_dir("export");
+  ASSERT_EQ(test::run_cli("export " + q(default_model_path()) + " --fp32 --out " + q(dir + "/m32.stfm")).status, 0);
+  ASSERT_EQ(test::run_cli("export " + q(dir + "/m32.stfm") + " --out " + q(dir + "/m16.stfm")).status, 0);
+  EXPECT_LT(fs::file_size(dir + "/m16.stfm"), 0.6 * fs::file_size(dir + "/m32.stfm"));
+  SyncTalkFace a = load_generator(dir + "/m32.stfm"), b = load_generator(dir + "/m16.stfm");
+  torch::manual_seed(3);
+  const int64_t S = a->config().image_size;
+  auto mel = torch::randn({4, 1, 80, 16}), id = torch::rand({4, 6, S, S});
+  torch::NoGradGuard ng;
+  auto diff = (a->forward(mel, id) - b->forward(mel, id)).abs().max().item<double>();
+  EXPECT_LT(diff, 2e-2);
+}
