@@ -79,6 +79,7 @@ class StageErrors {
 struct StopReading {};  // enough frames were read
 
 std::vector<float> driving_audio(const GenerateOptions& opt) {
+  if (!opt.samples.empty()) return opt.samples;
   if (!opt.text.empty()) return synthesize_speech(opt.text, opt.voice).samples;
   if (opt.audio.empty()) throw Error("give the speech with --audio FILE or --text \"...\"");
   return read_audio(opt.audio, kSampleRate);

@@ -14,7 +14,8 @@ namespace stf {
 struct GenerateOptions {
   std::string face;        // video or still image
   std::string audio;       // audio or video file with sound; or:
-  std::string text;        // text spoken by espeak-ng
+  std::string text;        // text spoken by espeak-ng; or:
+  std::vector<float> samples;  // 16 kHz mono samples (library callers, e.g. eval)
   std::string voice = "en";
   std::string outfile;
   std::string model;       // empty = the bundled default model

@@ -1,0 +1,186 @@
+#include "eval/evaluate.h"
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <unistd.h>
+
+#include "core/progress.h"
+#include "eval/metrics.h"
+#include "model/model_file.h"
+#include "pipeline/generate.h"
+#include "stf/audio.h"
+#include "stf/cancel.h"
+#include "stf/error.h"
+#include "stf/media.h"
+
+namespace fs = std::filesystem;
+
+namespace stf {
+
+namespace {
+
+struct Track {
+  std::vector<cv::Mat> frames;
+  std::vector<FaceObservation> faces;
+};
+
+Track track_file(const std::string& path, const TrackerOptions& topt,
+                 const std::shared_ptr<const LandmarkModel>& landmarks) {
+  Track t;
+  VideoReader reader(path);
+  FaceTracker tracker(topt, landmarks);
+  track_video(reader, tracker, [&](const TrackedFrame& tf) {
+    t.frames.push_back(tf.frame);
+    t.faces.push_back(tf.face);
+  });
+  return t;
+}
+
+// Landmarks of frames already in memory (a system's output made here).
+Track track_frames(std::vector<cv::Mat> frames, const TrackerOptions& topt,
+                   const std::shared_ptr<const LandmarkModel>& landmarks) {
+  Track t;
+  FaceTracker tracker(topt, landmarks);
+  TrackedFrame tf;
+  auto take = [&] {
+    while (tracker.pop(tf)) t.frames.push_back(tf.frame), t.faces.push_back(tf.face);
+  };
+  for (const cv::Mat& f : frames) tracker.push(f), take();
+  tracker.finish();
+  take();
+  return t;
+}
+
+// Mouth points mapped into crop pixels.
+Landmarks to_crop_space(const Landmarks& lm, const cv::Matx23f& m) {
+  Landmarks out;
+  for (size_t i = 0; i < lm.size(); ++i) out[i] = cv::Point2f(m * cv::Vec3f(lm[i].x, lm[i].y, 1));
+  return out;
+}
+
+// Scores `shown` frames against the real ones on the real frames' crops.
+nlohmann::json score(const std::string& clip, const Track& real, const Track& shown, const CropOptions& crop) {
+  double psnr_sum = 0, ssim_sum = 0, lmd_sum = 0, lmdn_sum = 0;
+  int64_t n = 0, n_lm = 0, n_inf = 0;
+  const size_t frames = std::min(real.frames.size(), shown.frames.size());
+  for (size_t i = 0; i < frames; ++i) {
+    if (!real.faces[i].found) continue;
+    const cv::Matx23f m = crop_transform(real.faces[i].landmarks, crop);
+    cv::Mat a = crop_face(real.frames[i], m, crop.size).image, b = crop_face(shown.frames[i], m, crop.size).image;
+    double p = psnr(a, b);
+    if (std::isinf(p)) ++n_inf;
+    else psnr_sum += p;
+    ssim_sum += ssim(a, b);
+    ++n;
+    if (!shown.faces[i].found) continue;
+    double d = mouth_distance(to_crop_space(real.faces[i].landmarks, m), to_crop_space(shown.faces[i].landmarks, m));
+    lmd_sum += d;
+    lmdn_sum += mouth_distance(real.faces[i].landmarks, shown.faces[i].landmarks) /
+                inter_ocular_distance(real.faces[i].landmarks);
+    ++n_lm;
+  }
+  nlohmann::json j{{"clip", clip}, {"frames", n}};
+  // PSNR is infinite only when every frame is identical (the real clip).
+  j["psnr"] = n_inf == n ? nlohmann::json("inf") : nlohmann::json(psnr_sum / std::max<int64_t>(1, n - n_inf));
+  j["ssim"] = ssim_sum / std::max<int64_t>(1, n);
+  j["lmd"] = lmd_sum / std::max<int64_t>(1, n_lm);
+  j["lmd_norm"] = lmdn_sum / std::max<int64_t>(1, n_lm);
+  return j;
+}
+
+// "Reference copy": every frame gets the mouth of the clip's first face
+// frame, pasted with the same mask as generate uses (no motion at all).
+std::vector<cv::Mat> reference_copy(const Track& real, const CropOptions& crop) {
+  std::vector<cv::Mat> t = real.frames;
+  size_t ref = 0;
+  while (ref < real.faces.size() && !real.faces[ref].found) ++ref;
+  if (ref == real.faces.size()) return t;
+  cv::Mat ref_crop = crop_face(real.frames[ref], crop_transform(real.faces[ref].landmarks, crop), crop.size).image;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (!real.faces[i].found) continue;
+    t[i] = real.frames[i].clone();
+    paste_back(t[i], ref_crop, crop_transform(real.faces[i].landmarks, crop), real.faces[i].landmarks);
+  }
+  return t;
+}
+
+void add_mean(nlohmann::json& system) {
+  nlohmann::json mean;
+  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm"}) {
+    double sum = 0;
+    int n = 0;
+    bool inf = false;
+    for (const auto& c : system["clips"]) {
+      if (c[k].is_string()) inf = true;
+      else sum += c[k].get<double>(), ++n;
+    }
+    mean[k] = inf && n == 0 ? nlohmann::json("inf") : nlohmann::json(sum / std::max(1, n));
+  }
+  system["mean"] = mean;
+}
+
+}  // namespace
+
+nlohmann::json evaluate(const EvalOptions& opt) {
+  if (opt.clips.empty()) throw Error("no clips to evaluate: pass video files with --data");
+  const std::string model_path = opt.model.empty() ? default_model_path() : opt.model;
+  std::vector<std::pair<std::string, std::string>> models{{"model", model_path}};
+  if (!opt.baseline.empty()) models.push_back({"baseline", opt.baseline});
+  CropOptions crop = opt.crop;
+  crop.size = load_generator(model_path)->config().image_size;  // also checks the file early
+  auto landmarks = std::make_shared<const LandmarkModel>(opt.tracker.landmark_model);
+  fs::path tmp = fs::temp_directory_path() / ("stf_eval_" + std::to_string(getpid()));
+  fs::create_directories(tmp);
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() { fs::remove_all(p); }
+  } cleanup{tmp};
+
+  nlohmann::json systems, skipped = nlohmann::json::array();
+  for (const char* name : {"real", "reference_copy", "model", "baseline"}) systems[name]["clips"] = nlohmann::json::array();
+  Progress progress("eval", static_cast<int64_t>(opt.clips.size()), "clips", !opt.quiet);
+  int64_t done = 0;
+  for (const std::string& clip : opt.clips) {
+    check_cancelled();
+    try {
+      Track real = track_file(clip, opt.tracker, landmarks);
+      std::vector<float> audio = read_audio(clip, kSampleRate);
+      if (opt.audio_shift != 0) {  // delay (or advance) the speech, keeping its length
+        const int64_t shift = std::llround(opt.audio_shift * kSampleRate);
+        std::vector<float> moved(audio.size(), 0.0f);
+        for (int64_t i = 0; i < int64_t(audio.size()); ++i)
+          if (i - shift >= 0 && i - shift < int64_t(audio.size())) moved[i] = audio[i - shift];
+        audio = std::move(moved);
+      }
+      systems["real"]["clips"].push_back(score(clip, real, real, crop));
+      systems["reference_copy"]["clips"].push_back(score(clip, real, track_frames(reference_copy(real, crop), opt.tracker, landmarks), crop));
+      for (const auto& [name, path] : models) {
+        GenerateOptions g;
+        g.face = clip;
+        g.samples = audio;
+        g.model = path;
+        g.outfile = (tmp / (name + ".mp4")).string();
+        g.loop = "none";
+        g.tracker = opt.tracker;
+        g.crop = opt.crop;
+        g.batch = opt.batch;
+        g.quiet = true;
+        generate(g);
+        systems[name]["clips"].push_back(score(clip, real, track_file(g.outfile, opt.tracker, landmarks), crop));
+      }
+    } catch (const Error& e) {
+      if (std::string(e.what()).find("interrupted") != std::string::npos) throw;
+      skipped.push_back({{"clip", clip}, {"reason", e.what()}});
+    }
+    progress.update(++done);
+  }
+  progress.finish();
+  if (skipped.size() == opt.clips.size()) throw Error("no clip could be evaluated; first reason: " + skipped[0]["reason"].get<std::string>());
+  if (opt.baseline.empty()) systems.erase("baseline");
+  for (auto& [name, s] : systems.items()) add_mean(s);
+  return {{"model", model_path}, {"baseline", opt.baseline}, {"mode", "reconstruct"},
+          {"audio_shift", opt.audio_shift}, {"systems", systems}, {"skipped", skipped}};
+}
+
+}  // namespace stf

@@ -1,0 +1,29 @@
+// `synctalkface eval`: re-generates clips from their own audio and scores
+// the result against the real frames (PSNR, SSIM on the face crop; mouth
+// landmark distance), next to a "reference copy" baseline and the real clip
+// itself as the ceiling.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "stf/face.h"
+
+namespace stf {
+
+struct EvalOptions {
+  std::vector<std::string> clips;  // videos with their own speech
+  std::string model;               // empty = the bundled model
+  std::string baseline;            // optional second model, scored in the same table
+  double audio_shift = 0;          // seconds the driving audio is delayed (a sync sanity check)
+  TrackerOptions tracker;
+  CropOptions crop;                // size is the model's
+  int batch = 16;
+  bool quiet = false;
+};
+
+// {"systems": {name: {"clips": [{clip, frames, psnr, ssim, lmd, lmd_norm}], "mean": {...}}},
+//  "skipped": [{clip, reason}], ...}
+nlohmann::json evaluate(const EvalOptions& opt);
+
+}  // namespace stf

@@ -1,0 +1,58 @@
+#include "eval/metrics.h"
+
+#include <cmath>
+#include <limits>
+#include <opencv2/imgproc.hpp>
+
+#include "stf/error.h"
+
+namespace stf {
+
+double psnr(const cv::Mat& a, const cv::Mat& b) {
+  STF_ASSERT(a.size() == b.size() && a.type() == b.type());
+  cv::Mat x, y;
+  a.convertTo(x, CV_64F);
+  b.convertTo(y, CV_64F);
+  cv::Mat d = x - y;
+  cv::Scalar s = cv::sum(d.mul(d));
+  const double mse = (s[0] + s[1] + s[2] + s[3]) / (double(a.total()) * a.channels());
+  if (mse == 0) return std::numeric_limits<double>::infinity();
+  return 10 * std::log10(255.0 * 255.0 / mse);
+}
+
+double ssim(const cv::Mat& a, const cv::Mat& b) {
+  STF_ASSERT(a.size() == b.size() && a.type() == b.type());
+  const double C1 = std::pow(0.01 * 255, 2), C2 = std::pow(0.03 * 255, 2);
+  std::vector<cv::Mat> ca, cb;
+  cv::split(a, ca);
+  cv::split(b, cb);
+  double total = 0;
+  for (size_t c = 0; c < ca.size(); ++c) {
+    cv::Mat x, y;
+    ca[c].convertTo(x, CV_64F);
+    cb[c].convertTo(y, CV_64F);
+    auto blur = [](const cv::Mat& m) {
+      cv::Mat out;
+      // Window 11, sigma 1.5; borders: only fully covered pixels count (below).
+      cv::GaussianBlur(m, out, cv::Size(11, 11), 1.5, 1.5, cv::BORDER_REFLECT);
+      return out;
+    };
+    cv::Mat mx = blur(x), my = blur(y);
+    cv::Mat sxx = blur(x.mul(x)) - mx.mul(mx), syy = blur(y.mul(y)) - my.mul(my), sxy = blur(x.mul(y)) - mx.mul(my);
+    cv::Mat num = (2 * mx.mul(my) + C1).mul(2 * sxy + C2);
+    cv::Mat den = (mx.mul(mx) + my.mul(my) + C1).mul(sxx + syy + C2);
+    cv::Mat map = num / den;
+    // Valid region: the window fits entirely inside the image.
+    cv::Rect valid(5, 5, a.cols - 10, a.rows - 10);
+    total += cv::mean(map(valid))[0];
+  }
+  return total / ca.size();
+}
+
+double mouth_distance(const Landmarks& a, const Landmarks& b) {
+  double sum = 0;
+  for (int i = 48; i < 68; ++i) sum += cv::norm(a[i] - b[i]);
+  return sum / 20;
+}
+
+}  // namespace stf

@@ -1,0 +1,22 @@
+// Image and landmark metrics of the evaluation (definitions: docs/metrics.md).
+#pragma once
+#include <opencv2/core.hpp>
+
+#include "stf/face.h"
+
+namespace stf {
+
+// PSNR in dB between two 8-bit images of the same size and type, over all
+// channels: 10 log10(255^2 / MSE). +infinity for identical images.
+double psnr(const cv::Mat& a, const cv::Mat& b);
+
+// SSIM (Wang et al. 2004): Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03,
+// L 255, population (not sample) covariances; the SSIM map's mean per
+// channel, then the mean over channels.
+double ssim(const cv::Mat& a, const cv::Mat& b);
+
+// Mean Euclidean distance between the 20 mouth points (48-67) of two
+// landmark sets, in their pixel units.
+double mouth_distance(const Landmarks& a, const Landmarks& b);
+
+}  // namespace stf

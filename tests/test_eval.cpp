@@ -1,0 +1,82 @@
+// Evaluation metrics against an independent numpy/scipy reference, their
+// values on identical inputs, and the eval command on a real clip.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "eval/metrics.h"
+#include "helpers.h"
+#include "stf/face.h"
+#include "stf/media.h"
+
+using namespace stf;
+
+namespace {
+
+std::vector<cv::Mat> first_frames(const std::string& path, int n) {
+  std::vector<cv::Mat> out;
+  VideoReader reader(path);
+  for (cv::Mat f; int(out.size()) < n && reader.read(f);) out.push_back(f);
+  return out;
+}
+
+// (H, W, 3) uint8 as float32 .npy (exact for 0..255).
+void save(const std::string& path, const cv::Mat& m) {
+  cv::Mat f;
+  m.convertTo(f, CV_32FC3);
+  write_npy(path, f.ptr<float>(), {m.rows, m.cols, 3});
+}
+
+}  // namespace
+
+TEST(Metrics, PsnrAndSsimMatchTheNumpyReferenceOnRealFrames) {
+  std::vector<cv::Mat> f = first_frames(test::shared_data("vox/00010.mp4"), 12);
+  ASSERT_EQ(f.size(), 12u);
+  std::string dir = test::temp_dir("metrics_ref");
+  for (int k : {1, 11}) {  // a near and a far frame
+    save(dir + "/a.npy", f[0]);
+    save(dir + "/b.npy", f[k]);
+    ASSERT_EQ(test::run_shell("/usr/bin/python3 '" STF_SOURCE_DIR "/scripts/metrics_reference.py' '" + dir +
+                              "/a.npy' '" + dir + "/b.npy' '" + dir + "/r.json'"),
+              0)
+        << "the numpy/scipy reference failed (needs python3-numpy and python3-scipy)";
+    nlohmann::json ref = nlohmann::json::parse(std::ifstream(dir + "/r.json"));
+    EXPECT_NEAR(psnr(f[0], f[k]), ref["psnr"].get<double>(), 1e-4) << "frame " << k;
+    EXPECT_NEAR(ssim(f[0], f[k]), ref["ssim"].get<double>(), 1e-4) << "frame " << k;
+    EXPECT_LT(ssim(f[0], f[k]), 0.999);
+  }
+}
+
+TEST(Metrics, IdenticalInputsScorePerfectly) {
+  cv::Mat a = first_frames(test::shared_data("vox/00010.mp4"), 1)[0];
+  EXPECT_TRUE(std::isinf(psnr(a, a.clone())));
+  EXPECT_NEAR(ssim(a, a.clone()), 1.0, 1e-12);
+  Landmarks lm;
+  for (int i = 0; i < 68; ++i) lm[i] = cv::Point2f(i * 1.5f, 100 - i);
+  EXPECT_EQ(mouth_distance(lm, lm), 0.0);
+  Landmarks moved = lm;
+  for (int i = 48; i < 68; ++i) moved[i].y += 2;  // every mouth point 2 px lower
+  EXPECT_NEAR(mouth_distance(lm, moved), 2.0, 1e-6);
+  moved[30].x += 50;  // the nose is not part of the mouth
+  EXPECT_NEAR(mouth_distance(lm, moved), 2.0, 1e-6);
+}
+
+TEST(Eval, ScoresARealClipWithTheCeilingOnTop) {
+  std::string dir = test::temp_dir("eval_cli");
+  test::CliResult r = test::run_cli("eval --data '" + test::shared_data("grid/bbaf2n.mpg") + "' --json '" + dir +
+                                    "/e.json' --threads 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/e.json"));
+  const auto& s = j["systems"];
+  EXPECT_EQ(s["real"]["mean"]["psnr"], "inf");
+  EXPECT_DOUBLE_EQ(s["real"]["mean"]["ssim"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(s["real"]["mean"]["lmd"].get<double>(), 0.0);
+  for (const char* name : {"model", "reference_copy"}) {
+    EXPECT_GT(s[name]["mean"]["psnr"].get<double>(), 20.0) << name;
+    EXPECT_LT(s[name]["mean"]["ssim"].get<double>(), 1.0) << name;
+    EXPECT_GT(s[name]["mean"]["lmd"].get<double>(), 0.0) << name;
+    EXPECT_NEAR(s[name]["clips"][0]["frames"].get<double>(), s["real"]["clips"][0]["frames"].get<double>(), 1) << name;
+  }
+}
