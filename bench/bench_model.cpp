@@ -1,15 +1,24 @@
 // Model cost for both configurations: parameters, inference GFLOP per frame
 // (counted layer by layer), generator inference frames/s, the achieved
 // GFLOP/s next to that of one large 3x3 convolution timed in the same run,
-// and the time of one training step (forward + backward, all losses but
-// L_av's expert, which costs like a second small encoder).
+// the time of one training step (forward + backward, all losses but
+// L_av's expert, which costs like a second small encoder), and `generate`
+// end to end (decode, track, model, blend, encode) with its peak RSS, each
+// in its own process, on 720p and 224x224 clips.
 //
-//   build/bench/bench_model
+//   build/bench/bench_model                      (STF_BENCH_SECONDS=60 by default)
+//   build/bench/bench_model --benchmark_filter=EndToEnd
 #include <benchmark/benchmark.h>
 
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "bench_util.h"
 #include "model/blocks.h"
 #include "model/discriminator.h"
+#include "model/model_file.h"
 #include "model/synctalkface.h"
+#include "train/checkpoint.h"
 #include "stf/threads.h"
 
 namespace {
@@ -80,8 +89,41 @@ void BM_TrainStep(benchmark::State& state, const std::string& name) {
   state.counters["windows_per_step"] = double(B);
 }
 
+// A model file for `name`: the bundled one for lite, freshly initialised
+// weights for paper (speed does not depend on training).
+std::string model_file(const std::string& name) {
+  if (name == "lite") return stf::default_model_path();
+  std::string path = std::filesystem::temp_directory_path() / ("stf_bench_" + name + ".stfm");
+  if (std::filesystem::exists(path)) return path;
+  ModelConfig c = ModelConfig::preset(name);
+  stf::SyncTalkFace g(c);
+  nlohmann::json meta{{"kind", "model"}, {"module", "generator"}, {"config", c.to_json()}, {"dtype", "float32"}};
+  stf::save_checkpoint(path, stf::Checkpoint{meta, {{"generator", g.get()}}, {}});
+  return path;
+}
+
+// generate on a width x height clip of STF_BENCH_SECONDS (default 60) s.
+void BM_EndToEnd(benchmark::State& state, const std::string& name) {
+  const int w = state.range(0), h = state.range(1);
+  const char* env = std::getenv("STF_BENCH_SECONDS");
+  const double seconds = env ? std::atof(env) : 60;
+  std::string in = stf::bench::make_clip(w, h, seconds), model = model_file(name);
+  std::string out = std::filesystem::temp_directory_path() / "stf_bench_generated.mp4";
+  stf::bench::ChildRun run;
+  for (auto _ : state) {
+    run = stf::bench::run_child({STF_CLI_PATH, "generate", "--face", in, "--audio", in, "--outfile", out, "--model",
+                                 model, "--json"});
+    if (run.status != 0) state.SkipWithError("generate failed");
+  }
+  std::filesystem::remove(out);
+  state.counters["frames_per_s"] = seconds * 25 / run.seconds;
+  state.counters["peak_rss_MB"] = run.peak_rss_mb;
+}
+
 }  // namespace
 
+BENCHMARK_CAPTURE(BM_EndToEnd, lite, std::string("lite"))->Args({1280, 720})->Args({224, 224})->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_EndToEnd, paper, std::string("paper"))->Args({1280, 720})->Args({224, 224})->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_GeneratorInference, lite, std::string("lite"))->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_GeneratorInference, paper, std::string("paper"))->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ReferenceConv)->Unit(benchmark::kMillisecond)->UseRealTime();

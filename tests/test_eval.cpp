@@ -80,3 +80,18 @@ TEST(Eval, ScoresARealClipWithTheCeilingOnTop) {
     EXPECT_NEAR(s[name]["clips"][0]["frames"].get<double>(), s["real"]["clips"][0]["frames"].get<double>(), 1) << name;
   }
 }
+
+TEST(Eval, LipSyncErrorFindsTheAudioOffsetOfARealClip) {
+  // The bundled SyncNet expert on a GRID s1 sentence (the speaker it was
+  // trained on): in sync at offset 0 +- 1; the audio delayed by 5 frames
+  // (0.2 s) moves the best offset to 5 +- 1.
+  std::string dir = test::temp_dir("eval_lse");
+  for (auto [shift, offset] : {std::pair{0.0, 0}, {0.2, 5}}) {
+    test::CliResult r = test::run_cli("eval --data '" + test::shared_data("grid_s1/bbaf2n.mp4") + "' --audio-shift " +
+                                      std::to_string(shift) + " --json '" + dir + "/e.json' --threads 2");
+    ASSERT_EQ(r.status, 0) << r.output;
+    nlohmann::json real = nlohmann::json::parse(std::ifstream(dir + "/e.json"))["systems"]["real"]["clips"][0];
+    EXPECT_NEAR(real["offset"].get<int>(), offset, 1) << "audio shift " << shift;
+    EXPECT_GT(real["lse_c"].get<double>(), 0.05) << "no clear minimum over the offsets";
+  }
+}

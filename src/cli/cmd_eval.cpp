@@ -35,6 +35,7 @@ void add_eval_command(CLI::App& root) {
   cmd->add_option("--data", o->data, "Clips with their own speech: video files, folders or .txt lists")->required();
   cmd->add_option("--model", o->eval.model, "Model file or train checkpoint (default: the bundled model)");
   cmd->add_option("--baseline", o->eval.baseline, "A second model scored in the same table");
+  cmd->add_option("--sync", o->eval.sync, "SyncNet for LSE-D*/LSE-C* (default: the bundled expert)");
   cmd->add_option("--mode", o->mode, "reconstruct: each clip driven by its own audio")
       ->default_val("reconstruct")->check(CLI::IsMember({"reconstruct"}));
   cmd->add_option("--audio-shift", o->eval.audio_shift,
@@ -52,11 +53,13 @@ void add_eval_command(CLI::App& root) {
     e.crop = crop_options(o->face, 0);
     nlohmann::json r = evaluate(e);
     if (!o->json.empty()) write_file_atomic(o->json, r.dump(1) + "\n");
-    std::printf("%-16s %8s %7s %8s %9s\n", "system", "PSNR", "SSIM", "LMD(px)", "LMD/IOD");
+    std::printf("%-16s %8s %7s %8s %9s %7s %7s\n", "system", "PSNR", "SSIM", "LMD(px)", "LMD/IOD", "LSE-D*",
+                "LSE-C*");
     for (const auto& [name, s] : r["systems"].items()) {
       const auto& m = s["mean"];
-      std::printf("%-16s %8s %7s %8s %9s\n", name.c_str(), cell(m["psnr"], "%.2f").c_str(),
-                  cell(m["ssim"], "%.4f").c_str(), cell(m["lmd"], "%.3f").c_str(), cell(m["lmd_norm"], "%.4f").c_str());
+      std::printf("%-16s %8s %7s %8s %9s %7s %7s\n", name.c_str(), cell(m["psnr"], "%.2f").c_str(),
+                  cell(m["ssim"], "%.4f").c_str(), cell(m["lmd"], "%.3f").c_str(), cell(m["lmd_norm"], "%.4f").c_str(),
+                  cell(m["lse_d"], "%.3f").c_str(), cell(m["lse_c"], "%.3f").c_str());
     }
     for (const auto& s : r["skipped"])
       std::printf("skipped %s: %s\n", s["clip"].get<std::string>().c_str(), s["reason"].get<std::string>().c_str());

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/progress.h"
+#include "eval/lse.h"
 #include "eval/metrics.h"
 #include "model/model_file.h"
 #include "pipeline/generate.h"
@@ -13,6 +14,7 @@
 #include "stf/cancel.h"
 #include "stf/error.h"
 #include "stf/media.h"
+#include "train/checkpoint.h"
 
 namespace fs = std::filesystem;
 
@@ -59,8 +61,18 @@ Landmarks to_crop_space(const Landmarks& lm, const cv::Matx23f& m) {
   return out;
 }
 
-// Scores `shown` frames against the real ones on the real frames' crops.
-nlohmann::json score(const std::string& clip, const Track& real, const Track& shown, const CropOptions& crop) {
+struct SyncExpert {
+  SyncNet net{nullptr};
+  int64_t size = 0;
+  torch::Tensor mel;  // (80, T) of the driving audio
+  double fps = 25;
+};
+
+// Scores `shown` frames against the real ones on the real frames' crops,
+// and their lip sync with the driving audio.
+nlohmann::json score(const std::string& clip, const Track& real, const Track& shown, const CropOptions& crop,
+                     SyncExpert& sync) {
+  std::vector<cv::Mat> shown_crops(shown.frames.size());
   double psnr_sum = 0, ssim_sum = 0, lmd_sum = 0, lmdn_sum = 0;
   int64_t n = 0, n_lm = 0, n_inf = 0;
   const size_t frames = std::min(real.frames.size(), shown.frames.size());
@@ -68,6 +80,7 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
     if (!real.faces[i].found) continue;
     const cv::Matx23f m = crop_transform(real.faces[i].landmarks, crop);
     cv::Mat a = crop_face(real.frames[i], m, crop.size).image, b = crop_face(shown.frames[i], m, crop.size).image;
+    shown_crops[i] = b;
     double p = psnr(a, b);
     if (std::isinf(p)) ++n_inf;
     else psnr_sum += p;
@@ -86,6 +99,10 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
   j["ssim"] = ssim_sum / std::max<int64_t>(1, n);
   j["lmd"] = lmd_sum / std::max<int64_t>(1, n_lm);
   j["lmd_norm"] = lmdn_sum / std::max<int64_t>(1, n_lm);
+  SyncScore ss = sync_score(sync.net, sync.size, shown_crops, sync.mel, sync.fps);
+  j["lse_d"] = ss.lse_d;
+  j["lse_c"] = ss.lse_c;
+  j["offset"] = ss.offset;
   return j;
 }
 
@@ -107,7 +124,7 @@ std::vector<cv::Mat> reference_copy(const Track& real, const CropOptions& crop) 
 
 void add_mean(nlohmann::json& system) {
   nlohmann::json mean;
-  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm"}) {
+  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "lse_d", "lse_c"}) {
     double sum = 0;
     int n = 0;
     bool inf = false;
@@ -130,6 +147,10 @@ nlohmann::json evaluate(const EvalOptions& opt) {
   CropOptions crop = opt.crop;
   crop.size = load_generator(model_path)->config().image_size;  // also checks the file early
   auto landmarks = std::make_shared<const LandmarkModel>(opt.tracker.landmark_model);
+  SyncExpert sync;
+  const std::string sync_path = opt.sync.empty() ? default_syncnet_path() : opt.sync;
+  sync.net = load_syncnet(sync_path);
+  sync.size = ModelConfig::from_json(read_checkpoint_meta(sync_path)["config"]).image_size;
   fs::path tmp = fs::temp_directory_path() / ("stf_eval_" + std::to_string(getpid()));
   fs::create_directories(tmp);
   struct Cleanup {
@@ -153,8 +174,11 @@ nlohmann::json evaluate(const EvalOptions& opt) {
           if (i - shift >= 0 && i - shift < int64_t(audio.size())) moved[i] = audio[i - shift];
         audio = std::move(moved);
       }
-      systems["real"]["clips"].push_back(score(clip, real, real, crop));
-      systems["reference_copy"]["clips"].push_back(score(clip, real, track_frames(reference_copy(real, crop), opt.tracker, landmarks), crop));
+      sync.mel = mel_spectrogram(audio);
+      sync.fps = VideoReader(clip).fps();
+      systems["real"]["clips"].push_back(score(clip, real, real, crop, sync));
+      systems["reference_copy"]["clips"].push_back(
+          score(clip, real, track_frames(reference_copy(real, crop), opt.tracker, landmarks), crop, sync));
       for (const auto& [name, path] : models) {
         GenerateOptions g;
         g.face = clip;
@@ -167,7 +191,8 @@ nlohmann::json evaluate(const EvalOptions& opt) {
         g.batch = opt.batch;
         g.quiet = true;
         generate(g);
-        systems[name]["clips"].push_back(score(clip, real, track_file(g.outfile, opt.tracker, landmarks), crop));
+        systems[name]["clips"].push_back(
+            score(clip, real, track_file(g.outfile, opt.tracker, landmarks), crop, sync));
       }
     } catch (const Error& e) {
       if (std::string(e.what()).find("interrupted") != std::string::npos) throw;

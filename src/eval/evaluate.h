@@ -15,6 +15,7 @@ struct EvalOptions {
   std::vector<std::string> clips;  // videos with their own speech
   std::string model;               // empty = the bundled model
   std::string baseline;            // optional second model, scored in the same table
+  std::string sync;                // SyncNet for LSE-D*/LSE-C*; empty = the bundled one
   double audio_shift = 0;          // seconds the driving audio is delayed (a sync sanity check)
   TrackerOptions tracker;
   CropOptions crop;                // size is the model's
@@ -22,7 +23,8 @@ struct EvalOptions {
   bool quiet = false;
 };
 
-// {"systems": {name: {"clips": [{clip, frames, psnr, ssim, lmd, lmd_norm}], "mean": {...}}},
+// {"systems": {name: {"clips": [{clip, frames, psnr, ssim, lmd, lmd_norm, lse_d, lse_c, offset}],
+//                      "mean": {...}}},
 //  "skipped": [{clip, reason}], ...}
 nlohmann::json evaluate(const EvalOptions& opt);
 

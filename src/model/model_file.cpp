@@ -10,10 +10,14 @@ namespace fs = std::filesystem;
 
 namespace stf {
 
-std::string default_model_path() {
+static std::string models_dir() {
   const char* env = std::getenv("STF_MODELS_DIR");
-  return (fs::path(env ? env : STF_MODELS_DIR) / "synctalkface_lite.stfm").string();
+  return env ? env : STF_MODELS_DIR;
 }
+
+std::string default_model_path() { return (fs::path(models_dir()) / "synctalkface_lite.stfm").string(); }
+
+std::string default_syncnet_path() { return (fs::path(models_dir()) / "syncnet_lite.stfm").string(); }
 
 namespace {
 

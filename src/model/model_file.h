@@ -11,6 +11,8 @@ namespace stf {
 
 // models/synctalkface_lite.stfm in the source tree ($STF_MODELS_DIR overrides the folder).
 std::string default_model_path();
+// models/syncnet_lite.stfm: the SyncNet expert trained with the default model (eval's LSE).
+std::string default_syncnet_path();
 
 // Writes the trained network of a checkpoint (the generator, or the SyncNet
 // of a train-sync checkpoint) without optimiser state, in fp16 or fp32.
