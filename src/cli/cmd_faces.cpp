@@ -6,6 +6,7 @@
 
 #include "cli/common.h"
 #include "core/progress.h"
+#include "face/face_json.h"
 #include "stf/error.h"
 #include "stf/media.h"
 #include "stf/threads.h"
@@ -80,13 +81,8 @@ void add_faces_command(CLI::App& root) {
         if (o->face.strict)
           throw Error(o->input + ": no face in frame " + std::to_string(tf.index) + " (--strict)");
         if (missing_first < 0) missing_first = tf.index;
-        frames.push_back(nullptr);
-      } else {
-        const cv::Rect2f& b = tf.face.box;
-        nlohmann::json lm = nlohmann::json::array();
-        for (const auto& p : tf.face.landmarks) lm.push_back({p.x, p.y});
-        frames.push_back({{"frame", tf.index}, {"box", {b.x, b.y, b.x + b.width, b.y + b.height}}, {"landmarks", lm}});
       }
+      frames.push_back(face_to_json(tf.index, tf.face));
       if (writer) {
         cv::Mat img = tf.frame.clone();
         draw_debug(img, tf.face, crop);

@@ -35,5 +35,6 @@ void add_train_commands(CLI::App& root);  // train-sync and train
 void add_export_command(CLI::App& root);
 void add_generate_command(CLI::App& root);
 void add_eval_command(CLI::App& root);
+void add_synth_command(CLI::App& root);
 
 }  // namespace stf::cli

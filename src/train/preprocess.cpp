@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/progress.h"
+#include "face/face_json.h"
 #include "stf/audio.h"
 #include "stf/cancel.h"
 #include "stf/error.h"
@@ -117,7 +118,19 @@ void process_clip(const std::string& id, const std::string& path, const std::str
     for (int k = 0; k < 68; ++k) in_crop[k] = m * cv::Vec3f(tf.face.landmarks[k].x, tf.face.landmarks[k].y, 1);
     lms.push_back(in_crop);
   };
-  track_video(reader, tracker, take);
+  const fs::path truth = fs::path(path).replace_extension(".landmarks.json");
+  if (fs::exists(truth)) {  // ground-truth landmarks (synthetic clips): no tracking
+    std::vector<FaceObservation> faces = read_face_track(truth.string());
+    TrackedFrame tf;
+    for (cv::Mat f; reader.read(f); ++tf.index) {
+      check_cancelled();
+      tf.frame = f;
+      tf.face = tf.index < int64_t(faces.size()) ? faces[tf.index] : FaceObservation{};
+      take(tf);
+    }
+  } else {
+    track_video(reader, tracker, take);
+  }
   close_run();
   if (int64_t(best_crops.size()) < opt.min_frames)
     throw Error(path + ": only " + std::to_string(best_crops.size()) + " consecutive frames with a face (need " +
