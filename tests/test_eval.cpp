@@ -95,3 +95,19 @@ TEST(Eval, LipSyncErrorFindsTheAudioOffsetOfARealClip) {
     EXPECT_GT(real["lse_c"].get<double>(), 0.05) << "no clear minimum over the offsets";
   }
 }
+
+TEST(Eval, DubModeScoresSyncOnly) {
+  std::string dir = test::temp_dir("eval_dub");
+  test::CliResult r = test::run_cli("eval --mode dub --data '" + test::shared_data("grid_s1/bbaf2n.mp4") + "' --audio '" +
+                                    test::shared_data("grid_s1/bbaf3s.mp4") + "' --json '" + dir + "/e.json' --threads 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/e.json"));
+  EXPECT_EQ(j["mode"], "dub");
+  for (const char* name : {"real", "model"}) {
+    const auto& clip = j["systems"][name]["clips"][0];
+    EXPECT_TRUE(clip.contains("lse_d") && clip.contains("lse_c")) << name;
+    EXPECT_FALSE(clip.contains("psnr") || clip.contains("lmd")) << name << ": image metrics make no sense when dubbing";
+  }
+  test::expect_one_line_error(test::run_cli("eval --mode dub --data '" + test::shared_data("grid_s1/bbaf2n.mp4") + "'"),
+                              "at least two clips");
+}

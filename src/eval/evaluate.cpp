@@ -71,7 +71,7 @@ struct SyncExpert {
 // Scores `shown` frames against the real ones on the real frames' crops,
 // and their lip sync with the driving audio.
 nlohmann::json score(const std::string& clip, const Track& real, const Track& shown, const CropOptions& crop,
-                     SyncExpert& sync) {
+                     SyncExpert& sync, bool sync_only) {
   std::vector<cv::Mat> shown_crops(shown.frames.size());
   double psnr_sum = 0, ssim_sum = 0, lmd_sum = 0, lmdn_sum = 0;
   int64_t n = 0, n_lm = 0, n_inf = 0;
@@ -94,15 +94,16 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
     ++n_lm;
   }
   nlohmann::json j{{"clip", clip}, {"frames", n}};
+  SyncScore ss = sync_score(sync.net, sync.size, shown_crops, sync.mel, sync.fps);
+  j["lse_d"] = ss.lse_d;
+  j["lse_c"] = ss.lse_c;
+  j["offset"] = ss.offset;
+  if (sync_only) return j;  // dub: the real frames show other speech
   // PSNR is infinite only when every frame is identical (the real clip).
   j["psnr"] = n_inf == n ? nlohmann::json("inf") : nlohmann::json(psnr_sum / std::max<int64_t>(1, n - n_inf));
   j["ssim"] = ssim_sum / std::max<int64_t>(1, n);
   j["lmd"] = lmd_sum / std::max<int64_t>(1, n_lm);
   j["lmd_norm"] = lmdn_sum / std::max<int64_t>(1, n_lm);
-  SyncScore ss = sync_score(sync.net, sync.size, shown_crops, sync.mel, sync.fps);
-  j["lse_d"] = ss.lse_d;
-  j["lse_c"] = ss.lse_c;
-  j["offset"] = ss.offset;
   return j;
 }
 
@@ -129,9 +130,11 @@ void add_mean(nlohmann::json& system) {
     int n = 0;
     bool inf = false;
     for (const auto& c : system["clips"]) {
+      if (!c.contains(k)) continue;
       if (c[k].is_string()) inf = true;
       else sum += c[k].get<double>(), ++n;
     }
+    if (n == 0 && !inf) continue;
     mean[k] = inf && n == 0 ? nlohmann::json("inf") : nlohmann::json(sum / std::max(1, n));
   }
   system["mean"] = mean;
@@ -141,6 +144,10 @@ void add_mean(nlohmann::json& system) {
 
 nlohmann::json evaluate(const EvalOptions& opt) {
   if (opt.clips.empty()) throw Error("no clips to evaluate: pass video files with --data");
+  const bool dub = opt.mode == "dub";
+  if (!dub && opt.mode != "reconstruct") throw Error("--mode must be reconstruct or dub, not '" + opt.mode + "'");
+  if (dub && opt.dub_audio.empty() && opt.clips.size() < 2)
+    throw Error("--mode dub needs --audio FILE or at least two clips (each is driven by the next one's audio)");
   const std::string model_path = opt.model.empty() ? default_model_path() : opt.model;
   std::vector<std::pair<std::string, std::string>> models{{"model", model_path}};
   if (!opt.baseline.empty()) models.push_back({"baseline", opt.baseline});
@@ -162,11 +169,13 @@ nlohmann::json evaluate(const EvalOptions& opt) {
   for (const char* name : {"real", "reference_copy", "model", "baseline"}) systems[name]["clips"] = nlohmann::json::array();
   Progress progress("eval", static_cast<int64_t>(opt.clips.size()), "clips", !opt.quiet);
   int64_t done = 0;
-  for (const std::string& clip : opt.clips) {
+  for (size_t c = 0; c < opt.clips.size(); ++c) {
+    const std::string& clip = opt.clips[c];
     check_cancelled();
     try {
       Track real = track_file(clip, opt.tracker, landmarks);
-      std::vector<float> audio = read_audio(clip, kSampleRate);
+      const std::string speech = !dub ? clip : !opt.dub_audio.empty() ? opt.dub_audio : opt.clips[(c + 1) % opt.clips.size()];
+      std::vector<float> audio = read_audio(speech, kSampleRate);
       if (opt.audio_shift != 0) {  // delay (or advance) the speech, keeping its length
         const int64_t shift = std::llround(opt.audio_shift * kSampleRate);
         std::vector<float> moved(audio.size(), 0.0f);
@@ -176,9 +185,9 @@ nlohmann::json evaluate(const EvalOptions& opt) {
       }
       sync.mel = mel_spectrogram(audio);
       sync.fps = VideoReader(clip).fps();
-      systems["real"]["clips"].push_back(score(clip, real, real, crop, sync));
+      systems["real"]["clips"].push_back(score(clip, real, real, crop, sync, dub));
       systems["reference_copy"]["clips"].push_back(
-          score(clip, real, track_frames(reference_copy(real, crop), opt.tracker, landmarks), crop, sync));
+          score(clip, real, track_frames(reference_copy(real, crop), opt.tracker, landmarks), crop, sync, dub));
       for (const auto& [name, path] : models) {
         GenerateOptions g;
         g.face = clip;
@@ -192,7 +201,7 @@ nlohmann::json evaluate(const EvalOptions& opt) {
         g.quiet = true;
         generate(g);
         systems[name]["clips"].push_back(
-            score(clip, real, track_file(g.outfile, opt.tracker, landmarks), crop, sync));
+            score(clip, real, track_file(g.outfile, opt.tracker, landmarks), crop, sync, dub));
       }
     } catch (const Error& e) {
       if (std::string(e.what()).find("interrupted") != std::string::npos) throw;
@@ -204,7 +213,7 @@ nlohmann::json evaluate(const EvalOptions& opt) {
   if (skipped.size() == opt.clips.size()) throw Error("no clip could be evaluated; first reason: " + skipped[0]["reason"].get<std::string>());
   if (opt.baseline.empty()) systems.erase("baseline");
   for (auto& [name, s] : systems.items()) add_mean(s);
-  return {{"model", model_path}, {"baseline", opt.baseline}, {"mode", "reconstruct"},
+  return {{"model", model_path}, {"baseline", opt.baseline}, {"mode", opt.mode},
           {"audio_shift", opt.audio_shift}, {"systems", systems}, {"skipped", skipped}};
 }
 

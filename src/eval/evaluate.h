@@ -16,6 +16,8 @@ struct EvalOptions {
   std::string model;               // empty = the bundled model
   std::string baseline;            // optional second model, scored in the same table
   std::string sync;                // SyncNet for LSE-D*/LSE-C*; empty = the bundled one
+  std::string mode = "reconstruct";  // or "dub": driven by other speech, sync metrics only
+  std::string dub_audio;           // dub: this speech for every clip (default: the next clip's audio)
   double audio_shift = 0;          // seconds the driving audio is delayed (a sync sanity check)
   TrackerOptions tracker;
   CropOptions crop;                // size is the model's
