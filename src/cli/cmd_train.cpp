@@ -28,6 +28,8 @@ void add_common(CLI::App* cmd, TrainCli& o) {
   cmd->add_option("--seed", o.train.seed, "Seed for initialisation and sampling")->default_val(1);
   cmd->add_option("--resume", o.train.resume, "Continue from this checkpoint (same config)");
   cmd->add_option("--log-every", o.train.log_every, "Steps between log lines")->default_val(10)->check(CLI::PositiveNumber);
+  cmd->add_option("--workers", o.train.workers, "Threads building the next batches (results do not depend on it)")
+      ->default_val(2)->check(CLI::Range(1, 64));
   cmd->add_option("--val-every", o.train.val_every, "Steps between validations")->default_val(200)->check(CLI::PositiveNumber);
   cmd->add_option("--val-batches", o.train.val_batches, "Fixed validation batches per validation")
       ->default_val(4)->check(CLI::PositiveNumber);

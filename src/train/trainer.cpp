@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -91,27 +92,33 @@ void write_sample_grid(const std::string& path, const GeneratorBatch& b, const t
   cv::imwrite(path, m);
 }
 
-// Builds batch step+1 on a second thread while step trains. Batches depend
-// only on (seed, step), so the overlap does not change results.
+// Builds the next `workers` batches on worker threads while a step trains.
+// Batches depend only on (seed, step), so the number of workers and their
+// timing do not change results.
 template <typename Batch>
 class Prefetcher {
  public:
-  Prefetcher(std::function<Batch(uint64_t)> make, uint64_t seed, int64_t first, int64_t last)
-      : make_(std::move(make)), seed_(seed), last_(last) {
-    start(first);
+  Prefetcher(std::function<Batch(uint64_t)> make, uint64_t seed, int64_t first, int64_t last, int workers)
+      : make_(std::move(make)), seed_(seed), next_(first), last_(last) {
+    for (int w = 0; w < std::max(1, workers) && next_ <= last_; ++w) start();
   }
   Batch take(int64_t step) {
-    Batch b = next_.get();
-    if (step < last_) start(step + 1);
+    STF_ASSERT(!pending_.empty() && pending_.front().first == step);
+    Batch b = pending_.front().second.get();
+    pending_.pop_front();
+    if (next_ <= last_) start();
     return b;
   }
 
  private:
-  void start(int64_t step) { next_ = std::async(std::launch::async, [this, step] { return make_(batch_seed(seed_, step)); }); }
+  void start() {
+    const int64_t step = next_++;
+    pending_.emplace_back(step, std::async(std::launch::async, [this, step] { return make_(batch_seed(seed_, step)); }));
+  }
   std::function<Batch(uint64_t)> make_;
   uint64_t seed_;
-  int64_t last_;
-  std::future<Batch> next_;
+  int64_t next_, last_;
+  std::deque<std::pair<int64_t, std::future<Batch>>> pending_;
 };
 
 // The validation split, or null (with a warning) when the dataset has none.
@@ -179,7 +186,8 @@ TrainResult train_sync(const TrainOptions& opt) {
     net->train();
     return std::make_pair(bce / opt.val_batches, acc / opt.val_batches);
   };
-  Prefetcher<SyncBatch> batches([&](uint64_t s) { return train.sync_batch(batch, s); }, opt.seed, start + 1, opt.steps);
+  Prefetcher<SyncBatch> batches([&](uint64_t s) { return train.sync_batch(batch, s); }, opt.seed, start + 1, opt.steps,
+                                opt.workers);
   for (int64_t step = start + 1; step <= opt.steps; ++step) {
     check_cancelled();
     SyncBatch b = batches.take(step);
@@ -277,7 +285,7 @@ TrainResult train_generator(const TrainOptions& opt) {
   int n = 0;
   bool first_interval = true;
   Prefetcher<GeneratorBatch> batches([&](uint64_t s) { return train.generator_batch(batch, s); }, opt.seed, start + 1,
-                                     opt.steps);
+                                     opt.steps, opt.workers);
   for (int64_t step = start + 1; step <= opt.steps; ++step) {
     check_cancelled();
     GeneratorBatch b = batches.take(step);

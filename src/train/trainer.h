@@ -20,6 +20,7 @@ struct TrainOptions {
   int ckpt_every = 500;
   int keep = 3;             // last K step checkpoints kept
   int sample_every = 500;   // sample grid PNG (generator only)
+  int workers = 2;          // threads building the next batches
   bool quiet = false;
 };
 
