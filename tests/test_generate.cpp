@@ -59,14 +59,9 @@ double mean_abs_diff(const cv::Mat& a, const cv::Mat& b) {
 // dlib landmarks of a still frame (one shared landmark model).
 Landmarks landmarks_of(const cv::Mat& frame) {
   static auto model = std::make_shared<const LandmarkModel>();
-  TrackerOptions t;
-  t.static_image = true;
-  FaceTracker tracker(t, model);
-  tracker.push(frame);
-  tracker.finish();
-  TrackedFrame tf;
-  EXPECT_TRUE(tracker.pop(tf) && tf.face.found);
-  return tf.face.landmarks;
+  FaceObservation face = find_face(frame, model);
+  EXPECT_TRUE(face.found);
+  return face.landmarks;
 }
 
 // Mouth opening: mean gap between the inner lips (61-67, 62-66, 63-65) over

@@ -146,6 +146,10 @@ class FaceTracker {
   std::unique_ptr<Impl> impl_;
 };
 
+// The face in one still image (detection + landmarks, as --static does for
+// a photo); found = false when there is none.
+FaceObservation find_face(const cv::Mat& image, std::shared_ptr<const LandmarkModel> landmarks);
+
 class VideoReader;
 
 // Runs every frame of `reader` through `tracker` and calls `on_frame` for

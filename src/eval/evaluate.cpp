@@ -25,12 +25,14 @@ namespace {
 struct Track {
   std::vector<cv::Mat> frames;
   std::vector<FaceObservation> faces;
+  double fps = 0;
 };
 
 Track track_file(const std::string& path, const TrackerOptions& topt,
                  const std::shared_ptr<const LandmarkModel>& landmarks) {
   Track t;
   VideoReader reader(path);
+  t.fps = reader.fps();
   FaceTracker tracker(topt, landmarks);
   track_video(reader, tracker, [&](const TrackedFrame& tf) {
     t.frames.push_back(tf.frame);
@@ -184,7 +186,7 @@ nlohmann::json evaluate(const EvalOptions& opt) {
         audio = std::move(moved);
       }
       sync.mel = mel_spectrogram(audio);
-      sync.fps = VideoReader(clip).fps();
+      sync.fps = real.fps;
       systems["real"]["clips"].push_back(score(clip, real, real, crop, sync, dub));
       systems["reference_copy"]["clips"].push_back(
           score(clip, real, track_frames(reference_copy(real, crop), opt.tracker, landmarks), crop, sync, dub));

@@ -235,6 +235,16 @@ bool FaceTracker::pop(TrackedFrame& out) {
 
 const TrackStats& FaceTracker::stats() const { return impl_->stats; }
 
+FaceObservation find_face(const cv::Mat& image, std::shared_ptr<const LandmarkModel> landmarks) {
+  TrackerOptions t;
+  t.static_image = true;
+  FaceTracker tracker(t, std::move(landmarks));
+  tracker.push(image);
+  tracker.finish();
+  TrackedFrame tf;
+  return tracker.pop(tf) ? tf.face : FaceObservation{};
+}
+
 void track_video(VideoReader& reader, FaceTracker& tracker,
                  const std::function<void(const TrackedFrame&)>& on_frame) {
   TrackedFrame tf;

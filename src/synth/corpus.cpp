@@ -89,14 +89,9 @@ std::optional<Face> load_face(const std::string& path, int max_side, const std::
   const double scale = std::min(1.0, double(max_side) / std::max(img.cols, img.rows));
   if (scale < 1) cv::resize(img, img, cv::Size(), scale, scale, cv::INTER_AREA);
   img = img(cv::Rect(0, 0, img.cols & ~1, img.rows & ~1)).clone();
-  TrackerOptions t;
-  t.static_image = true;
-  FaceTracker tracker(t, lm);
-  tracker.push(img);
-  tracker.finish();
-  TrackedFrame tf;
-  if (!tracker.pop(tf) || !tf.face.found) return std::nullopt;
-  return Face{img, tf.face.landmarks};
+  FaceObservation face = find_face(img, lm);
+  if (!face.found) return std::nullopt;
+  return Face{img, face.landmarks};
 }
 
 // A small smooth sway: rotation about the face centre and a shift.
