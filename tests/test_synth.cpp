@@ -14,6 +14,7 @@
 #include "stf/face.h"
 #include "stf/media.h"
 #include "synth/corpus.h"
+#include "synth/render.h"
 #include "synth/visemes.h"
 
 using namespace stf;
@@ -120,6 +121,24 @@ TEST(Synth, BadInputsAndFacelessPhotos) {
   test::expect_one_line_error(test::run_cli("synth --faces " + q(dir + "/faces") + " --out " + q(dir + "/o2") +
                                             " --sentences " + q(dir + "/empty.txt")),
                               "no sentences");
+}
+
+// A face cropped just under the chin (as in 200x200 UTKFace crops): the
+// opened jaw leaves the frame, and the warp must still work.
+TEST(Synth, JawLeavingTheFrame) {
+  cv::Mat img = cv::imread(test::shared_data("faces/london/neutral_001_03.jpg"));
+  ASSERT_FALSE(img.empty());
+  FaceObservation found = find_face(img, std::make_shared<const LandmarkModel>());
+  ASSERT_TRUE(found.found);
+  const Landmarks& face = found.landmarks;
+  float chin = face[8].y;
+  cv::Mat cropped = img.rowRange(0, int(chin) + 2).clone();
+  MouthShape wide{1.0f, 0.2f, 0.0f, 0.3f, 0.5f};
+  Landmarks to = mouth_landmarks(face, wide);
+  ASSERT_GT(to[8].y, float(cropped.rows));  // the moved chin is outside the image
+  cv::Mat out = render_mouth(cropped, face, to, wide);
+  EXPECT_EQ(out.size(), cropped.size());
+  EXPECT_GT(cv::norm(out, cropped, cv::NORM_L1), 0.0);
 }
 
 // One corpus of twenty clips over the London faces, checked four ways

@@ -75,7 +75,11 @@ cv::Mat render_mouth(const cv::Mat& image, const Landmarks& from, const Landmark
       cv::Point2f p(outer.x + outer.width * fx, outer.y + outer.height * i / 4);
       src.push_back(p), dst.push_back(p);
     }
-  cv::Subdiv2D subdiv(cv::Rect(int(outer.x) - 1, int(outer.y) - 1, int(outer.width) + 3, int(outer.height) + 3));
+  // The moved landmarks may leave the frame (a jaw near the bottom edge):
+  // the subdivision's rectangle must hold every point.
+  float x0 = dst[0].x, y0 = dst[0].y, x1 = x0, y1 = y0;
+  for (const auto& p : dst) x0 = std::min(x0, p.x), y0 = std::min(y0, p.y), x1 = std::max(x1, p.x), y1 = std::max(y1, p.y);
+  cv::Subdiv2D subdiv(cv::Rect(int(std::floor(x0)) - 2, int(std::floor(y0)) - 2, int(x1 - x0) + 5, int(y1 - y0) + 5));
   for (const auto& p : dst) subdiv.insert(p);
   std::vector<cv::Vec6f> tris;
   subdiv.getTriangleList(tris);
