@@ -14,7 +14,7 @@ packages=(
   libespeak-ng-dev espeak-ng-data
   libgloo-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-  python3 python3-numpy python3-scipy
+  python3 python3-numpy python3-scipy python3-torch
 )
 
 missing=()

@@ -9,22 +9,32 @@ BIN=${BIN:-build/synctalkface}
 DATA=${DATA:-../shared/data}
 STEPS=${1:-6000}
 RUNS=runs
+mkdir -p "$RUNS"
 
-# 1. Face crops at 96 px, mel, landmarks. The VoxCeleb2 clips (9 people never
+# 1. Synthetic clips: espeak-ng speech over ~600 photos of different people
+#    (identity diversity the real clips lack), two processes for two cores.
+"$BIN" synth --faces "$DATA/faces" --out "$RUNS/synth_a" --clips 300 --seed 11 --threads 1 > "$RUNS/synth_a.log" 2>&1 &
+A=$!
+"$BIN" synth --faces "$DATA/faces" --out "$RUNS/synth_b" --clips 300 --seed 22 --threads 1 > "$RUNS/synth_b.log" 2>&1 &
+B=$!
+wait $A || { tail -n 1 "$RUNS/synth_a.log"; exit 1; }
+wait $B || { tail -n 1 "$RUNS/synth_b.log"; exit 1; }
+
+# 2. Face crops at 96 px, mel, landmarks. The VoxCeleb2 clips (9 people never
 #    seen in training) are the validation split.
-"$BIN" preprocess "$DATA/grid_s1" "$DATA/grid" "$DATA/retalking" "$DATA/vox" \
+"$BIN" preprocess "$DATA/grid_s1" "$DATA/grid" "$DATA/retalking" "$DATA/vox" "$RUNS/synth_a" "$RUNS/synth_b" \
   --out "$RUNS/data96" --size 96 --val-match /vox/
 
-# 2. SyncNet expert (needed for L_av).
+# 3. SyncNet expert (needed for L_av).
 "$BIN" train-sync --data "$RUNS/data96" --config lite --out "$RUNS/sync96" --steps 2000 \
   $( [ -f "$RUNS/sync96/last.ckpt" ] && echo --resume "$RUNS/sync96/last.ckpt" )
 
-# 3. Generator with the Audio-Lip Memory. The quality discriminator is off:
+# 4. Generator with the Audio-Lip Memory. The quality discriminator is off:
 #    on 2 CPU cores every step counts, and the GAN term needs far more steps
 #    than this budget to help (see models/README.md).
 "$BIN" train --data "$RUNS/data96" --config lite --sync "$RUNS/sync96/best.ckpt" --out "$RUNS/gen96" \
   --steps "$STEPS" --no-gan --val-every 250 --ckpt-every 250 --sample-every 500 \
   $( [ -f "$RUNS/gen96/last.ckpt" ] && echo --resume "$RUNS/gen96/last.ckpt" )
 
-# 4. Weights only, fp16: the file that ships in models/.
+# 5. Weights only, fp16: the file that ships in models/.
 "$BIN" export "$RUNS/gen96/best.ckpt" --out models/synctalkface_lite.stfm

@@ -10,6 +10,7 @@
 
 #include "helpers.h"
 #include "stf/error.h"
+#include "train/checkpoint.h"
 #include "train/dataset.h"
 #include "train/preprocess.h"
 
@@ -75,7 +76,7 @@ TEST(Preprocess, ResumesSkipsFailuresAndSplitsByClip) {
 
 TEST(Dataset, BatchesHaveThePaperShapesAndDependOnlyOnTheSeed) {
   Dataset ds(dataset_dir(), "train", 96);
-  GeneratorBatch a = ds.generator_batch(3, 42), b = ds.generator_batch(3, 42), c = ds.generator_batch(3, 43);
+  GeneratorBatch a = ds.generator_batch(0, 3, 42), b = ds.generator_batch(0, 3, 42), c = ds.generator_batch(0, 3, 43);
   EXPECT_EQ(a.target.sizes(), (std::vector<int64_t>{15, 3, 96, 96}));
   EXPECT_EQ(a.identity.sizes(), (std::vector<int64_t>{15, 6, 96, 96}));
   EXPECT_EQ(a.lips.sizes(), (std::vector<int64_t>{15, 3, 5, 96, 96}));
@@ -90,11 +91,25 @@ TEST(Dataset, BatchesHaveThePaperShapesAndDependOnlyOnTheSeed) {
   // The centre of each lip window is the target frame itself.
   EXPECT_TRUE(torch::equal(a.lips.select(2, 2).narrow(2, 48, 48), a.target.narrow(2, 48, 48)));
 
-  SyncBatch s = ds.sync_batch(200, 7);
+  SyncBatch s = ds.sync_batch(0, 200, 7);
   EXPECT_EQ(s.lower.sizes(), (std::vector<int64_t>{200, 15, 48, 96}));
   double positives = s.label.sum().item<double>();
   EXPECT_GT(positives, 70);
   EXPECT_LT(positives, 130);
+
+  // Samples are numbered: a batch of 6 is the batches of 3 at 0 and 3 one
+  // after the other (what two data-parallel ranks take), and every epoch
+  // (2 clips here) visits each clip once.
+  GeneratorBatch six = ds.generator_batch(0, 6, 42), rest = ds.generator_batch(3, 3, 42);
+  EXPECT_TRUE(torch::equal(six.target, torch::cat({a.target, rest.target})));
+  EXPECT_TRUE(torch::equal(six.sync_mel, torch::cat({a.sync_mel, rest.sync_mel})));
+  std::set<std::vector<size_t>> orders;
+  for (int epoch = 0; epoch < 8; ++epoch) {
+    std::vector<size_t> order{ds.clip_of(2 * epoch, 7), ds.clip_of(2 * epoch + 1, 7)};
+    EXPECT_EQ(std::set<size_t>(order.begin(), order.end()), (std::set<size_t>{0, 1})) << "epoch " << epoch;
+    orders.insert(order);
+  }
+  EXPECT_EQ(orders.size(), 2u) << "each epoch is shuffled anew";
 }
 
 TEST(Train, LiteModelOverfitsTwoRealClips) {
@@ -186,4 +201,18 @@ TEST(Train, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   test::CliResult resumed = test::run_cli("train --data " + q(dataset_dir()) + " --out " + q(out + "/again") +
                                           " --steps 1 --batch 2 --no-av --resume " + q(out + "/step_1.ckpt"));
   EXPECT_EQ(resumed.status, 0) << resumed.output;
+}
+
+// Ctrl-C between steps: the checkpoints written so far stay, and the message
+// says how to go on.
+TEST(Train, CtrlCKeepsTheCheckpointsAndSaysHowToResume) {
+  std::string dir = test::temp_dir("train_ctrlc"), log_dir = test::temp_dir("train_ctrlc_log"), log;
+  auto checkpointed = [](const std::string& folder) { return fs::exists(folder + "/step_2.ckpt"); };
+  int status = test::interrupt_cli_when({"train-sync", "--data", dataset_dir(), "--out", dir, "--steps", "100000",
+                                         "--batch", "2", "--ckpt-every", "2", "--threads", "1"},
+                                        log_dir + "/run.log", checkpointed, dir, &log);
+  EXPECT_EQ(status, 2) << log;
+  EXPECT_NE(log.find("error: interrupted at step"), std::string::npos) << log;
+  EXPECT_NE(log.find("continue with --resume " + dir), std::string::npos) << log;
+  EXPECT_NO_THROW(read_checkpoint_meta(dir + "/last.ckpt"));
 }

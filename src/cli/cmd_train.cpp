@@ -36,7 +36,19 @@ void add_common(CLI::App* cmd, TrainCli& o) {
   cmd->add_option("--ckpt-every", o.train.ckpt_every, "Steps between checkpoints")->default_val(500)->check(CLI::PositiveNumber);
   cmd->add_option("--keep", o.train.keep, "Step checkpoints kept (plus last.ckpt and best.ckpt)")
       ->default_val(3)->check(CLI::PositiveNumber);
+  cmd->add_flag("--freeze-bn", o.train.freeze_bn,
+                "BatchNorm normalises with its running statistics (small per-rank batches; exact data parallelism)");
+  cmd->add_option("--device", o.train.device, "cpu, cuda, cuda:N, or auto (CUDA when available, GPU LOCAL_RANK)")
+      ->default_val("auto");
+  cmd->add_option("--dist-timeout", o.train.dist_timeout,
+                  "Seconds to wait for the other ranks (rendezvous and every collective) when started by torchrun")
+      ->default_val(600)->check(CLI::PositiveNumber);
   add_threads_option(cmd, o.threads);
+  cmd->footer(
+      "Data-parallel: start it with torchrun, e.g.\n"
+      "  torchrun --nproc_per_node=2 --no_python synctalkface " + cmd->get_name() + " --data D --out O ...\n"
+      "Each rank takes --batch samples per step (the effective batch is --batch x WORLD_SIZE); only rank 0 writes.\n"
+      "See docs/distributed.md.");
 }
 
 std::string format_val(double v) {
@@ -54,8 +66,10 @@ void add_train_commands(CLI::App& root) {
   add_common(sync, *s);
   sync->callback([s] {
     set_threads(s->threads);
+    s->train.dist = DistEnv::from_environment();
     s->train.config = ModelConfig::load(s->config);
     TrainResult r = train_sync(s->train);
+    if (s->train.dist.rank != 0) return;  // rank 0 reports for all
     std::printf("train-sync: %lld steps in %.1f s, BCE %.4f -> %.4f, best val BCE %s, %s\n",
                 static_cast<long long>(r.steps), r.seconds, r.first_loss, r.last_loss, format_val(r.best_val).c_str(),
                 r.last_checkpoint.c_str());
@@ -74,6 +88,7 @@ void add_train_commands(CLI::App& root) {
   gen->add_option("--slots", g->slots, "Memory slots (0 = the config's)")->default_val(0)->check(CLI::NonNegativeNumber);
   gen->callback([g] {
     set_threads(g->threads);
+    g->train.dist = DistEnv::from_environment();
     ModelConfig c = ModelConfig::load(g->config);
     if (g->no_memory) c.memory = false, c.loss.store = 0, c.loss.align = 0;
     if (g->no_av) c.loss.av = 0;
@@ -83,6 +98,7 @@ void add_train_commands(CLI::App& root) {
     c.validate();
     g->train.config = c;
     TrainResult r = train_generator(g->train);
+    if (g->train.dist.rank != 0) return;  // rank 0 reports for all
     std::printf("train: %lld steps in %.1f s, L1 %.4f -> %.4f, best val L1 %s, %s\n",
                 static_cast<long long>(r.steps), r.seconds, r.first_loss, r.last_loss, format_val(r.best_val).c_str(),
                 r.last_checkpoint.c_str());

@@ -1,5 +1,7 @@
 #include "stf/threads.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <opencv2/core.hpp>
 #include <thread>
 #include <torch/torch.h>
@@ -12,7 +14,10 @@ int available_cores() {
 }
 
 int set_threads(int n) {
-  if (n <= 0) n = available_cores();
+  // Processes that torchrun starts side by side share the cores.
+  const char* local = std::getenv("LOCAL_WORLD_SIZE");
+  const int sharing = local ? std::max(1, std::atoi(local)) : 1;
+  if (n <= 0) n = std::max(1, available_cores() / sharing);
   torch::set_num_threads(n);
   cv::setNumThreads(n);
   return n;

@@ -68,12 +68,12 @@ std::pair<nlohmann::json, std::string> read_parts(const std::string& path, bool 
 
 nlohmann::json read_checkpoint_meta(const std::string& path) { return read_parts(path, false).first; }
 
-void load_checkpoint(const std::string& path, const Checkpoint& into) {
+void load_checkpoint(const std::string& path, const Checkpoint& into, const torch::Device& device) {
   auto [meta, body] = read_parts(path, true);
   try {
     torch::serialize::InputArchive archive;
     std::istringstream in(body);
-    archive.load_from(in);
+    archive.load_from(in, device);
     for (const auto& [name, m] : into.modules) {
       torch::serialize::InputArchive sub;
       archive.read(name, sub);

@@ -19,7 +19,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 // Reads only the meta (kind, step, config); throws stf::Error naming the
 // file on anything that is not a complete checkpoint of ours.
 nlohmann::json read_checkpoint_meta(const std::string& path);
-// Loads the named modules/optimisers (which must already have the right shapes).
-void load_checkpoint(const std::string& path, const Checkpoint& into);
+// Loads the named modules/optimisers (which must already have the right
+// shapes); their tensors land on `device` whatever device saved them.
+void load_checkpoint(const std::string& path, const Checkpoint& into, const torch::Device& device = torch::kCPU);
 
 }  // namespace stf

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
+#include <algorithm>
 #include <random>
 
 #include "stf/audio.h"
@@ -59,51 +60,122 @@ torch::Tensor Dataset::mel_window(const ClipFile& c, int64_t i) const {
   return stf::mel_window(mel, h.first_frame + i, h.fps).unsqueeze(0).clone();  // (1, 80, 16)
 }
 
-GeneratorBatch Dataset::generator_batch(int batch, uint64_t seed) const {
-  std::mt19937_64 rng(seed);
-  std::vector<torch::Tensor> target, identity, lips, mel, sync_mel;
-  for (int b = 0; b < batch; ++b) {
-    const ClipFile& c = *clips_[std::uniform_int_distribution<size_t>(0, clips_.size() - 1)(rng)];
-    const int64_t n = c.header().frames;
-    const int64_t t = std::uniform_int_distribution<int64_t>(2, n - 7)(rng);  // window t..t+4, lips t-2..t+6
-    int64_t r;
-    do r = std::uniform_int_distribution<int64_t>(0, n - 5)(rng);
-    while (std::abs(r - t) < 5);                                               // reference >= 5 frames away
-    std::vector<torch::Tensor> around;                                         // frames t-2 .. t+6
-    for (int64_t i = t - 2; i <= t + 6; ++i) around.push_back(frame(c, i));
-    for (int k = 0; k < 5; ++k) {
-      torch::Tensor real = around[k + 2];
-      target.push_back(real);
-      identity.push_back(identity_input(real.unsqueeze(0), frame(c, r + k).unsqueeze(0)).squeeze(0));
-      auto window = torch::stack({around[k], around[k + 1], around[k + 2], around[k + 3], around[k + 4]}, 1);  // (3, 5, S, S)
-      lips.push_back(mask_upper_half(window));
-      mel.push_back(mel_window(c, t + k));
-    }
-    sync_mel.push_back(mel_window(c, t));
-  }
-  return {torch::stack(target), torch::stack(identity), torch::stack(lips), torch::stack(mel), torch::stack(sync_mel)};
+namespace {
+
+// A well-mixed 64-bit number from two (splitmix64's finaliser).
+uint64_t mix(uint64_t a, uint64_t b) {
+  uint64_t z = a * 0x9E3779B97F4A7C15ull + b + 0x632BE59BD9B4E019ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
 }
 
-SyncBatch Dataset::sync_batch(int batch, uint64_t seed) const {
-  std::mt19937_64 rng(seed);
-  std::vector<torch::Tensor> lower, mel, label;
-  for (int b = 0; b < batch; ++b) {
-    const ClipFile& c = *clips_[std::uniform_int_distribution<size_t>(0, clips_.size() - 1)(rng)];
-    const int64_t n = c.header().frames;
-    const int64_t t = std::uniform_int_distribution<int64_t>(0, n - 5)(rng);
-    const bool positive = std::bernoulli_distribution(0.5)(rng);
-    int64_t a = t;
-    if (!positive) {
-      do a = std::uniform_int_distribution<int64_t>(0, n - 5)(rng);
-      while (std::abs(a - t) < 5);                                              // clearly out of sync
-    }
-    std::vector<torch::Tensor> window;
-    for (int64_t i = t; i < t + 5; ++i) window.push_back(frame(c, i));
-    lower.push_back(stack_lower_halves(torch::stack(window).unsqueeze(0)).squeeze(0));  // (15, S/2, S)
-    mel.push_back(mel_window(c, a));
-    label.push_back(torch::tensor(positive ? 1.0f : 0.0f));
+}  // namespace
+
+size_t Dataset::clip_of(int64_t sample, uint64_t seed) const {
+  const int64_t n = static_cast<int64_t>(clips_.size());
+  std::vector<size_t> order(clips_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::mt19937_64 rng(mix(seed, static_cast<uint64_t>(sample / n)));
+  std::shuffle(order.begin(), order.end(), rng);
+  return order[sample % n];
+}
+
+std::vector<torch::Tensor> Dataset::generator_sample(const ClipFile& c, std::mt19937_64& rng) const {
+  const int64_t n = c.header().frames;
+  const int64_t t = std::uniform_int_distribution<int64_t>(2, n - 7)(rng);  // window t..t+4, lips t-2..t+6
+  int64_t r;
+  do r = std::uniform_int_distribution<int64_t>(0, n - 5)(rng);
+  while (std::abs(r - t) < 5);                                               // reference >= 5 frames away
+  std::vector<torch::Tensor> around;                                         // frames t-2 .. t+6
+  for (int64_t i = t - 2; i <= t + 6; ++i) around.push_back(frame(c, i));
+  std::vector<torch::Tensor> target, identity, lips, mel;
+  for (int k = 0; k < 5; ++k) {
+    torch::Tensor real = around[k + 2];
+    target.push_back(real);
+    identity.push_back(identity_input(real.unsqueeze(0), frame(c, r + k).unsqueeze(0)).squeeze(0));
+    auto window = torch::stack({around[k], around[k + 1], around[k + 2], around[k + 3], around[k + 4]}, 1);  // (3, 5, S, S)
+    lips.push_back(mask_upper_half(window));
+    mel.push_back(mel_window(c, t + k));
   }
-  return {torch::stack(lower), torch::stack(mel), torch::stack(label)};
+  return {torch::stack(target), torch::stack(identity), torch::stack(lips), torch::stack(mel), mel_window(c, t)};
+}
+
+std::vector<torch::Tensor> Dataset::sync_sample(const ClipFile& c, std::mt19937_64& rng) const {
+  const int64_t n = c.header().frames;
+  const int64_t t = std::uniform_int_distribution<int64_t>(0, n - 5)(rng);
+  const bool positive = std::bernoulli_distribution(0.5)(rng);
+  int64_t a = t;
+  if (!positive) {
+    do a = std::uniform_int_distribution<int64_t>(0, n - 5)(rng);
+    while (std::abs(a - t) < 5);                                              // clearly out of sync
+  }
+  std::vector<torch::Tensor> window;
+  for (int64_t i = t; i < t + 5; ++i) window.push_back(frame(c, i));
+  return {stack_lower_halves(torch::stack(window).unsqueeze(0)).squeeze(0),  // (15, S/2, S)
+          mel_window(c, a), torch::tensor(positive ? 1.0f : 0.0f)};
+}
+
+namespace {
+
+// Samples' tensors (per sample: target, identity, lips, mel of 5 frames each,
+// and the sync mel) as one batch.
+GeneratorBatch generator_batch_of(const std::vector<std::vector<torch::Tensor>>& samples) {
+  std::vector<torch::Tensor> f[5];
+  for (const auto& s : samples)
+    for (int i = 0; i < 5; ++i) f[i].push_back(s[i]);
+  return {torch::cat(f[0]), torch::cat(f[1]), torch::cat(f[2]), torch::cat(f[3]), torch::stack(f[4])};
+}
+
+SyncBatch sync_batch_of(const std::vector<std::vector<torch::Tensor>>& samples) {
+  std::vector<torch::Tensor> f[3];
+  for (const auto& s : samples)
+    for (int i = 0; i < 3; ++i) f[i].push_back(s[i]);
+  return {torch::stack(f[0]), torch::stack(f[1]), torch::stack(f[2])};
+}
+
+}  // namespace
+
+GeneratorBatch Dataset::generator_batch(int64_t first, int count, uint64_t seed) const {
+  std::vector<std::vector<torch::Tensor>> samples;
+  for (int64_t p = first; p < first + count; ++p) {
+    std::mt19937_64 rng(mix(~seed, static_cast<uint64_t>(p)));
+    samples.push_back(generator_sample(*clips_[clip_of(p, seed)], rng));
+  }
+  return generator_batch_of(samples);
+}
+
+SyncBatch Dataset::sync_batch(int64_t first, int count, uint64_t seed) const {
+  std::vector<std::vector<torch::Tensor>> samples;
+  for (int64_t p = first; p < first + count; ++p) {
+    std::mt19937_64 rng(mix(~seed, static_cast<uint64_t>(p)));
+    samples.push_back(sync_sample(*clips_[clip_of(p, seed)], rng));
+  }
+  return sync_batch_of(samples);
+}
+
+GeneratorBatch Dataset::validation_generator_batch(int batch, uint64_t seed) const {
+  std::mt19937_64 rng(seed);
+  std::vector<std::vector<torch::Tensor>> samples;
+  for (int b = 0; b < batch; ++b)
+    samples.push_back(generator_sample(*clips_[std::uniform_int_distribution<size_t>(0, clips_.size() - 1)(rng)], rng));
+  return generator_batch_of(samples);
+}
+
+SyncBatch Dataset::validation_sync_batch(int batch, uint64_t seed) const {
+  std::mt19937_64 rng(seed);
+  std::vector<std::vector<torch::Tensor>> samples;
+  for (int b = 0; b < batch; ++b)
+    samples.push_back(sync_sample(*clips_[std::uniform_int_distribution<size_t>(0, clips_.size() - 1)(rng)], rng));
+  return sync_batch_of(samples);
+}
+
+GeneratorBatch GeneratorBatch::to(const torch::Device& device) const {
+  return {target.to(device), identity.to(device), lips.to(device), mel.to(device), sync_mel.to(device)};
+}
+
+SyncBatch SyncBatch::to(const torch::Device& device) const {
+  return {lower.to(device), mel.to(device), label.to(device)};
 }
 
 }  // namespace stf

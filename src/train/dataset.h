@@ -2,9 +2,15 @@
 // windows with masked targets, a reference window of the same clip at least
 // 5 frames away, per-frame mel windows, 5-frame lip windows around each
 // frame, and SyncNet pairs (50% in sync, 50% shifted within the clip).
-// Every batch is a pure function of its seed: thread-safe and reproducible.
+// Training samples are numbered over a run: sample p comes from the clip at
+// place p % clips() of that epoch's shuffle (epoch p / clips(), shuffled from
+// the run's seed), its windows drawn from its own seed. So every epoch visits
+// every clip once, a data-parallel rank takes a disjoint slice of the
+// numbers, and a batch is a pure function of (seed, first number): thread-safe
+// and reproducible whatever the number of ranks and workers.
 #pragma once
 #include <memory>
+#include <random>
 #include <string>
 #include <torch/torch.h>
 #include <vector>
@@ -19,12 +25,14 @@ struct GeneratorBatch {
   torch::Tensor lips;      // (B*5, 3, 5, S, S) frames i-2..i+2 around each target, upper half zeroed
   torch::Tensor mel;       // (B*5, 1, 80, 16) the window of each target frame
   torch::Tensor sync_mel;  // (B, 1, 80, 16) the window of the 5 frames together
+  GeneratorBatch to(const torch::Device& device) const;
 };
 
 struct SyncBatch {
   torch::Tensor lower;  // (B, 15, S/2, S) lower halves of 5 frames
   torch::Tensor mel;    // (B, 1, 80, 16)
   torch::Tensor label;  // (B) 1 = in sync, 0 = audio from elsewhere in the clip
+  SyncBatch to(const torch::Device& device) const;
 };
 
 class Dataset {
@@ -35,10 +43,19 @@ class Dataset {
   Dataset(const std::string& dir, const std::string& split, int image_size);
   size_t clips() const { return clips_.size(); }
   int64_t frames() const;
-  GeneratorBatch generator_batch(int batch, uint64_t seed) const;
-  SyncBatch sync_batch(int batch, uint64_t seed) const;
+  // Samples first .. first+count-1 of a run seeded with `seed`.
+  GeneratorBatch generator_batch(int64_t first, int count, uint64_t seed) const;
+  SyncBatch sync_batch(int64_t first, int count, uint64_t seed) const;
+  // Fixed validation batches: clips drawn at random from `seed`.
+  GeneratorBatch validation_generator_batch(int batch, uint64_t seed) const;
+  SyncBatch validation_sync_batch(int batch, uint64_t seed) const;
+  // The clip sample number `sample` comes from.
+  size_t clip_of(int64_t sample, uint64_t seed) const;
 
  private:
+  // The sample's tensors, in the order of the batch's fields.
+  std::vector<torch::Tensor> generator_sample(const ClipFile& c, std::mt19937_64& rng) const;
+  std::vector<torch::Tensor> sync_sample(const ClipFile& c, std::mt19937_64& rng) const;
   torch::Tensor frame(const ClipFile& c, int64_t i) const;  // (3, S, S)
   torch::Tensor mel_window(const ClipFile& c, int64_t i) const;  // (1, 80, 16)
   std::vector<std::unique_ptr<ClipFile>> clips_;

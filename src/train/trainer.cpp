@@ -93,13 +93,13 @@ void write_sample_grid(const std::string& path, const GeneratorBatch& b, const t
 }
 
 // Builds the next `workers` batches on worker threads while a step trains.
-// Batches depend only on (seed, step), so the number of workers and their
+// Batches depend only on their step, so the number of workers and their
 // timing do not change results.
 template <typename Batch>
 class Prefetcher {
  public:
-  Prefetcher(std::function<Batch(uint64_t)> make, uint64_t seed, int64_t first, int64_t last, int workers)
-      : make_(std::move(make)), seed_(seed), next_(first), last_(last) {
+  Prefetcher(std::function<Batch(int64_t)> make, int64_t first, int64_t last, int workers)
+      : make_(std::move(make)), next_(first), last_(last) {
     for (int w = 0; w < std::max(1, workers) && next_ <= last_; ++w) start();
   }
   Batch take(int64_t step) {
@@ -113,10 +113,9 @@ class Prefetcher {
  private:
   void start() {
     const int64_t step = next_++;
-    pending_.emplace_back(step, std::async(std::launch::async, [this, step] { return make_(batch_seed(seed_, step)); }));
+    pending_.emplace_back(step, std::async(std::launch::async, [this, step] { return make_(step); }));
   }
-  std::function<Batch(uint64_t)> make_;
-  uint64_t seed_;
+  std::function<Batch(int64_t)> make_;
   int64_t next_, last_;
   std::deque<std::pair<int64_t, std::future<Batch>>> pending_;
 };
@@ -131,18 +130,106 @@ std::unique_ptr<Dataset> open_validation(const TrainOptions& opt) {
   }
 }
 
+// The ranks of a run (one without torchrun) and its device. Step k
+// (1-based) of a run uses samples [k-1]*B*W .. k*B*W-1 of the run's
+// numbering, counted on from where a resumed run stopped: rank r takes the
+// r-th slice of B, so the ranks see disjoint parts of every epoch and
+// W ranks of batch B see the same samples as one process of batch B*W.
+struct Ranks {
+  Ranks(const TrainOptions& opt, int batch)
+      : device(training_device(opt.device, opt.dist.local_rank)),
+        dist(opt.dist, std::chrono::seconds(opt.dist_timeout), device),
+        batch(batch) {}
+  int64_t first_sample(int64_t step) const {
+    return samples_before + (step - start - 1) * batch * dist.world() + int64_t(dist.rank()) * batch;
+  }
+  int64_t samples_after(int64_t step) const { return samples_before + (step - start) * batch * dist.world(); }
+  // Dropout and other randomness of a step: rank 0 as a single process.
+  uint64_t step_seed(uint64_t seed, int64_t step) const {
+    return batch_seed(seed, step) + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(dist.rank());
+  }
+
+  torch::Device device;
+  Distributed dist;
+  int batch;
+  int64_t start = 0, samples_before = 0;
+};
+
+std::vector<torch::Tensor> float_buffers(const std::vector<torch::nn::Module*>& modules) {
+  std::vector<torch::Tensor> out;
+  for (auto* m : modules)
+    for (auto& b : m->buffers())
+      if (b.is_floating_point()) out.push_back(b);
+  return out;
+}
+
+std::vector<torch::Tensor> state_tensors(const std::vector<torch::nn::Module*>& modules) {
+  std::vector<torch::Tensor> out = float_buffers(modules);
+  for (auto* m : modules)
+    for (auto& p : m->parameters()) out.push_back(p);
+  return out;
+}
+
+// After an optimiser step on every rank: BatchNorm running statistics become
+// their mean over the ranks, then the ranks compare a fingerprint of all
+// weights. They must agree bit for bit (the same averaged gradients went
+// into the same optimiser); if they do not (different hardware rounding),
+// rank 0's weights are sent to all, with a warning. Returns the spread.
+double keep_ranks_identical(Distributed& dist, const std::vector<torch::nn::Module*>& modules, int64_t step) {
+  if (dist.world() == 1) return 0;
+  torch::NoGradGuard ng;
+  dist.average(float_buffers(modules));
+  double fp = 0;
+  int64_t i = 0;
+  for (auto& t : state_tensors(modules)) {
+    auto d = t.detach().to(torch::kCPU, torch::kFloat64);
+    fp += d.sum().item<double>() * (1.0 + 0.001 * double(i++)) + d.square().sum().item<double>();
+  }
+  double spread = dist.spread(fp);
+  if (spread != 0) {
+    if (dist.is_main())
+      std::fprintf(stderr, "warning: step %lld: the ranks' weights differ (fingerprint spread %g); resending rank 0's\n",
+                   static_cast<long long>(step), spread);
+    dist.broadcast(state_tensors(modules));
+  }
+  return spread;
+}
+
+// Training mode; with --freeze-bn, BatchNorm layers stay in evaluation mode
+// (normalising with their running statistics, which then do not change).
+void set_training(torch::nn::Module& m, bool freeze_bn) {
+  m.train();
+  if (!freeze_bn) return;
+  for (auto& sub : m.modules())
+    if (sub->as<torch::nn::BatchNorm2d>() || sub->as<torch::nn::BatchNorm3d>()) sub->eval();
+}
+
+// Ctrl-C: stop between steps; the checkpoints already written stay valid.
+void check_interrupted(int64_t step, const std::string& last_ckpt) {
+  if (!cancelled()) return;
+  throw Error("interrupted at step " + std::to_string(step) + "; " +
+              (last_ckpt.empty() ? std::string("no checkpoint was written yet")
+                                 : "continue with --resume " + last_ckpt));
+}
+
 // Loads --resume into ckpt after checking its kind and configuration.
-// Returns the step to continue from (0 without --resume).
-int64_t resume_into(const TrainOptions& opt, const std::string& kind, const std::string& what, Checkpoint& ckpt) {
+// Returns the step to continue from (0 without --resume); sets
+// ranks.start and ranks.samples_before.
+int64_t resume_into(const TrainOptions& opt, const std::string& kind, const std::string& what, Checkpoint& ckpt,
+                    Ranks& ranks) {
   if (opt.resume.empty()) return 0;
   nlohmann::json m = read_checkpoint_meta(opt.resume);
   if (m.value("kind", "") != kind)
     throw Error(opt.resume + ": not a " + what + " checkpoint (kind " + m.value("kind", "?") + ")");
   if (ModelConfig::from_json(m.at("config")).to_json() != opt.config.to_json())
     throw Error(opt.resume + ": checkpoint has another configuration than --config and the loss flags");
-  load_checkpoint(opt.resume, ckpt);
+  load_checkpoint(opt.resume, ckpt, ranks.device);
   ckpt.meta["best_val"] = m.value("best_val", 1e9);
-  return m.at("step").get<int64_t>();
+  ranks.start = m.at("step").get<int64_t>();
+  // Runs from before the sample numbering: go on as if every step had taken one batch.
+  ranks.samples_before = m.value("samples", ranks.start * ranks.batch);
+  ckpt.meta["samples"] = ranks.samples_before;
+  return ranks.start;
 }
 
 // An explicit --lr replaces the learning rate restored with the optimiser
@@ -157,20 +244,26 @@ void override_lr(torch::optim::Adam& optim, double lr) {
 TrainResult train_sync(const TrainOptions& opt) {
   const ModelConfig& c = opt.config;
   const int batch = opt.batch > 0 ? opt.batch : c.batch;
+  Ranks ranks(opt, batch);
+  Distributed& dist = ranks.dist;
+  const bool main = dist.is_main(), show = main && !opt.quiet;
   Dataset train(opt.data, "train", c.image_size);
-  std::unique_ptr<Dataset> val = open_validation(opt);
+  std::unique_ptr<Dataset> val = main ? open_validation(opt) : nullptr;
   torch::manual_seed(opt.seed);
   SyncNet net(c.image_size, c.sync_width, c.sync_feature, c.residual_blocks);
+  net->to(ranks.device);
+  set_training(*net, opt.freeze_bn);
   torch::optim::Adam optim(net->parameters(), adam(c, opt.lr > 0 ? opt.lr : c.lr_sync));
-  nlohmann::json meta{{"kind", "sync"}, {"config", c.to_json()}, {"step", 0}, {"best_val", 1e9}};
+  nlohmann::json meta{{"kind", "sync"}, {"config", c.to_json()}, {"step", 0}, {"samples", 0}, {"best_val", 1e9}};
   Checkpoint ckpt{meta, {{"syncnet", net.get()}}, {{"syncnet", &optim}}};
-  const int64_t start = resume_into(opt, "sync", "SyncNet", ckpt);
+  const int64_t start = resume_into(opt, "sync", "SyncNet", ckpt, ranks);
   override_lr(optim, opt.lr);
-  RunFolder run(opt);
+  dist.broadcast(state_tensors({net.get()}));
+  std::unique_ptr<RunFolder> run = main ? std::make_unique<RunFolder>(opt) : nullptr;
   TrainResult result;
   result.last_checkpoint = opt.resume;  // the last good checkpoint until this run writes one
-  Progress progress("train-sync", opt.steps, "steps", !opt.quiet);
-  double sum = 0, acc_sum = 0;
+  Progress progress("train-sync", opt.steps, "steps", show);
+  double sum = 0, acc_sum = 0, spread_max = 0;
   int n = 0;
   bool first_interval = true;
   auto evaluate = [&]() {
@@ -178,52 +271,65 @@ TrainResult train_sync(const TrainOptions& opt) {
     net->eval();
     double bce = 0, acc = 0;
     for (int v = 0; v < opt.val_batches; ++v) {
-      SyncBatch b = val->sync_batch(batch, kValSeed + v);
+      SyncBatch b = val->validation_sync_batch(batch, kValSeed + v).to(ranks.device);
       auto p = net->forward(b.lower, b.mel).clamp(1e-7, 1 - 1e-7);
       bce += torch::binary_cross_entropy(p, b.label).item<double>();
       acc += ((p > 0.5).to(torch::kFloat32) == b.label).to(torch::kFloat32).mean().item<double>();
     }
-    net->train();
+    set_training(*net, opt.freeze_bn);
     return std::make_pair(bce / opt.val_batches, acc / opt.val_batches);
   };
-  Prefetcher<SyncBatch> batches([&](uint64_t s) { return train.sync_batch(batch, s); }, opt.seed, start + 1, opt.steps,
-                                opt.workers);
-  for (int64_t step = start + 1; step <= opt.steps; ++step) {
-    check_cancelled();
-    SyncBatch b = batches.take(step);
-    torch::manual_seed(batch_seed(opt.seed, step));
-    auto p = net->forward(b.lower, b.mel).clamp(1e-7, 1 - 1e-7);
-    auto loss = torch::binary_cross_entropy(p, b.label);
-    optim.zero_grad();
-    loss.backward();
-    optim.step();
-    double l = loss.item<double>();
-    check_finite(l, step, result.last_checkpoint);
-    sum += l;
-    acc_sum += ((p > 0.5).to(torch::kFloat32) == b.label).to(torch::kFloat32).mean().item<double>();
-    ++n;
-    ckpt.meta["step"] = step;
-    if (step % opt.log_every == 0 || step == opt.steps) {
-      nlohmann::json j{{"step", step}, {"bce", sum / n}, {"acc", acc_sum / n}};
-      if (first_interval) result.first_loss = sum / n, first_interval = false;
-      result.last_loss = sum / n;
-      if (val && (step % opt.val_every == 0 || step == opt.steps)) {
-        auto [vb, va] = evaluate();
-        j["val_bce"] = vb;
-        j["val_acc"] = va;
-        if (vb < ckpt.meta["best_val"].get<double>()) {
-          ckpt.meta["best_val"] = vb;
-          run.save_best(ckpt);
+  Prefetcher<SyncBatch> batches([&](int64_t step) { return train.sync_batch(ranks.first_sample(step), batch, opt.seed); },
+                                start + 1, opt.steps, opt.workers);
+  try {
+    for (int64_t step = start + 1; step <= opt.steps; ++step) {
+      check_interrupted(step, result.last_checkpoint);
+      SyncBatch b = batches.take(step).to(ranks.device);
+      torch::manual_seed(ranks.step_seed(opt.seed, step));
+      auto p = net->forward(b.lower, b.mel).clamp(1e-7, 1 - 1e-7);
+      auto loss = torch::binary_cross_entropy(p, b.label);
+      optim.zero_grad();
+      loss.backward();
+      dist.average_gradients(net->parameters());
+      optim.step();
+      spread_max = std::max(spread_max, keep_ranks_identical(dist, {net.get()}, step));
+      // The logged figures are means over all ranks' samples.
+      auto figures = torch::stack({loss.detach(), ((p > 0.5).to(torch::kFloat32) == b.label).to(torch::kFloat32).mean()});
+      dist.average({figures});
+      double l = figures[0].item<double>();
+      check_finite(l, step, result.last_checkpoint);
+      sum += l;
+      acc_sum += figures[1].item<double>();
+      ++n;
+      ckpt.meta["step"] = step;
+      ckpt.meta["samples"] = ranks.samples_after(step);
+      if (main && (step % opt.log_every == 0 || step == opt.steps)) {
+        nlohmann::json j{{"step", step}, {"bce", sum / n}, {"acc", acc_sum / n}};
+        if (dist.world() > 1) j["param_spread"] = spread_max;
+        if (first_interval) result.first_loss = sum / n, first_interval = false;
+        result.last_loss = sum / n;
+        if (val && (step % opt.val_every == 0 || step == opt.steps)) {
+          auto [vb, va] = evaluate();
+          j["val_bce"] = vb;
+          j["val_acc"] = va;
+          if (vb < ckpt.meta["best_val"].get<double>()) {
+            ckpt.meta["best_val"] = vb;
+            run->save_best(ckpt);
+          }
         }
+        run->log(j);
+        progress.update(step, format_losses({{"bce", sum / n}, {"acc", acc_sum / n}}));
+        sum = acc_sum = spread_max = 0;
+        n = 0;
       }
-      run.log(j);
-      progress.update(step, format_losses({{"bce", sum / n}, {"acc", acc_sum / n}}));
-      sum = acc_sum = 0;
-      n = 0;
+      if (main && (step % opt.ckpt_every == 0 || step == opt.steps)) result.last_checkpoint = run->save(ckpt, step);
     }
-    if (step % opt.ckpt_every == 0 || step == opt.steps) result.last_checkpoint = run.save(ckpt, step);
+  } catch (const std::exception& e) {
+    dist.announce_failure(e.what());
+    throw;
   }
   progress.finish();
+  dist.finish();
   result.seconds = progress.elapsed();
   result.steps = opt.steps;
   result.best_val = ckpt.meta["best_val"];
@@ -236,8 +342,12 @@ TrainResult train_generator(const TrainOptions& opt) {
   const int batch = opt.batch > 0 ? opt.batch : c.batch;
   if (!c.memory && (w.vv > 0 || w.store > 0 || w.align > 0))
     throw Error("without the memory there is no lip encoder: also pass --no-vv (L_store and L_align are off)");
+  Ranks ranks(opt, batch);
+  Distributed& dist = ranks.dist;
+  const torch::Device device = ranks.device;
+  const bool main = dist.is_main(), show = main && !opt.quiet;
   Dataset train(opt.data, "train", c.image_size);
-  std::unique_ptr<Dataset> val = open_validation(opt);
+  std::unique_ptr<Dataset> val = main ? open_validation(opt) : nullptr;
   torch::manual_seed(opt.seed);
   SyncTalkFace gen(c);
   Discriminator disc(c.disc_width);
@@ -251,14 +361,20 @@ TrainResult train_generator(const TrainOptions& opt) {
       throw Error(opt.sync + ": the SyncNet was trained for another configuration");
     load_checkpoint(opt.sync, {m, {{"syncnet", sync.get()}}, {}});
   }
+  sync->to(device);
   sync->eval();  // frozen expert
   for (auto& p : sync->parameters()) p.requires_grad_(false);
   LipEncoder critic{nullptr};  // frozen copy of the lip encoder for L_vv
   if (c.memory) {
     critic = LipEncoder(c.image_size, c.lip_width, c.feature, c.residual_blocks);
+    critic->to(device);
     critic->eval();
     for (auto& p : critic->parameters()) p.requires_grad_(false);
   }
+  gen->to(device);
+  disc->to(device);
+  set_training(*gen, opt.freeze_bn);
+  set_training(*disc, opt.freeze_bn);
   auto refresh_critic = [&]() {
     if (!critic) return;
     torch::NoGradGuard ng;
@@ -270,112 +386,138 @@ TrainResult train_generator(const TrainOptions& opt) {
   const double lr_g = opt.lr > 0 ? opt.lr : c.lr_generator;
   torch::optim::Adam opt_g(gen->parameters(), adam(c, lr_g));
   torch::optim::Adam opt_d(disc->parameters(), adam(c, c.lr_discriminator));
-  nlohmann::json meta{{"kind", "generator"}, {"config", c.to_json()}, {"step", 0}, {"best_val", 1e9}};
+  nlohmann::json meta{{"kind", "generator"}, {"config", c.to_json()}, {"step", 0}, {"samples", 0}, {"best_val", 1e9}};
   refresh_critic();
   Checkpoint ckpt{meta, {{"generator", gen.get()}, {"discriminator", disc.get()}},
                   {{"generator", &opt_g}, {"discriminator", &opt_d}}};
   if (critic) ckpt.modules["lip_critic"] = critic.get();  // its copy time matters for an exact resume
-  const int64_t start = resume_into(opt, "generator", "generator", ckpt);
+  const int64_t start = resume_into(opt, "generator", "generator", ckpt, ranks);
   override_lr(opt_g, opt.lr);
-  RunFolder run(opt);
+  std::vector<torch::nn::Module*> trained{gen.get(), disc.get()};
+  if (critic) trained.push_back(critic.get());
+  dist.broadcast(state_tensors(trained));
+  std::unique_ptr<RunFolder> run = main ? std::make_unique<RunFolder>(opt) : nullptr;
   TrainResult result;
   result.last_checkpoint = opt.resume;  // the last good checkpoint until this run writes one
-  Progress progress("train", opt.steps, "steps", !opt.quiet);
+  Progress progress("train", opt.steps, "steps", show);
   std::map<std::string, double> sums;
+  double spread_max = 0;
   int n = 0;
   bool first_interval = true;
-  Prefetcher<GeneratorBatch> batches([&](uint64_t s) { return train.generator_batch(batch, s); }, opt.seed, start + 1,
-                                     opt.steps, opt.workers);
-  for (int64_t step = start + 1; step <= opt.steps; ++step) {
-    check_cancelled();
-    GeneratorBatch b = batches.take(step);
-    torch::manual_seed(batch_seed(opt.seed, step));
-    if (c.memory && c.vv_refresh > 0 && step % c.vv_refresh == 0) refresh_critic();
+  auto zero = [&] { return torch::zeros({}, torch::TensorOptions().device(device)); };
+  Prefetcher<GeneratorBatch> batches(
+      [&](int64_t step) { return train.generator_batch(ranks.first_sample(step), batch, opt.seed); }, start + 1,
+      opt.steps, opt.workers);
+  try {
+    for (int64_t step = start + 1; step <= opt.steps; ++step) {
+      check_interrupted(step, result.last_checkpoint);
+      GeneratorBatch b = batches.take(step).to(device);
+      torch::manual_seed(ranks.step_seed(opt.seed, step));
+      if (c.memory && c.vv_refresh > 0 && step % c.vv_refresh == 0) refresh_critic();
 
-    GeneratorOutput out = gen->forward_train(b.mel, b.identity, b.lips);
-    std::vector<torch::Tensor> images{out.recalled_image};  // I_g, and I_G with the memory
-    if (out.stored_image.defined()) images.push_back(out.stored_image);
-    const int64_t S = c.image_size;
-    std::map<std::string, torch::Tensor> terms;
-    terms["recon"] = torch::zeros({});
-    for (auto& img : images) terms["recon"] = terms["recon"] + (img - b.target).abs().mean();
-    if (w.av > 0) {  // PAPER.md: L_av = -log cos(audio, generated window), both paths
-      terms["av"] = torch::zeros({});
-      for (auto& img : images) {
-        auto lower = stack_lower_halves(img.view({batch, 5, 3, S, S}));
-        terms["av"] = terms["av"] - sync->forward(lower, b.sync_mel).clamp_min(1e-7).log().mean();
-      }
-    }
-    if (w.vv > 0) {  // L1 between frozen lip-encoder embeddings of generated and real windows
-      auto window = [&](const torch::Tensor& x) {
-        return mask_upper_half(x.view({batch, 5, 3, S, S})).transpose(1, 2);  // (B, 3, 5, S, S)
-      };
-      auto real = critic->forward(window(b.target)).detach();
-      terms["vv"] = torch::zeros({});
-      for (auto& img : images) terms["vv"] = terms["vv"] + (critic->forward(window(img)) - real).abs().mean();
-    }
-    if (w.gan > 0)  // generator side of the quality discriminator
-      terms["gan"] = torch::binary_cross_entropy_with_logits(disc->forward(out.recalled_image),
-                                                             torch::ones({out.recalled_image.size(0)}));
-    if (c.memory) {
-      terms["store"] = out.memory.store_loss;
-      terms["align"] = out.memory.align_loss;
-    }
-    const std::map<std::string, double> weight{{"recon", w.recon}, {"av", w.av}, {"vv", w.vv},
-                                               {"gan", w.gan}, {"store", w.store}, {"align", w.align}};
-    auto total = torch::zeros({});
-    for (auto& [k, t] : terms) total = total + weight.at(k) * t;
-    opt_g.zero_grad();
-    total.backward();
-    opt_g.step();
-    double total_v = total.item<double>();
-    check_finite(total_v, step, result.last_checkpoint);
-    if (w.gan > 0) {
-      auto real_logit = disc->forward(b.target);
-      auto fake_logit = disc->forward(out.recalled_image.detach());
-      auto d_loss = torch::binary_cross_entropy_with_logits(real_logit, torch::ones_like(real_logit)) +
-                    torch::binary_cross_entropy_with_logits(fake_logit, torch::zeros_like(fake_logit));
-      opt_d.zero_grad();
-      d_loss.backward();
-      opt_d.step();
-      sums["disc"] += d_loss.item<double>();
-    }
-    for (auto& [k, t] : terms) sums[k] += t.item<double>();
-    sums["total"] += total_v;
-    ++n;
-    ckpt.meta["step"] = step;
-    if (step % opt.log_every == 0 || step == opt.steps) {
-      nlohmann::json j{{"step", step}};
-      std::map<std::string, double> mean;
-      for (auto& [k, v] : sums) j[k] = mean[k] = v / n;
-      if (first_interval) result.first_loss = mean["recon"], first_interval = false;
-      result.last_loss = mean["recon"];
-      if (val && (step % opt.val_every == 0 || step == opt.steps)) {
-        torch::NoGradGuard ng;
-        gen->eval();
-        double l1 = 0;
-        for (int v = 0; v < opt.val_batches; ++v) {
-          GeneratorBatch vb = val->generator_batch(batch, kValSeed + v);
-          l1 += (gen->forward(vb.mel, vb.identity) - vb.target).abs().mean().item<double>();
-        }
-        gen->train();
-        j["val_l1"] = l1 / opt.val_batches;
-        if (j["val_l1"].get<double>() < ckpt.meta["best_val"].get<double>()) {
-          ckpt.meta["best_val"] = j["val_l1"];
-          run.save_best(ckpt);
+      GeneratorOutput out = gen->forward_train(b.mel, b.identity, b.lips);
+      std::vector<torch::Tensor> images{out.recalled_image};  // I_g, and I_G with the memory
+      if (out.stored_image.defined()) images.push_back(out.stored_image);
+      const int64_t S = c.image_size;
+      std::map<std::string, torch::Tensor> terms;
+      terms["recon"] = zero();
+      for (auto& img : images) terms["recon"] = terms["recon"] + (img - b.target).abs().mean();
+      if (w.av > 0) {  // PAPER.md: L_av = -log cos(audio, generated window), both paths
+        terms["av"] = zero();
+        for (auto& img : images) {
+          auto lower = stack_lower_halves(img.view({batch, 5, 3, S, S}));
+          terms["av"] = terms["av"] - sync->forward(lower, b.sync_mel).clamp_min(1e-7).log().mean();
         }
       }
-      run.log(j);
-      progress.update(step, format_losses(mean));
-      sums.clear();
-      n = 0;
+      if (w.vv > 0) {  // L1 between frozen lip-encoder embeddings of generated and real windows
+        auto window = [&](const torch::Tensor& x) {
+          return mask_upper_half(x.view({batch, 5, 3, S, S})).transpose(1, 2);  // (B, 3, 5, S, S)
+        };
+        auto real = critic->forward(window(b.target)).detach();
+        terms["vv"] = zero();
+        for (auto& img : images) terms["vv"] = terms["vv"] + (critic->forward(window(img)) - real).abs().mean();
+      }
+      if (w.gan > 0)  // generator side of the quality discriminator
+        terms["gan"] = torch::binary_cross_entropy_with_logits(
+            disc->forward(out.recalled_image), torch::ones({out.recalled_image.size(0)}, torch::TensorOptions().device(device)));
+      if (c.memory) {
+        terms["store"] = out.memory.store_loss;
+        terms["align"] = out.memory.align_loss;
+      }
+      const std::map<std::string, double> weight{{"recon", w.recon}, {"av", w.av}, {"vv", w.vv},
+                                                 {"gan", w.gan}, {"store", w.store}, {"align", w.align}};
+      auto total = zero();
+      for (auto& [k, t] : terms) total = total + weight.at(k) * t;
+      opt_g.zero_grad();
+      total.backward();
+      dist.average_gradients(gen->parameters());
+      opt_g.step();
+      std::vector<torch::Tensor> figures{total.detach()};
+      for (auto& [k, t] : terms) figures.push_back(t.detach());
+      if (w.gan > 0) {
+        auto real_logit = disc->forward(b.target);
+        auto fake_logit = disc->forward(out.recalled_image.detach());
+        auto d_loss = torch::binary_cross_entropy_with_logits(real_logit, torch::ones_like(real_logit)) +
+                      torch::binary_cross_entropy_with_logits(fake_logit, torch::zeros_like(fake_logit));
+        opt_d.zero_grad();
+        d_loss.backward();
+        dist.average_gradients(disc->parameters());
+        opt_d.step();
+        figures.push_back(d_loss.detach());
+      }
+      spread_max = std::max(spread_max, keep_ranks_identical(dist, trained, step));
+      // The logged figures are means over all ranks' samples.
+      auto fig = torch::stack(figures);
+      dist.average({fig});
+      fig = fig.to(torch::kCPU, torch::kFloat64);
+      const double total_v = fig[0].item<double>();
+      check_finite(total_v, step, result.last_checkpoint);
+      int64_t f = 1;
+      for (auto& [k, t] : terms) sums[k] += fig[f++].item<double>();
+      if (w.gan > 0) sums["disc"] += fig[f++].item<double>();
+      sums["total"] += total_v;
+      ++n;
+      ckpt.meta["step"] = step;
+      ckpt.meta["samples"] = ranks.samples_after(step);
+      if (main && (step % opt.log_every == 0 || step == opt.steps)) {
+        nlohmann::json j{{"step", step}};
+        std::map<std::string, double> mean;
+        for (auto& [k, v] : sums) j[k] = mean[k] = v / n;
+        if (dist.world() > 1) j["param_spread"] = spread_max;
+        if (first_interval) result.first_loss = mean["recon"], first_interval = false;
+        result.last_loss = mean["recon"];
+        if (val && (step % opt.val_every == 0 || step == opt.steps)) {
+          torch::NoGradGuard ng;
+          gen->eval();
+          double l1 = 0;
+          for (int v = 0; v < opt.val_batches; ++v) {
+            GeneratorBatch vb = val->validation_generator_batch(batch, kValSeed + v).to(device);
+            l1 += (gen->forward(vb.mel, vb.identity) - vb.target).abs().mean().item<double>();
+          }
+          set_training(*gen, opt.freeze_bn);
+          j["val_l1"] = l1 / opt.val_batches;
+          if (j["val_l1"].get<double>() < ckpt.meta["best_val"].get<double>()) {
+            ckpt.meta["best_val"] = j["val_l1"];
+            run->save_best(ckpt);
+          }
+        }
+        run->log(j);
+        progress.update(step, format_losses(mean));
+        sums.clear();
+        spread_max = 0;
+        n = 0;
+      }
+      if (main && opt.sample_every > 0 && step % opt.sample_every == 0)
+        write_sample_grid((fs::path(opt.out) / ("sample_" + std::to_string(step) + ".png")).string(), b.to(torch::kCPU),
+                          out.recalled_image.detach().to(torch::kCPU));
+      if (main && (step % opt.ckpt_every == 0 || step == opt.steps)) result.last_checkpoint = run->save(ckpt, step);
     }
-    if (opt.sample_every > 0 && step % opt.sample_every == 0)
-      write_sample_grid((fs::path(opt.out) / ("sample_" + std::to_string(step) + ".png")).string(), b,
-                        out.recalled_image.detach());
-    if (step % opt.ckpt_every == 0 || step == opt.steps) result.last_checkpoint = run.save(ckpt, step);
+  } catch (const std::exception& e) {
+    dist.announce_failure(e.what());
+    throw;
   }
   progress.finish();
+  dist.finish();
   result.seconds = progress.elapsed();
   result.steps = opt.steps;
   result.best_val = ckpt.meta["best_val"];

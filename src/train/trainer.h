@@ -4,6 +4,7 @@
 #include <string>
 
 #include "model/config.h"
+#include "train/distributed.h"
 
 namespace stf {
 
@@ -21,6 +22,10 @@ struct TrainOptions {
   int keep = 3;             // last K step checkpoints kept
   int sample_every = 500;   // sample grid PNG (generator only)
   int workers = 2;          // threads building the next batches
+  bool freeze_bn = false;   // BatchNorm normalises with its running statistics
+  std::string device = "auto";  // cpu, cuda, cuda:N, auto
+  DistEnv dist;             // this process's rank (torchrun's environment)
+  int dist_timeout = 600;   // seconds to wait for the other ranks
   bool quiet = false;
 };
 
