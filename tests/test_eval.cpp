@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <opencv2/imgcodecs.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -10,6 +12,7 @@
 #include "helpers.h"
 #include "stf/face.h"
 #include "stf/media.h"
+#include "synth/corpus.h"
 
 using namespace stf;
 
@@ -110,4 +113,62 @@ TEST(Eval, DubModeScoresSyncOnly) {
   }
   test::expect_one_line_error(test::run_cli("eval --mode dub --data '" + test::shared_data("grid_s1/bbaf2n.mp4") + "'"),
                               "at least two clips");
+}
+
+// A synthetic clip carries exact mouth landmarks: every system is also
+// scored against them, and the HTML report holds the table, the plots and
+// the frame strips inside one file (checked here; docs/ has a Chromium
+// screenshot), and lists the clips it had to skip.
+TEST(Eval, GroundTruthMetricAndSelfContainedReport) {
+  std::string dir = test::temp_dir("eval_report");
+  SynthOptions so;
+  so.faces = {test::shared_data("faces/london/neutral_001_03.jpg")};
+  so.out = dir + "/synth";
+  so.clips = 1;
+  so.quiet = true;
+  ASSERT_EQ(synthesize_corpus(so).written, 1);
+  std::ofstream(dir + "/broken.mp4") << "not a video";
+  test::CliResult r = test::run_cli("eval --data '" + dir + "/synth/clips/synth_00000.mp4' '" + dir +
+                                    "/broken.mp4' --json '" + dir + "/e.json' --report '" + dir + "/r.html' --threads 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("LMD-truth/IOD"), std::string::npos) << r.output;
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/e.json"));
+  for (const char* name : {"real", "reference_copy", "model"}) {
+    ASSERT_TRUE(j["systems"][name]["clips"][0].contains("lmd_truth")) << name;
+    EXPECT_GT(j["systems"][name]["clips"][0]["lmd_truth"].get<double>(), 0.0) << name;
+  }
+  // dlib on the real synthetic frames finds the true mouth closely.
+  EXPECT_LT(j["systems"]["real"]["clips"][0]["lmd_truth"].get<double>(), 0.08);
+  ASSERT_EQ(j["skipped"].size(), 1u);
+
+  std::ifstream f(dir + "/r.html");
+  std::string html((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(html.find("</html>"), std::string::npos);
+  EXPECT_NE(html.find("<table"), std::string::npos);
+  EXPECT_NE(html.find("broken.mp4"), std::string::npos) << "the skipped clip and its reason";
+  EXPECT_EQ(html.find("src=\"http"), std::string::npos) << "the page must not load anything";
+  EXPECT_EQ(html.find("href="), std::string::npos) << "the page must not load anything";
+  // Plots and strips are embedded PNGs that decode; the strip has a row per
+  // system (real, reference copy, model) of model-sized face crops.
+  const std::string tag = "data:image/png;base64,";
+  std::vector<cv::Mat> images;
+  for (size_t at = html.find(tag); at != std::string::npos; at = html.find(tag, at + 1)) {
+    size_t start = at + tag.size(), end = html.find('"', start);
+    std::string b64 = html.substr(start, end - start);
+    std::vector<uchar> bytes;
+    int val = 0, bits = -8;
+    for (char c : b64) {
+      const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+      const char* p = std::strchr(table, c);
+      if (!p || c == '\0') break;
+      val = (val << 6) + int(p - table);
+      bits += 6;
+      if (bits >= 0) bytes.push_back(uchar((val >> bits) & 0xFF)), bits -= 8;
+    }
+    images.push_back(cv::imdecode(bytes, cv::IMREAD_COLOR));
+    EXPECT_FALSE(images.back().empty()) << "embedded image " << images.size() << " does not decode";
+  }
+  ASSERT_EQ(images.size(), 3u) << "two plots and one strip";
+  EXPECT_EQ(images[2].rows, 3 * 96);
 }

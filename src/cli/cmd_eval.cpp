@@ -1,9 +1,11 @@
 // synctalkface eval --data CLIPS... [--model FILE] [--baseline FILE]
-// [--json OUT] [--audio-shift S]: scores re-generated clips against the real ones.
+// [--json OUT] [--report OUT.html] [--audio-shift S]: scores re-generated
+// clips against the real ones.
 #include <cstdio>
 
 #include "cli/common.h"
 #include "eval/evaluate.h"
+#include "eval/report.h"
 #include "stf/media.h"
 #include "stf/threads.h"
 #include "train/preprocess.h"
@@ -26,7 +28,7 @@ void add_eval_command(CLI::App& root) {
   struct Opts {
     EvalOptions eval;
     std::vector<std::string> data;
-    std::string json;
+    std::string json, report;
     FaceCliOptions face;
     int threads = 0;
   };
@@ -45,6 +47,8 @@ void add_eval_command(CLI::App& root) {
                   "Delay the driving audio by this many seconds (a sync check: scores should get worse)")
       ->default_val(0);
   cmd->add_option("--json", o->json, "Write per-clip and mean scores as JSON");
+  cmd->add_option("--report", o->report,
+                  "Write a self-contained HTML page: metrics table, per-clip plots, real | generated frame strips");
   cmd->add_option("--batch", o->eval.batch, "Face crops per model call")->default_val(16)->check(CLI::Range(1, 1024));
   add_threads_option(cmd, o->threads);
   add_face_options(cmd, o->face);
@@ -54,15 +58,19 @@ void add_eval_command(CLI::App& root) {
     for (const auto& [id, path] : collect_clips(o->data)) e.clips.push_back(path);
     e.tracker = tracker_options(o->face);
     e.crop = crop_options(o->face, 0);
-    nlohmann::json r = evaluate(e);
+    std::vector<ClipStrip> strips;
+    nlohmann::json r = evaluate(e, o->report.empty() ? nullptr : &strips);
     if (!o->json.empty()) write_file_atomic(o->json, r.dump(1) + "\n");
-    std::printf("%-16s %8s %7s %8s %9s %7s %7s\n", "system", "PSNR", "SSIM", "LMD(px)", "LMD/IOD", "LSE-D*",
-                "LSE-C*");
+    if (!o->report.empty()) write_file_atomic(o->report, eval_report_html(r, strips));
+    const bool truth = r["systems"]["real"]["mean"].contains("lmd_truth");
+    std::printf("%-16s %8s %7s %8s %9s %7s %7s%s\n", "system", "PSNR", "SSIM", "LMD(px)", "LMD/IOD", "LSE-D*",
+                "LSE-C*", truth ? "  LMD-truth/IOD" : "");
     for (const auto& [name, s] : r["systems"].items()) {
       nlohmann::json m = s["mean"];  // a copy: missing metrics (dub mode) read as null
-      std::printf("%-16s %8s %7s %8s %9s %7s %7s\n", name.c_str(), cell(m["psnr"], "%.2f").c_str(),
+      std::printf("%-16s %8s %7s %8s %9s %7s %7s%s\n", name.c_str(), cell(m["psnr"], "%.2f").c_str(),
                   cell(m["ssim"], "%.4f").c_str(), cell(m["lmd"], "%.3f").c_str(), cell(m["lmd_norm"], "%.4f").c_str(),
-                  cell(m["lse_d"], "%.3f").c_str(), cell(m["lse_c"], "%.3f").c_str());
+                  cell(m["lse_d"], "%.3f").c_str(), cell(m["lse_c"], "%.3f").c_str(),
+                  truth ? ("  " + cell(m["lmd_truth"], "%13.4f")).c_str() : "");
     }
     for (const auto& s : r["skipped"])
       std::printf("skipped %s: %s\n", s["clip"].get<std::string>().c_str(), s["reason"].get<std::string>().c_str());

@@ -3,9 +3,11 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <opencv2/imgproc.hpp>
 #include <unistd.h>
 
 #include "core/progress.h"
+#include "face/face_json.h"
 #include "eval/lse.h"
 #include "eval/metrics.h"
 #include "model/model_file.h"
@@ -73,7 +75,7 @@ struct SyncExpert {
 // Scores `shown` frames against the real ones on the real frames' crops,
 // and their lip sync with the driving audio.
 nlohmann::json score(const std::string& clip, const Track& real, const Track& shown, const CropOptions& crop,
-                     SyncExpert& sync, bool sync_only) {
+                     SyncExpert& sync, bool sync_only, const std::vector<FaceObservation>& truth) {
   std::vector<cv::Mat> shown_crops(shown.frames.size());
   double psnr_sum = 0, ssim_sum = 0, lmd_sum = 0, lmdn_sum = 0;
   int64_t n = 0, n_lm = 0, n_inf = 0;
@@ -106,7 +108,44 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
   j["ssim"] = ssim_sum / std::max<int64_t>(1, n);
   j["lmd"] = lmd_sum / std::max<int64_t>(1, n_lm);
   j["lmd_norm"] = lmdn_sum / std::max<int64_t>(1, n_lm);
+  double truth_sum = 0;
+  int64_t n_truth = 0;
+  for (size_t i = 0; i < std::min(truth.size(), shown.faces.size()); ++i) {
+    if (!truth[i].found || !shown.faces[i].found) continue;
+    truth_sum += mouth_distance(truth[i].landmarks, shown.faces[i].landmarks) / inter_ocular_distance(truth[i].landmarks);
+    ++n_truth;
+  }
+  if (n_truth > 0) j["lmd_truth"] = truth_sum / n_truth;
   return j;
+}
+
+// Exact landmarks beside a synthetic clip (NAME.landmarks.json), or none.
+std::vector<FaceObservation> ground_truth(const std::string& clip) {
+  fs::path p = fs::path(clip).replace_extension("").string() + ".landmarks.json";
+  return fs::exists(p) ? read_face_track(p.string()) : std::vector<FaceObservation>{};
+}
+
+// Up to 6 frames spread over the clip, a row of face crops per system, each
+// cut where the real frame's face is.
+cv::Mat frame_strip(const std::vector<std::pair<std::string, const Track*>>& rows, const Track& real,
+                    const CropOptions& crop) {
+  std::vector<size_t> with_face;
+  for (size_t i = 0; i < real.faces.size(); ++i)
+    if (real.faces[i].found) with_face.push_back(i);
+  const int columns = static_cast<int>(std::min<size_t>(6, with_face.size())), size = crop.size, label = 120;
+  cv::Mat strip(size * static_cast<int>(rows.size()), label + size * columns, CV_8UC3, cv::Scalar(255, 255, 255));
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const int y = static_cast<int>(r) * size;
+    cv::putText(strip, rows[r].first, {6, y + size / 2 + 5}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(40, 40, 40), 1,
+                cv::LINE_AA);
+    for (int c = 0; c < columns; ++c) {
+      const size_t i = with_face[c * with_face.size() / columns];
+      if (i >= rows[r].second->frames.size()) continue;
+      cv::Mat cell = crop_face(rows[r].second->frames[i], crop_transform(real.faces[i].landmarks, crop), size).image;
+      cell.copyTo(strip(cv::Rect(label + c * size, y, size, size)));
+    }
+  }
+  return strip;
 }
 
 // "Reference copy": every frame gets the mouth of the clip's first face
@@ -127,7 +166,7 @@ std::vector<cv::Mat> reference_copy(const Track& real, const CropOptions& crop) 
 
 void add_mean(nlohmann::json& system) {
   nlohmann::json mean;
-  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "lse_d", "lse_c"}) {
+  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "lmd_truth", "lse_d", "lse_c"}) {
     double sum = 0;
     int n = 0;
     bool inf = false;
@@ -144,7 +183,7 @@ void add_mean(nlohmann::json& system) {
 
 }  // namespace
 
-nlohmann::json evaluate(const EvalOptions& opt) {
+nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) {
   if (opt.clips.empty()) throw Error("no clips to evaluate: pass video files with --data");
   const bool dub = opt.mode == "dub";
   if (!dub && opt.mode != "reconstruct") throw Error("--mode must be reconstruct or dub, not '" + opt.mode + "'");
@@ -187,9 +226,11 @@ nlohmann::json evaluate(const EvalOptions& opt) {
       }
       sync.mel = mel_spectrogram(audio);
       sync.fps = real.fps;
-      systems["real"]["clips"].push_back(score(clip, real, real, crop, sync, dub));
-      systems["reference_copy"]["clips"].push_back(
-          score(clip, real, track_frames(reference_copy(real, crop), opt.tracker, landmarks), crop, sync, dub));
+      const std::vector<FaceObservation> truth = ground_truth(clip);
+      systems["real"]["clips"].push_back(score(clip, real, real, crop, sync, dub, truth));
+      Track copy = track_frames(reference_copy(real, crop), opt.tracker, landmarks);
+      systems["reference_copy"]["clips"].push_back(score(clip, real, copy, crop, sync, dub, truth));
+      std::vector<Track> generated;
       for (const auto& [name, path] : models) {
         GenerateOptions g;
         g.face = clip;
@@ -202,8 +243,13 @@ nlohmann::json evaluate(const EvalOptions& opt) {
         g.batch = opt.batch;
         g.quiet = true;
         generate(g);
-        systems[name]["clips"].push_back(
-            score(clip, real, track_file(g.outfile, opt.tracker, landmarks), crop, sync, dub));
+        generated.push_back(track_file(g.outfile, opt.tracker, landmarks));
+        systems[name]["clips"].push_back(score(clip, real, generated.back(), crop, sync, dub, truth));
+      }
+      if (strips) {
+        std::vector<std::pair<std::string, const Track*>> rows{{"real", &real}, {"reference copy", &copy}};
+        for (size_t m = 0; m < models.size(); ++m) rows.push_back({models[m].first, &generated[m]});
+        strips->push_back({clip, frame_strip(rows, real, crop)});
       }
     } catch (const Error& e) {
       if (std::string(e.what()).find("interrupted") != std::string::npos) throw;

@@ -4,6 +4,7 @@
 // itself as the ceiling.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
@@ -25,9 +26,20 @@ struct EvalOptions {
   bool quiet = false;
 };
 
-// {"systems": {name: {"clips": [{clip, frames, psnr, ssim, lmd, lmd_norm, lse_d, lse_c, offset}],
-//                      "mean": {...}}},
+// Face crops of a few frames of one clip, a row per system (real, reference
+// copy, model, baseline), for the report.
+struct ClipStrip {
+  std::string clip;
+  cv::Mat image;  // BGR
+};
+
+// {"systems": {name: {"clips": [{clip, frames, psnr, ssim, lmd, lmd_norm, lse_d, lse_c, offset
+//                                 [, lmd_truth]}], "mean": {...}}},
 //  "skipped": [{clip, reason}], ...}
-nlohmann::json evaluate(const EvalOptions& opt);
+// lmd_truth: on clips with exact ground-truth landmarks beside them
+// (NAME.landmarks.json, as `synth` writes), the mean mouth-landmark distance
+// of each system's frames to that truth, divided by the inter-ocular distance.
+// With `strips`, also returns the frame strips of every evaluated clip.
+nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips = nullptr);
 
 }  // namespace stf
