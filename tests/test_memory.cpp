@@ -3,6 +3,11 @@
 // the key side only, L_store the value side.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "helpers.h"
 #include "model/audio_lip_memory.h"
 
 using namespace stf;
@@ -87,4 +92,34 @@ TEST(Memory, OneHotAddressReadsOneSlot) {
   auto one_hot = torch::zeros({1, 3});
   one_hot[0][2] = 1;
   expect_values(m->read_value(one_hot), {1.0, 1.0});
+}
+
+// `synctalkface memory` on espeak-ng speech with the bundled model: the four
+// pictures decode, the addresses are distributions over the slots, every
+// frame has a top slot, and the phonemes of the sentence have rows.
+TEST(MemoryAnalysis, PicturesAndNumbersForSpokenText) {
+  std::string dir = test::temp_dir("memory_cli");
+  test::CliResult r = test::run_cli("memory --text 'Bin blue at F two now.' --out '" + dir + "/m' --threads 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* png : {"addresses", "usage", "gallery", "phonemes"})
+    EXPECT_FALSE(cv::imread(dir + "/m/" + png + ".png").empty()) << png;
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/m/memory.json"));
+  const int64_t slots = j["slots"], frames = j["frames"];
+  EXPECT_EQ(slots, 96);
+  EXPECT_GT(frames, 25);  // over a second of speech at 25 fps
+  double total = 0;
+  for (double w : j["mean_address"]) total += w;
+  EXPECT_NEAR(total, 1.0, 1e-4) << "mean of softmax addresses sums to 1";
+  EXPECT_EQ(static_cast<int64_t>(j["top_slot_per_frame"].size()), frames);
+  EXPECT_GE(j["slots_used_as_top"].get<int>(), 1);
+  EXPECT_LE(j["mean_entropy_nats"].get<double>(), j["uniform_entropy_nats"].get<double>() + 1e-6);
+  int phoneme_frames = 0;
+  for (const auto& [ph, row] : j["phonemes"].items()) phoneme_frames += row["frames"].get<int>();
+  EXPECT_GE(phoneme_frames, frames - 2);  // every frame after the first phoneme has one
+  EXPECT_TRUE(j["phonemes"].contains("b")) << j["phonemes"].dump();
+
+  test::expect_one_line_error(test::run_cli("memory --out '" + dir + "/x'"), "--audio FILE or --text");
+  cv::imwrite(dir + "/wall.png", cv::Mat(200, 200, CV_8UC3, cv::Scalar(90, 120, 160)));
+  test::expect_one_line_error(test::run_cli("memory --text 'Hello.' --face '" + dir + "/wall.png' --out '" + dir + "/y'"),
+                              "no face found");
 }

@@ -36,5 +36,6 @@ void add_export_command(CLI::App& root);
 void add_generate_command(CLI::App& root);
 void add_eval_command(CLI::App& root);
 void add_synth_command(CLI::App& root);
+void add_memory_command(CLI::App& root);
 
 }  // namespace stf::cli

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   stf::cli::add_export_command(app);
   stf::cli::add_eval_command(app);
   stf::cli::add_synth_command(app);
+  stf::cli::add_memory_command(app);
   std::string names;
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands({})) {

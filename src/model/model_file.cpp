@@ -19,6 +19,10 @@ std::string default_model_path() { return (fs::path(models_dir()) / "synctalkfac
 
 std::string default_syncnet_path() { return (fs::path(models_dir()) / "syncnet_lite.stfm").string(); }
 
+std::string bundled_example_face() {
+  return (fs::path(models_dir()).parent_path() / "examples" / "grace_hopper_512x512.jpg").string();
+}
+
 namespace {
 
 // The module a file holds: "generator" or "syncnet", from its meta.

@@ -13,6 +13,8 @@ namespace stf {
 std::string default_model_path();
 // models/syncnet_lite.stfm: the SyncNet expert trained with the default model (eval's LSE).
 std::string default_syncnet_path();
+// examples/grace_hopper_512x512.jpg beside the models folder: a public-domain face photo.
+std::string bundled_example_face();
 
 // Writes the trained network of a checkpoint (the generator, or the SyncNet
 // of a train-sync checkpoint) without optimiser state, in fp16 or fp32.
