@@ -43,6 +43,7 @@ void add_generate_command(CLI::App& root) {
   cmd->callback([o] {
     set_threads(o->threads);
     GenerateOptions g = o->gen;
+    g.model_threads = o->threads;
     g.tracker = tracker_options(o->face);
     g.crop = crop_options(o->face, 0);
     g.blend.seamless = o->face.seamless;

@@ -9,12 +9,14 @@
 
 #include "audio/speech.h"
 #include "core/progress.h"
+#include "model/blocks.h"
 #include "model/model_file.h"
 #include "pipeline/bounded_queue.h"
 #include "stf/audio.h"
 #include "stf/cancel.h"
 #include "stf/error.h"
 #include "stf/media.h"
+#include "stf/threads.h"
 
 namespace stf {
 
@@ -91,6 +93,24 @@ torch::Tensor to_tensor(const cv::Mat& crop) {
   return t.permute({2, 0, 1}).to(torch::kFloat32).div_(255.0);
 }
 
+// Torch threads for the model stage. Idle OpenMP threads busy-wait between
+// the model's many small parallel regions and take the cores that decoding,
+// tracking and x264 need: on 2 cores a light model (the lite config, 0.2
+// GFLOP per frame) runs the 720p pipeline at 22.9 frames/s with 2 torch
+// threads and 34 with 1 (docs/performance.md; OpenCV's own thread pool
+// is set to 1 thread for the same reason). A heavy model is the bottleneck
+// itself and gets every core.
+int automatic_model_threads(SyncTalkFace& model) {
+  const int S = model->config().image_size;
+  FlopCounter count;
+  {
+    torch::NoGradGuard ng;
+    model->forward(torch::zeros({1, 1, kMelBands, 16}), torch::zeros({1, 6, S, S}));
+  }
+  const int cores = available_cores();
+  return count.flops() > 1e9 ? cores : std::max(1, cores - 1);
+}
+
 // Source stage: decodes (and tracks) the frames that the output shows, in order.
 class Source {
  public:
@@ -164,6 +184,16 @@ GenerateSummary generate(const GenerateOptions& opt) {
   summary.model = opt.model.empty() ? default_model_path() : opt.model;
   SyncTalkFace model = load_generator(summary.model);
   const int S = model->config().image_size;
+  struct RestoreThreads {  // eval calls generate and then runs models of its own
+    int torch_threads = torch::get_num_threads(), cv_threads = cv::getNumThreads();
+    ~RestoreThreads() { torch::set_num_threads(torch_threads), cv::setNumThreads(cv_threads); }
+  } restore_threads;
+  if (opt.model_threads > 0) {
+    torch::set_num_threads(opt.model_threads);
+  } else {  // the stages are the parallelism: OpenCV inside each runs on its own thread
+    torch::set_num_threads(automatic_model_threads(model));
+    cv::setNumThreads(1);
+  }
   GenerateOptions o = opt;
   o.crop.size = S;
 

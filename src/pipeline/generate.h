@@ -20,6 +20,7 @@ struct GenerateOptions {
   std::string outfile;
   std::string model;       // empty = the bundled default model
   int batch = 16;          // face crops per model call
+  int model_threads = 0;   // torch threads for the model; 0 = automatic (see generate.cpp)
   double fps = 25;         // output rate for a still image
   std::string loop = "pingpong";  // audio longer than the video: pingpong | repeat | none
   double resize_factor = 1;       // shrink the input (and output) by this factor first
