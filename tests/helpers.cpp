@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sys/wait.h>
+
+#include "train/preprocess.h"
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -34,6 +36,19 @@ std::string temp_dir(const std::string& name) {
   if (made.empty()) std::atexit([] { for (auto& d : made) fs::remove_all(d); });
   made.push_back(p);
   return p.string();
+}
+
+const std::string& two_clip_dataset() {
+  static std::string dir = [] {
+    std::string d = temp_dir("two_clip_ds");
+    PreprocessOptions opt;
+    opt.size = 96;
+    opt.val_ratio = 0;
+    opt.quiet = true;
+    preprocess({shared_data("grid_s1/bbaf2n.mp4"), shared_data("grid_s1/bbaf3s.mp4")}, d, opt);
+    return d;
+  }();
+  return dir;
 }
 
 int run_shell(const std::string& command) {

@@ -13,6 +13,10 @@ std::string shared_data(const std::string& relative);
 // A fresh empty folder under the build's temp area, removed at exit.
 std::string temp_dir(const std::string& name);
 
+// Two GRID s1 clips preprocessed once per test process (96 px crops, no
+// validation split): the small real dataset of the training tests.
+const std::string& two_clip_dataset();
+
 struct CliResult {
   int status = -1;
   std::string output;  // stdout and stderr together

@@ -25,19 +25,7 @@ namespace {
 
 std::string q(const std::string& s) { return "'" + s + "'"; }
 
-// Two GRID clips preprocessed once per test process (96 px crops).
-const std::string& dataset_dir() {
-  static std::string dir = [] {
-    std::string d = test::temp_dir("dist_ds");
-    PreprocessOptions opt;
-    opt.size = 96;
-    opt.val_ratio = 0;
-    opt.quiet = true;
-    preprocess({test::shared_data("grid_s1/bbaf2n.mp4"), test::shared_data("grid_s1/bbaf3s.mp4")}, d, opt);
-    return d;
-  }();
-  return dir;
-}
+const std::string& dataset_dir() { return test::two_clip_dataset(); }
 
 // A port no other test process is likely to pick at the same time.
 int free_port(int offset) { return 20000 + (static_cast<int>(getpid()) * 16 + offset) % 40000; }

@@ -21,19 +21,7 @@ namespace {
 
 std::string q(const std::string& s) { return "'" + s + "'"; }
 
-// Two GRID clips preprocessed once for the whole file (96 px crops).
-const std::string& dataset_dir() {
-  static std::string dir = [] {
-    std::string d = test::temp_dir("train_ds");
-    PreprocessOptions opt;
-    opt.size = 96;
-    opt.val_ratio = 0;
-    opt.quiet = true;
-    preprocess({test::shared_data("grid_s1/bbaf2n.mp4"), test::shared_data("grid_s1/bbaf3s.mp4")}, d, opt);
-    return d;
-  }();
-  return dir;
-}
+const std::string& dataset_dir() { return test::two_clip_dataset(); }
 
 std::vector<nlohmann::json> read_log(const std::string& path) {
   std::vector<nlohmann::json> out;

@@ -181,19 +181,21 @@ Distributed::Distributed(const DistEnv& env, std::chrono::seconds timeout, const
                 first_line(e.what()) + ")");
   }
   // Every rank's process group connects to every other one through the store.
+  auto use = [&d](auto pg) {  // the collectives of either process group
+    d.allreduce = [pg](std::vector<at::Tensor>& t, c10d::ReduceOp op) {
+      c10d::AllreduceOptions ao;
+      ao.reduceOp = op;
+      pg->allreduce(t, ao)->wait();
+    };
+    d.broadcast = [pg](std::vector<at::Tensor>& t) { pg->broadcast(t)->wait(); };
+  };
   try {
     QuietStderr quiet;
     if (device.is_cuda()) {
 #ifdef USE_C10D_NCCL
       auto options = c10d::ProcessGroupNCCL::Options::create();
       options->timeout = timeout;
-      auto pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(d.store, env.rank, env.world, options);
-      d.allreduce = [pg](std::vector<at::Tensor>& t, c10d::ReduceOp op) {
-        c10d::AllreduceOptions ao;
-        ao.reduceOp = op;
-        pg->allreduce(t, ao)->wait();
-      };
-      d.broadcast = [pg](std::vector<at::Tensor>& t) { pg->broadcast(t)->wait(); };
+      use(c10::make_intrusive<c10d::ProcessGroupNCCL>(d.store, env.rank, env.world, options));
 #else
       throw Error("this build has no NCCL: multi-GPU training needs a CUDA LibTorch build with NCCL (docs/gpu.md)");
 #endif
@@ -207,13 +209,7 @@ Distributed::Distributed(const DistEnv& env, std::chrono::seconds timeout, const
       else
         options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
       options->threads = 2;
-      auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(d.store, env.rank, env.world, options);
-      d.allreduce = [pg](std::vector<at::Tensor>& t, c10d::ReduceOp op) {
-        c10d::AllreduceOptions ao;
-        ao.reduceOp = op;
-        pg->allreduce(t, ao)->wait();
-      };
-      d.broadcast = [pg](std::vector<at::Tensor>& t) { pg->broadcast(t)->wait(); };
+      use(c10::make_intrusive<c10d::ProcessGroupGloo>(d.store, env.rank, env.world, options));
 #else
       throw Error("this build has no Gloo: CPU ranks need libgloo-dev at build time (scripts/setup.sh installs it)");
 #endif
