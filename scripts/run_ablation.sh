@@ -30,9 +30,17 @@ mkdir -p "$OUT"
 # VoxCeleb2 people are the validation split.
 ls "$DATA"/grid_s1/*.mp4 | sort > "$OUT/grid_s1_all.txt"
 tail -n "$HELDOUT" "$OUT/grid_s1_all.txt" > "$OUT/heldout.txt"
-head -n -"$HELDOUT" "$OUT/grid_s1_all.txt" > "$OUT/grid_s1_train.txt"
-inputs=("$OUT/grid_s1_train.txt" "$DATA/grid" "$DATA/retalking" "$DATA/vox")
+# The training sentences as a folder of links, so clip ids are the file
+# names, as in scripts/train_default_model.sh's dataset.
+mkdir -p "$OUT/grid_s1_train"
+head -n -"$HELDOUT" "$OUT/grid_s1_all.txt" | while read -r f; do ln -sf "$(realpath "$f")" "$OUT/grid_s1_train/"; done
+inputs=("$OUT/grid_s1_train" "$DATA/grid" "$DATA/retalking" "$DATA/vox")
 for s in runs/synth_a runs/synth_b; do [ -d "$s" ] && inputs+=("$s"); done
+# preprocess keeps clips already in the dataset folder: REUSE=runs/data96
+# (the default model's dataset, same inputs and size) saves the tracking.
+if [ -n "${REUSE:-}" ] && [ ! -d "$OUT/data/clips" ]; then
+  mkdir -p "$OUT/data/clips" && cp -al "$REUSE/clips/." "$OUT/data/clips/"
+fi
 "$BIN" preprocess "${inputs[@]}" --out "$OUT/data" --size 96 --val-match /vox/
 
 resume() { [ -f "$1/last.ckpt" ] && echo --resume "$1/last.ckpt" || true; }

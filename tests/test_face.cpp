@@ -100,6 +100,26 @@ TEST(Face, BlackSegmentHasNoFaceAndTheRestIsTracked) {
   }
 }
 
+TEST(Face, SegmentNumberChangesAtASceneCutOnly) {
+  std::vector<cv::Mat> a = read_frames(test::shared_data("vox/00002.mp4"));
+  std::vector<cv::Mat> b = read_frames(test::shared_data("vox/00473.mp4"));
+  ASSERT_GT(a.size(), 40u);
+  ASSERT_GT(b.size(), 40u);
+  std::vector<cv::Mat> frames(a.begin(), a.begin() + 40);
+  for (int i = 0; i < 40; ++i) {
+    cv::Mat f;
+    cv::resize(b[i], f, a[0].size());
+    frames.push_back(f);
+  }
+  std::vector<TrackedFrame> out = track_frames(frames, TrackerOptions{});
+  ASSERT_EQ(out.size(), frames.size());
+  for (int i = 1; i < int(out.size()); ++i) {
+    ASSERT_TRUE(out[i].face.found) << "frame " << i;
+    if (i == 40) EXPECT_GT(out[i].segment, out[i - 1].segment) << "no new segment at the cut";
+    else EXPECT_EQ(out[i].segment, out[i - 1].segment) << "frame " << i;
+  }
+}
+
 TEST(Face, PasteBackOfTheUnmodifiedCropIsLossless) {
   std::vector<cv::Mat> frames = read_frames(test::shared_data("grid/bbaf2n.mpg"));
   std::vector<TrackedFrame> out = track_frames({frames.begin(), frames.begin() + 10}, TrackerOptions{});

@@ -92,6 +92,22 @@ TEST(Generate, LoopModesVisitFramesWithoutJumps) {
   EXPECT_EQ(looped_frame(7, 1, "pingpong"), 0);
 }
 
+TEST(Generate, ReferenceIsTheFaceFromLagFramesBeforeInTheSameShot) {
+  auto crop = [](int i) { return torch::full({3, 2, 2}, float(i)); };
+  auto seen = [](const torch::Tensor& t) { return int(t[0][0][0].item<float>()); };
+  ReferenceHistory refs(3);
+  std::vector<int> got;
+  for (int i = 0; i < 6; ++i) got.push_back(seen(refs.next(0, crop(i))));
+  EXPECT_EQ(got, (std::vector<int>{0, 0, 0, 0, 1, 2}));  // the shot's first crop, then 3 frames back
+  EXPECT_EQ(seen(refs.next(1, crop(10))), 10);            // a new shot starts afresh
+  EXPECT_EQ(seen(refs.next(1, crop(11))), 10);
+  refs.reset();                                           // the face was lost
+  EXPECT_EQ(seen(refs.next(1, crop(12))), 12);
+  ReferenceHistory itself(0);
+  EXPECT_EQ(seen(itself.next(0, crop(5))), 5);
+  EXPECT_EQ(seen(itself.next(0, crop(6))), 6);
+}
+
 TEST(Generate, DubsA25FpsClipForTheWholeAudio) {
   // 3 s of video, 5 s of speech: pingpong fills the rest.
   std::string dir = test::temp_dir("gen25"), out = dir + "/out.mp4";

@@ -120,6 +120,7 @@ struct TrackedFrame {
   int64_t index = 0;
   cv::Mat frame;
   FaceObservation face;
+  int64_t segment = 0;  // shot number: grows at a scene cut or when the face is lost
 };
 
 struct TrackStats {

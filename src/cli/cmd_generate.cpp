@@ -35,6 +35,11 @@ void add_generate_command(CLI::App& root) {
       ->default_val("pingpong")->check(CLI::IsMember({"pingpong", "repeat", "none"}));
   cmd->add_option("--fps", o->gen.fps, "Output frame rate for a photo (a video keeps its own)")
       ->default_val(25)->check(CLI::Range(1.0, 120.0));
+  cmd->add_option("--ref-lag", o->gen.ref_lag,
+                  "Seconds: each video frame is drawn with its own face from this long before as the reference "
+                  "image (0 = the frame itself, which keeps more of the original mouth)")
+      ->default_val(1.0)
+      ->check(CLI::Range(0.0, 10.0));
   cmd->add_option("--resize-factor", o->gen.resize_factor, "Shrink the input by this factor first (faster; smaller output)")
       ->default_val(1)->check(CLI::Range(1.0, 16.0));
   cmd->add_flag("--json", o->json, "Print the summary as JSON");

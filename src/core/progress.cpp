@@ -39,12 +39,13 @@ void Progress::update(int64_t done, const std::string& extra) {
 
 void Progress::finish() {
   if (finished_) return;
-  draw(true);
+  if (tty_ || drawn_ != done_) draw(true);  // a log gets no second line for the same count
   finished_ = true;
 }
 
 void Progress::draw(bool final) {
   if (!enabled_) return;
+  drawn_ = done_;
   double el = elapsed();
   double rate = el > 0 ? done_ / el : 0;
   std::string line = label_ + " ";

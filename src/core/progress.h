@@ -20,6 +20,7 @@ class Progress {
   void draw(bool final);
   std::string label_, unit_, extra_;
   int64_t total_, done_ = 0;
+  int64_t drawn_ = -1;  // done_ when a line was last printed
   bool enabled_, tty_, finished_ = false;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };

@@ -238,6 +238,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
         g.model = path;
         g.outfile = (tmp / (name + ".mp4")).string();
         g.loop = "none";
+        g.ref_lag = opt.ref_lag;
         g.tracker = opt.tracker;
         g.crop = opt.crop;
         g.batch = opt.batch;
@@ -262,7 +263,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
   if (opt.baseline.empty()) systems.erase("baseline");
   for (auto& [name, s] : systems.items()) add_mean(s);
   return {{"model", model_path}, {"baseline", opt.baseline}, {"mode", opt.mode},
-          {"audio_shift", opt.audio_shift}, {"systems", systems}, {"skipped", skipped}};
+          {"audio_shift", opt.audio_shift}, {"ref_lag", opt.ref_lag}, {"systems", systems}, {"skipped", skipped}};
 }
 
 }  // namespace stf

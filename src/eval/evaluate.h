@@ -20,6 +20,7 @@ struct EvalOptions {
   std::string mode = "reconstruct";  // or "dub": driven by other speech, sync metrics only
   std::string dub_audio;           // dub: this speech for every clip (default: the next clip's audio)
   double audio_shift = 0;          // seconds the driving audio is delayed (a sync sanity check)
+  double ref_lag = 1.0;            // generate's reference lag (seconds; 0 = each frame is its own reference)
   TrackerOptions tracker;
   CropOptions crop;                // size is the model's
   int batch = 16;

@@ -70,7 +70,6 @@ struct RawFrame {
   TrackedFrame tf;      // face.landmarks become the smoothed ones on output
   Landmarks raw{};      // as fitted
   bool raw_found = false;
-  int64_t segment = 0;  // frames of one segment may be smoothed together
 };
 
 }  // namespace
@@ -187,7 +186,7 @@ struct FaceTracker::Impl {
       long j = long(i) + d;
       if (j < 0 || j >= long(window.size())) continue;
       const RawFrame& o = window[j];
-      if (!o.raw_found || o.segment != me.segment) continue;
+      if (!o.raw_found || o.tf.segment != me.tf.segment) continue;
       for (int k = 0; k < 68; ++k) sum[k] += o.raw[k];
       ++n;
     }
@@ -211,7 +210,7 @@ void FaceTracker::push(const cv::Mat& frame) {
   rf.tf.face = s.observe(frame);
   rf.raw = rf.tf.face.landmarks;
   rf.raw_found = rf.tf.face.found;
-  rf.segment = s.segment;
+  rf.tf.segment = s.segment;  // frames of one segment may be smoothed together
   if (rf.raw_found) ++s.stats.with_face;
   s.window.push_back(std::move(rf));
 }

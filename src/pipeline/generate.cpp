@@ -49,6 +49,7 @@ struct Item {
   int64_t index = 0;   // output frame
   cv::Mat frame;       // may be shared (a photo, a looped frame): never changed in place
   FaceObservation face;
+  int64_t segment = 0; // the tracker's shot number
   cv::Matx23f to_crop;
   cv::Mat generated;   // S x S BGR when the face was found
 };
@@ -155,6 +156,7 @@ class Source {
     it.index = i;
     it.frame = tf.frame;
     it.face = tf.face;
+    it.segment = tf.segment;
     if (tf.face.found)
       it.to_crop = opt_.tracker.fixed_box ? crop_transform(*opt_.tracker.fixed_box, opt_.crop)
                                           : crop_transform(tf.face.landmarks, opt_.crop);
@@ -170,6 +172,13 @@ class Source {
 };
 
 }  // namespace
+
+torch::Tensor ReferenceHistory::next(int64_t segment, const torch::Tensor& crop) {
+  if (segment != segment_) recent_.clear(), segment_ = segment;
+  recent_.push_back(crop);
+  if (recent_.size() > lag_ + 1) recent_.pop_front();
+  return recent_.front();
+}
 
 GenerateSummary generate(const GenerateOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -272,6 +281,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
   errors.run([&] {
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> photo_skips;  // identity features of a still, computed once
+    ReferenceHistory references(static_cast<size_t>(std::llround(std::max(0.0, o.ref_lag) * summary.fps)));
     std::vector<Item> batch;
     bool more = true;
     while (more) {
@@ -279,11 +289,16 @@ GenerateSummary generate(const GenerateOptions& opt) {
       Item it;
       while (batch.size() < size_t(o.batch) && (more = decoded.pop(it))) batch.push_back(std::move(it));
       check_cancelled();
-      std::vector<torch::Tensor> faces, mels;
+      std::vector<torch::Tensor> faces, refs, mels;
       for (Item& b : batch) {
-        if (!b.face.found) continue;
-        if (!photo || photo_skips.empty()) faces.push_back(to_tensor(crop_face(b.frame, b.to_crop, S).image));
+        if (!b.face.found) {
+          references.reset();
+          continue;
+        }
         mels.push_back(mel_window(mel, b.index, summary.fps).unsqueeze(0));  // (1, 80, 16)
+        if (photo && !photo_skips.empty()) continue;
+        faces.push_back(to_tensor(crop_face(b.frame, b.to_crop, S).image));
+        refs.push_back(references.next(b.segment, faces.back()));
       }
       if (!mels.empty()) {
         const int64_t B = static_cast<int64_t>(mels.size());
@@ -296,8 +311,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
           }
           for (const auto& s : photo_skips) skips.push_back(s.expand({B, -1, -1, -1}));
         } else {
-          auto f = torch::stack(faces);                                // (B, 3, S, S)
-          skips = model->encode_identity(identity_input(f, f));        // the frame is its own reference
+          skips = model->encode_identity(identity_input(torch::stack(faces), torch::stack(refs)));  // (B, 3, S, S) each
         }
         auto f_aud = model->audio_encoder->forward(m);                 // (B, C)
         auto out = model->decode(model->bottleneck_from_audio(f_aud), skips);  // (B, 3, S, S)
