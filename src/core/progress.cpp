@@ -14,13 +14,13 @@ static std::string format_seconds(double s) {
   return buf;
 }
 
-Progress::Progress(std::string label, int64_t total, std::string unit, bool enabled)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), enabled_(enabled),
+Progress::Progress(std::string label, int64_t total, std::string unit, bool enabled, int64_t first)
+    : label_(std::move(label)), unit_(std::move(unit)), total_(total), first_(first), done_(first), enabled_(enabled),
       tty_(isatty(STDERR_FILENO) != 0), start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
 Progress::~Progress() {
-  if (tty_ && enabled_ && !finished_ && done_ > 0) std::fputc('\n', stderr);
+  if (tty_ && enabled_ && !finished_ && done_ > first_) std::fputc('\n', stderr);
 }
 
 double Progress::elapsed() const {
@@ -47,7 +47,7 @@ void Progress::draw(bool final) {
   if (!enabled_) return;
   drawn_ = done_;
   double el = elapsed();
-  double rate = el > 0 ? done_ / el : 0;
+  double rate = el > 0 ? (done_ - first_) / el : 0;
   std::string line = label_ + " ";
   char buf[160];
   if (total_ > 0) {

@@ -10,7 +10,9 @@ namespace stf {
 class Progress {
  public:
   // total <= 0: unknown length (no bar, no ETA). unit: "frames", "steps", ...
-  Progress(std::string label, int64_t total, std::string unit, bool enabled = true);
+  // first: units already done before this run (a resumed training): not
+  // counted in the rate.
+  Progress(std::string label, int64_t total, std::string unit, bool enabled = true, int64_t first = 0);
   ~Progress();
   void update(int64_t done, const std::string& extra = "");
   void finish();
@@ -19,7 +21,7 @@ class Progress {
  private:
   void draw(bool final);
   std::string label_, unit_, extra_;
-  int64_t total_, done_ = 0;
+  int64_t total_, first_, done_;
   int64_t drawn_ = -1;  // done_ when a line was last printed
   bool enabled_, tty_, finished_ = false;
   std::chrono::steady_clock::time_point start_, last_draw_;

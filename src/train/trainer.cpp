@@ -262,7 +262,7 @@ TrainResult train_sync(const TrainOptions& opt) {
   std::unique_ptr<RunFolder> run = main ? std::make_unique<RunFolder>(opt) : nullptr;
   TrainResult result;
   result.last_checkpoint = opt.resume;  // the last good checkpoint until this run writes one
-  Progress progress("train-sync", opt.steps, "steps", show);
+  Progress progress("train-sync", opt.steps, "steps", show, start);
   double sum = 0, acc_sum = 0, spread_max = 0;
   int n = 0;
   bool first_interval = true;
@@ -399,7 +399,7 @@ TrainResult train_generator(const TrainOptions& opt) {
   std::unique_ptr<RunFolder> run = main ? std::make_unique<RunFolder>(opt) : nullptr;
   TrainResult result;
   result.last_checkpoint = opt.resume;  // the last good checkpoint until this run writes one
-  Progress progress("train", opt.steps, "steps", show);
+  Progress progress("train", opt.steps, "steps", show, start);
   std::map<std::string, double> sums;
   double spread_max = 0;
   int n = 0;
