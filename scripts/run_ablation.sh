@@ -10,6 +10,8 @@
 # 24 / 48 / 120 slots (96 is the row before). L_gan is off in every row.
 #
 #   scripts/run_ablation.sh [STEPS] [OUT]      (default 3000 steps, runs/ablation)
+#   environment: BIN (the program), DATA (../shared/data), HELDOUT (20),
+#   SYNC_STEPS (2000), REUSE (a dataset folder whose tracked clips to keep)
 #
 # Every step resumes, so the script can be run again after an interruption.
 # On 2 CPU cores a lite step takes ~1.2 s: 7 rows x 3000 steps is about 7
