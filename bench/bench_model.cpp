@@ -1,13 +1,12 @@
 // Model cost for both configurations: parameters, inference GFLOP per frame
 // (counted layer by layer), generator inference frames/s, the achieved
 // GFLOP/s next to that of one large 3x3 convolution timed in the same run,
-// the time of one training step (forward + backward, all losses but
-// L_av's expert, which costs like a second small encoder), and `generate`
-// end to end (decode, track, model, blend, encode) with its peak RSS, each
+// and `generate` end to end (decode, track, model, blend, encode) with its peak RSS, each
 // in its own process, on 720p and 224x224 clips.
 //
 //   build/bench/bench_model                      (STF_BENCH_SECONDS=60 by default)
 //   build/bench/bench_model --benchmark_filter=EndToEnd
+// A training step is timed by build/bench_train_step (bench_train_step.cpp).
 #include <benchmark/benchmark.h>
 
 #include <filesystem>
@@ -15,7 +14,6 @@
 
 #include "bench_util.h"
 #include "model/blocks.h"
-#include "model/discriminator.h"
 #include "model/model_file.h"
 #include "model/synctalkface.h"
 #include "train/checkpoint.h"
@@ -38,6 +36,7 @@ void BM_GeneratorInference(benchmark::State& state, const std::string& name) {
   ModelConfig c = ModelConfig::preset(name);
   stf::SyncTalkFace g(c);
   g->eval();
+  stf::fold_batchnorm(*g);  // as generate runs it
   const int64_t B = state.range(0), S = c.image_size;
   auto mel = torch::randn({B, 1, 80, 16});
   auto id = torch::rand({B, 6, S, S});
@@ -61,32 +60,6 @@ void BM_ReferenceConv(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(conv->forward(x));
   const double gflop = 2.0 * 16 * 256 * 32 * 32 * 256 * 9 / 1e9;
   state.counters["GFLOP_per_s"] = benchmark::Counter(gflop, benchmark::Counter::kIsIterationInvariantRate);
-}
-
-void BM_TrainStep(benchmark::State& state, const std::string& name) {
-  stf::set_threads(0);
-  torch::manual_seed(0);
-  ModelConfig c = ModelConfig::preset(name);
-  const int64_t B = state.range(0), S = c.image_size, N = 5 * B;
-  stf::SyncTalkFace g(c);
-  stf::Discriminator d(c.disc_width);
-  torch::optim::Adam opt(g->parameters(), torch::optim::AdamOptions(1e-4));
-  auto mel = torch::randn({N, 1, 80, 16});
-  auto id = torch::rand({N, 6, S, S});
-  auto lips = torch::rand({N, 3, 5, S, S});
-  auto target = torch::rand({N, 3, S, S});
-  auto step = [&] {
-    auto out = g->forward_train(mel, id, lips);
-    auto loss = (out.recalled_image - target).abs().mean() + (out.stored_image - target).abs().mean() +
-                out.memory.store_loss + out.memory.align_loss +
-                torch::binary_cross_entropy_with_logits(d->forward(out.recalled_image), torch::ones({N}));
-    opt.zero_grad();
-    loss.backward();
-    opt.step();
-  };
-  step();
-  for (auto _ : state) step();
-  state.counters["windows_per_step"] = double(B);
 }
 
 // A model file for `name`: the bundled one for lite, freshly initialised
@@ -127,6 +100,4 @@ BENCHMARK_CAPTURE(BM_EndToEnd, paper, std::string("paper"))->Args({1280, 720})->
 BENCHMARK_CAPTURE(BM_GeneratorInference, lite, std::string("lite"))->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_GeneratorInference, paper, std::string("paper"))->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ReferenceConv)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_TrainStep, lite, std::string("lite"))->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5);
-BENCHMARK_CAPTURE(BM_TrainStep, paper, std::string("paper"))->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
 BENCHMARK_MAIN();

@@ -117,3 +117,36 @@ TEST(Model, FlopCounterCountsConvolutionsByHand) {
   up->forward(y);                                        // every input spreads to 4 x 3 x 3
   EXPECT_EQ(count.flops(), 2 * (2 * 8 * 100) * 27 + 2 * (2 * 8 * 100) * 36);
 }
+
+// Folding BatchNorm into the convolutions changes no output: checked on a
+// generator whose BatchNorm layers hold non-trivial statistics and affines.
+TEST(Model, FoldingBatchNormKeepsTheInferenceOutput) {
+  torch::manual_seed(11);
+  ModelConfig c = ModelConfig::preset("lite");
+  SyncTalkFace g(c);
+  const int64_t S = c.image_size;
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : g->named_parameters())
+      if (p.key().find("bn.") != std::string::npos) p.value().uniform_(0.5, 1.5);
+    g->train();  // running statistics of real activations
+    for (int i = 0; i < 3; ++i) g->forward(torch::randn({4, 1, 80, 16}), torch::rand({4, 6, S, S}));
+  }
+  g->eval();
+  torch::NoGradGuard ng;
+  auto mel = torch::randn({3, 1, 80, 16});
+  auto id = torch::rand({3, 6, S, S});
+  auto before = g->forward(mel, id);
+  stf::fold_batchnorm(*g);
+  auto after = g->forward(mel, id);
+  EXPECT_LT((before - after).abs().max().item<double>(), 1e-4);
+  stf::fold_batchnorm(*g);  // a second fold changes nothing
+  EXPECT_LT((before - g->forward(mel, id)).abs().max().item<double>(), 1e-4);
+  int folded = 0;
+  for (auto& b : g->named_buffers())
+    if (b.key().find(".bn.running_mean") != std::string::npos) {
+      EXPECT_EQ(b.value().abs().max().item<double>(), 0) << b.key();
+      ++folded;
+    }
+  EXPECT_GT(folded, 10);
+}

@@ -12,6 +12,7 @@
 #include "stf/error.h"
 #include "train/checkpoint.h"
 #include "train/dataset.h"
+#include "train/losses.h"
 #include "train/preprocess.h"
 
 using namespace stf;
@@ -98,6 +99,62 @@ TEST(Dataset, BatchesHaveThePaperShapesAndDependOnlyOnTheSeed) {
     orders.insert(order);
   }
   EXPECT_EQ(orders.size(), 2u) << "each epoch is shuffled anew";
+}
+
+// The loss terms against formulas written out here: which terms a config
+// produces, L_recon over both decoding paths, L_gan and the discriminator's
+// loss as -log sigmoid, and the total as the weighted sum.
+TEST(Losses, TermsFollowTheConfigAndMatchTheirFormulas) {
+  torch::manual_seed(5);
+  ModelConfig c = ModelConfig::preset("lite");
+  const int64_t windows = 1, n = 5 * windows, S = c.image_size;
+  GeneratorBatch b;
+  b.target = torch::rand({n, 3, S, S});
+  b.identity = torch::cat({mask_upper_half(b.target), torch::rand({n, 3, S, S})}, 1);
+  b.lips = torch::rand({n, 3, 5, S, S});
+  b.mel = torch::randn({n, 1, 80, 16});
+  b.sync_mel = torch::randn({windows, 1, 80, 16});
+  SyncNet sync(S, c.sync_width, c.sync_feature, c.residual_blocks);
+  LipEncoder critic(S, c.lip_width, c.feature, c.residual_blocks);
+  Discriminator disc(c.disc_width);
+  SyncTalkFace gen(c);
+  for (torch::nn::Module* m : std::vector<torch::nn::Module*>{gen.get(), sync.get(), critic.get(), disc.get()}) m->eval();
+  torch::NoGradGuard ng;
+  GeneratorOutput out = gen->forward_train(b.mel, b.identity, b.lips);
+  auto terms = generator_losses(c, b, out, sync, critic, disc);
+  std::set<std::string> names;
+  for (auto& [k, t] : terms) names.insert(k);
+  EXPECT_EQ(names, (std::set<std::string>{"align", "av", "gan", "recon", "store", "vv"}));
+
+  const double recon = ((out.recalled_image - b.target).abs().mean() + (out.stored_image - b.target).abs().mean()).item<double>();
+  EXPECT_NEAR(terms["recon"].item<double>(), recon, 1e-6);
+  const double gan = -torch::log(torch::sigmoid(disc->forward(out.recalled_image))).mean().item<double>();
+  EXPECT_NEAR(terms["gan"].item<double>(), gan, 1e-5);
+  EXPECT_GT(terms["av"].item<double>(), 0) << "-log of a cosine in (0, 1]";
+  EXPECT_GE(terms["vv"].item<double>(), 0);
+
+  double total = 0;
+  const LossWeights& w = c.loss;
+  const std::map<std::string, double> weight{{"recon", w.recon}, {"av", w.av},       {"vv", w.vv},
+                                             {"gan", w.gan},     {"store", w.store}, {"align", w.align}};
+  for (auto& [k, t] : terms) total += weight.at(k) * t.item<double>();
+  EXPECT_NEAR(weighted_total(w, terms).item<double>(), total, 1e-5 * total);
+
+  auto real = disc->forward(b.target), fake = disc->forward(out.recalled_image);
+  const double d = (-torch::log(torch::sigmoid(real)).mean() - torch::log(1 - torch::sigmoid(fake)).mean()).item<double>();
+  EXPECT_NEAR(discriminator_loss(disc, b.target, out.recalled_image).item<double>(), d, 1e-5);
+
+  // Weights switched off drop their terms; without the memory there is one path and no memory terms.
+  ModelConfig plain = c;
+  plain.memory = false;
+  plain.loss.av = plain.loss.vv = plain.loss.gan = 0;
+  SyncTalkFace baseline(plain);
+  baseline->eval();
+  GeneratorOutput bo = baseline->forward_train(b.mel, b.identity, b.lips);
+  LipEncoder none{nullptr};
+  auto only = generator_losses(plain, b, bo, sync, none, disc);
+  ASSERT_EQ(only.size(), 1u);
+  EXPECT_NEAR(only["recon"].item<double>(), (bo.recalled_image - b.target).abs().mean().item<double>(), 1e-6);
 }
 
 TEST(Train, LiteModelOverfitsTwoRealClips) {

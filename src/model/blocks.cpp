@@ -31,9 +31,51 @@ ConvBlockImpl::ConvBlockImpl(int64_t in, int64_t out, torch::ExpandingArray<2> k
 torch::Tensor ConvBlockImpl::forward(torch::Tensor x) {
   auto y = conv_->forward(x);
   FlopCounter::add_conv(y, conv_->weight);
-  y = bn_->forward(y);
+  if (!folded_) y = bn_->forward(y);
   if (residual_) y = y + x;
+  if (folded_) return leaky_ ? torch::leaky_relu_(y, 0.2) : torch::relu_(y);  // inference: y is ours
   return leaky_ ? torch::leaky_relu(y, 0.2) : torch::relu(y);
+}
+
+namespace {
+
+// Scales output channel c of a convolution weight (that channel's dimension
+// is `dim`) and its bias by BatchNorm's per-channel factor, adds its shift,
+// and turns the BatchNorm into the identity.
+void fold(torch::Tensor weight, torch::Tensor bias, int64_t dim, torch::nn::BatchNorm2d& bn) {
+  TORCH_CHECK(!bn->is_training(), "fold_batchnorm needs eval mode");
+  torch::NoGradGuard ng;
+  const double eps = bn->options.eps();
+  auto scale = bn->weight / torch::sqrt(bn->running_var + eps);  // (C)
+  std::vector<int64_t> shape(weight.dim(), 1);
+  shape[dim] = -1;
+  weight.mul_(scale.view(shape));
+  bias.sub_(bn->running_mean).mul_(scale).add_(bn->bias);
+  bn->weight.fill_(1);
+  bn->bias.zero_();
+  bn->running_mean.zero_();
+  bn->running_var.fill_(1 - eps);  // (x - 0) / sqrt(1 - eps + eps) = x
+}
+
+}  // namespace
+
+void ConvBlockImpl::fold_batchnorm() {
+  if (folded_) return;
+  fold(conv_->weight, conv_->bias, 0, bn_);  // weight (out, in, kh, kw)
+  folded_ = true;
+}
+
+void UpBlockImpl::fold_batchnorm() {
+  if (folded_) return;
+  fold(conv_->weight, conv_->bias, 1, bn_);  // transposed: weight (in, out, kh, kw)
+  folded_ = true;
+}
+
+void fold_batchnorm(torch::nn::Module& module) {
+  for (auto& m : module.modules()) {
+    if (auto* c = m->as<ConvBlockImpl>()) c->fold_batchnorm();
+    if (auto* u = m->as<UpBlockImpl>()) u->fold_batchnorm();
+  }
 }
 
 UpBlockImpl::UpBlockImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding,
@@ -46,6 +88,7 @@ UpBlockImpl::UpBlockImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride
 
 torch::Tensor UpBlockImpl::forward(torch::Tensor x) {
   FlopCounter::add_conv_transpose(x, conv_->weight);
+  if (folded_) return conv_->forward(x).relu_();
   return torch::relu(bn_->forward(conv_->forward(x)));
 }
 

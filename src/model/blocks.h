@@ -32,11 +32,13 @@ class ConvBlockImpl : public torch::nn::Module {
   ConvBlockImpl(int64_t in, int64_t out, torch::ExpandingArray<2> kernel, torch::ExpandingArray<2> stride,
                 torch::ExpandingArray<2> padding, bool residual = false, bool leaky = false);
   torch::Tensor forward(torch::Tensor x);
+  void fold_batchnorm();  // see fold_batchnorm() below
 
  private:
   torch::nn::Conv2d conv_{nullptr};
   torch::nn::BatchNorm2d bn_{nullptr};
   bool residual_, leaky_;
+  bool folded_ = false;
 };
 TORCH_MODULE(ConvBlock);
 
@@ -45,12 +47,20 @@ class UpBlockImpl : public torch::nn::Module {
  public:
   UpBlockImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding, int64_t output_padding);
   torch::Tensor forward(torch::Tensor x);
+  void fold_batchnorm();
 
  private:
   torch::nn::ConvTranspose2d conv_{nullptr};
   torch::nn::BatchNorm2d bn_{nullptr};
+  bool folded_ = false;
 };
 TORCH_MODULE(UpBlock);
+
+// For inference: moves every block's BatchNorm (running statistics and
+// affine) into its convolution's weights and bias and leaves the BatchNorm
+// an identity, so the blocks skip it and the output is unchanged. The module
+// must be in eval mode and must not be trained afterwards.
+void fold_batchnorm(torch::nn::Module& module);
 
 // Appends a downsampling conv followed by `residuals` residual 3x3 blocks.
 void add_down_stage(torch::nn::Sequential& s, int64_t in, int64_t out, torch::ExpandingArray<2> kernel,

@@ -192,6 +192,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
   summary.outfile = opt.outfile;
   summary.model = opt.model.empty() ? default_model_path() : opt.model;
   SyncTalkFace model = load_generator(summary.model);
+  fold_batchnorm(*model);  // inference only: the same output without the BatchNorm passes
   const int S = model->config().image_size;
   struct RestoreThreads {  // eval calls generate and then runs models of its own
     int torch_threads = torch::get_num_threads(), cv_threads = cv::getNumThreads();

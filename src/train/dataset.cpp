@@ -170,12 +170,4 @@ SyncBatch Dataset::validation_sync_batch(int batch, uint64_t seed) const {
   return sync_batch_of(samples);
 }
 
-GeneratorBatch GeneratorBatch::to(const torch::Device& device) const {
-  return {target.to(device), identity.to(device), lips.to(device), mel.to(device), sync_mel.to(device)};
-}
-
-SyncBatch SyncBatch::to(const torch::Device& device) const {
-  return {lower.to(device), mel.to(device), label.to(device)};
-}
-
 }  // namespace stf

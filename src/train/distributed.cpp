@@ -9,10 +9,10 @@
 #include <functional>
 #include <thread>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#ifdef USE_C10D_GLOO
+#ifdef STF_WITH_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
-#ifdef USE_C10D_NCCL
+#ifdef STF_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
@@ -192,7 +192,7 @@ Distributed::Distributed(const DistEnv& env, std::chrono::seconds timeout, const
   try {
     QuietStderr quiet;
     if (device.is_cuda()) {
-#ifdef USE_C10D_NCCL
+#ifdef STF_WITH_NCCL
       auto options = c10d::ProcessGroupNCCL::Options::create();
       options->timeout = timeout;
       use(c10::make_intrusive<c10d::ProcessGroupNCCL>(d.store, env.rank, env.world, options));
@@ -200,7 +200,7 @@ Distributed::Distributed(const DistEnv& env, std::chrono::seconds timeout, const
       throw Error("this build has no NCCL: multi-GPU training needs a CUDA LibTorch build with NCCL (docs/gpu.md)");
 #endif
     } else {
-#ifdef USE_C10D_GLOO
+#ifdef STF_WITH_GLOO
       auto options = c10d::ProcessGroupGloo::Options::create(timeout);
       if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
         options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));

@@ -17,6 +17,7 @@
 #include "stf/error.h"
 #include "train/checkpoint.h"
 #include "train/dataset.h"
+#include "train/losses.h"
 
 namespace stf {
 
@@ -404,7 +405,6 @@ TrainResult train_generator(const TrainOptions& opt) {
   double spread_max = 0;
   int n = 0;
   bool first_interval = true;
-  auto zero = [&] { return torch::zeros({}, torch::TensorOptions().device(device)); };
   Prefetcher<GeneratorBatch> batches(
       [&](int64_t step) { return train.generator_batch(ranks.first_sample(step), batch, opt.seed); }, start + 1,
       opt.steps, opt.workers);
@@ -416,38 +416,8 @@ TrainResult train_generator(const TrainOptions& opt) {
       if (c.memory && c.vv_refresh > 0 && step % c.vv_refresh == 0) refresh_critic();
 
       GeneratorOutput out = gen->forward_train(b.mel, b.identity, b.lips);
-      std::vector<torch::Tensor> images{out.recalled_image};  // I_g, and I_G with the memory
-      if (out.stored_image.defined()) images.push_back(out.stored_image);
-      const int64_t S = c.image_size;
-      std::map<std::string, torch::Tensor> terms;
-      terms["recon"] = zero();
-      for (auto& img : images) terms["recon"] = terms["recon"] + (img - b.target).abs().mean();
-      if (w.av > 0) {  // PAPER.md: L_av = -log cos(audio, generated window), both paths
-        terms["av"] = zero();
-        for (auto& img : images) {
-          auto lower = stack_lower_halves(img.view({batch, 5, 3, S, S}));
-          terms["av"] = terms["av"] - sync->forward(lower, b.sync_mel).clamp_min(1e-7).log().mean();
-        }
-      }
-      if (w.vv > 0) {  // L1 between frozen lip-encoder embeddings of generated and real windows
-        auto window = [&](const torch::Tensor& x) {
-          return mask_upper_half(x.view({batch, 5, 3, S, S})).transpose(1, 2);  // (B, 3, 5, S, S)
-        };
-        auto real = critic->forward(window(b.target)).detach();
-        terms["vv"] = zero();
-        for (auto& img : images) terms["vv"] = terms["vv"] + (critic->forward(window(img)) - real).abs().mean();
-      }
-      if (w.gan > 0)  // generator side of the quality discriminator
-        terms["gan"] = torch::binary_cross_entropy_with_logits(
-            disc->forward(out.recalled_image), torch::ones({out.recalled_image.size(0)}, torch::TensorOptions().device(device)));
-      if (c.memory) {
-        terms["store"] = out.memory.store_loss;
-        terms["align"] = out.memory.align_loss;
-      }
-      const std::map<std::string, double> weight{{"recon", w.recon}, {"av", w.av}, {"vv", w.vv},
-                                                 {"gan", w.gan}, {"store", w.store}, {"align", w.align}};
-      auto total = zero();
-      for (auto& [k, t] : terms) total = total + weight.at(k) * t;
+      std::map<std::string, torch::Tensor> terms = generator_losses(c, b, out, sync, critic, disc);
+      auto total = weighted_total(w, terms);
       opt_g.zero_grad();
       total.backward();
       dist.average_gradients(gen->parameters());
@@ -455,10 +425,7 @@ TrainResult train_generator(const TrainOptions& opt) {
       std::vector<torch::Tensor> figures{total.detach()};
       for (auto& [k, t] : terms) figures.push_back(t.detach());
       if (w.gan > 0) {
-        auto real_logit = disc->forward(b.target);
-        auto fake_logit = disc->forward(out.recalled_image.detach());
-        auto d_loss = torch::binary_cross_entropy_with_logits(real_logit, torch::ones_like(real_logit)) +
-                      torch::binary_cross_entropy_with_logits(fake_logit, torch::zeros_like(fake_logit));
+        auto d_loss = discriminator_loss(disc, b.target, out.recalled_image);
         opt_d.zero_grad();
         d_loss.backward();
         dist.average_gradients(disc->parameters());
