@@ -145,6 +145,42 @@ TEST(Face, PasteBackOfTheUnmodifiedCropIsLossless) {
   }
 }
 
+// On a high-resolution photo the upscaled crop loses the skin's texture:
+// the detail transfer brings the frame's own texture back where the
+// generated face agrees with it, and not where it was re-rendered.
+TEST(Face, DetailTransferKeepsSkinTextureButNotTheOldMouth) {
+  cv::Mat photo = cv::imread(STF_SOURCE_DIR "/examples/grace_hopper_512x512.jpg");
+  ASSERT_FALSE(photo.empty());
+  std::vector<TrackedFrame> out = track_frames({photo}, TrackerOptions{});
+  ASSERT_TRUE(out[0].face.found);
+  const Landmarks& lm = out[0].face.landmarks;
+  CropOptions copt;  // 96 px, ~2.5x smaller than this face
+  cv::Matx23f m = crop_transform(lm, copt);
+  FaceCrop crop = crop_face(photo, m, copt.size);
+  BlendOptions plain, detail;
+  plain.detail = false;
+  cv::Mat a = photo.clone(), b = photo.clone();
+  paste_back(a, crop.image, m, lm, plain);
+  paste_back(b, crop.image, m, lm, detail);
+  EXPECT_GT(cv::PSNR(b, photo), cv::PSNR(a, photo) + 2) << "texture not restored";
+
+  // A re-rendered mouth: the crop's mouth replaced by a flat colour.
+  std::vector<cv::Point2f> mouth;
+  for (int i = 48; i < 68; ++i) mouth.push_back(lm[i]);
+  std::vector<cv::Point2f> in_crop;
+  cv::transform(mouth, in_crop, m);
+  cv::Mat flat = crop.image.clone();
+  cv::rectangle(flat, cv::boundingRect(in_crop), cv::Scalar(90, 100, 160), cv::FILLED);
+  cv::Mat c = photo.clone();
+  paste_back(c, flat, m, lm, detail);
+  cv::Rect core = cv::boundingRect(mouth);
+  core = cv::Rect(core.x + core.width / 4, core.y + core.height / 4, core.width / 2, core.height / 2);
+  cv::Scalar mean_o, std_o, mean_c, std_c;
+  cv::meanStdDev(photo(core), mean_o, std_o);
+  cv::meanStdDev(c(core), mean_c, std_c);
+  EXPECT_LT(std_c[0] + std_c[1] + std_c[2], 0.3 * (std_o[0] + std_o[1] + std_o[2])) << "the old mouth shows through";
+}
+
 TEST(Face, SmoothedLandmarksAreStillOnAStillFace) {
   // A still photo with fresh sensor-like noise each frame: raw landmarks
   // jitter by a pixel or so; the centred smoothing must calm them.

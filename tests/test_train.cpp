@@ -101,6 +101,42 @@ TEST(Dataset, BatchesHaveThePaperShapesAndDependOnlyOnTheSeed) {
   EXPECT_EQ(orders.size(), 2u) << "each epoch is shuffled anew";
 }
 
+// Augmented SyncNet windows: same pairs, labels and audio; the pictures are
+// the plain ones mirrored or not and colour-scaled, the same way for all 5
+// frames, reproducible from the seed.
+TEST(Dataset, AugmentedSyncWindowsKeepTheirPairsAndChangeOnlyTheirLook) {
+  Dataset ds(dataset_dir(), "train", 96);
+  SyncBatch plain = ds.sync_batch(0, 64, 9), aug = ds.sync_batch(0, 64, 9, true), again = ds.sync_batch(0, 64, 9, true);
+  EXPECT_TRUE(torch::equal(aug.lower, again.lower));
+  EXPECT_TRUE(torch::equal(plain.label, aug.label));
+  EXPECT_TRUE(torch::equal(plain.mel, aug.mel));
+  EXPECT_GE(aug.lower.min().item<float>(), 0.0f);
+  EXPECT_LE(aug.lower.max().item<float>(), 1.0f);
+  int mirrored = 0;
+  for (int64_t i = 0; i < 64; ++i) {
+    auto p = plain.lower[i].view({5, 3, 48, 96}), a = aug.lower[i].view({5, 3, 48, 96});
+    // Undo the mirror when it fits better, then every channel must be one gain
+    // and one offset of the plain one (clamping aside): a linear fit per channel.
+    const bool flip = (a - p.flip({3})).abs().mean().item<double>() < (a - p).abs().mean().item<double>();
+    mirrored += flip;
+    if (flip) a = a.flip({3});
+    for (int ch = 0; ch < 3; ++ch) {
+      auto x = p.select(1, ch).flatten(), y = a.select(1, ch).flatten();
+      auto inside = (y > 0.01) & (y < 0.99);
+      x = x.masked_select(inside), y = y.masked_select(inside);
+      if (x.numel() < 100) continue;
+      auto xc = x - x.mean();
+      const double gain = (xc * (y - y.mean())).sum().item<double>() / (xc * xc).sum().item<double>();
+      const double residual = (y - y.mean() - gain * xc).abs().max().item<double>();
+      EXPECT_GT(gain, 0.7) << i;
+      EXPECT_LT(gain, 1.3) << i;
+      EXPECT_LT(residual, 1e-3) << "sample " << i << " channel " << ch;
+    }
+  }
+  EXPECT_GT(mirrored, 16);
+  EXPECT_LT(mirrored, 48);
+}
+
 // The loss terms against formulas written out here: which terms a config
 // produces, L_recon over both decoding paths, L_gan and the discriminator's
 // loss as -log sigmoid, and the total as the weighted sum.

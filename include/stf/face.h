@@ -86,6 +86,7 @@ FaceCrop crop_face(const cv::Mat& frame, const cv::Matx23f& to_crop, int size);
 struct BlendOptions {
   bool color_match = true;  // match the generated crop's colour to the skin around the mask
   bool seamless = false;    // cv::seamlessClone instead of feathered alpha
+  bool detail = true;       // the frame's fine texture kept where the generated face agrees with it
 };
 
 // Soft mask (CV_32F, 0..1, frame size restricted to `roi`) over the lower

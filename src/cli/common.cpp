@@ -36,6 +36,9 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
       ->default_str(kDefaultLandmarkModel)->group(g);
   cmd->add_flag("--align", o.align, "Rotate crops so the eye line is level")->group(g);
   cmd->add_flag("--seamless", o.seamless, "Paste back with cv::seamlessClone instead of a feathered mask")->group(g);
+  cmd->add_flag("--no-detail", o.no_detail,
+                "Paste back the upscaled generated face as it is (default: the frame's own skin texture is kept where the generated face agrees with it)")
+      ->group(g);
   cmd->add_flag("--strict", o.strict, "Frames without a face are an error (default: passed through unchanged)")
       ->group(g);
 }

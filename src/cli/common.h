@@ -17,7 +17,7 @@ void add_threads_option(CLI::App* cmd, int& threads);
 struct FaceCliOptions {
   std::vector<float> pads{0, 10, 0, 0};
   std::vector<float> box;  // top bottom left right; empty = detect
-  bool nosmooth = false, is_static = false, strict = false, seamless = false, align = false;
+  bool nosmooth = false, is_static = false, strict = false, seamless = false, no_detail = false, align = false;
   int smooth_radius = 2, detect_every = 5, detect_size = 480;
   std::string select = "largest", detector = "auto", detector_model, landmark_model;
 };

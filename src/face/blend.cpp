@@ -65,6 +65,31 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
     }
   }
 
+  if (opt.detail) {
+    // The generated crop is upscaled from the model's resolution (96 or 128
+    // px) and has lost the skin's fine texture. Where it agrees with the
+    // frame at coarse scale (skin, chin, cheeks), add back the frame's own
+    // detail; where it differs (the re-rendered mouth), leave it as it is.
+    const double scale = std::sqrt(std::abs(back(0, 0) * back(1, 1) - back(0, 1) * back(1, 0)));
+    if (scale > 1.2) {
+      const double sigma = 0.6 * scale;  // the crop's pixel seen in the frame
+      cv::Mat orig, gen, orig_low, gen_low;
+      target.convertTo(orig, CV_32FC3);
+      warped.convertTo(gen, CV_32FC3);
+      cv::GaussianBlur(orig, orig_low, cv::Size(), sigma);
+      cv::GaussianBlur(gen, gen_low, cv::Size(), sigma);
+      cv::Mat diff = cv::abs(gen_low - orig_low), d;
+      cv::transform(diff, d, cv::Matx13f(1 / 3.f, 1 / 3.f, 1 / 3.f));  // mean over channels
+      cv::Mat agree;
+      cv::exp(-(d.mul(d)) / (12.f * 12.f), agree);  // 1 where they agree, 0 past ~20 grey levels apart
+      cv::GaussianBlur(agree, agree, cv::Size(), sigma);
+      cv::Mat agree3;
+      cv::merge(std::vector<cv::Mat>{agree, agree, agree}, agree3);
+      gen += agree3.mul(orig - orig_low);
+      gen.convertTo(warped, CV_8UC3);
+    }
+  }
+
   if (opt.seamless) {
     cv::Mat hard = mask > 0.5f;
     if (cv::countNonZero(hard) > 0) {

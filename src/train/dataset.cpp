@@ -101,7 +101,7 @@ std::vector<torch::Tensor> Dataset::generator_sample(const ClipFile& c, std::mt1
   return {torch::stack(target), torch::stack(identity), torch::stack(lips), torch::stack(mel), mel_window(c, t)};
 }
 
-std::vector<torch::Tensor> Dataset::sync_sample(const ClipFile& c, std::mt19937_64& rng) const {
+std::vector<torch::Tensor> Dataset::sync_sample(const ClipFile& c, std::mt19937_64& rng, bool augment) const {
   const int64_t n = c.header().frames;
   const int64_t t = std::uniform_int_distribution<int64_t>(0, n - 5)(rng);
   const bool positive = std::bernoulli_distribution(0.5)(rng);
@@ -112,7 +112,14 @@ std::vector<torch::Tensor> Dataset::sync_sample(const ClipFile& c, std::mt19937_
   }
   std::vector<torch::Tensor> window;
   for (int64_t i = t; i < t + 5; ++i) window.push_back(frame(c, i));
-  return {stack_lower_halves(torch::stack(window).unsqueeze(0)).squeeze(0),  // (15, S/2, S)
+  torch::Tensor frames = torch::stack(window);  // (5, 3, S, S)
+  if (augment) {
+    std::uniform_real_distribution<float> gain(0.75f, 1.25f), shift(-0.1f, 0.1f);
+    if (std::bernoulli_distribution(0.5)(rng)) frames = frames.flip({3});  // a mirrored mouth says the same
+    const float r = gain(rng), g = gain(rng), b = gain(rng), o = shift(rng);
+    frames = (frames * torch::tensor({r, g, b}).view({1, 3, 1, 1}) + o).clamp(0, 1);
+  }
+  return {stack_lower_halves(frames.unsqueeze(0)).squeeze(0),  // (15, S/2, S)
           mel_window(c, a), torch::tensor(positive ? 1.0f : 0.0f)};
 }
 
@@ -145,11 +152,11 @@ GeneratorBatch Dataset::generator_batch(int64_t first, int count, uint64_t seed)
   return generator_batch_of(samples);
 }
 
-SyncBatch Dataset::sync_batch(int64_t first, int count, uint64_t seed) const {
+SyncBatch Dataset::sync_batch(int64_t first, int count, uint64_t seed, bool augment) const {
   std::vector<std::vector<torch::Tensor>> samples;
   for (int64_t p = first; p < first + count; ++p) {
     std::mt19937_64 rng(mix(~seed, static_cast<uint64_t>(p)));
-    samples.push_back(sync_sample(*clips_[clip_of(p, seed)], rng));
+    samples.push_back(sync_sample(*clips_[clip_of(p, seed)], rng, augment));
   }
   return sync_batch_of(samples);
 }
@@ -166,7 +173,8 @@ SyncBatch Dataset::validation_sync_batch(int batch, uint64_t seed) const {
   std::mt19937_64 rng(seed);
   std::vector<std::vector<torch::Tensor>> samples;
   for (int b = 0; b < batch; ++b)
-    samples.push_back(sync_sample(*clips_[std::uniform_int_distribution<size_t>(0, clips_.size() - 1)(rng)], rng));
+    samples.push_back(
+        sync_sample(*clips_[std::uniform_int_distribution<size_t>(0, clips_.size() - 1)(rng)], rng, false));
   return sync_batch_of(samples);
 }
 

@@ -30,7 +30,9 @@ class Dataset {
   int64_t frames() const;
   // Samples first .. first+count-1 of a run seeded with `seed`.
   GeneratorBatch generator_batch(int64_t first, int count, uint64_t seed) const;
-  SyncBatch sync_batch(int64_t first, int count, uint64_t seed) const;
+  // augment: each SyncNet window mirrored at random and its colours scaled
+  // (the same for its 5 frames), so the expert cannot key on a face's look.
+  SyncBatch sync_batch(int64_t first, int count, uint64_t seed, bool augment = false) const;
   // Fixed validation batches: clips drawn at random from `seed`.
   GeneratorBatch validation_generator_batch(int batch, uint64_t seed) const;
   SyncBatch validation_sync_batch(int batch, uint64_t seed) const;
@@ -40,7 +42,7 @@ class Dataset {
  private:
   // The sample's tensors, in the order of the batch's fields.
   std::vector<torch::Tensor> generator_sample(const ClipFile& c, std::mt19937_64& rng) const;
-  std::vector<torch::Tensor> sync_sample(const ClipFile& c, std::mt19937_64& rng) const;
+  std::vector<torch::Tensor> sync_sample(const ClipFile& c, std::mt19937_64& rng, bool augment) const;
   torch::Tensor frame(const ClipFile& c, int64_t i) const;  // (3, S, S)
   torch::Tensor mel_window(const ClipFile& c, int64_t i) const;  // (1, 80, 16)
   std::vector<std::unique_ptr<ClipFile>> clips_;
