@@ -23,7 +23,7 @@ struct TrainOptions {
   int sample_every = 500;   // sample grid PNG (generator only)
   int workers = 2;          // threads building the next batches
   bool freeze_bn = false;   // BatchNorm normalises with its running statistics
-  bool augment = true;      // train-sync: mirrored and colour-scaled windows (Dataset::sync_batch)
+  bool augment = false;     // train-sync: mirrored and colour-scaled windows (Dataset::sync_batch)
   std::string device = "auto";  // cpu, cuda, cuda:N, auto
   DistEnv dist;             // this process's rank (torchrun's environment)
   int dist_timeout = 600;   // seconds to wait for the other ranks
