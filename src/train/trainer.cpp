@@ -280,8 +280,9 @@ TrainResult train_sync(const TrainOptions& opt) {
     set_training(*net, opt.freeze_bn);
     return std::make_pair(bce / opt.val_batches, acc / opt.val_batches);
   };
-  Prefetcher<SyncBatch> batches([&](int64_t step) { return train.sync_batch(ranks.first_sample(step), batch, opt.seed, opt.augment); },
-                                start + 1, opt.steps, opt.workers);
+  Prefetcher<SyncBatch> batches(
+      [&](int64_t step) { return train.sync_batch(ranks.first_sample(step), batch, opt.seed, opt.augment); },
+      start + 1, opt.steps, opt.workers);
   try {
     for (int64_t step = start + 1; step <= opt.steps; ++step) {
       check_interrupted(step, result.last_checkpoint);
