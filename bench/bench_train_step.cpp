@@ -43,24 +43,21 @@ struct Nets {
         disc(c.disc_width) {
     if (c.memory) critic = LipEncoder(c.image_size, c.lip_width, c.feature, c.residual_blocks);
   }
+  std::vector<torch::nn::Module*> all() {
+    std::vector<torch::nn::Module*> m{gen.get(), sync.get(), disc.get()};
+    if (critic) m.push_back(critic.get());
+    return m;
+  }
   void to(const torch::Device& d) {
-    gen->to(d);
-    sync->to(d);
-    disc->to(d);
-    if (critic) critic->to(d);
+    for (auto* m : all()) m->to(d);
   }
   // Drops every gradient (they stay on the device they were made on).
   void clear_grads() {
-    for (torch::nn::Module* m : std::vector<torch::nn::Module*>{gen.get(), sync.get(), disc.get()})
+    for (auto* m : all())
       for (auto& p : m->parameters()) p.mutable_grad() = torch::Tensor();
-    if (critic)
-      for (auto& p : critic->parameters()) p.mutable_grad() = torch::Tensor();
   }
   void eval() {
-    gen->eval();
-    sync->eval();
-    disc->eval();
-    if (critic) critic->eval();
+    for (auto* m : all()) m->eval();
   }
 };
 
