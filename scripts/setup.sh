@@ -13,7 +13,7 @@ packages=(
   libdlib-dev libdlib-data
   libespeak-ng-dev espeak-ng-data
   libgloo-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
   python3 python3-numpy python3-scipy python3-torch
 )
 

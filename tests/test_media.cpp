@@ -3,11 +3,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "helpers.h"
 #include "stf/error.h"
+#include "stf/files.h"
 #include "stf/media.h"
 
 using namespace stf;
@@ -36,6 +38,36 @@ double dominant_frequency(const std::vector<float>& x, int rate, double lo, doub
 }
 
 }  // namespace
+
+TEST(Files, PngDecodesToTheSameImageWithOpenCV) {
+  // Our encoder (zlib, no OpenCV: the training layer uses it) against OpenCV's decoder.
+  cv::Mat img(37, 53, CV_8UC3);
+  cv::randu(img, 0, 256);
+  std::string png = encode_png(img.data, img.rows, img.cols);
+  cv::Mat back = cv::imdecode(std::vector<uchar>(png.begin(), png.end()), cv::IMREAD_COLOR);
+  ASSERT_EQ(back.size(), img.size());
+  EXPECT_EQ(cv::norm(back, img, cv::NORM_INF), 0) << "channels must stay in BGR order";
+  // The cv::Mat overload takes grey images too.
+  cv::Mat grey(8, 9, CV_8UC1, cv::Scalar(77));
+  std::string g = encode_png(grey);
+  cv::Mat gb = cv::imdecode(std::vector<uchar>(g.begin(), g.end()), cv::IMREAD_GRAYSCALE);
+  EXPECT_EQ(cv::norm(gb, grey, cv::NORM_INF), 0);
+}
+
+TEST(Files, AtomicWriteReplacesWholeOrFailsWithAReason) {
+  std::string dir = test::temp_dir("atomic");
+  std::string path = dir + "/out.txt";
+  write_file_atomic(path, "first");
+  write_file_atomic(path, "second");
+  std::ifstream f(path);
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "second");
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) files += e.is_regular_file();
+  EXPECT_EQ(files, 1u) << "no temporary file is left behind";
+  EXPECT_THROW(write_file_atomic(dir + "/missing/out.txt", "x"), Error);
+  EXPECT_THROW(write_file_atomic(dir, "x"), Error);
+}
 
 TEST(Media, WriterReaderRoundTrip) {
   std::string dir = test::temp_dir("roundtrip");

@@ -110,10 +110,10 @@ class VideoWriter {
   std::unique_ptr<Impl> impl_;
 };
 
+// PNG bytes of an 8-bit BGR (or grey) image (stf::encode_png in stf/files.h).
+std::string encode_png(const cv::Mat& image);
+
 // NumPy .npy (format 1.0), float32, C order.
 void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& shape);
-
-// Writes text/bytes to path atomically (temp file beside it + rename).
-void write_file_atomic(const std::string& path, const std::string& bytes);
 
 }  // namespace stf

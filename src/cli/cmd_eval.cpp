@@ -4,8 +4,10 @@
 #include <cstdio>
 
 #include "cli/common.h"
+#include "cli/face_options.h"
 #include "eval/evaluate.h"
 #include "eval/report.h"
+#include "stf/files.h"
 #include "stf/media.h"
 #include "stf/threads.h"
 #include "train/preprocess.h"

@@ -5,9 +5,11 @@
 #include <opencv2/imgproc.hpp>
 
 #include "cli/common.h"
+#include "cli/face_options.h"
 #include "core/progress.h"
 #include "face/face_json.h"
 #include "stf/error.h"
+#include "stf/files.h"
 #include "stf/media.h"
 #include "stf/threads.h"
 

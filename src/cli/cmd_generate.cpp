@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/common.h"
+#include "cli/face_options.h"
 #include "pipeline/generate.h"
 #include "stf/threads.h"
 

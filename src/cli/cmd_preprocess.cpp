@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/common.h"
+#include "cli/face_options.h"
 #include "stf/threads.h"
 #include "train/preprocess.h"
 

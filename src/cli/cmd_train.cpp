@@ -40,6 +40,9 @@ void add_common(CLI::App* cmd, TrainCli& o) {
                 "BatchNorm normalises with its running statistics (small per-rank batches; exact data parallelism)");
   cmd->add_option("--device", o.train.device, "cpu, cuda, cuda:N, or auto (CUDA when available, GPU LOCAL_RANK)")
       ->default_val("auto");
+  cmd->add_flag("--deterministic", o.train.deterministic,
+                "GPU: deterministic kernels only, so a resumed run repeats an uninterrupted one bit for bit "
+                "(slower; runs on the CPU are deterministic anyway)");
   cmd->add_option("--dist-timeout", o.train.dist_timeout,
                   "Seconds to wait for the other ranks (rendezvous and every collective) when started by torchrun")
       ->default_val(600)->check(CLI::PositiveNumber);

@@ -1,72 +1,11 @@
 #include "cli/common.h"
 
-#include "stf/error.h"
-
 namespace stf::cli {
 
 void add_threads_option(CLI::App* cmd, int& threads) {
   cmd->add_option("--threads", threads, "CPU threads for torch and OpenCV (0 = all cores)")
       ->default_val(0)
       ->check(CLI::NonNegativeNumber);
-}
-
-void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
-  const char* g = "Face pipeline";
-  cmd->add_option("--pads", o.pads, "Padding around the face box in pixels: top bottom left right")
-      ->expected(4)->default_str("0 10 0 0")->group(g);
-  cmd->add_option("--box", o.box, "Fixed face box top bottom left right in pixels (skips detection)")
-      ->expected(4)->group(g);
-  cmd->add_flag("--nosmooth", o.nosmooth, "Do not smooth landmarks over time")->group(g);
-  cmd->add_option("--smooth", o.smooth_radius, "Smoothing radius in frames (centred window of 2r+1)")
-      ->default_val(2)->check(CLI::Range(0, 50))->group(g);
-  cmd->add_flag("--static", o.is_static, "Detect once and reuse the face for every frame (photos)")->group(g);
-  cmd->add_option("--face-select", o.select, "Which face to follow: largest, center, index:N, point:X,Y")
-      ->default_val("largest")->group(g);
-  cmd->add_option("--detector", o.detector,
-                  "Face detector: auto (dlib HOG, then the bundled res10 SSD where HOG finds none), hog, dnn, mmod")
-      ->default_val("auto")->group(g);
-  cmd->add_option("--detector-model", o.detector_model,
-                  "Detector weights: dnn .pb (its .pbtxt beside it; default: bundled), mmod .dat (required)")
-      ->group(g);
-  cmd->add_option("--detect-every", o.detect_every, "Run the detector every N frames; landmarks track in between")
-      ->default_val(5)->check(CLI::Range(1, 1000))->group(g);
-  cmd->add_option("--detect-size", o.detect_size, "Longest side of the downscaled copy the detector sees")
-      ->default_val(480)->check(CLI::Range(64, 4096))->group(g);
-  cmd->add_option("--landmark-model", o.landmark_model, "dlib 68-point shape predictor")
-      ->default_str(kDefaultLandmarkModel)->group(g);
-  cmd->add_flag("--align", o.align, "Rotate crops so the eye line is level")->group(g);
-  cmd->add_flag("--seamless", o.seamless, "Paste back with cv::seamlessClone instead of a feathered mask")->group(g);
-  cmd->add_flag("--no-detail", o.no_detail,
-                "Paste back the upscaled generated face as it is (default: the frame's own skin texture is kept where the generated face agrees with it)")
-      ->group(g);
-  cmd->add_flag("--strict", o.strict, "Frames without a face are an error (default: passed through unchanged)")
-      ->group(g);
-}
-
-TrackerOptions tracker_options(const FaceCliOptions& o) {
-  TrackerOptions t;
-  t.detector.kind = o.detector;
-  t.detector.model = o.detector_model;
-  t.detector.max_side = o.detect_size;
-  if (!o.landmark_model.empty()) t.landmark_model = o.landmark_model;
-  t.detect_every = o.detect_every;
-  t.smooth_radius = o.nosmooth ? 0 : o.smooth_radius;
-  t.select = o.select;
-  t.static_image = o.is_static;
-  if (!o.box.empty()) {
-    const float top = o.box[0], bottom = o.box[1], left = o.box[2], right = o.box[3];
-    if (bottom <= top || right <= left) throw Error("--box needs top < bottom and left < right");
-    t.fixed_box = cv::Rect2f(left, top, right - left, bottom - top);
-  }
-  return t;
-}
-
-CropOptions crop_options(const FaceCliOptions& o, int size) {
-  CropOptions c;
-  c.size = size;
-  c.pads = {o.pads[0], o.pads[1], o.pads[2], o.pads[3]};
-  c.align = o.align;
-  return c;
 }
 
 }  // namespace stf::cli

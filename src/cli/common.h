@@ -6,24 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "stf/face.h"
-
 namespace stf::cli {
 
 // Adds `--threads N` (default 0 = all cores) to a subcommand.
 void add_threads_option(CLI::App* cmd, int& threads);
-
-// Face pipeline options shared by faces, generate, preprocess and eval.
-struct FaceCliOptions {
-  std::vector<float> pads{0, 10, 0, 0};
-  std::vector<float> box;  // top bottom left right; empty = detect
-  bool nosmooth = false, is_static = false, strict = false, seamless = false, no_detail = false, align = false;
-  int smooth_radius = 2, detect_every = 5, detect_size = 480;
-  std::string select = "largest", detector = "auto", detector_model, landmark_model;
-};
-void add_face_options(CLI::App* cmd, FaceCliOptions& o);
-TrackerOptions tracker_options(const FaceCliOptions& o);
-CropOptions crop_options(const FaceCliOptions& o, int size);
 
 // Each subcommand file defines one of these: it declares the subcommand and
 // its options on `root` and sets its callback.

@@ -19,6 +19,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("synctalkface ") + STF_VERSION);
   app.require_subcommand(1);
   app.fallthrough(false);
+#ifdef STF_MODEL_ONLY  // a training-only build (CMake option STF_MODEL_ONLY, docs/gpu.md)
+  stf::cli::add_train_commands(app);
+  stf::cli::add_export_command(app);
+#else
   stf::cli::add_generate_command(app);
   stf::cli::add_probe_command(app);
   stf::cli::add_mel_command(app);
@@ -29,6 +33,7 @@ int main(int argc, char** argv) {
   stf::cli::add_eval_command(app);
   stf::cli::add_synth_command(app);
   stf::cli::add_memory_command(app);
+#endif
   std::string names;
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands({})) {

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <opencv2/core.hpp>
 #include <thread>
 #include <torch/torch.h>
+#ifdef STF_WITH_OPENCV
+#include <opencv2/core.hpp>
+#endif
 
 namespace stf {
 
@@ -19,7 +21,9 @@ int set_threads(int n) {
   const int sharing = local ? std::max(1, std::atoi(local)) : 1;
   if (n <= 0) n = std::max(1, available_cores() / sharing);
   torch::set_num_threads(n);
+#ifdef STF_WITH_OPENCV
   cv::setNumThreads(n);
+#endif
   return n;
 }
 

@@ -12,6 +12,7 @@
 #include "model/model_file.h"
 #include "stf/audio.h"
 #include "stf/error.h"
+#include "stf/files.h"
 #include "stf/face.h"
 #include "stf/media.h"
 
@@ -24,9 +25,7 @@ namespace {
 const auto kFont = cv::FONT_HERSHEY_SIMPLEX;
 
 void save_png(const fs::path& path, const cv::Mat& image) {
-  std::vector<uchar> png;
-  cv::imencode(".png", image, png);
-  write_file_atomic(path.string(), std::string(png.begin(), png.end()));
+  write_file_atomic(path.string(), encode_png(image));
 }
 
 // A heatmap of a (rows, cols) tensor of values >= 0, scaled to its maximum:

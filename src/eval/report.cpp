@@ -4,25 +4,28 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include "stf/media.h"
 
 namespace stf {
 
 namespace {
 
-std::string base64(const std::vector<uchar>& bytes) {
+std::string base64(const std::string& text) {
+  auto bytes = reinterpret_cast<const uint8_t*>(text.data());
+  const size_t size = text.size();
   static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < bytes.size(); i += 3) {
+  out.reserve((size + 2) / 3 * 4);
+  for (size_t i = 0; i < size; i += 3) {
     uint32_t v = uint32_t(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) v |= uint32_t(bytes[i + 1]) << 8;
-    if (i + 2 < bytes.size()) v |= bytes[i + 2];
+    if (i + 1 < size) v |= uint32_t(bytes[i + 1]) << 8;
+    if (i + 2 < size) v |= bytes[i + 2];
     out += table[(v >> 18) & 63];
     out += table[(v >> 12) & 63];
-    out += i + 1 < bytes.size() ? table[(v >> 6) & 63] : '=';
-    out += i + 2 < bytes.size() ? table[v & 63] : '=';
+    out += i + 1 < size ? table[(v >> 6) & 63] : '=';
+    out += i + 2 < size ? table[v & 63] : '=';
   }
   return out;
 }
@@ -68,9 +71,7 @@ std::string base_name(const std::string& path) { return std::filesystem::path(pa
 }  // namespace
 
 std::string embedded_png(const cv::Mat& image, const std::string& alt) {
-  std::vector<uchar> png;
-  cv::imencode(".png", image, png);
-  return "<img alt=\"" + escape(alt) + "\" src=\"data:image/png;base64," + base64(png) + "\">";
+  return "<img alt=\"" + escape(alt) + "\" src=\"data:image/png;base64," + base64(encode_png(image)) + "\">";
 }
 
 cv::Mat bar_chart(const std::string& title, const std::vector<std::string>& labels,

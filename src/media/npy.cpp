@@ -1,9 +1,20 @@
 #include <sstream>
 
+#include <opencv2/imgproc.hpp>
+
 #include "stf/error.h"
+#include "stf/files.h"
 #include "stf/media.h"
 
 namespace stf {
+
+std::string encode_png(const cv::Mat& image) {
+  STF_ASSERT(image.depth() == CV_8U && (image.channels() == 3 || image.channels() == 1));
+  cv::Mat bgr;
+  if (image.channels() == 1) cv::cvtColor(image, bgr, cv::COLOR_GRAY2BGR);
+  else bgr = image.isContinuous() ? image : image.clone();
+  return encode_png(bgr.data, bgr.rows, bgr.cols);
+}
 
 // NumPy format 1.0: magic, version, little-endian header length, a Python
 // dict literal padded with spaces so the data starts on a 64-byte boundary.

@@ -1,10 +1,10 @@
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <unistd.h>
 
 #include "media/ffmpeg_util.h"
 #include "stf/error.h"
+#include "stf/files.h"
 #include "stf/media.h"
 extern "C" {
 #include <libavutil/channel_layout.h>
@@ -15,43 +15,6 @@ extern "C" {
 namespace stf {
 
 namespace fs = std::filesystem;
-
-// A hidden temporary name in the target's folder, so the final rename is
-// atomic (same file system) and a crash leaves only a dot-file behind.
-static std::string temp_path_for(const std::string& path, const std::string& ext) {
-  fs::path p(path);
-  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-  return (dir / ("." + p.filename().string() + ".partial-" + std::to_string(getpid()) + ext))
-      .string();
-}
-
-static void check_output_dir(const std::string& path) {
-  fs::path p(path);
-  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error(path + ": output folder " + dir.string() + " does not exist");
-  if (fs::is_directory(p, ec)) throw Error(path + ": is a directory, expected an output file name");
-  if (access(dir.c_str(), W_OK) != 0) throw Error(path + ": output folder is not writable");
-}
-
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-  check_output_dir(path);
-  std::string tmp = temp_path_for(path, ".tmp");
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!f) {
-      std::remove(tmp.c_str());
-      throw Error(path + ": cannot write (disk full or not writable?)");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot write (" + ec.message() + ")");
-  }
-}
 
 struct VideoWriter::Impl {
   std::string path, tmp;
@@ -207,12 +170,12 @@ VideoWriter::VideoWriter(const std::string& path, int width, int height,
   s.opt = opt;
   if (width < 2 || height < 2) throw Error(path + ": frame size too small to encode");
   if (opt.fps <= 0 || opt.fps > 1000) throw Error(path + ": invalid frame rate");
-  check_output_dir(path);
+  check_output_path(path);
   s.width = width;
   s.height = height;
   s.enc_w = width & ~1;  // yuv420p needs even sizes: drop the odd last column/row
   s.enc_h = height & ~1;
-  s.tmp = temp_path_for(path, ".mp4");
+  s.tmp = temp_path_beside(path, ".mp4");
   av_log_set_level(AV_LOG_QUIET);  // failures are reported through stf::Error
   int err = avformat_alloc_output_context2(&s.oc, nullptr, "mp4", s.tmp.c_str());
   if (err < 0 || !s.oc) s.fail("cannot create an MP4 muxer", err);

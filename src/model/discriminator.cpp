@@ -18,7 +18,6 @@ DiscriminatorImpl::DiscriminatorImpl(int64_t d) {
   add_leaky_conv(b, 4 * d, 8 * d, 5, 2, 2);      // (B, 8d, S/8, S/8)
   add_leaky_conv(b, 8 * d, 16 * d, 3, 2, 1);     // (B, 16d, S/16, S/16)
   add_leaky_conv(b, 16 * d, 16 * d, 3, 2, 1);    // (B, 16d, S/32, S/32)
-  b->push_back(torch::nn::AdaptiveAvgPool2d(1));        // (B, 16d, 1, 1)
   body_ = register_module("body", b);
   head_ = register_module("head", torch::nn::Linear(16 * d, 1));
 }
@@ -26,7 +25,8 @@ DiscriminatorImpl::DiscriminatorImpl(int64_t d) {
 torch::Tensor DiscriminatorImpl::forward(torch::Tensor face) {
   const int64_t S = face.size(2);
   auto lower = face.narrow(2, S / 2, S - S / 2);        // (B, 3, S/2, S)
-  return head_->forward(body_->forward(lower).flatten(1)).squeeze(1);  // (B)
+  // Global average pooling as a mean (deterministic CUDA backward): (B, 16d)
+  return head_->forward(body_->forward(lower).mean({2, 3})).squeeze(1);  // (B)
 }
 
 }  // namespace stf

@@ -13,13 +13,13 @@ SyncNetImpl::SyncNetImpl(int64_t S, int64_t s, int64_t feature, int r) {
   add_down_stage(f, 4 * s, 8 * s, 3, 2, 1, r);             // (B, 8s, S/8, S/8)
   add_down_stage(f, 8 * s, 16 * s, 3, 2, 1, r);            // (B, 16s, S/16, S/16)
   f->push_back(ConvBlock(16 * s, feature, 3, 2, 1));              // (B, F, S/32, S/32)
-  f->push_back(torch::nn::AdaptiveAvgPool2d(1));                  // (B, F, 1, 1)
   face_ = register_module("face", f);
   audio_ = register_module("audio", AudioEncoder(s, feature, r));
 }
 
 torch::Tensor SyncNetImpl::embed_face(torch::Tensor lower) {
-  auto v = face_->forward(lower).flatten(1);                       // (B, F), >= 0 after ReLU
+  // Global average pooling as a mean: its CUDA backward is deterministic.
+  auto v = face_->forward(lower).mean({2, 3});                     // (B, F), >= 0 after ReLU
   return torch::nn::functional::normalize(v, torch::nn::functional::NormalizeFuncOptions().dim(1));
 }
 

@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <random>
 
@@ -16,6 +15,7 @@
 #include "stf/audio.h"
 #include "stf/cancel.h"
 #include "stf/error.h"
+#include "stf/files.h"
 #include "stf/media.h"
 #include "synth/render.h"
 #include "synth/visemes.h"
@@ -136,9 +136,7 @@ void write_contact_sheet(const std::string& path, const std::vector<cv::Mat>& fr
   }
   cv::Mat sheet;
   cv::vconcat(rows, sheet);
-  std::vector<uchar> png;
-  cv::imencode(".png", sheet, png);
-  write_file_atomic(path, std::string(png.begin(), png.end()));
+  write_file_atomic(path, encode_png(sheet));
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "stf/error.h"
-#include "stf/media.h"
+#include "stf/files.h"
 
 namespace stf {
 

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "stf/error.h"
-#include "stf/media.h"
+#include "stf/files.h"
 
 namespace stf {
 
@@ -31,8 +31,8 @@ ClipHeader ClipHeader::from_json(const nlohmann::json& j) {
   return h;
 }
 
-void write_clip_file(const std::string& path, const ClipHeader& h, const std::vector<cv::Mat>& crops,
-                     const std::vector<std::array<cv::Point2f, 68>>& landmarks, const float* mel) {
+void write_clip_file(const std::string& path, const ClipHeader& h, const std::vector<const uint8_t*>& crops,
+                     const std::vector<std::array<float, 136>>& landmarks, const float* mel) {
   STF_ASSERT(int64_t(crops.size()) == h.frames && int64_t(landmarks.size()) == h.frames);
   std::string header = h.to_json().dump();
   header.append((64 - (16 + header.size()) % 64) % 64, ' ');  // data starts 64-byte aligned
@@ -43,15 +43,8 @@ void write_clip_file(const std::string& path, const ClipHeader& h, const std::ve
   bytes += header;
   const size_t frame_bytes = size_t(h.size) * h.size * 3;
   bytes.reserve(bytes.size() + crops.size() * (frame_bytes + 68 * 8) + size_t(80) * h.mel_columns * 4);
-  for (const cv::Mat& c : crops) {
-    STF_ASSERT(c.rows == h.size && c.cols == h.size && c.type() == CV_8UC3 && c.isContinuous());
-    bytes.append(reinterpret_cast<const char*>(c.data), frame_bytes);
-  }
-  for (const auto& lm : landmarks)
-    for (const auto& p : lm) {
-      float xy[2] = {p.x, p.y};
-      bytes.append(reinterpret_cast<const char*>(xy), 8);
-    }
+  for (const uint8_t* c : crops) bytes.append(reinterpret_cast<const char*>(c), frame_bytes);
+  for (const auto& lm : landmarks) bytes.append(reinterpret_cast<const char*>(lm.data()), 136 * 4);
   bytes.append(reinterpret_cast<const char*>(mel), size_t(80) * h.mel_columns * 4);
   write_file_atomic(path, bytes);
 }
@@ -96,10 +89,9 @@ ClipFile::~ClipFile() {
   if (data_) munmap(const_cast<uint8_t*>(data_), size_);
 }
 
-cv::Mat ClipFile::crop(int64_t i) const {
+const uint8_t* ClipFile::crop(int64_t i) const {
   STF_ASSERT(i >= 0 && i < header_.frames);
-  const size_t fb = size_t(header_.size) * header_.size * 3;
-  return cv::Mat(header_.size, header_.size, CV_8UC3, const_cast<uint8_t*>(data_ + crops_offset_ + i * fb));
+  return data_ + crops_offset_ + size_t(i) * header_.size * header_.size * 3;
 }
 
 const float* ClipFile::landmarks(int64_t i) const {

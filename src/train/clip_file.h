@@ -7,8 +7,8 @@
 // landmarks [frames, 68, 2] in crop pixels, float32 mel [80, mel_columns].
 #pragma once
 #include <cstdint>
+#include <array>
 #include <nlohmann/json.hpp>
-#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
@@ -25,9 +25,10 @@ struct ClipHeader {
   static ClipHeader from_json(const nlohmann::json& j);
 };
 
-// Writes atomically (temp file + rename).
-void write_clip_file(const std::string& path, const ClipHeader& header, const std::vector<cv::Mat>& crops,
-                     const std::vector<std::array<cv::Point2f, 68>>& landmarks, const float* mel);
+// Writes atomically (temp file + rename). crops: one size x size x 3 BGR
+// buffer per frame; landmarks: 68 (x, y) per frame in crop pixels; mel: 80 x mel_columns.
+void write_clip_file(const std::string& path, const ClipHeader& header, const std::vector<const uint8_t*>& crops,
+                     const std::vector<std::array<float, 136>>& landmarks, const float* mel);
 
 class ClipFile {
  public:
@@ -37,8 +38,8 @@ class ClipFile {
   ClipFile& operator=(const ClipFile&) = delete;
 
   const ClipHeader& header() const { return header_; }
-  // Read-only view of stored frame i (size x size BGR), no copy.
-  cv::Mat crop(int64_t i) const;
+  // Read-only view of stored frame i (size x size x 3 BGR, row-major), no copy.
+  const uint8_t* crop(int64_t i) const;
   const float* landmarks(int64_t i) const;  // 68 x 2
   const float* mel() const;                 // 80 x mel_columns, row-major
 

@@ -3,7 +3,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgproc.hpp>
 #include <algorithm>
 #include <random>
 
@@ -47,11 +46,18 @@ int64_t Dataset::frames() const {
 }
 
 torch::Tensor Dataset::frame(const ClipFile& c, int64_t i) const {
-  cv::Mat img = c.crop(i);
-  if (img.rows != size_) cv::resize(img, img, cv::Size(size_, size_), 0, 0, cv::INTER_AREA);
-  else img = img.clone();
-  auto t = torch::from_blob(img.data, {size_, size_, 3}, torch::kUInt8);
-  return t.permute({2, 0, 1}).to(torch::kFloat32).div_(255.0);  // (3, S, S)
+  const int64_t stored = c.header().size;
+  auto t = torch::from_blob(const_cast<uint8_t*>(c.crop(i)), {stored, stored, 3}, torch::kUInt8)
+               .permute({2, 0, 1})
+               .to(torch::kFloat32)
+               .div_(255.0);  // (3, stored, stored), a copy
+  if (stored == size_) return t;
+  // Crops of another size: box-average down (as OpenCV's INTER_AREA), bilinear up.
+  namespace F = torch::nn::functional;
+  auto opt = F::InterpolateFuncOptions().size(std::vector<int64_t>{size_, size_});
+  if (stored > size_) opt.mode(torch::kArea);
+  else opt.mode(torch::kBilinear).align_corners(false);
+  return F::interpolate(t.unsqueeze(0), opt).squeeze(0);  // (3, S, S)
 }
 
 torch::Tensor Dataset::mel_window(const ClipFile& c, int64_t i) const {

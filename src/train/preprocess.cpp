@@ -13,6 +13,7 @@
 #include "stf/audio.h"
 #include "stf/cancel.h"
 #include "stf/error.h"
+#include "stf/files.h"
 #include "stf/media.h"
 #include "train/clip_file.h"
 
@@ -143,7 +144,17 @@ void process_clip(const std::string& id, const std::string& path, const std::str
   h.size = copt.size;
   h.first_frame = best_first;
   h.mel_columns = mel.size(1);
-  write_clip_file(out_file, h, best_crops, best_lms, mel.contiguous().data_ptr<float>());
+  std::vector<const uint8_t*> pixels;
+  std::vector<std::array<float, 136>> points(best_lms.size());
+  for (size_t i = 0; i < best_crops.size(); ++i) {
+    STF_ASSERT(best_crops[i].type() == CV_8UC3 && best_crops[i].isContinuous() && best_crops[i].rows == h.size);
+    pixels.push_back(best_crops[i].data);
+    for (int k = 0; k < 68; ++k) {
+      points[i][2 * k] = best_lms[i][k].x;
+      points[i][2 * k + 1] = best_lms[i][k].y;
+    }
+  }
+  write_clip_file(out_file, h, pixels, points, mel.contiguous().data_ptr<float>());
 }
 
 }  // namespace

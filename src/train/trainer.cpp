@@ -1,13 +1,13 @@
 #include "train/trainer.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <future>
-#include <opencv2/imgcodecs.hpp>
 
 #include "core/progress.h"
 #include "model/discriminator.h"
@@ -15,6 +15,7 @@
 #include "model/synctalkface.h"
 #include "stf/cancel.h"
 #include "stf/error.h"
+#include "stf/files.h"
 #include "train/checkpoint.h"
 #include "train/dataset.h"
 #include "train/losses.h"
@@ -89,8 +90,7 @@ void write_sample_grid(const std::string& path, const GeneratorBatch& b, const t
     lines.push_back(torch::cat({id.narrow(0, 0, 3), id.narrow(0, 3, 3), generated[i], b.target[i]}, 2));
   }
   auto img = torch::cat(lines, 1).clamp(0, 1).mul(255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
-  cv::Mat m(static_cast<int>(img.size(0)), static_cast<int>(img.size(1)), CV_8UC3, img.data_ptr());
-  cv::imwrite(path, m);
+  write_file_atomic(path, encode_png(img.data_ptr<uint8_t>(), static_cast<int>(img.size(0)), static_cast<int>(img.size(1))));
 }
 
 // Builds the next `workers` batches on worker threads while a step trains.
@@ -136,9 +136,23 @@ std::unique_ptr<Dataset> open_validation(const TrainOptions& opt) {
 // numbering, counted on from where a resumed run stopped: rank r takes the
 // r-th slice of B, so the ranks see disjoint parts of every epoch and
 // W ranks of batch B see the same samples as one process of batch B*W.
+// --deterministic: only CUDA kernels that give the same bits on every run
+// (cuDNN's deterministic algorithms, cuBLAS with a fixed workspace), so a
+// resumed run repeats the uninterrupted one on a GPU too; an operation that
+// has no such kernel stops the run with its name.
+torch::Device setup_device(const TrainOptions& opt) {
+  if (opt.deterministic) {
+    setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 0);  // read when cuBLAS starts
+    at::globalContext().setDeterministicCuDNN(true);
+    at::globalContext().setBenchmarkCuDNN(false);
+    at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
+  }
+  return training_device(opt.device, opt.dist.local_rank);
+}
+
 struct Ranks {
   Ranks(const TrainOptions& opt, int batch)
-      : device(training_device(opt.device, opt.dist.local_rank)),
+      : device(setup_device(opt)),
         dist(opt.dist, std::chrono::seconds(opt.dist_timeout), device),
         batch(batch) {}
   int64_t first_sample(int64_t step) const {

@@ -25,6 +25,7 @@ struct TrainOptions {
   bool freeze_bn = false;   // BatchNorm normalises with its running statistics
   bool augment = false;     // train-sync: mirrored and colour-scaled windows (Dataset::sync_batch)
   std::string device = "auto";  // cpu, cuda, cuda:N, auto
+  bool deterministic = false;   // CUDA: deterministic kernels only (the CPU is deterministic already)
   DistEnv dist;             // this process's rank (torchrun's environment)
   int dist_timeout = 600;   // seconds to wait for the other ranks
   bool quiet = false;

@@ -1,0 +1,24 @@
+// Output files that are either complete or absent: a temporary name beside
+// the target, renamed over it on success. And PNG encoding without OpenCV,
+// so the training layer can write its sample grids on any machine.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace stf {
+
+// Throws stf::Error when path's folder is missing or not writable, or path is a folder.
+void check_output_path(const std::string& path);
+
+// A hidden temporary name in path's folder (so the final rename is atomic and
+// a crash leaves only a dot-file behind), ending in ext.
+std::string temp_path_beside(const std::string& path, const std::string& ext);
+
+// Writes text/bytes to path atomically (temp file beside it + rename).
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+// A PNG file's bytes for an 8-bit BGR image (rows x cols x 3, row-major, as
+// OpenCV stores it), written as RGB.
+std::string encode_png(const uint8_t* bgr, int rows, int cols);
+
+}  // namespace stf

@@ -1,0 +1,23 @@
+// The face pipeline's command-line options, shared by faces, generate,
+// preprocess and eval.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "stf/face.h"
+
+namespace stf::cli {
+
+struct FaceCliOptions {
+  std::vector<float> pads{0, 10, 0, 0};
+  std::vector<float> box;  // top bottom left right; empty = detect
+  bool nosmooth = false, is_static = false, strict = false, seamless = false, no_detail = false, align = false;
+  int smooth_radius = 2, detect_every = 5, detect_size = 480;
+  std::string select = "largest", detector = "auto", detector_model, landmark_model;
+};
+void add_face_options(CLI::App* cmd, FaceCliOptions& o);
+TrackerOptions tracker_options(const FaceCliOptions& o);
+CropOptions crop_options(const FaceCliOptions& o, int size);
+
+}  // namespace stf::cli
