@@ -2,6 +2,8 @@
 // the full generator objective, and configuration round trips.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "model/blocks.h"
 #include "model/config.h"
 #include "model/discriminator.h"
@@ -116,6 +118,34 @@ TEST(Model, FlopCounterCountsConvolutionsByHand) {
   EXPECT_EQ(count.flops(), 2 * (2 * 8 * 100) * 27);
   up->forward(y);                                        // every input spreads to 4 x 3 x 3
   EXPECT_EQ(count.flops(), 2 * (2 * 8 * 100) * 27 + 2 * (2 * 8 * 100) * 36);
+}
+
+// The blocks compute a convolution whose kernel covers its whole input (and
+// a transposed convolution of a 1x1 input) as a matrix product: same output
+// and same weight gradient as LibTorch's convolutions, in training mode.
+TEST(Model, WholeKernelConvolutionsAsMatrixProductsMatchTheConvolution) {
+  torch::manual_seed(5);
+  const double bn = 1 / std::sqrt(1 + 1e-5);  // a fresh BatchNorm in eval mode
+  ConvBlock down(32, 24, 4, 1, 0);             // (B, 32, 4, 4) -> (B, 24, 1, 1)
+  UpBlock up(24, 16, 4, 1, 0, 0);              // (B, 24, 1, 1) -> (B, 16, 4, 4)
+  down->eval();
+  up->eval();
+  auto x = torch::randn({3, 32, 4, 4});
+  auto y = down->forward(x);
+  auto z = up->forward(y);
+  auto dw = down->named_parameters()["conv.weight"], db = down->named_parameters()["conv.bias"];
+  auto uw = up->named_parameters()["conv.weight"], ub = up->named_parameters()["conv.bias"];
+  auto rdw = dw.detach().clone().requires_grad_(), ruw = uw.detach().clone().requires_grad_();
+  auto ry = torch::relu(torch::conv2d(x, rdw, db.detach()) * bn);
+  auto rz = torch::relu(torch::conv_transpose2d(ry, ruw, ub.detach()) * bn);
+  EXPECT_EQ(y.sizes(), ry.sizes());
+  EXPECT_EQ(z.sizes(), rz.sizes());
+  EXPECT_LT((y - ry).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((z - rz).abs().max().item<double>(), 1e-5);
+  z.pow(2).sum().backward();
+  rz.pow(2).sum().backward();
+  EXPECT_LT((dw.grad() - rdw.grad()).abs().max().item<double>(), 1e-4 * rdw.grad().abs().max().item<double>());
+  EXPECT_LT((uw.grad() - ruw.grad()).abs().max().item<double>(), 1e-4 * ruw.grad().abs().max().item<double>());
 }
 
 // Folding BatchNorm into the convolutions changes no output: checked on a

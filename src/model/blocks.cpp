@@ -26,10 +26,20 @@ ConvBlockImpl::ConvBlockImpl(int64_t in, int64_t out, torch::ExpandingArray<2> k
                                                           .padding(padding)))),
       bn_(register_module("bn", torch::nn::BatchNorm2d(out))),
       residual_(residual),
-      leaky_(leaky) {}
+      leaky_(leaky),
+      unpadded_((*padding)[0] == 0 && (*padding)[1] == 0) {}
+
+// A convolution whose kernel covers its whole unpadded input (the identity
+// encoder's last layer: S/32 x S/32 -> 1x1) is one matrix product; LibTorch's
+// CPU convolution runs that shape at ~1 GFLOP/s, the product at BLAS speed.
+torch::Tensor ConvBlockImpl::convolve(const torch::Tensor& x) {
+  const torch::Tensor& w = conv_->weight;  // (out, in, kh, kw)
+  if (!unpadded_ || x.size(2) != w.size(2) || x.size(3) != w.size(3)) return conv_->forward(x);
+  return torch::linear(x.flatten(1), w.flatten(1), conv_->bias).view({x.size(0), w.size(0), 1, 1});  // (B, out, 1, 1)
+}
 
 torch::Tensor ConvBlockImpl::forward(torch::Tensor x) {
-  auto y = conv_->forward(x);
+  auto y = convolve(x);
   FlopCounter::add_conv(y, conv_->weight);
   if (!folded_) y = bn_->forward(y);
   if (residual_) y = y + x;
@@ -84,12 +94,22 @@ UpBlockImpl::UpBlockImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride
                                                                    .stride(stride)
                                                                    .padding(padding)
                                                                    .output_padding(output_padding)))),
-      bn_(register_module("bn", torch::nn::BatchNorm2d(out))) {}
+      bn_(register_module("bn", torch::nn::BatchNorm2d(out))),
+      unpadded_(padding == 0 && output_padding == 0) {}
+
+// A transposed convolution of a 1x1 input (the decoder's first level:
+// 1x1 -> S/32 x S/32) is one matrix product, as in ConvBlockImpl::convolve.
+torch::Tensor UpBlockImpl::convolve(const torch::Tensor& x) {
+  const torch::Tensor& w = conv_->weight;  // (in, out, kh, kw)
+  if (!unpadded_ || x.size(2) != 1 || x.size(3) != 1) return conv_->forward(x);
+  auto y = torch::mm(x.flatten(1), w.flatten(1)).view({x.size(0), w.size(1), w.size(2), w.size(3)});
+  return y + conv_->bias.view({1, -1, 1, 1});  // (B, out, kh, kw)
+}
 
 torch::Tensor UpBlockImpl::forward(torch::Tensor x) {
   FlopCounter::add_conv_transpose(x, conv_->weight);
-  if (folded_) return conv_->forward(x).relu_();
-  return torch::relu(bn_->forward(conv_->forward(x)));
+  if (folded_) return convolve(x).relu_();
+  return torch::relu(bn_->forward(convolve(x)));
 }
 
 void add_down_stage(torch::nn::Sequential& s, int64_t in, int64_t out, torch::ExpandingArray<2> kernel,

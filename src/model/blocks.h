@@ -35,9 +35,12 @@ class ConvBlockImpl : public torch::nn::Module {
   void fold_batchnorm();  // see fold_batchnorm() below
 
  private:
+  torch::Tensor convolve(const torch::Tensor& x);
+
   torch::nn::Conv2d conv_{nullptr};
   torch::nn::BatchNorm2d bn_{nullptr};
   bool residual_, leaky_;
+  bool unpadded_;
   bool folded_ = false;
 };
 TORCH_MODULE(ConvBlock);
@@ -50,8 +53,11 @@ class UpBlockImpl : public torch::nn::Module {
   void fold_batchnorm();
 
  private:
+  torch::Tensor convolve(const torch::Tensor& x);
+
   torch::nn::ConvTranspose2d conv_{nullptr};
   torch::nn::BatchNorm2d bn_{nullptr};
+  bool unpadded_;
   bool folded_ = false;
 };
 TORCH_MODULE(UpBlock);
