@@ -65,7 +65,13 @@ TEST(Preprocess, ResumesSkipsFailuresAndSplitsByClip) {
 
 TEST(Dataset, BatchesHaveThePaperShapesAndDependOnlyOnTheSeed) {
   Dataset ds(dataset_dir(), "train", 96);
-  GeneratorBatch a = ds.generator_batch(0, 3, 42), b = ds.generator_batch(0, 3, 42), c = ds.generator_batch(0, 3, 43);
+  // Workers build uint8 crops (9 frames + 5 references per sample); the step expands them.
+  GeneratorSamples raw = ds.generator_batch(0, 3, 42);
+  EXPECT_EQ(raw.frames.scalar_type(), torch::kUInt8);
+  EXPECT_EQ(raw.frames.sizes(), (std::vector<int64_t>{3, 9, 96, 96, 3}));
+  EXPECT_EQ(raw.references.sizes(), (std::vector<int64_t>{3, 5, 96, 96, 3}));
+  GeneratorBatch a = raw.expand(torch::kCPU), b = ds.generator_batch(0, 3, 42).expand(torch::kCPU),
+                 c = ds.generator_batch(0, 3, 43).expand(torch::kCPU);
   EXPECT_EQ(a.target.sizes(), (std::vector<int64_t>{15, 3, 96, 96}));
   EXPECT_EQ(a.identity.sizes(), (std::vector<int64_t>{15, 6, 96, 96}));
   EXPECT_EQ(a.lips.sizes(), (std::vector<int64_t>{15, 3, 5, 96, 96}));
@@ -77,8 +83,13 @@ TEST(Dataset, BatchesHaveThePaperShapesAndDependOnlyOnTheSeed) {
   EXPECT_EQ(a.identity.narrow(1, 0, 3).narrow(2, 48, 48).abs().sum().item<float>(), 0.0f);
   EXPECT_GT(a.identity.narrow(1, 3, 3).narrow(2, 48, 48).abs().sum().item<float>(), 0.0f);
   EXPECT_EQ(a.lips.narrow(3, 0, 48).abs().sum().item<float>(), 0.0f);
-  // The centre of each lip window is the target frame itself.
+  // The centre of each lip window is the target frame itself, its neighbours
+  // the neighbouring targets.
   EXPECT_TRUE(torch::equal(a.lips.select(2, 2).narrow(2, 48, 48), a.target.narrow(2, 48, 48)));
+  EXPECT_TRUE(torch::equal(a.lips[0].select(1, 3).narrow(1, 48, 48), a.target[1].narrow(1, 48, 48)));
+  EXPECT_TRUE(torch::equal(a.lips[4].select(1, 1).narrow(1, 48, 48), a.target[3].narrow(1, 48, 48)));
+  // The reference half of the identity input is the stored reference crop.
+  EXPECT_TRUE(torch::equal(a.identity.narrow(1, 3, 3), crops_to_float(raw.references.flatten(0, 1), 96)));
 
   SyncBatch s = ds.sync_batch(0, 200, 7);
   EXPECT_EQ(s.lower.sizes(), (std::vector<int64_t>{200, 15, 48, 96}));
@@ -89,7 +100,8 @@ TEST(Dataset, BatchesHaveThePaperShapesAndDependOnlyOnTheSeed) {
   // Samples are numbered: a batch of 6 is the batches of 3 at 0 and 3 one
   // after the other (what two data-parallel ranks take), and every epoch
   // (2 clips here) visits each clip once.
-  GeneratorBatch six = ds.generator_batch(0, 6, 42), rest = ds.generator_batch(3, 3, 42);
+  GeneratorBatch six = ds.generator_batch(0, 6, 42).expand(torch::kCPU),
+                 rest = ds.generator_batch(3, 3, 42).expand(torch::kCPU);
   EXPECT_TRUE(torch::equal(six.target, torch::cat({a.target, rest.target})));
   EXPECT_TRUE(torch::equal(six.sync_mel, torch::cat({a.sync_mel, rest.sync_mel})));
   std::set<std::vector<size_t>> orders;

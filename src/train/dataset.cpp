@@ -45,19 +45,31 @@ int64_t Dataset::frames() const {
   return n;
 }
 
-torch::Tensor Dataset::frame(const ClipFile& c, int64_t i) const {
-  const int64_t stored = c.header().size;
-  auto t = torch::from_blob(const_cast<uint8_t*>(c.crop(i)), {stored, stored, 3}, torch::kUInt8)
-               .permute({2, 0, 1})
-               .to(torch::kFloat32)
-               .div_(255.0);  // (3, stored, stored), a copy
-  if (stored == size_) return t;
-  // Crops of another size: box-average down (as OpenCV's INTER_AREA), bilinear up.
+torch::Tensor crops_to_float(const torch::Tensor& crops, int64_t size) {
+  auto t = crops.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0);  // (N, 3, S0, S0), a copy
+  const int64_t stored = t.size(-1);
+  if (stored == size) return t;
   namespace F = torch::nn::functional;
-  auto opt = F::InterpolateFuncOptions().size(std::vector<int64_t>{size_, size_});
-  if (stored > size_) opt.mode(torch::kArea);
+  auto opt = F::InterpolateFuncOptions().size(std::vector<int64_t>{size, size});
+  if (stored > size) opt.mode(torch::kArea);
   else opt.mode(torch::kBilinear).align_corners(false);
-  return F::interpolate(t.unsqueeze(0), opt).squeeze(0);  // (3, S, S)
+  return F::interpolate(t, opt);  // (N, 3, S, S)
+}
+
+GeneratorBatch GeneratorSamples::expand(const torch::Device& device) const {
+  const int64_t B = frames.size(0), S = size;
+  auto f = crops_to_float(frames.to(device).flatten(0, 1), S).view({B, 9, 3, S, S});
+  auto target = f.narrow(1, 2, 5).reshape({B * 5, 3, S, S});                     // frames t .. t+4
+  auto refs = crops_to_float(references.to(device).flatten(0, 1), S);             // (B*5, 3, S, S)
+  std::vector<torch::Tensor> windows;                                            // frame t+k's lips: t+k-2 .. t+k+2
+  for (int k = 0; k < 5; ++k) windows.push_back(f.narrow(1, k, 5).transpose(1, 2));  // (B, 3, 5, S, S)
+  auto lips = mask_upper_half(torch::stack(windows, 1).reshape({B * 5, 3, 5, S, S}));
+  return {target, identity_input(target, refs), lips, mel.to(device), sync_mel.to(device)};
+}
+
+torch::Tensor Dataset::crop(const ClipFile& c, int64_t i) const {
+  const int64_t s = c.header().size;
+  return torch::from_blob(const_cast<uint8_t*>(c.crop(i)), {s, s, 3}, torch::kUInt8).clone();
 }
 
 torch::Tensor Dataset::mel_window(const ClipFile& c, int64_t i) const {
@@ -93,18 +105,13 @@ std::vector<torch::Tensor> Dataset::generator_sample(const ClipFile& c, std::mt1
   int64_t r;
   do r = std::uniform_int_distribution<int64_t>(0, n - 5)(rng);
   while (std::abs(r - t) < 5);                                               // reference >= 5 frames away
-  std::vector<torch::Tensor> around;                                         // frames t-2 .. t+6
-  for (int64_t i = t - 2; i <= t + 6; ++i) around.push_back(frame(c, i));
-  std::vector<torch::Tensor> target, identity, lips, mel;
+  std::vector<torch::Tensor> around, references, mel;
+  for (int64_t i = t - 2; i <= t + 6; ++i) around.push_back(crop(c, i));  // frames t-2 .. t+6
   for (int k = 0; k < 5; ++k) {
-    torch::Tensor real = around[k + 2];
-    target.push_back(real);
-    identity.push_back(identity_input(real.unsqueeze(0), frame(c, r + k).unsqueeze(0)).squeeze(0));
-    auto window = torch::stack({around[k], around[k + 1], around[k + 2], around[k + 3], around[k + 4]}, 1);  // (3, 5, S, S)
-    lips.push_back(mask_upper_half(window));
+    references.push_back(crop(c, r + k));
     mel.push_back(mel_window(c, t + k));
   }
-  return {torch::stack(target), torch::stack(identity), torch::stack(lips), torch::stack(mel), mel_window(c, t)};
+  return {torch::stack(around), torch::stack(references), torch::stack(mel), mel_window(c, t)};
 }
 
 std::vector<torch::Tensor> Dataset::sync_sample(const ClipFile& c, std::mt19937_64& rng, bool augment) const {
@@ -117,8 +124,8 @@ std::vector<torch::Tensor> Dataset::sync_sample(const ClipFile& c, std::mt19937_
     while (std::abs(a - t) < 5);                                              // clearly out of sync
   }
   std::vector<torch::Tensor> window;
-  for (int64_t i = t; i < t + 5; ++i) window.push_back(frame(c, i));
-  torch::Tensor frames = torch::stack(window);  // (5, 3, S, S)
+  for (int64_t i = t; i < t + 5; ++i) window.push_back(crop(c, i));
+  torch::Tensor frames = crops_to_float(torch::stack(window), size_);  // (5, 3, S, S)
   if (augment) {
     std::uniform_real_distribution<float> gain(0.75f, 1.25f), shift(-0.1f, 0.1f);
     if (std::bernoulli_distribution(0.5)(rng)) frames = frames.flip({3});  // a mirrored mouth says the same
@@ -131,13 +138,13 @@ std::vector<torch::Tensor> Dataset::sync_sample(const ClipFile& c, std::mt19937_
 
 namespace {
 
-// Samples' tensors (per sample: target, identity, lips, mel of 5 frames each,
-// and the sync mel) as one batch.
-GeneratorBatch generator_batch_of(const std::vector<std::vector<torch::Tensor>>& samples) {
-  std::vector<torch::Tensor> f[5];
+// Samples' tensors (per sample: 9 frames, 5 references, the mel of the 5
+// targets, the sync mel) as one batch.
+GeneratorSamples generator_batch_of(const std::vector<std::vector<torch::Tensor>>& samples, int64_t size) {
+  std::vector<torch::Tensor> f[4];
   for (const auto& s : samples)
-    for (int i = 0; i < 5; ++i) f[i].push_back(s[i]);
-  return {torch::cat(f[0]), torch::cat(f[1]), torch::cat(f[2]), torch::cat(f[3]), torch::stack(f[4])};
+    for (int i = 0; i < 4; ++i) f[i].push_back(s[i]);
+  return {torch::stack(f[0]), torch::stack(f[1]), torch::cat(f[2]), torch::stack(f[3]), size};
 }
 
 SyncBatch sync_batch_of(const std::vector<std::vector<torch::Tensor>>& samples) {
@@ -149,13 +156,13 @@ SyncBatch sync_batch_of(const std::vector<std::vector<torch::Tensor>>& samples) 
 
 }  // namespace
 
-GeneratorBatch Dataset::generator_batch(int64_t first, int count, uint64_t seed) const {
+GeneratorSamples Dataset::generator_batch(int64_t first, int count, uint64_t seed) const {
   std::vector<std::vector<torch::Tensor>> samples;
   for (int64_t p = first; p < first + count; ++p) {
     std::mt19937_64 rng(mix(~seed, static_cast<uint64_t>(p)));
     samples.push_back(generator_sample(*clips_[clip_of(p, seed)], rng));
   }
-  return generator_batch_of(samples);
+  return generator_batch_of(samples, size_);
 }
 
 SyncBatch Dataset::sync_batch(int64_t first, int count, uint64_t seed, bool augment) const {
@@ -167,12 +174,12 @@ SyncBatch Dataset::sync_batch(int64_t first, int count, uint64_t seed, bool augm
   return sync_batch_of(samples);
 }
 
-GeneratorBatch Dataset::validation_generator_batch(int batch, uint64_t seed) const {
+GeneratorSamples Dataset::validation_generator_batch(int batch, uint64_t seed) const {
   std::mt19937_64 rng(seed);
   std::vector<std::vector<torch::Tensor>> samples;
   for (int b = 0; b < batch; ++b)
     samples.push_back(generator_sample(*clips_[std::uniform_int_distribution<size_t>(0, clips_.size() - 1)(rng)], rng));
-  return generator_batch_of(samples);
+  return generator_batch_of(samples, size_);
 }
 
 SyncBatch Dataset::validation_sync_batch(int batch, uint64_t seed) const {

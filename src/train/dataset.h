@@ -20,6 +20,24 @@
 
 namespace stf {
 
+// A generator batch as the data workers build it: the stored uint8 crops,
+// 14 per sample (frames t-2 .. t+6 and the 5 reference frames), instead of
+// the 40 frames' worth of float32 a step consumes (the lip windows overlap):
+// ~11x less to gather and to copy to a GPU. expand() makes the GeneratorBatch
+// on the step's device.
+struct GeneratorSamples {
+  torch::Tensor frames;      // (B, 9, S0, S0, 3) uint8 BGR crops of frames t-2 .. t+6 (S0: the dataset's size)
+  torch::Tensor references;  // (B, 5, S0, S0, 3) uint8 BGR crops of the reference frames r .. r+4
+  torch::Tensor mel;         // (B*5, 1, 80, 16) the window of each target frame t .. t+4
+  torch::Tensor sync_mel;    // (B, 1, 80, 16) the window of the 5 frames together
+  int64_t size = 0;          // the model's S
+  GeneratorBatch expand(const torch::Device& device) const;
+};
+
+// (N, S0, S0, 3) uint8 BGR crops -> (N, 3, S, S) float in [0, 1]: box-averaged
+// down (as OpenCV's INTER_AREA) or bilinear up when S0 != S.
+torch::Tensor crops_to_float(const torch::Tensor& crops, int64_t size);
+
 class Dataset {
  public:
   // split: "train" or "val". Frames are resized to image_size when stored
@@ -29,12 +47,12 @@ class Dataset {
   size_t clips() const { return clips_.size(); }
   int64_t frames() const;
   // Samples first .. first+count-1 of a run seeded with `seed`.
-  GeneratorBatch generator_batch(int64_t first, int count, uint64_t seed) const;
+  GeneratorSamples generator_batch(int64_t first, int count, uint64_t seed) const;
   // augment: each SyncNet window mirrored at random and its colours scaled
   // (the same for its 5 frames), so the expert cannot key on a face's look.
   SyncBatch sync_batch(int64_t first, int count, uint64_t seed, bool augment = false) const;
   // Fixed validation batches: clips drawn at random from `seed`.
-  GeneratorBatch validation_generator_batch(int batch, uint64_t seed) const;
+  GeneratorSamples validation_generator_batch(int batch, uint64_t seed) const;
   SyncBatch validation_sync_batch(int batch, uint64_t seed) const;
   // The clip sample number `sample` comes from.
   size_t clip_of(int64_t sample, uint64_t seed) const;
@@ -43,7 +61,7 @@ class Dataset {
   // The sample's tensors, in the order of the batch's fields.
   std::vector<torch::Tensor> generator_sample(const ClipFile& c, std::mt19937_64& rng) const;
   std::vector<torch::Tensor> sync_sample(const ClipFile& c, std::mt19937_64& rng, bool augment) const;
-  torch::Tensor frame(const ClipFile& c, int64_t i) const;  // (3, S, S)
+  torch::Tensor crop(const ClipFile& c, int64_t i) const;  // (S0, S0, 3) uint8, a copy
   torch::Tensor mel_window(const ClipFile& c, int64_t i) const;  // (1, 80, 16)
   std::vector<std::unique_ptr<ClipFile>> clips_;
   int size_;
