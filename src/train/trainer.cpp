@@ -90,7 +90,8 @@ void write_sample_grid(const std::string& path, const GeneratorBatch& b, const t
     lines.push_back(torch::cat({id.narrow(0, 0, 3), id.narrow(0, 3, 3), generated[i], b.target[i]}, 2));
   }
   auto img = torch::cat(lines, 1).clamp(0, 1).mul(255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
-  write_file_atomic(path, encode_png(img.data_ptr<uint8_t>(), static_cast<int>(img.size(0)), static_cast<int>(img.size(1))));
+  const int height = static_cast<int>(img.size(0)), width = static_cast<int>(img.size(1));
+  write_file_atomic(path, encode_png(img.data_ptr<uint8_t>(), height, width));
 }
 
 // Builds the next `workers` batches on worker threads while a step trains.
@@ -131,11 +132,6 @@ std::unique_ptr<Dataset> open_validation(const TrainOptions& opt) {
   }
 }
 
-// The ranks of a run (one without torchrun) and its device. Step k
-// (1-based) of a run uses samples [k-1]*B*W .. k*B*W-1 of the run's
-// numbering, counted on from where a resumed run stopped: rank r takes the
-// r-th slice of B, so the ranks see disjoint parts of every epoch and
-// W ranks of batch B see the same samples as one process of batch B*W.
 // --deterministic: only CUDA kernels that give the same bits on every run
 // (cuDNN's deterministic algorithms, cuBLAS with a fixed workspace), so a
 // resumed run repeats the uninterrupted one on a GPU too; an operation that
@@ -150,6 +146,11 @@ torch::Device setup_device(const TrainOptions& opt) {
   return training_device(opt.device, opt.dist.local_rank);
 }
 
+// The ranks of a run (one without torchrun) and its device. Step k
+// (1-based) of a run uses samples [k-1]*B*W .. k*B*W-1 of the run's
+// numbering, counted on from where a resumed run stopped: rank r takes the
+// r-th slice of B, so the ranks see disjoint parts of every epoch and
+// W ranks of batch B see the same samples as one process of batch B*W.
 struct Ranks {
   Ranks(const TrainOptions& opt, int batch)
       : device(setup_device(opt)),
