@@ -66,6 +66,23 @@ TEST(Metrics, IdenticalInputsScorePerfectly) {
   EXPECT_NEAR(mouth_distance(lm, moved), 2.0, 1e-6);
 }
 
+TEST(Metrics, MouthOpeningAndCorrelationByHand) {
+  Landmarks lm;
+  for (int i = 0; i < 68; ++i) lm[i] = cv::Point2f(5, 30);
+  for (int i = 42; i < 48; ++i) lm[i] = cv::Point2f(15, 30);  // eye centres 10 px apart
+  for (int i : {61, 62, 63}) lm[i] = cv::Point2f(float(i), 50);
+  for (int i : {67, 66, 65}) lm[i] = cv::Point2f(float(128 - i), 53);  // each below its partner: gap 3
+  EXPECT_NEAR(mouth_opening(lm), 0.3, 1e-6);
+  lm[66].y = 56;  // one pair opens to 6: mean gap 4
+  EXPECT_NEAR(mouth_opening(lm), 0.4, 1e-6);
+
+  EXPECT_NEAR(pearson({1, 2, 3, 4}, {2, 4, 6, 8}), 1.0, 1e-12);
+  EXPECT_NEAR(pearson({1, 2, 3}, {3, 2, 1}), -1.0, 1e-12);
+  EXPECT_NEAR(pearson({1, 2, 3, 4}, {1, 3, 2, 4}), 0.8, 1e-12);  // 4 / sqrt(5 * 5)
+  EXPECT_EQ(pearson({1, 2, 3}, {7, 7, 7}), 0.0);                 // a still mouth: no correlation
+  EXPECT_EQ(pearson({1, 2}, {1, 2}), 0.0);                       // too short to say
+}
+
 TEST(Eval, ScoresARealClipWithTheCeilingOnTop) {
   std::string dir = test::temp_dir("eval_cli");
   test::CliResult r = test::run_cli("eval --data '" + test::shared_data("grid/bbaf2n.mpg") + "' --json '" + dir +
@@ -76,6 +93,7 @@ TEST(Eval, ScoresARealClipWithTheCeilingOnTop) {
   EXPECT_EQ(s["real"]["mean"]["psnr"], "inf");
   EXPECT_DOUBLE_EQ(s["real"]["mean"]["ssim"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(s["real"]["mean"]["lmd"].get<double>(), 0.0);
+  EXPECT_NEAR(s["real"]["mean"]["mouth_corr"].get<double>(), 1.0, 1e-9);  // the speaker's mouth moves
   for (const char* name : {"model", "reference_copy"}) {
     EXPECT_GT(s[name]["mean"]["psnr"].get<double>(), 20.0) << name;
     EXPECT_LT(s[name]["mean"]["ssim"].get<double>(), 1.0) << name;

@@ -46,6 +46,9 @@ void add_common(CLI::App* cmd, TrainCli& o) {
   cmd->add_option("--dist-timeout", o.train.dist_timeout,
                   "Seconds to wait for the other ranks (rendezvous and every collective) when started by torchrun")
       ->default_val(600)->check(CLI::PositiveNumber);
+  cmd->add_flag("--augment-audio", o.train.augment.speech,
+                "Vary the training audio's loudness, colour, noise floor and voice (train/augment.h): "
+                "for people and rooms the data lacks");
   add_threads_option(cmd, o.threads);
   cmd->footer(
       "Data-parallel: start it with torchrun, e.g.\n"
@@ -67,7 +70,7 @@ void add_train_commands(CLI::App& root) {
   auto s = std::make_shared<TrainCli>();
   CLI::App* sync = root.add_subcommand("train-sync", "Train the SyncNet expert (audio-visual sync critic)");
   add_common(sync, *s);
-  sync->add_flag("--augment", s->train.augment,
+  sync->add_flag("--augment", s->train.augment.look,
                  "Mirror each window at random and scale its colours (no gain on unseen people measured yet: models/README.md)");
   sync->callback([s] {
     set_threads(s->threads);

@@ -79,6 +79,7 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
   std::vector<cv::Mat> shown_crops(shown.frames.size());
   double psnr_sum = 0, ssim_sum = 0, lmd_sum = 0, lmdn_sum = 0;
   int64_t n = 0, n_lm = 0, n_inf = 0;
+  std::vector<double> open_real, open_shown;
   const size_t frames = std::min(real.frames.size(), shown.frames.size());
   for (size_t i = 0; i < frames; ++i) {
     if (!real.faces[i].found) continue;
@@ -95,6 +96,8 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
     lmd_sum += d;
     lmdn_sum += mouth_distance(real.faces[i].landmarks, shown.faces[i].landmarks) /
                 inter_ocular_distance(real.faces[i].landmarks);
+    open_real.push_back(mouth_opening(real.faces[i].landmarks));
+    open_shown.push_back(mouth_opening(shown.faces[i].landmarks));
     ++n_lm;
   }
   nlohmann::json j{{"clip", clip}, {"frames", n}};
@@ -108,6 +111,7 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
   j["ssim"] = ssim_sum / std::max<int64_t>(1, n);
   j["lmd"] = lmd_sum / std::max<int64_t>(1, n_lm);
   j["lmd_norm"] = lmdn_sum / std::max<int64_t>(1, n_lm);
+  j["mouth_corr"] = pearson(open_real, open_shown);
   double truth_sum = 0;
   int64_t n_truth = 0;
   for (size_t i = 0; i < std::min(truth.size(), shown.faces.size()); ++i) {
@@ -166,7 +170,7 @@ std::vector<cv::Mat> reference_copy(const Track& real, const CropOptions& crop) 
 
 void add_mean(nlohmann::json& system) {
   nlohmann::json mean;
-  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "lmd_truth", "lse_d", "lse_c"}) {
+  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "mouth_corr", "lmd_truth", "lse_d", "lse_c"}) {
     double sum = 0;
     int n = 0;
     bool inf = false;

@@ -34,8 +34,11 @@ struct ClipStrip {
   cv::Mat image;  // BGR
 };
 
-// {"systems": {name: {"clips": [{clip, frames, psnr, ssim, lmd, lmd_norm, lse_d, lse_c, offset
-//                                 [, lmd_truth]}], "mean": {...}}},
+// {"systems": {name: {"clips": [{clip, frames, psnr, ssim, lmd, lmd_norm, mouth_corr, lse_d, lse_c,
+//                                 offset [, lmd_truth]}], "mean": {...}}},
+// mouth_corr: Pearson correlation over the clip between the real and the
+// shown frames' mouth opening (metrics.h): does the mouth open and close
+// when the real one does, whatever the amplitude.
 //  "skipped": [{clip, reason}], ...}
 // lmd_truth: on clips with exact ground-truth landmarks beside them
 // (NAME.landmarks.json, as `synth` writes), the mean mouth-landmark distance

@@ -55,4 +55,26 @@ double mouth_distance(const Landmarks& a, const Landmarks& b) {
   return sum / 20;
 }
 
+double mouth_opening(const Landmarks& lm) {
+  const double gap = cv::norm(lm[61] - lm[67]) + cv::norm(lm[62] - lm[66]) + cv::norm(lm[63] - lm[65]);
+  return gap / 3 / inter_ocular_distance(lm);
+}
+
+double pearson(const std::vector<double>& a, const std::vector<double>& b) {
+  STF_ASSERT(a.size() == b.size());
+  const size_t n = a.size();
+  if (n < 3) return 0;
+  double ma = 0, mb = 0;
+  for (size_t i = 0; i < n; ++i) ma += a[i], mb += b[i];
+  ma /= n, mb /= n;
+  double sab = 0, saa = 0, sbb = 0;
+  for (size_t i = 0; i < n; ++i) {
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) * (a[i] - ma);
+    sbb += (b[i] - mb) * (b[i] - mb);
+  }
+  if (saa <= 1e-18 * n || sbb <= 1e-18 * n) return 0;
+  return sab / std::sqrt(saa * sbb);
+}
+
 }  // namespace stf

@@ -1,6 +1,7 @@
 // Image and landmark metrics of the evaluation (definitions: docs/metrics.md).
 #pragma once
 #include <opencv2/core.hpp>
+#include <vector>
 
 #include "stf/face.h"
 
@@ -18,5 +19,13 @@ double ssim(const cv::Mat& a, const cv::Mat& b);
 // Mean Euclidean distance between the 20 mouth points (48-67) of two
 // landmark sets, in their pixel units.
 double mouth_distance(const Landmarks& a, const Landmarks& b);
+
+// How open the mouth is: the mean distance between the inner lips' three
+// facing pairs (61-67, 62-66, 63-65) over the inter-ocular distance.
+double mouth_opening(const Landmarks& lm);
+
+// Pearson correlation of two series of the same length; 0 when there are
+// fewer than 3 points or either series is constant.
+double pearson(const std::vector<double>& a, const std::vector<double>& b);
 
 }  // namespace stf

@@ -72,9 +72,15 @@ torch::Tensor Dataset::crop(const ClipFile& c, int64_t i) const {
   return torch::from_blob(const_cast<uint8_t*>(c.crop(i)), {s, s, 3}, torch::kUInt8).clone();
 }
 
-torch::Tensor Dataset::mel_window(const ClipFile& c, int64_t i) const {
+torch::Tensor Dataset::mel(const ClipFile& c, std::mt19937_64& rng, bool augment) const {
+  auto mel = torch::from_blob(const_cast<float*>(c.mel()), {kMelBands, c.header().mel_columns}, torch::kFloat32);
+  if (!augment) return mel;  // (80, T)
+  const SpeechChange change = draw_speech_change(rng);
+  return change_speech(mel, change, rng);
+}
+
+torch::Tensor Dataset::mel_window(const ClipFile& c, const torch::Tensor& mel, int64_t i) const {
   const ClipHeader& h = c.header();
-  auto mel = torch::from_blob(const_cast<float*>(c.mel()), {kMelBands, h.mel_columns}, torch::kFloat32);
   return stf::mel_window(mel, h.first_frame + i, h.fps).unsqueeze(0).clone();  // (1, 80, 16)
 }
 
@@ -99,22 +105,23 @@ size_t Dataset::clip_of(int64_t sample, uint64_t seed) const {
   return order[sample % n];
 }
 
-std::vector<torch::Tensor> Dataset::generator_sample(const ClipFile& c, std::mt19937_64& rng) const {
+std::vector<torch::Tensor> Dataset::generator_sample(const ClipFile& c, std::mt19937_64& rng, const Augment& aug) const {
   const int64_t n = c.header().frames;
   const int64_t t = std::uniform_int_distribution<int64_t>(2, n - 7)(rng);  // window t..t+4, lips t-2..t+6
   int64_t r;
   do r = std::uniform_int_distribution<int64_t>(0, n - 5)(rng);
   while (std::abs(r - t) < 5);                                               // reference >= 5 frames away
-  std::vector<torch::Tensor> around, references, mel;
+  const torch::Tensor speech = mel(c, rng, aug.speech);  // (80, T)
+  std::vector<torch::Tensor> around, references, windows;
   for (int64_t i = t - 2; i <= t + 6; ++i) around.push_back(crop(c, i));  // frames t-2 .. t+6
   for (int k = 0; k < 5; ++k) {
     references.push_back(crop(c, r + k));
-    mel.push_back(mel_window(c, t + k));
+    windows.push_back(mel_window(c, speech, t + k));
   }
-  return {torch::stack(around), torch::stack(references), torch::stack(mel), mel_window(c, t)};
+  return {torch::stack(around), torch::stack(references), torch::stack(windows), mel_window(c, speech, t)};
 }
 
-std::vector<torch::Tensor> Dataset::sync_sample(const ClipFile& c, std::mt19937_64& rng, bool augment) const {
+std::vector<torch::Tensor> Dataset::sync_sample(const ClipFile& c, std::mt19937_64& rng, const Augment& aug) const {
   const int64_t n = c.header().frames;
   const int64_t t = std::uniform_int_distribution<int64_t>(0, n - 5)(rng);
   const bool positive = std::bernoulli_distribution(0.5)(rng);
@@ -126,14 +133,9 @@ std::vector<torch::Tensor> Dataset::sync_sample(const ClipFile& c, std::mt19937_
   std::vector<torch::Tensor> window;
   for (int64_t i = t; i < t + 5; ++i) window.push_back(crop(c, i));
   torch::Tensor frames = crops_to_float(torch::stack(window), size_);  // (5, 3, S, S)
-  if (augment) {
-    std::uniform_real_distribution<float> gain(0.75f, 1.25f), shift(-0.1f, 0.1f);
-    if (std::bernoulli_distribution(0.5)(rng)) frames = frames.flip({3});  // a mirrored mouth says the same
-    const float r = gain(rng), g = gain(rng), b = gain(rng), o = shift(rng);
-    frames = (frames * torch::tensor({r, g, b}).view({1, 3, 1, 1}) + o).clamp(0, 1);
-  }
+  if (aug.look) frames = augment_look(frames, rng);
   return {stack_lower_halves(frames.unsqueeze(0)).squeeze(0),  // (15, S/2, S)
-          mel_window(c, a), torch::tensor(positive ? 1.0f : 0.0f)};
+          mel_window(c, mel(c, rng, aug.speech), a), torch::tensor(positive ? 1.0f : 0.0f)};
 }
 
 namespace {
@@ -156,20 +158,20 @@ SyncBatch sync_batch_of(const std::vector<std::vector<torch::Tensor>>& samples) 
 
 }  // namespace
 
-GeneratorSamples Dataset::generator_batch(int64_t first, int count, uint64_t seed) const {
+GeneratorSamples Dataset::generator_batch(int64_t first, int count, uint64_t seed, const Augment& aug) const {
   std::vector<std::vector<torch::Tensor>> samples;
   for (int64_t p = first; p < first + count; ++p) {
     std::mt19937_64 rng(mix(~seed, static_cast<uint64_t>(p)));
-    samples.push_back(generator_sample(*clips_[clip_of(p, seed)], rng));
+    samples.push_back(generator_sample(*clips_[clip_of(p, seed)], rng, aug));
   }
   return generator_batch_of(samples, size_);
 }
 
-SyncBatch Dataset::sync_batch(int64_t first, int count, uint64_t seed, bool augment) const {
+SyncBatch Dataset::sync_batch(int64_t first, int count, uint64_t seed, const Augment& aug) const {
   std::vector<std::vector<torch::Tensor>> samples;
   for (int64_t p = first; p < first + count; ++p) {
     std::mt19937_64 rng(mix(~seed, static_cast<uint64_t>(p)));
-    samples.push_back(sync_sample(*clips_[clip_of(p, seed)], rng, augment));
+    samples.push_back(sync_sample(*clips_[clip_of(p, seed)], rng, aug));
   }
   return sync_batch_of(samples);
 }
@@ -178,7 +180,8 @@ GeneratorSamples Dataset::validation_generator_batch(int batch, uint64_t seed) c
   std::mt19937_64 rng(seed);
   std::vector<std::vector<torch::Tensor>> samples;
   for (int b = 0; b < batch; ++b)
-    samples.push_back(generator_sample(*clips_[std::uniform_int_distribution<size_t>(0, clips_.size() - 1)(rng)], rng));
+    samples.push_back(
+        generator_sample(*clips_[std::uniform_int_distribution<size_t>(0, clips_.size() - 1)(rng)], rng, Augment{}));
   return generator_batch_of(samples, size_);
 }
 
@@ -187,7 +190,7 @@ SyncBatch Dataset::validation_sync_batch(int batch, uint64_t seed) const {
   std::vector<std::vector<torch::Tensor>> samples;
   for (int b = 0; b < batch; ++b)
     samples.push_back(
-        sync_sample(*clips_[std::uniform_int_distribution<size_t>(0, clips_.size() - 1)(rng)], rng, false));
+        sync_sample(*clips_[std::uniform_int_distribution<size_t>(0, clips_.size() - 1)(rng)], rng, Augment{}));
   return sync_batch_of(samples);
 }
 

@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 #include <vector>
 
+#include "train/augment.h"
 #include "train/batch.h"
 #include "train/clip_file.h"
 
@@ -47,10 +48,10 @@ class Dataset {
   size_t clips() const { return clips_.size(); }
   int64_t frames() const;
   // Samples first .. first+count-1 of a run seeded with `seed`.
-  GeneratorSamples generator_batch(int64_t first, int count, uint64_t seed) const;
-  // augment: each SyncNet window mirrored at random and its colours scaled
-  // (the same for its 5 frames), so the expert cannot key on a face's look.
-  SyncBatch sync_batch(int64_t first, int count, uint64_t seed, bool augment = false) const;
+  // aug.speech changes the audio of both (train/augment.h); aug.look the
+  // pictures of SyncNet windows, so the expert cannot key on a face's look.
+  GeneratorSamples generator_batch(int64_t first, int count, uint64_t seed, const Augment& aug = {}) const;
+  SyncBatch sync_batch(int64_t first, int count, uint64_t seed, const Augment& aug = {}) const;
   // Fixed validation batches: clips drawn at random from `seed`.
   GeneratorSamples validation_generator_batch(int batch, uint64_t seed) const;
   SyncBatch validation_sync_batch(int batch, uint64_t seed) const;
@@ -59,10 +60,12 @@ class Dataset {
 
  private:
   // The sample's tensors, in the order of the batch's fields.
-  std::vector<torch::Tensor> generator_sample(const ClipFile& c, std::mt19937_64& rng) const;
-  std::vector<torch::Tensor> sync_sample(const ClipFile& c, std::mt19937_64& rng, bool augment) const;
+  std::vector<torch::Tensor> generator_sample(const ClipFile& c, std::mt19937_64& rng, const Augment& aug) const;
+  std::vector<torch::Tensor> sync_sample(const ClipFile& c, std::mt19937_64& rng, const Augment& aug) const;
   torch::Tensor crop(const ClipFile& c, int64_t i) const;  // (S0, S0, 3) uint8, a copy
-  torch::Tensor mel_window(const ClipFile& c, int64_t i) const;  // (1, 80, 16)
+  // The clip's (80, T) mel: a view of the file, or an augmented copy.
+  torch::Tensor mel(const ClipFile& c, std::mt19937_64& rng, bool augment) const;
+  torch::Tensor mel_window(const ClipFile& c, const torch::Tensor& mel, int64_t i) const;  // (1, 80, 16)
   std::vector<std::unique_ptr<ClipFile>> clips_;
   int size_;
 };

@@ -424,7 +424,9 @@ TrainResult train_generator(const TrainOptions& opt) {
   // Workers gather uint8 crops and expand them on the step's device (on a
   // GPU: an 11x smaller copy, the float batch made there).
   Prefetcher<GeneratorBatch> batches(
-      [&](int64_t step) { return train.generator_batch(ranks.first_sample(step), batch, opt.seed).expand(device); },
+      [&](int64_t step) {
+        return train.generator_batch(ranks.first_sample(step), batch, opt.seed, opt.augment).expand(device);
+      },
       start + 1, opt.steps, opt.workers);
   try {
     for (int64_t step = start + 1; step <= opt.steps; ++step) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "model/config.h"
+#include "train/augment.h"
 #include "train/distributed.h"
 
 namespace stf {
@@ -23,7 +24,7 @@ struct TrainOptions {
   int sample_every = 500;   // sample grid PNG (generator only)
   int workers = 2;          // threads building the next batches
   bool freeze_bn = false;   // BatchNorm normalises with its running statistics
-  bool augment = false;     // train-sync: mirrored and colour-scaled windows (Dataset::sync_batch)
+  Augment augment;          // training samples' augmentation (train/augment.h)
   std::string device = "auto";  // cpu, cuda, cuda:N, auto
   bool deterministic = false;   // CUDA: deterministic kernels only (the CPU is deterministic already)
   DistEnv dist;             // this process's rank (torchrun's environment)
