@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -100,6 +101,21 @@ TEST(Eval, ScoresARealClipWithTheCeilingOnTop) {
     EXPECT_GT(s[name]["mean"]["lmd"].get<double>(), 0.0) << name;
     EXPECT_NEAR(s[name]["clips"][0]["frames"].get<double>(), s["real"]["clips"][0]["frames"].get<double>(), 1) << name;
   }
+}
+
+// The face pipeline's paste-back options reach eval's pastes (they were
+// once accepted and ignored): --seamless changes the reference copy's frames.
+TEST(Eval, PasteBackOptionsApply) {
+  std::string dir = test::temp_dir("eval_blend");
+  std::map<std::string, double> psnr;
+  for (std::string flag : {"", "--seamless"}) {
+    test::CliResult r = test::run_cli("eval --data '" + test::shared_data("grid/bbaf2n.mpg") + "' --json '" + dir +
+                                      "/e.json' --threads 2 " + flag);
+    ASSERT_EQ(r.status, 0) << r.output;
+    nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/e.json"));
+    psnr[flag] = j["systems"]["reference_copy"]["mean"]["psnr"].get<double>();
+  }
+  EXPECT_GT(std::abs(psnr[""] - psnr["--seamless"]), 0.01) << psnr[""];
 }
 
 TEST(Eval, LipSyncErrorFindsTheAudioOffsetOfARealClip) {

@@ -63,6 +63,7 @@ void add_eval_command(CLI::App& root) {
     for (const auto& [id, path] : collect_clips(o->data)) e.clips.push_back(path);
     e.tracker = tracker_options(o->face);
     e.crop = crop_options(o->face, 0);
+    e.blend = blend_options(o->face);
     std::vector<ClipStrip> strips;
     nlohmann::json r = evaluate(e, o->report.empty() ? nullptr : &strips);
     if (!o->json.empty()) write_file_atomic(o->json, r.dump(1) + "\n");

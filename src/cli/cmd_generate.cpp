@@ -52,8 +52,7 @@ void add_generate_command(CLI::App& root) {
     g.model_threads = o->threads;
     g.tracker = tracker_options(o->face);
     g.crop = crop_options(o->face, 0);
-    g.blend.seamless = o->face.seamless;
-    g.blend.detail = !o->face.no_detail;
+    g.blend = blend_options(o->face);
     g.strict = o->face.strict;
     g.quiet = o->json;
     GenerateSummary s = generate(g);

@@ -63,4 +63,11 @@ CropOptions crop_options(const FaceCliOptions& o, int size) {
   return c;
 }
 
+BlendOptions blend_options(const FaceCliOptions& o) {
+  BlendOptions b;
+  b.seamless = o.seamless;
+  b.detail = !o.no_detail;
+  return b;
+}
+
 }  // namespace stf::cli

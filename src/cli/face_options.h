@@ -19,5 +19,6 @@ struct FaceCliOptions {
 void add_face_options(CLI::App* cmd, FaceCliOptions& o);
 TrackerOptions tracker_options(const FaceCliOptions& o);
 CropOptions crop_options(const FaceCliOptions& o, int size);
+BlendOptions blend_options(const FaceCliOptions& o);
 
 }  // namespace stf::cli

@@ -154,7 +154,7 @@ cv::Mat frame_strip(const std::vector<std::pair<std::string, const Track*>>& row
 
 // "Reference copy": every frame gets the mouth of the clip's first face
 // frame, pasted with the same mask as generate uses (no motion at all).
-std::vector<cv::Mat> reference_copy(const Track& real, const CropOptions& crop) {
+std::vector<cv::Mat> reference_copy(const Track& real, const CropOptions& crop, const BlendOptions& blend) {
   std::vector<cv::Mat> t = real.frames;
   size_t ref = 0;
   while (ref < real.faces.size() && !real.faces[ref].found) ++ref;
@@ -163,7 +163,7 @@ std::vector<cv::Mat> reference_copy(const Track& real, const CropOptions& crop) 
   for (size_t i = 0; i < t.size(); ++i) {
     if (!real.faces[i].found) continue;
     t[i] = real.frames[i].clone();
-    paste_back(t[i], ref_crop, crop_transform(real.faces[i].landmarks, crop), real.faces[i].landmarks);
+    paste_back(t[i], ref_crop, crop_transform(real.faces[i].landmarks, crop), real.faces[i].landmarks, blend);
   }
   return t;
 }
@@ -232,7 +232,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
       sync.fps = real.fps;
       const std::vector<FaceObservation> truth = ground_truth(clip);
       systems["real"]["clips"].push_back(score(clip, real, real, crop, sync, dub, truth));
-      Track copy = track_frames(reference_copy(real, crop), opt.tracker, landmarks);
+      Track copy = track_frames(reference_copy(real, crop, opt.blend), opt.tracker, landmarks);
       systems["reference_copy"]["clips"].push_back(score(clip, real, copy, crop, sync, dub, truth));
       std::vector<Track> generated;
       for (const auto& [name, path] : models) {
@@ -245,6 +245,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
         g.ref_lag = opt.ref_lag;
         g.tracker = opt.tracker;
         g.crop = opt.crop;
+        g.blend = opt.blend;
         g.batch = opt.batch;
         g.quiet = true;
         generate(g);

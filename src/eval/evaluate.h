@@ -23,6 +23,7 @@ struct EvalOptions {
   double ref_lag = 1.0;            // generate's reference lag (seconds; 0 = each frame is its own reference)
   TrackerOptions tracker;
   CropOptions crop;                // size is the model's
+  BlendOptions blend;              // paste-back of the model's and the reference copy's faces
   int batch = 16;
   bool quiet = false;
 };
