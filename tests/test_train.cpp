@@ -237,6 +237,32 @@ TEST(Train, ResumeContinuesBitForBit) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].dump(), b[i].dump()) << "step " << i + 1;
 }
 
+// --init starts a new run (step 1 again, other loss flags allowed) from a
+// generator's weights; without it the same run starts from the seed's
+// initial weights, as the first run did.
+TEST(Train, InitStartsANewRunFromAnotherRunsWeights) {
+  std::string first = test::temp_dir("init_first"), inited = test::temp_dir("init_new"), fresh = test::temp_dir("init_fresh");
+  const std::string common = " --data " + q(dataset_dir()) + " --batch 2 --seed 5 --log-every 1 --no-av";
+  ASSERT_EQ(test::run_cli("train" + common + " --out " + q(first) + " --steps 3").status, 0);
+  test::CliResult r = test::run_cli("train" + common + " --no-vv --out " + q(inited) + " --steps 1 --init " +
+                                    q(first + "/last.ckpt"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(test::run_cli("train" + common + " --no-vv --out " + q(fresh) + " --steps 1").status, 0);
+  auto a = read_log(first + "/log.jsonl"), b = read_log(inited + "/log.jsonl"), c = read_log(fresh + "/log.jsonl");
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0]["step"], 1);
+  EXPECT_FALSE(b[0].contains("vv"));
+  EXPECT_EQ(c[0]["recon"], a[0]["recon"]);  // same seed, same first batch, same starting weights
+  EXPECT_NE(b[0]["recon"], a[0]["recon"]) << "the weights after 3 steps should score the first batch differently";
+
+  test::expect_one_line_error(test::run_cli("train" + common + " --slots 24 --out " + q(fresh) + " --steps 1 --init " +
+                                            q(first + "/last.ckpt")),
+                              "another network");
+  test::expect_one_line_error(test::run_cli("train" + common + " --out " + q(fresh) + " --steps 1 --init " +
+                                            q(first + "/last.ckpt") + " --resume " + q(first + "/last.ckpt")),
+                              "excludes");
+}
+
 TEST(Train, SyncExpertTrainsAndIsRequiredForAv) {
   std::string out = test::temp_dir("sync");
   test::CliResult r = test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(out) +

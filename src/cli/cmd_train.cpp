@@ -88,6 +88,10 @@ void add_train_commands(CLI::App& root) {
       "train", "Train the generator with the Audio-Lip Memory, SyncNet/lip critics and the quality discriminator");
   add_common(gen, *g);
   gen->add_option("--sync", g->train.sync, "Trained SyncNet checkpoint (needed for L_av)");
+  gen->add_option("--init", g->train.init,
+                  "Start from this generator checkpoint's weights: a new run from step 0 with fresh optimisers, "
+                  "so loss flags, --lr and data may differ (the network must be the same)")
+      ->excludes("--resume");
   gen->add_option("--sample-every", g->train.sample_every, "Steps between sample grid PNGs (0 = never)")->default_val(500);
   gen->add_flag("--no-memory", g->no_memory, "Ablation: no Audio-Lip Memory (Wav2Lip-style: decoder gets f_aud)");
   gen->add_flag("--no-av", g->no_av, "Ablation: drop L_av (audio-visual sync loss)");

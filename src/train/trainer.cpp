@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <future>
 
 #include "core/progress.h"
@@ -248,6 +249,21 @@ int64_t resume_into(const TrainOptions& opt, const std::string& kind, const std:
   return ranks.start;
 }
 
+// --init: the weights of another generator run with the same network (its
+// loss weights may differ), into a run that starts at step 0.
+void init_from(const TrainOptions& opt, const std::map<std::string, torch::nn::Module*>& modules,
+               const torch::Device& device) {
+  if (opt.init.empty()) return;
+  nlohmann::json m = read_checkpoint_meta(opt.init);
+  if (m.value("kind", "") != "generator")
+    throw Error(opt.init + ": not a generator checkpoint (kind " + m.value("kind", "?") + ")");
+  ModelConfig theirs = ModelConfig::from_json(m.at("config"));
+  theirs.loss = opt.config.loss;
+  if (theirs.to_json() != opt.config.to_json())
+    throw Error(opt.init + ": checkpoint has another network than --config (only the loss flags may differ)");
+  load_checkpoint(opt.init, {m, modules, {}}, device);
+}
+
 // An explicit --lr replaces the learning rate restored with the optimiser
 // state (e.g. to continue at a lower rate after a divergence).
 void override_lr(torch::optim::Adam& optim, double lr) {
@@ -408,6 +424,7 @@ TrainResult train_generator(const TrainOptions& opt) {
   Checkpoint ckpt{meta, {{"generator", gen.get()}, {"discriminator", disc.get()}},
                   {{"generator", &opt_g}, {"discriminator", &opt_d}}};
   if (critic) ckpt.modules["lip_critic"] = critic.get();  // its copy time matters for an exact resume
+  init_from(opt, ckpt.modules, device);
   const int64_t start = resume_into(opt, "generator", "generator", ckpt, ranks);
   override_lr(opt_g, opt.lr);
   std::vector<torch::nn::Module*> trained{gen.get(), disc.get()};

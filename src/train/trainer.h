@@ -11,6 +11,7 @@ namespace stf {
 
 struct TrainOptions {
   std::string data, out, resume, sync;  // dataset dir, output dir, checkpoint to resume, sync expert
+  std::string init;                      // train: generator checkpoint whose weights start a new run
   ModelConfig config;
   int64_t steps = 1000;
   int batch = 0;            // 0 = config.batch
