@@ -241,7 +241,8 @@ TEST(Train, ResumeContinuesBitForBit) {
 // generator's weights; without it the same run starts from the seed's
 // initial weights, as the first run did.
 TEST(Train, InitStartsANewRunFromAnotherRunsWeights) {
-  std::string first = test::temp_dir("init_first"), inited = test::temp_dir("init_new"), fresh = test::temp_dir("init_fresh");
+  std::string first = test::temp_dir("init_first"), inited = test::temp_dir("init_new"),
+              fresh = test::temp_dir("init_fresh");
   const std::string common = " --data " + q(dataset_dir()) + " --batch 2 --seed 5 --log-every 1 --no-av";
   ASSERT_EQ(test::run_cli("train" + common + " --out " + q(first) + " --steps 3").status, 0);
   test::CliResult r = test::run_cli("train" + common + " --no-vv --out " + q(inited) + " --steps 1 --init " +

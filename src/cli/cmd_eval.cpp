@@ -75,7 +75,8 @@ void add_eval_command(CLI::App& root) {
       nlohmann::json m = s["mean"];  // a copy: missing metrics (dub mode) read as null
       std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s%s\n", name.c_str(), cell(m["psnr"], "%.2f").c_str(),
                   cell(m["ssim"], "%.4f").c_str(), cell(m["lmd"], "%.3f").c_str(), cell(m["lmd_norm"], "%.4f").c_str(),
-                  cell(m["mouth_corr"], "%.3f").c_str(), cell(m["lse_d"], "%.3f").c_str(), cell(m["lse_c"], "%.3f").c_str(),
+                  cell(m["mouth_corr"], "%.3f").c_str(), cell(m["lse_d"], "%.3f").c_str(),
+                  cell(m["lse_c"], "%.3f").c_str(),
                   truth ? ("  " + cell(m["lmd_truth"], "%13.4f")).c_str() : "");
     }
     for (const auto& s : r["skipped"])

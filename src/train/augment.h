@@ -18,7 +18,7 @@ struct Augment {
 // [-0.1, 0.1], the same for all 5 frames (a mirrored mouth says the same).
 torch::Tensor augment_look(torch::Tensor frames, std::mt19937_64& rng);
 
-// How one sample's speech is changed (augment_speech draws it at random).
+// How one sample's speech is changed (draw_speech_change draws it at random).
 struct SpeechChange {
   double voice = 1;         // band axis stretch: band b takes the value at b / voice
   double gain_db = 0;       // added to every cell

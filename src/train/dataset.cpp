@@ -105,7 +105,8 @@ size_t Dataset::clip_of(int64_t sample, uint64_t seed) const {
   return order[sample % n];
 }
 
-std::vector<torch::Tensor> Dataset::generator_sample(const ClipFile& c, std::mt19937_64& rng, const Augment& aug) const {
+std::vector<torch::Tensor> Dataset::generator_sample(const ClipFile& c, std::mt19937_64& rng,
+                                                     const Augment& aug) const {
   const int64_t n = c.header().frames;
   const int64_t t = std::uniform_int_distribution<int64_t>(2, n - 7)(rng);  // window t..t+4, lips t-2..t+6
   int64_t r;

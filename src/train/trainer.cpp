@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <map>
 #include <future>
+#include <map>
 
 #include "core/progress.h"
 #include "model/discriminator.h"
@@ -229,15 +229,21 @@ void check_interrupted(int64_t step, const std::string& last_ckpt) {
                                  : "continue with --resume " + last_ckpt));
 }
 
+// The meta of a checkpoint that must be of `kind` (what: its name in the error).
+nlohmann::json meta_of_kind(const std::string& path, const std::string& kind, const std::string& what) {
+  nlohmann::json m = read_checkpoint_meta(path);
+  if (m.value("kind", "") != kind)
+    throw Error(path + ": not a " + what + " checkpoint (kind " + m.value("kind", "?") + ")");
+  return m;
+}
+
 // Loads --resume into ckpt after checking its kind and configuration.
 // Returns the step to continue from (0 without --resume); sets
 // ranks.start and ranks.samples_before.
 int64_t resume_into(const TrainOptions& opt, const std::string& kind, const std::string& what, Checkpoint& ckpt,
                     Ranks& ranks) {
   if (opt.resume.empty()) return 0;
-  nlohmann::json m = read_checkpoint_meta(opt.resume);
-  if (m.value("kind", "") != kind)
-    throw Error(opt.resume + ": not a " + what + " checkpoint (kind " + m.value("kind", "?") + ")");
+  nlohmann::json m = meta_of_kind(opt.resume, kind, what);
   if (ModelConfig::from_json(m.at("config")).to_json() != opt.config.to_json())
     throw Error(opt.resume + ": checkpoint has another configuration than --config and the loss flags");
   load_checkpoint(opt.resume, ckpt, ranks.device);
@@ -254,9 +260,7 @@ int64_t resume_into(const TrainOptions& opt, const std::string& kind, const std:
 void init_from(const TrainOptions& opt, const std::map<std::string, torch::nn::Module*>& modules,
                const torch::Device& device) {
   if (opt.init.empty()) return;
-  nlohmann::json m = read_checkpoint_meta(opt.init);
-  if (m.value("kind", "") != "generator")
-    throw Error(opt.init + ": not a generator checkpoint (kind " + m.value("kind", "?") + ")");
+  nlohmann::json m = meta_of_kind(opt.init, "generator", "generator");
   ModelConfig theirs = ModelConfig::from_json(m.at("config"));
   theirs.loss = opt.config.loss;
   if (theirs.to_json() != opt.config.to_json())
