@@ -7,7 +7,10 @@
 # For each configuration: train-sync, then train with that expert (all six
 # losses), then the same training resumed from its middle checkpoint in a
 # second folder, whose losses are compared with the uninterrupted run's;
-# finally the lite generator is exported, to run `generate` with it elsewhere.
+# then, for the lite configuration, the data augmentations (train-sync
+# --augment --augment-audio) and a new run from the trained weights (train
+# --init ... --no-av --no-gan --augment-audio, as scripts/train_default_model.sh
+# ends); finally the lite generator is exported, to run `generate` with it elsewhere.
 #
 #   scripts/gpu_train_check.sh BUILD_DIR DATASET WORK_DIR
 #   env: TRAIN_CONFIGS="lite paper", SYNC_STEPS=300, GEN_STEPS=200, DEVICE=cuda, WORKERS=8,
@@ -56,4 +59,12 @@ for s in common:
 print(f"resume check: {len(common)} logged steps compared, largest relative loss difference {worst:.3g}")
 EOF
 done
+if [ -f "$WORK/gen-lite/best.ckpt" ]; then
+  echo "== lite: train-sync --augment --augment-audio, $HALF steps"
+  "$CLI" train-sync $COMMON --config lite --out "$WORK/sync-aug" --steps "$HALF" --batch 32 \
+    --val-every "$HALF" --ckpt-every "$HALF" --augment --augment-audio
+  echo "== lite: train --init (new run from gen-lite's weights), $HALF steps, --no-av --no-gan --augment-audio"
+  "$CLI" train $COMMON --config lite --out "$WORK/init-lite" --init "$WORK/gen-lite/best.ckpt" \
+    --steps "$HALF" --val-every "$HALF" --ckpt-every "$HALF" --sample-every 0 --no-av --no-gan --augment-audio
+fi
 if [ -f "$WORK/gen-lite/best.ckpt" ]; then "$CLI" export "$WORK/gen-lite/best.ckpt" --out "$WORK/gen-lite.stfm"; fi
