@@ -204,6 +204,22 @@ TEST(Losses, TermsFollowTheConfigAndMatchTheirFormulas) {
   auto only = generator_losses(plain, b, bo, sync, none, disc);
   ASSERT_EQ(only.size(), 1u);
   EXPECT_NEAR(only["recon"].item<double>(), (bo.recalled_image - b.target).abs().mean().item<double>(), 1e-6);
+
+  // The mouth term (off by default): the L1 over rows S/2 .. 4S/5 and
+  // columns S/4 .. 3S/4 of each path, summed; the total weighs it too.
+  plain.loss.mouth = 20;
+  auto with_mouth = generator_losses(plain, b, bo, sync, none, disc);
+  ASSERT_EQ(with_mouth.size(), 2u);
+  double sum = 0;
+  auto diff = (bo.recalled_image - b.target).abs().contiguous();
+  auto px = diff.accessor<float, 4>();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < 3; ++ch)
+      for (int64_t y = S / 2; y < S * 4 / 5; ++y)
+        for (int64_t x = S / 4; x < S * 3 / 4; ++x) sum += px[i][ch][y][x];
+  const double mouth = sum / (n * 3 * (S * 4 / 5 - S / 2) * (S * 3 / 4 - S / 4));
+  EXPECT_NEAR(with_mouth["mouth"].item<double>(), mouth, 1e-6);
+  EXPECT_NEAR(weighted_total(plain.loss, with_mouth).item<double>(), 10 * only["recon"].item<double>() + 20 * mouth, 1e-5);
 }
 
 TEST(Train, LiteModelOverfitsTwoRealClips) {

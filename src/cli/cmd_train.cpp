@@ -15,6 +15,7 @@ struct TrainCli {
   int threads = 0;
   bool no_memory = false, no_av = false, no_vv = false, no_gan = false;
   int slots = 0;
+  double mouth_weight = 0;
 };
 
 void add_common(CLI::App* cmd, TrainCli& o) {
@@ -97,6 +98,11 @@ void add_train_commands(CLI::App& root) {
   gen->add_flag("--no-av", g->no_av, "Ablation: drop L_av (audio-visual sync loss)");
   gen->add_flag("--no-vv", g->no_vv, "Ablation: drop L_vv (visual-visual sync loss)");
   gen->add_flag("--no-gan", g->no_gan, "Ablation: drop L_gan (quality discriminator)");
+  gen->add_option("--mouth-weight", g->mouth_weight,
+                  "Not in the paper: weight of an extra L1 on the crop's mouth region, against L_recon's 10 "
+                  "(0 = off)")
+      ->default_val(0)
+      ->check(CLI::NonNegativeNumber);
   gen->add_option("--slots", g->slots, "Memory slots (0 = the config's)")->default_val(0)->check(CLI::NonNegativeNumber);
   gen->callback([g] {
     set_threads(g->threads);
@@ -106,6 +112,7 @@ void add_train_commands(CLI::App& root) {
     if (g->no_av) c.loss.av = 0;
     if (g->no_vv) c.loss.vv = 0;
     if (g->no_gan) c.loss.gan = 0;
+    if (g->mouth_weight > 0) c.loss.mouth = g->mouth_weight;
     if (g->slots > 0) c.slots = g->slots;
     c.validate();
     g->train.config = c;

@@ -63,7 +63,7 @@ nlohmann::json ModelConfig::to_json() const {
           {"sync_feature", sync_feature},
           {"disc_width", disc_width},
           {"loss", {{"recon", loss.recon}, {"av", loss.av}, {"vv", loss.vv}, {"gan", loss.gan},
-                    {"store", loss.store}, {"align", loss.align}}},
+                    {"store", loss.store}, {"align", loss.align}, {"mouth", loss.mouth}}},
           {"lr_generator", lr_generator},
           {"lr_discriminator", lr_discriminator},
           {"lr_sync", lr_sync},
@@ -102,6 +102,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
       c.loss.gan = l.value("gan", c.loss.gan);
       c.loss.store = l.value("store", c.loss.store);
       c.loss.align = l.value("align", c.loss.align);
+      c.loss.mouth = l.value("mouth", c.loss.mouth);
     }
     c.lr_generator = j.value("lr_generator", c.lr_generator);
     c.lr_discriminator = j.value("lr_discriminator", c.lr_discriminator);

@@ -10,6 +10,7 @@ namespace stf {
 // PAPER.md: L = l1 L_recon + l2 L_av + l3 L_vv + l4 L_gan + l5 L_store + l6 L_align
 struct LossWeights {
   double recon = 10, av = 0.2, vv = 0.2, gan = 0.2, store = 0.2, align = 0.2;
+  double mouth = 0;  // not in the paper: an extra L1 on the crop's mouth region (train --mouth-weight)
 };
 
 struct ModelConfig {

@@ -13,6 +13,10 @@ std::map<std::string, torch::Tensor> generator_losses(const ModelConfig& c, cons
   std::map<std::string, torch::Tensor> terms;
   terms["recon"] = zero();
   for (auto& img : images) terms["recon"] = terms["recon"] + (img - b.target).abs().mean();
+  if (w.mouth > 0) {  // the same L1 on the mouth region alone, both paths
+    terms["mouth"] = zero();
+    for (auto& img : images) terms["mouth"] = terms["mouth"] + mouth_region(img - b.target).abs().mean();
+  }
   if (w.av > 0) {  // L_av = -log cos(audio, generated window), both paths
     terms["av"] = zero();
     for (auto& img : images) {
@@ -39,9 +43,15 @@ std::map<std::string, torch::Tensor> generator_losses(const ModelConfig& c, cons
   return terms;
 }
 
+torch::Tensor mouth_region(const torch::Tensor& crops) {
+  const int64_t S = crops.size(-1);
+  return crops.slice(2, S / 2, S * 4 / 5).slice(3, S / 4, S * 3 / 4);
+}
+
 torch::Tensor weighted_total(const LossWeights& w, const std::map<std::string, torch::Tensor>& terms) {
   const std::map<std::string, double> weight{{"recon", w.recon}, {"av", w.av},       {"vv", w.vv},
-                                             {"gan", w.gan},     {"store", w.store}, {"align", w.align}};
+                                             {"gan", w.gan},     {"store", w.store}, {"align", w.align},
+                                             {"mouth", w.mouth}};
   torch::Tensor total;
   for (auto& [k, t] : terms) total = total.defined() ? total + weight.at(k) * t : weight.at(k) * t;
   return total;
