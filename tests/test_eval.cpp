@@ -149,6 +149,23 @@ TEST(Eval, DubModeScoresSyncOnly) {
                               "at least two clips");
 }
 
+// Dubbing with speech from a video scores each system's mouth against the
+// speaker's: a clip dubbed with its own video's speech has its real frames
+// correlate perfectly with the speaker; the still mouth of the reference
+// copy does not follow it.
+TEST(Eval, DubModeCorrelatesWithTheSpeakersMouth) {
+  std::string dir = test::temp_dir("eval_driver");
+  const std::string clip = test::shared_data("grid_s1/bbaf2n.mp4");
+  test::CliResult r = test::run_cli("eval --mode dub --data '" + clip + "' --audio '" + clip + "' --json '" + dir +
+                                    "/e.json' --threads 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("SpeakerR"), std::string::npos) << r.output;
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/e.json"));
+  EXPECT_NEAR(j["systems"]["real"]["clips"][0]["driver_corr"].get<double>(), 1.0, 1e-9);
+  EXPECT_LT(j["systems"]["reference_copy"]["clips"][0]["driver_corr"].get<double>(), 0.9);
+  EXPECT_TRUE(j["systems"]["model"]["clips"][0].contains("driver_corr"));
+}
+
 // A synthetic clip carries exact mouth landmarks: every system is also
 // scored against them, and the HTML report holds the table, the plots and
 // the frame strips inside one file (checked here; docs/ has a Chromium

@@ -42,7 +42,8 @@ void add_eval_command(CLI::App& root) {
   cmd->add_option("--baseline", o->eval.baseline, "A second model scored in the same table");
   cmd->add_option("--sync", o->eval.sync, "SyncNet for LSE-D*/LSE-C* (default: the bundled expert)");
   cmd->add_option("--mode", o->eval.mode,
-                  "reconstruct: each clip driven by its own audio; dub: by other speech (sync metrics only)")
+                  "reconstruct: each clip driven by its own audio; dub: by other speech (sync metrics, and the "
+                  "correlation with the speaker's mouth where the speech is a video)")
       ->default_val("reconstruct")->check(CLI::IsMember({"reconstruct", "dub"}));
   cmd->add_option("--audio", o->eval.dub_audio, "dub: this speech for every clip (default: the next clip's audio)");
   cmd->add_option("--audio-shift", o->eval.audio_shift,
@@ -69,15 +70,17 @@ void add_eval_command(CLI::App& root) {
     if (!o->json.empty()) write_file_atomic(o->json, r.dump(1) + "\n");
     if (!o->report.empty()) write_file_atomic(o->report, eval_report_html(r, strips));
     const bool truth = r["systems"]["real"]["mean"].contains("lmd_truth");
-    std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s%s\n", "system", "PSNR", "SSIM", "LMD(px)", "LMD/IOD", "MouthR",
-                "LSE-D*", "LSE-C*", truth ? "  LMD-truth/IOD" : "");
+    const bool driver = r["systems"]["real"]["mean"].contains("driver_corr");
+    std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s%s%s\n", "system", "PSNR", "SSIM", "LMD(px)", "LMD/IOD", "MouthR",
+                "LSE-D*", "LSE-C*", truth ? "  LMD-truth/IOD" : "", driver ? "  SpeakerR" : "");
     for (const auto& [name, s] : r["systems"].items()) {
       nlohmann::json m = s["mean"];  // a copy: missing metrics (dub mode) read as null
-      std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s%s\n", name.c_str(), cell(m["psnr"], "%.2f").c_str(),
+      std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s%s%s\n", name.c_str(), cell(m["psnr"], "%.2f").c_str(),
                   cell(m["ssim"], "%.4f").c_str(), cell(m["lmd"], "%.3f").c_str(), cell(m["lmd_norm"], "%.4f").c_str(),
                   cell(m["mouth_corr"], "%.3f").c_str(), cell(m["lse_d"], "%.3f").c_str(),
                   cell(m["lse_c"], "%.3f").c_str(),
-                  truth ? ("  " + cell(m["lmd_truth"], "%13.4f")).c_str() : "");
+                  truth ? ("  " + cell(m["lmd_truth"], "%13.4f")).c_str() : "",
+                  driver ? ("  " + cell(m["driver_corr"], "%8.3f")).c_str() : "");
     }
     for (const auto& s : r["skipped"])
       std::printf("skipped %s: %s\n", s["clip"].get<std::string>().c_str(), s["reason"].get<std::string>().c_str());

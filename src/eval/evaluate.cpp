@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <opencv2/imgproc.hpp>
 #include <unistd.h>
 
@@ -72,10 +73,26 @@ struct SyncExpert {
   double fps = 25;
 };
 
+// Pearson correlation between the mouth opening of the shown frames and of
+// the driver clip's real face at the same times (the shown clip's frame i
+// is at i / fps); NaN with fewer than 10 pairs.
+double driver_correlation(const Track& shown, double fps, const Track& driver) {
+  std::vector<double> a, b;
+  for (size_t i = 0; i < shown.faces.size(); ++i) {
+    const size_t k = static_cast<size_t>(std::llround(static_cast<double>(i) * driver.fps / fps));
+    if (k >= driver.faces.size() || !shown.faces[i].found || !driver.faces[k].found) continue;
+    a.push_back(mouth_opening(shown.faces[i].landmarks));
+    b.push_back(mouth_opening(driver.faces[k].landmarks));
+  }
+  return a.size() < 10 ? std::nan("") : pearson(a, b);
+}
+
 // Scores `shown` frames against the real ones on the real frames' crops,
-// and their lip sync with the driving audio.
+// and their lip sync with the driving audio. driver (dub mode, when the
+// speech came from a video with a face): the speaker's own mouth.
 nlohmann::json score(const std::string& clip, const Track& real, const Track& shown, const CropOptions& crop,
-                     SyncExpert& sync, bool sync_only, const std::vector<FaceObservation>& truth) {
+                     SyncExpert& sync, bool sync_only, const std::vector<FaceObservation>& truth,
+                     const Track* driver = nullptr) {
   std::vector<cv::Mat> shown_crops(shown.frames.size());
   double psnr_sum = 0, ssim_sum = 0, lmd_sum = 0, lmdn_sum = 0;
   int64_t n = 0, n_lm = 0, n_inf = 0;
@@ -105,6 +122,10 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
   j["lse_d"] = ss.lse_d;
   j["lse_c"] = ss.lse_c;
   j["offset"] = ss.offset;
+  if (driver) {
+    const double r = driver_correlation(shown, real.fps, *driver);
+    if (std::isfinite(r)) j["driver_corr"] = r;
+  }
   if (sync_only) return j;  // dub: the real frames show other speech
   // PSNR is infinite only when every frame is identical (the real clip).
   j["psnr"] = n_inf == n ? nlohmann::json("inf") : nlohmann::json(psnr_sum / std::max<int64_t>(1, n - n_inf));
@@ -170,7 +191,7 @@ std::vector<cv::Mat> reference_copy(const Track& real, const CropOptions& crop, 
 
 void add_mean(nlohmann::json& system) {
   nlohmann::json mean;
-  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "mouth_corr", "lmd_truth", "lse_d", "lse_c"}) {
+  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "mouth_corr", "driver_corr", "lmd_truth", "lse_d", "lse_c"}) {
     double sum = 0;
     int n = 0;
     bool inf = false;
@@ -229,11 +250,20 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
         audio = std::move(moved);
       }
       sync.mel = mel_spectrogram(audio);
+      std::optional<Track> driver;  // dub: the speaker's face, where the speech is a video with one
+      if (dub) {
+        try {
+          driver = track_file(speech, opt.tracker, landmarks);
+        } catch (const Error&) {  // an audio file, or no face in it
+        }
+        check_cancelled();  // ... but not Ctrl-C
+      }
+      const Track* drv = driver ? &*driver : nullptr;
       sync.fps = real.fps;
       const std::vector<FaceObservation> truth = ground_truth(clip);
-      systems["real"]["clips"].push_back(score(clip, real, real, crop, sync, dub, truth));
+      systems["real"]["clips"].push_back(score(clip, real, real, crop, sync, dub, truth, drv));
       Track copy = track_frames(reference_copy(real, crop, opt.blend), opt.tracker, landmarks);
-      systems["reference_copy"]["clips"].push_back(score(clip, real, copy, crop, sync, dub, truth));
+      systems["reference_copy"]["clips"].push_back(score(clip, real, copy, crop, sync, dub, truth, drv));
       std::vector<Track> generated;
       for (const auto& [name, path] : models) {
         GenerateOptions g;
@@ -250,7 +280,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
         g.quiet = true;
         generate(g);
         generated.push_back(track_file(g.outfile, opt.tracker, landmarks));
-        systems[name]["clips"].push_back(score(clip, real, generated.back(), crop, sync, dub, truth));
+        systems[name]["clips"].push_back(score(clip, real, generated.back(), crop, sync, dub, truth, drv));
       }
       if (strips) {
         std::vector<std::pair<std::string, const Track*>> rows{{"real", &real}, {"reference copy", &copy}};

@@ -40,6 +40,9 @@ struct ClipStrip {
 // mouth_corr: Pearson correlation over the clip between the real and the
 // shown frames' mouth opening (metrics.h): does the mouth open and close
 // when the real one does, whatever the amplitude.
+// driver_corr (dub mode, when the driving speech is a video with a face):
+// the same correlation between the shown frames and the speaker's real
+// mouth at the same times: does the dubbed mouth move as the speaker's did.
 //  "skipped": [{clip, reason}], ...}
 // lmd_truth: on clips with exact ground-truth landmarks beside them
 // (NAME.landmarks.json, as `synth` writes), the mean mouth-landmark distance
