@@ -233,6 +233,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
 
   nlohmann::json systems, skipped = nlohmann::json::array();
   for (const char* name : {"real", "reference_copy", "model", "baseline"}) systems[name]["clips"] = nlohmann::json::array();
+  std::map<std::string, std::optional<Track>> speakers;  // dub: tracked once per speech file
   Progress progress("eval", static_cast<int64_t>(opt.clips.size()), "clips", !opt.quiet);
   int64_t done = 0;
   for (size_t c = 0; c < opt.clips.size(); ++c) {
@@ -250,15 +251,17 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
         audio = std::move(moved);
       }
       sync.mel = mel_spectrogram(audio);
-      std::optional<Track> driver;  // dub: the speaker's face, where the speech is a video with one
-      if (dub) {
+      if (dub && !speakers.count(speech)) {  // the speaker's face, where the speech is a video with one
+        std::optional<Track> t;
         try {
-          driver = track_file(speech, opt.tracker, landmarks);
+          t = track_file(speech, opt.tracker, landmarks);
+          t->frames.clear();  // only the landmarks are needed
         } catch (const Error&) {  // an audio file, or no face in it
         }
         check_cancelled();  // ... but not Ctrl-C
+        speakers[speech] = std::move(t);
       }
-      const Track* drv = driver ? &*driver : nullptr;
+      const Track* drv = dub && speakers[speech] ? &*speakers[speech] : nullptr;
       sync.fps = real.fps;
       const std::vector<FaceObservation> truth = ground_truth(clip);
       systems["real"]["clips"].push_back(score(clip, real, real, crop, sync, dub, truth, drv));

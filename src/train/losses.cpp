@@ -12,10 +12,11 @@ std::map<std::string, torch::Tensor> generator_losses(const ModelConfig& c, cons
   if (out.stored_image.defined()) images.push_back(out.stored_image);
   std::map<std::string, torch::Tensor> terms;
   terms["recon"] = zero();
-  for (auto& img : images) terms["recon"] = terms["recon"] + (img - b.target).abs().mean();
-  if (w.mouth > 0) {  // the same L1 on the mouth region alone, both paths
-    terms["mouth"] = zero();
-    for (auto& img : images) terms["mouth"] = terms["mouth"] + mouth_region(img - b.target).abs().mean();
+  if (w.mouth > 0) terms["mouth"] = zero();  // the same L1 on the mouth region alone, both paths
+  for (auto& img : images) {
+    auto error = (img - b.target).abs();
+    terms["recon"] = terms["recon"] + error.mean();
+    if (w.mouth > 0) terms["mouth"] = terms["mouth"] + mouth_region(error).mean();
   }
   if (w.av > 0) {  // L_av = -log cos(audio, generated window), both paths
     terms["av"] = zero();
