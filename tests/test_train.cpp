@@ -150,6 +150,44 @@ TEST(Dataset, AugmentedSyncWindowsKeepTheirPairsAndChangeOnlyTheirLook) {
   EXPECT_LT(mirrored, 48);
 }
 
+// --hide-ref-mouth: with probability p a sample's 5 reference frames lose
+// their mouth (a smooth colour field over mouth_region, same mean colour);
+// everything else in the batch is what it is without the option.
+TEST(Dataset, HiddenReferenceMouthsChangeOnlyTheMouthRegion) {
+  Dataset ds(dataset_dir(), "train", 96);
+  Augment half;
+  half.hide_mouth = 0.5;
+  GeneratorSamples plain = ds.generator_batch(0, 64, 3), hidden = ds.generator_batch(0, 64, 3, half);
+  EXPECT_TRUE(torch::equal(plain.frames, hidden.frames));
+  EXPECT_TRUE(torch::equal(plain.mel, hidden.mel));
+  EXPECT_TRUE(torch::equal(plain.sync_mel, hidden.sync_mel));
+  const int64_t S = plain.references.size(2);
+  auto inside = torch::zeros({S, S}, torch::kBool);
+  inside.slice(0, S / 2, S * 4 / 5).slice(1, S / 4, S * 3 / 4).fill_(true);
+  int changed = 0;
+  for (int64_t i = 0; i < 64; ++i) {
+    auto p = plain.references[i].to(torch::kFloat32), h = hidden.references[i].to(torch::kFloat32);  // (5, S, S, 3)
+    auto diff = (p - h).abs().amax({0, 3});                                                           // (S, S)
+    EXPECT_EQ(diff.masked_select(~inside).max().item<float>(), 0) << "sample " << i << " changed outside its mouth";
+    if (diff.max().item<float>() == 0) continue;
+    ++changed;
+    for (int k = 0; k < 5; ++k) {
+      auto region_p = p[k].masked_select(inside.unsqueeze(-1)).view({-1, 3});
+      auto region_h = h[k].masked_select(inside.unsqueeze(-1)).view({-1, 3});
+      // Same colour on average (2x2 area means, bilinear between them), far less detail.
+      EXPECT_LT((region_p.mean(0) - region_h.mean(0)).abs().max().item<float>(), 4) << i;
+      auto detail = [](const torch::Tensor& img) {  // mean |horizontal step| inside the region
+        return (img.slice(1, 1) - img.slice(1, 0, -1)).abs().mean().item<double>();
+      };
+      auto crop_p = p[k].slice(0, S / 2, S * 4 / 5).slice(1, S / 4, S * 3 / 4);
+      auto crop_h = h[k].slice(0, S / 2, S * 4 / 5).slice(1, S / 4, S * 3 / 4);
+      EXPECT_LT(detail(crop_h), 0.3 * detail(crop_p)) << i;
+    }
+  }
+  EXPECT_GT(changed, 16);
+  EXPECT_LT(changed, 48);
+}
+
 // The loss terms against formulas written out here: which terms a config
 // produces, L_recon over both decoding paths, L_gan and the discriminator's
 // loss as -log sigmoid, and the total as the weighted sum.

@@ -103,6 +103,11 @@ void add_train_commands(CLI::App& root) {
                   "(0 = off)")
       ->default_val(0)
       ->check(CLI::NonNegativeNumber);
+  gen->add_option("--hide-ref-mouth", g->train.augment.hide_mouth,
+                  "Not in the paper: probability that a sample's reference frames have their mouth smoothed "
+                  "away, so the generator must draw the mouth from the audio instead of copying it")
+      ->default_val(0)
+      ->check(CLI::Range(0.0, 1.0));
   gen->add_option("--slots", g->slots, "Memory slots (0 = the config's)")->default_val(0)->check(CLI::NonNegativeNumber);
   gen->callback([g] {
     set_threads(g->threads);

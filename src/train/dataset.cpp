@@ -119,7 +119,9 @@ std::vector<torch::Tensor> Dataset::generator_sample(const ClipFile& c, std::mt1
     references.push_back(crop(c, r + k));
     windows.push_back(mel_window(c, speech, t + k));
   }
-  return {torch::stack(around), torch::stack(references), torch::stack(windows), mel_window(c, speech, t)};
+  torch::Tensor refs = torch::stack(references);  // (5, S0, S0, 3)
+  if (aug.hide_mouth > 0 && std::bernoulli_distribution(aug.hide_mouth)(rng)) refs = hide_mouth(refs);
+  return {torch::stack(around), refs, torch::stack(windows), mel_window(c, speech, t)};
 }
 
 std::vector<torch::Tensor> Dataset::sync_sample(const ClipFile& c, std::mt19937_64& rng, const Augment& aug) const {
