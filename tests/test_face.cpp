@@ -263,6 +263,35 @@ TEST(Face, FacesCommandWritesJsonAndRejectsFacelessInput) {
   EXPECT_NE(r.output.find("libdlib-data"), std::string::npos) << r.output;
 }
 
+// A video with a face, then black frames: those pass through as null (or are
+// an error with --strict); a video where no frame has a face is an error.
+TEST(Face, FacesCommandOnBlackFramesAndFacelessVideo) {
+  std::string dir = test::temp_dir("faces_black");
+  std::vector<cv::Mat> clip = read_frames(test::shared_data("vox/00002.mp4"));
+  ASSERT_GT(clip.size(), 20u);
+  {
+    VideoWriter writer(dir + "/cut.mp4", clip[0].cols, clip[0].rows);
+    for (int i = 0; i < 20; ++i) writer.write(i < 15 ? clip[i] : cv::Mat::zeros(clip[0].size(), CV_8UC3));
+    writer.finish();
+    VideoWriter blank(dir + "/blank.mp4", 160, 120);
+    for (int i = 0; i < 10; ++i) blank.write(cv::Mat(120, 160, CV_8UC3, cv::Scalar(90, 120, 150)));
+    blank.finish();
+  }
+  test::CliResult r = test::run_cli("faces '" + dir + "/cut.mp4' --json '" + dir + "/cut.json'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/cut.json"));
+  ASSERT_EQ(j.size(), 20u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(j[i].is_null(), i >= 15) << "frame " << i;
+
+  r = test::run_cli("faces '" + dir + "/cut.mp4' --strict --json '" + dir + "/strict.json'");
+  test::expect_one_line_error(r, "no face in frame 15");
+  EXPECT_FALSE(fs::exists(dir + "/strict.json"));
+
+  r = test::run_cli("faces '" + dir + "/blank.mp4' --json '" + dir + "/blank.json'");
+  test::expect_one_line_error(r, "blank.mp4");
+  EXPECT_FALSE(fs::exists(dir + "/blank.json"));
+}
+
 // Boxes a detector finds on the first frame of a GRID clip.
 std::vector<cv::Rect2f> first_frame_boxes(const std::string& kind, const std::string& model) {
   DetectorOptions opt;

@@ -12,6 +12,11 @@
 #include "stf/files.h"
 #include "stf/media.h"
 
+extern "C" {
+#include <libavformat/avformat.h>
+#include <libavutil/display.h>
+}
+
 using namespace stf;
 namespace fs = std::filesystem;
 
@@ -35,6 +40,40 @@ double dominant_frequency(const std::vector<float>& x, int rate, double lo, doub
     if (re * re + im * im > best_p) best_p = re * re + im * im, best_f = f;
   }
   return best_f;
+}
+
+// Copies a file's packets into a new MP4 whose video stream carries a display
+// matrix asking players to turn the picture `cw` degrees clockwise (as a
+// phone filming in portrait writes it; FFmpeg's own tools read it the same way).
+void remux_with_rotation(const std::string& in, const std::string& out, int cw) {
+  AVFormatContext* ic = nullptr;
+  ASSERT_EQ(avformat_open_input(&ic, in.c_str(), nullptr, nullptr), 0);
+  ASSERT_GE(avformat_find_stream_info(ic, nullptr), 0);
+  AVFormatContext* oc = nullptr;
+  ASSERT_GE(avformat_alloc_output_context2(&oc, nullptr, nullptr, out.c_str()), 0);
+  for (unsigned i = 0; i < ic->nb_streams; ++i) {
+    AVStream* os = avformat_new_stream(oc, nullptr);
+    ASSERT_GE(avcodec_parameters_copy(os->codecpar, ic->streams[i]->codecpar), 0);
+    os->codecpar->codec_tag = 0;
+    os->time_base = ic->streams[i]->time_base;
+    if (os->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
+      uint8_t* m = av_stream_new_side_data(os, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(int32_t));
+      av_display_rotation_set(reinterpret_cast<int32_t*>(m), cw);  // "a pure clockwise rotation"
+    }
+  }
+  ASSERT_GE(avio_open(&oc->pb, out.c_str(), AVIO_FLAG_WRITE), 0);
+  ASSERT_GE(avformat_write_header(oc, nullptr), 0);
+  AVPacket* pkt = av_packet_alloc();
+  while (av_read_frame(ic, pkt) >= 0) {
+    av_packet_rescale_ts(pkt, ic->streams[pkt->stream_index]->time_base, oc->streams[pkt->stream_index]->time_base);
+    pkt->pos = -1;
+    ASSERT_GE(av_interleaved_write_frame(oc, pkt), 0);
+  }
+  av_packet_free(&pkt);
+  av_write_trailer(oc);
+  avio_closep(&oc->pb);
+  avformat_free_context(oc);
+  avformat_close_input(&ic);
 }
 
 }  // namespace
@@ -129,6 +168,38 @@ TEST(Media, UnfinishedWriterLeavesNoFile) {
   EXPECT_TRUE(fs::is_empty(dir)) << "a partial output file was left behind";
   EXPECT_THROW(VideoWriter(dir + "/x.mp4", 64, 64, {}).write(cv::Mat(32, 32, CV_8UC3)), Error);
   EXPECT_TRUE(fs::is_empty(dir));
+}
+
+TEST(Media, RotationMetadataIsApplied) {
+  // A 64x48 picture with a bright block in its top-left corner, filmed
+  // "sideways": the reader must hand out the upright picture.
+  std::string dir = test::temp_dir("rotation");
+  cv::Mat stored(48, 64, CV_8UC3, cv::Scalar(40, 90, 160));
+  cv::rectangle(stored, cv::Rect(0, 0, 24, 16), cv::Scalar(250, 250, 250), cv::FILLED);
+  VideoWriterOptions opt;
+  opt.crf = 0;
+  VideoWriter writer(dir + "/plain.mp4", 64, 48, opt);
+  for (int i = 0; i < 5; ++i) writer.write(stored);
+  writer.finish();
+  const std::pair<int, cv::RotateFlags> turns[] = {
+      {90, cv::ROTATE_90_CLOCKWISE}, {180, cv::ROTATE_180}, {270, cv::ROTATE_90_COUNTERCLOCKWISE}};
+  for (const auto& [cw, flag] : turns) {
+    std::string path = dir + "/turned" + std::to_string(cw) + ".mp4";
+    remux_with_rotation(dir + "/plain.mp4", path, cw);
+    cv::Mat upright;
+    cv::rotate(stored, upright, flag);
+    VideoReader reader(path);
+    EXPECT_EQ(reader.rotation(), cw);
+    EXPECT_EQ(reader.width(), upright.cols) << cw;
+    EXPECT_EQ(reader.height(), upright.rows) << cw;
+    cv::Mat f;
+    ASSERT_TRUE(reader.read(f));
+    ASSERT_EQ(f.size(), upright.size()) << cw;
+    EXPECT_LT(cv::norm(f, upright, cv::NORM_L1) / f.total(), 10) << "frame not turned " << cw << " degrees clockwise";
+    MediaInfo info = probe_media(path);
+    EXPECT_EQ(info.streams.at(0).rotation, cw);
+    EXPECT_EQ(info.streams.at(0).width, upright.cols);
+  }
 }
 
 TEST(Media, ThirtyFpsClipReportsThirtyFps) {
