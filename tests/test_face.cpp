@@ -292,6 +292,42 @@ TEST(Face, FacesCommandOnBlackFramesAndFacelessVideo) {
   EXPECT_FALSE(fs::exists(dir + "/blank.json"));
 }
 
+// --box: a fixed face box skips detection; every frame gets landmarks fitted
+// in that box (even one the detector would find nothing in).
+TEST(Face, FixedBoxSkipsTheDetector) {
+  std::vector<cv::Mat> frames = read_frames(test::shared_data("grid/bbaf2n.mpg"));
+  frames.resize(20);
+  TrackerOptions found;
+  std::vector<TrackedFrame> detected = track_frames(frames, found);
+  ASSERT_TRUE(detected[0].face.found);
+  const cv::Rect2f box = detected[0].face.box;  // the landmarks' bounds on frame 0
+  frames[10] = cv::Mat::zeros(frames[0].size(), CV_8UC3);
+
+  TrackerOptions fixed;
+  fixed.fixed_box = box;
+  FaceTracker tracker(fixed);
+  std::vector<TrackedFrame> out;
+  TrackedFrame tf;
+  for (const cv::Mat& f : frames) {
+    tracker.push(f);
+    while (tracker.pop(tf)) out.push_back(tf);
+  }
+  tracker.finish();
+  while (tracker.pop(tf)) out.push_back(tf);
+  ASSERT_EQ(out.size(), 20u);
+  EXPECT_EQ(tracker.stats().detections, 0);
+  EXPECT_EQ(tracker.stats().with_face, 20);
+  for (int i = 0; i < 20; ++i) {
+    if (i >= 8 && i <= 12) continue;  // the black frame and its smoothing window
+    for (int k = 48; k < 68; ++k) {   // mouth points where the detected ones were
+      EXPECT_NEAR(out[i].face.landmarks[k].x, detected[i].face.landmarks[k].x, 0.1 * box.width) << i;
+      EXPECT_NEAR(out[i].face.landmarks[k].y, detected[i].face.landmarks[k].y, 0.1 * box.height) << i;
+    }
+  }
+  test::expect_one_line_error(test::run_cli("faces '" + test::shared_data("grid/bbaf2n.mpg") + "' --box 100 50 0 80"),
+                              "--box");
+}
+
 // Boxes a detector finds on the first frame of a GRID clip.
 std::vector<cv::Rect2f> first_frame_boxes(const std::string& kind, const std::string& model) {
   DetectorOptions opt;
