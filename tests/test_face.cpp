@@ -227,6 +227,7 @@ TEST(Face, FaceSelectPicksTheRequestedPerson) {
   auto centre_x = [&](const std::string& how) {
     TrackerOptions opt;
     opt.select = how;
+    opt.detector.max_side = 1400;  // both faces large enough for HOG in the widest picture
     std::vector<TrackedFrame> out = track_frames(frames, opt);
     EXPECT_TRUE(out[0].face.found) << how;
     return out[0].face.box.x + out[0].face.box.width / 2;
@@ -236,6 +237,12 @@ TEST(Face, FaceSelectPicksTheRequestedPerson) {
   EXPECT_GT(centre_x("index:1"), a.cols);
   EXPECT_GT(centre_x("point:" + std::to_string(a.cols + small_b.cols / 2) + ",100"), a.cols);
   EXPECT_THROW(centre_x("tallest"), Error);
+  // With grey to the right the smaller face sits in the middle of the picture.
+  cv::Mat wide(pair.rows, pair.cols + a.cols, CV_8UC3, cv::Scalar(128, 128, 128));
+  pair.copyTo(wide(cv::Rect(0, 0, pair.cols, pair.rows)));
+  frames.assign(3, wide);
+  EXPECT_LT(centre_x("largest"), a.cols);
+  EXPECT_GT(centre_x("center"), a.cols);
 }
 
 TEST(Face, FacesCommandWritesJsonAndRejectsFacelessInput) {
