@@ -18,7 +18,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<TrackedFrame> track_frames(const std::vector<cv::Mat>& frames, const TrackerOptions& opt) {
+std::vector<TrackedFrame> track_frames(const std::vector<cv::Mat>& frames, const TrackerOptions& opt,
+                                       TrackStats* stats = nullptr) {
   FaceTracker tracker(opt);
   std::vector<TrackedFrame> out;
   TrackedFrame tf;
@@ -28,6 +29,7 @@ std::vector<TrackedFrame> track_frames(const std::vector<cv::Mat>& frames, const
   }
   tracker.finish();
   while (tracker.pop(tf)) out.push_back(tf);
+  if (stats) *stats = tracker.stats();
   return out;
 }
 
@@ -312,18 +314,11 @@ TEST(Face, FixedBoxSkipsTheDetector) {
 
   TrackerOptions fixed;
   fixed.fixed_box = box;
-  FaceTracker tracker(fixed);
-  std::vector<TrackedFrame> out;
-  TrackedFrame tf;
-  for (const cv::Mat& f : frames) {
-    tracker.push(f);
-    while (tracker.pop(tf)) out.push_back(tf);
-  }
-  tracker.finish();
-  while (tracker.pop(tf)) out.push_back(tf);
+  TrackStats stats;
+  std::vector<TrackedFrame> out = track_frames(frames, fixed, &stats);
   ASSERT_EQ(out.size(), 20u);
-  EXPECT_EQ(tracker.stats().detections, 0);
-  EXPECT_EQ(tracker.stats().with_face, 20);
+  EXPECT_EQ(stats.detections, 0);
+  EXPECT_EQ(stats.with_face, 20);
   for (int i = 0; i < 20; ++i) {
     if (i >= 8 && i <= 12) continue;  // the black frame and its smoothing window
     for (int k = 48; k < 68; ++k) {   // mouth points where the detected ones were
