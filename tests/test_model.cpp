@@ -89,11 +89,48 @@ TEST(Model, WithoutMemoryTheDecoderGetsTheAudioFeature) {
   EXPECT_FALSE(out.stored_image.defined());
 }
 
+// hide_mouth keeps everything outside mouth_region, keeps the region's colour
+// (its 2x2 cell means) and removes its detail; a model whose config says so
+// hides its references' mouth at inference, others leave them alone.
+TEST(Model, HiddenReferenceMouthKeepsColourNotShape) {
+  torch::manual_seed(4);
+  const int64_t S = 96;
+  auto refs = torch::rand({2, 3, S, S}) + torch::linspace(0, 1, S).view({1, 1, S, 1});  // lighter downwards
+  auto hidden = hide_mouth(refs);
+  auto inside = torch::zeros({S, S}, torch::kBool);
+  inside.slice(0, S / 2, S * 4 / 5).slice(1, S / 4, S * 3 / 4).fill_(true);  // rows 48-76, columns 24-72
+  EXPECT_TRUE(torch::equal(refs.masked_select(~inside), hidden.masked_select(~inside)));
+  // The region (rows 48-75, columns 24-71) in 2x2 cells of 14 x 24: each
+  // corner pixel takes its cell's mean, the pixels between blend them.
+  for (int64_t i : {0, 1})
+    for (int64_t j : {0, 1}) {
+      auto cell = refs.slice(2, S / 2 + 14 * i, S / 2 + 14 * (i + 1)).slice(3, S / 4 + 24 * j, S / 4 + 24 * (j + 1));
+      auto corner = hidden.select(2, i ? S * 4 / 5 - 1 : S / 2).select(2, j ? S * 3 / 4 - 1 : S / 4);  // (2, 3)
+      EXPECT_TRUE(torch::allclose(corner, cell.mean({2, 3}), 0, 1e-5)) << i << j;
+    }
+  auto top = hidden.select(2, S / 2).select(2, S / 4), bottom = hidden.select(2, S * 4 / 5 - 1).select(2, S / 4);
+  EXPECT_GT((bottom - top).min().item<float>(), 0.1) << "the region's own shading stays";
+  auto step = [&](const torch::Tensor& t) {  // mean |horizontal difference| inside the region
+    auto m = mouth_region(t);
+    return (m.slice(3, 1) - m.slice(3, 0, -1)).abs().mean().item<double>();
+  };
+  EXPECT_LT(step(hidden), 0.02 * step(refs));
+
+  ModelConfig c = ModelConfig::preset("lite");
+  auto frame = torch::rand({2, 3, S, S});
+  SyncTalkFace plain(c);
+  EXPECT_TRUE(torch::equal(plain->inference_identity(frame, refs), identity_input(frame, refs)));
+  c.hide_ref_mouth = true;
+  SyncTalkFace hiding(c);
+  EXPECT_TRUE(torch::equal(hiding->inference_identity(frame, refs), identity_input(frame, hidden)));
+}
+
 TEST(Model, ConfigRoundTripsThroughJson) {
   for (const char* name : {"lite", "paper"}) {
     ModelConfig c = ModelConfig::preset(name);
     c.slots = 48;
     c.loss.vv = 0;
+    c.hide_ref_mouth = true;
     ModelConfig back = ModelConfig::from_json(c.to_json());
     EXPECT_EQ(back.to_json(), c.to_json());
   }

@@ -186,6 +186,14 @@ TEST(Dataset, HiddenReferenceMouthsChangeOnlyTheMouthRegion) {
   }
   EXPECT_GT(changed, 16);
   EXPECT_LT(changed, 48);
+
+  // Validation for a model that always hides them: the same samples, every
+  // reference's mouth hidden.
+  GeneratorSamples v = ds.validation_generator_batch(8, 1), vh = ds.validation_generator_batch(8, 1, true);
+  EXPECT_TRUE(torch::equal(v.frames, vh.frames));
+  auto vdiff = (v.references.to(torch::kFloat32) - vh.references.to(torch::kFloat32)).abs().amax({1, 4});  // (8, S, S)
+  EXPECT_EQ(vdiff.masked_select(~inside).max().item<float>(), 0);
+  EXPECT_GT(vdiff.masked_select(inside).view({8, -1}).amax(1).min().item<float>(), 0) << "a reference kept its mouth";
 }
 
 // The loss terms against formulas written out here: which terms a config

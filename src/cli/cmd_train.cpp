@@ -91,7 +91,7 @@ void add_train_commands(CLI::App& root) {
   gen->add_option("--sync", g->train.sync, "Trained SyncNet checkpoint (needed for L_av)");
   gen->add_option("--init", g->train.init,
                   "Start from this generator checkpoint's weights: a new run from step 0 with fresh optimisers, "
-                  "so loss flags, --lr and data may differ (the network must be the same)")
+                  "so loss flags, --hide-ref-mouth, --lr and data may differ (the network must be the same)")
       ->excludes("--resume");
   gen->add_option("--sample-every", g->train.sample_every, "Steps between sample grid PNGs (0 = never)")->default_val(500);
   gen->add_flag("--no-memory", g->no_memory, "Ablation: no Audio-Lip Memory (Wav2Lip-style: decoder gets f_aud)");
@@ -105,7 +105,8 @@ void add_train_commands(CLI::App& root) {
       ->check(CLI::NonNegativeNumber);
   gen->add_option("--hide-ref-mouth", g->train.augment.hide_mouth,
                   "Not in the paper: probability that a sample's reference frames have their mouth smoothed "
-                  "away, so the generator must draw the mouth from the audio instead of copying it")
+                  "away, so the generator must draw the mouth from the audio instead of copying it; at 1 the model "
+                  "records it, and generate and eval hide its references' mouth too")
       ->default_val(0)
       ->check(CLI::Range(0.0, 1.0));
   gen->add_option("--slots", g->slots, "Memory slots (0 = the config's)")->default_val(0)->check(CLI::NonNegativeNumber);
@@ -119,6 +120,7 @@ void add_train_commands(CLI::App& root) {
     if (g->no_gan) c.loss.gan = 0;
     if (g->mouth_weight > 0) c.loss.mouth = g->mouth_weight;
     if (g->slots > 0) c.slots = g->slots;
+    if (g->train.augment.hide_mouth >= 1) c.hide_ref_mouth = true;  // it never sees a reference's mouth
     c.validate();
     g->train.config = c;
     TrainResult r = train_generator(g->train);

@@ -169,7 +169,7 @@ nlohmann::json analyse_memory(const MemoryAnalysisOptions& opt) {
   cv::Mat crop_img = crop_face(photo, crop_transform(face.landmarks, crop), crop.size).image;
   auto face_t = torch::from_blob(crop_img.data, {crop.size, crop.size, 3}, torch::kUInt8)
                     .permute({2, 0, 1}).to(torch::kFloat32).div(255.0).unsqueeze(0);  // (1, 3, S, S)
-  auto skips = model->encode_identity(identity_input(face_t, face_t));
+  auto skips = model->encode_identity(model->inference_identity(face_t, face_t));
   for (auto& s : skips) s = s.expand({slots, s.size(1), s.size(2), s.size(3)});
   auto values = model->memory->read_value(torch::eye(slots));                 // (S, C)
   auto bottleneck = model->fuse(f_aud.mean(0, true).expand({slots, f_aud.size(1)}), values);

@@ -55,6 +55,7 @@ nlohmann::json ModelConfig::to_json() const {
           {"lip_width", lip_width},
           {"feature", feature},
           {"memory", memory},
+          {"hide_ref_mouth", hide_ref_mouth},
           {"slots", slots},
           {"kappa", kappa},
           {"slot_init_std", slot_init_std},
@@ -87,6 +88,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
     c.lip_width = j.value("lip_width", c.lip_width);
     c.feature = j.value("feature", c.feature);
     c.memory = j.value("memory", c.memory);
+    c.hide_ref_mouth = j.value("hide_ref_mouth", c.hide_ref_mouth);
     c.slots = j.value("slots", c.slots);
     c.kappa = j.value("kappa", c.kappa);
     c.slot_init_std = j.value("slot_init_std", c.slot_init_std);

@@ -23,6 +23,8 @@ struct ModelConfig {
   int lip_width = 32;        // lip encoder: widths l, 2l, 4l, 8l, 16l, then feature
   int feature = 512;         // C: f_aud, f_lip, memory slot width, decoder bottleneck
   bool memory = true;        // false: the decoder gets f_aud alone (Wav2Lip-style baseline)
+  bool hide_ref_mouth = false;  // not in the paper: the reference's mouth is hidden (hide_mouth) in
+                                // every input, as in training with --hide-ref-mouth 1
   int slots = 96;            // S_mem
   double kappa = 16;         // addressing scale
   double slot_init_std = 0.5;

@@ -72,6 +72,27 @@ torch::Tensor identity_input(const torch::Tensor& frame, const torch::Tensor& re
   return torch::cat({masked, reference}, 1);       // (B, 6, S, S)
 }
 
+torch::Tensor SyncTalkFaceImpl::inference_identity(const torch::Tensor& frame, const torch::Tensor& reference) const {
+  return identity_input(frame, config_.hide_ref_mouth ? hide_mouth(reference) : reference);
+}
+
+torch::Tensor mouth_region(const torch::Tensor& crops) {
+  const int64_t S = crops.size(-1);
+  return crops.slice(2, S / 2, S * 4 / 5).slice(3, S / 4, S * 3 / 4);
+}
+
+torch::Tensor hide_mouth(const torch::Tensor& crops) {
+  namespace F = torch::nn::functional;
+  auto out = crops.clone();
+  auto region = mouth_region(out);  // (N, 3, h, w), a view into out
+  auto coarse = F::adaptive_avg_pool2d(region, F::AdaptiveAvgPool2dFuncOptions({2, 2}));  // (N, 3, 2, 2)
+  region.copy_(F::interpolate(coarse, F::InterpolateFuncOptions()
+                                          .size(std::vector<int64_t>{region.size(2), region.size(3)})
+                                          .mode(torch::kBilinear)
+                                          .align_corners(true)));
+  return out;  // (N, 3, S, S)
+}
+
 int64_t parameter_count(torch::nn::Module& module) {
   int64_t n = 0;
   for (const auto& p : module.parameters()) n += p.numel();

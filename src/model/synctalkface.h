@@ -31,6 +31,10 @@ class SyncTalkFaceImpl : public torch::nn::Module {
 
   // Pieces, for reuse of identity features (a still photo) and analysis.
   std::vector<torch::Tensor> encode_identity(torch::Tensor identity);
+  // The identity input at inference: identity_input(frame, reference), the
+  // reference's mouth hidden when config().hide_ref_mouth (as in its training).
+  // (B, 3, S, S), (B, 3, S, S) -> (B, 6, S, S)
+  torch::Tensor inference_identity(const torch::Tensor& frame, const torch::Tensor& reference) const;
   // f_aud (B, C) -> bottleneck (B, C): through the memory when it is on.
   torch::Tensor bottleneck_from_audio(torch::Tensor f_aud);
   // Fusion: concat(f_aud, lip feature) -> dropout -> linear. (B, C), (B, C) -> (B, C)
@@ -56,6 +60,18 @@ torch::Tensor mask_upper_half(const torch::Tensor& faces);
 // Identity input: frame with its lower half zeroed + reference frame.
 // (B, 3, S, S), (B, 3, S, S) -> (B, 6, S, S)
 torch::Tensor identity_input(const torch::Tensor& frame, const torch::Tensor& reference);
+
+// The part of face crops (N, 3, S, S) where the mouth lies: rows S/2 .. 4S/5,
+// columns S/4 .. 3S/4 -> (N, 3, 3S/10, S/2), a view. Over the training data's
+// crops (preprocess: the face box with the default pads) the 20 mouth
+// landmarks fall in rows 0.54-0.74 S and columns 0.28-0.70 S (5th-95th percentiles).
+torch::Tensor mouth_region(const torch::Tensor& crops);
+// Not in the paper: reference crops (N, 3, S, S), float -> a copy with
+// mouth_region replaced by a smooth colour field (its area average over a
+// 2x2 grid, stretched back bilinearly). Skin and lip colours stay; the
+// mouth's shape and opening are gone, so a generator must draw them from the
+// audio (train --hide-ref-mouth; ModelConfig::hide_ref_mouth at inference).
+torch::Tensor hide_mouth(const torch::Tensor& crops);
 
 int64_t parameter_count(torch::nn::Module& module);
 

@@ -308,11 +308,11 @@ GenerateSummary generate(const GenerateOptions& opt) {
         if (photo) {
           if (photo_skips.empty()) {
             auto f = faces.front().unsqueeze(0);                       // (1, 3, S, S)
-            photo_skips = model->encode_identity(identity_input(f, f));
+            photo_skips = model->encode_identity(model->inference_identity(f, f));
           }
           for (const auto& s : photo_skips) skips.push_back(s.expand({B, -1, -1, -1}));
         } else {
-          skips = model->encode_identity(identity_input(torch::stack(faces), torch::stack(refs)));  // (B, 3, S, S) each
+          skips = model->encode_identity(model->inference_identity(torch::stack(faces), torch::stack(refs)));
         }
         auto f_aud = model->audio_encoder->forward(m);                 // (B, C)
         auto out = model->decode(model->bottleneck_from_audio(f_aud), skips);  // (B, 3, S, S)

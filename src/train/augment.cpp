@@ -3,8 +3,6 @@
 #include <cmath>
 #include <vector>
 
-#include "train/losses.h"
-
 namespace stf {
 
 torch::Tensor augment_look(torch::Tensor frames, std::mt19937_64& rng) {
@@ -12,19 +10,6 @@ torch::Tensor augment_look(torch::Tensor frames, std::mt19937_64& rng) {
   if (std::bernoulli_distribution(0.5)(rng)) frames = frames.flip({3});
   const float r = gain(rng), g = gain(rng), b = gain(rng), o = shift(rng);
   return (frames * torch::tensor({r, g, b}).view({1, 3, 1, 1}) + o).clamp(0, 1);  // (5, 3, S, S)
-}
-
-torch::Tensor hide_mouth(const torch::Tensor& crops) {
-  namespace F = torch::nn::functional;
-  auto out = crops.clone();
-  auto region = mouth_region(out.permute({0, 3, 1, 2}));  // (N, 3, h, w), a view into out
-  auto coarse = F::adaptive_avg_pool2d(region.to(torch::kFloat32), F::AdaptiveAvgPool2dFuncOptions({2, 2}));
-  auto smooth = F::interpolate(coarse, F::InterpolateFuncOptions()
-                                           .size(std::vector<int64_t>{region.size(2), region.size(3)})
-                                           .mode(torch::kBilinear)
-                                           .align_corners(true));
-  region.copy_(smooth.round());
-  return out;  // (N, S, S, 3)
 }
 
 SpeechChange draw_speech_change(std::mt19937_64& rng) {

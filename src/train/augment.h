@@ -12,19 +12,13 @@ struct Augment {
   bool speech = false;  // train-sync and train: the mel as if spoken louder or softer, in another
                         // room with background noise, by a longer or shorter vocal tract
   double hide_mouth = 0;  // train: the probability that a sample's reference frames have their
-                          // mouth smoothed away (hide_mouth below), so the audio must draw it
+                          // mouth smoothed away (model/synctalkface.h), so the audio must draw it
 };
 
 // frames: (5, 3, S, S) in [0, 1] -> the same, mirrored with probability 1/2
 // and each channel scaled by a gain in [0.75, 1.25] plus one offset in
 // [-0.1, 0.1], the same for all 5 frames (a mirrored mouth says the same).
 torch::Tensor augment_look(torch::Tensor frames, std::mt19937_64& rng);
-
-// crops: (N, S, S, 3) uint8 BGR face crops -> the same, with the mouth
-// region (train/losses.h mouth_region) replaced by a smooth colour field:
-// its area average over a 2x2 grid, stretched back bilinearly. The skin and
-// lip colours stay; the mouth's shape and opening are gone.
-torch::Tensor hide_mouth(const torch::Tensor& crops);
 
 // How one sample's speech is changed (draw_speech_change draws it at random).
 struct SpeechChange {

@@ -52,8 +52,9 @@ class Dataset {
   // pictures of SyncNet windows, so the expert cannot key on a face's look.
   GeneratorSamples generator_batch(int64_t first, int count, uint64_t seed, const Augment& aug = {}) const;
   SyncBatch sync_batch(int64_t first, int count, uint64_t seed, const Augment& aug = {}) const;
-  // Fixed validation batches: clips drawn at random from `seed`.
-  GeneratorSamples validation_generator_batch(int batch, uint64_t seed) const;
+  // Fixed validation batches: clips drawn at random from `seed`; the same
+  // samples with the references' mouth hidden for a model that hides them.
+  GeneratorSamples validation_generator_batch(int batch, uint64_t seed, bool hide_ref_mouth = false) const;
   SyncBatch validation_sync_batch(int batch, uint64_t seed) const;
   // The clip sample number `sample` comes from.
   size_t clip_of(int64_t sample, uint64_t seed) const;

@@ -44,11 +44,6 @@ std::map<std::string, torch::Tensor> generator_losses(const ModelConfig& c, cons
   return terms;
 }
 
-torch::Tensor mouth_region(const torch::Tensor& crops) {
-  const int64_t S = crops.size(-1);
-  return crops.slice(2, S / 2, S * 4 / 5).slice(3, S / 4, S * 3 / 4);
-}
-
 torch::Tensor weighted_total(const LossWeights& w, const std::map<std::string, torch::Tensor>& terms) {
   const std::map<std::string, double> weight{{"recon", w.recon}, {"av", w.av},       {"vv", w.vv},
                                              {"gan", w.gan},     {"store", w.store}, {"align", w.align},

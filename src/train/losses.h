@@ -17,19 +17,13 @@ namespace stf {
 // The generator's unweighted loss terms for one batch, by name: recon always;
 // av, vv, gan and mouth when their weight is > 0; store and align with the memory.
 // recon, av, vv and mouth sum over both decoding paths (I_g, and I_G with the memory).
-// mouth (not in the paper) is the L1 over mouth_region alone.
+// mouth (not in the paper) is the L1 over mouth_region (model/synctalkface.h) alone.
 // sync: the frozen SyncNet expert; critic: the frozen lip-encoder copy (null
 // without the memory); disc: the quality discriminator (its gradient reaches
 // the generator only through the generated image).
 std::map<std::string, torch::Tensor> generator_losses(const ModelConfig& c, const GeneratorBatch& b,
                                                       const GeneratorOutput& out, SyncNet& sync, LipEncoder& critic,
                                                       Discriminator& disc);
-
-// The part of face crops (N, 3, S, S) where the mouth lies: rows S/2 .. 4S/5,
-// columns S/4 .. 3S/4 -> (N, 3, 3S/10, S/2). Over the training data's crops
-// (preprocess: the face box with the default pads) the 20 mouth landmarks
-// fall in rows 0.54-0.74 S and columns 0.28-0.70 S (5th-95th percentiles).
-torch::Tensor mouth_region(const torch::Tensor& crops);
 
 // L = sum of weight x term over the terms present.
 torch::Tensor weighted_total(const LossWeights& w, const std::map<std::string, torch::Tensor>& terms);

@@ -256,13 +256,14 @@ int64_t resume_into(const TrainOptions& opt, const std::string& kind, const std:
 }
 
 // --init: the weights of another generator run with the same network (its
-// loss weights may differ), into a run that starts at step 0.
+// loss weights and hide_ref_mouth may differ), into a run that starts at step 0.
 void init_from(const TrainOptions& opt, const std::map<std::string, torch::nn::Module*>& modules,
                const torch::Device& device) {
   if (opt.init.empty()) return;
   nlohmann::json m = meta_of_kind(opt.init, "generator", "generator");
   ModelConfig theirs = ModelConfig::from_json(m.at("config"));
   theirs.loss = opt.config.loss;
+  theirs.hide_ref_mouth = opt.config.hide_ref_mouth;
   if (theirs.to_json() != opt.config.to_json())
     throw Error(opt.init + ": checkpoint has another network than --config (only the loss flags may differ)");
   load_checkpoint(opt.init, {m, modules, {}}, device);
@@ -499,7 +500,7 @@ TrainResult train_generator(const TrainOptions& opt) {
           gen->eval();
           double l1 = 0;
           for (int v = 0; v < opt.val_batches; ++v) {
-            GeneratorBatch vb = val->validation_generator_batch(batch, kValSeed + v).expand(device);
+            GeneratorBatch vb = val->validation_generator_batch(batch, kValSeed + v, opt.config.hide_ref_mouth).expand(device);
             l1 += (gen->forward(vb.mel, vb.identity) - vb.target).abs().mean().item<double>();
           }
           set_training(*gen, opt.freeze_bn);
