@@ -39,8 +39,8 @@ bool is_image_path(const std::string& path);
 // Streams BGR frames one at a time at a constant frame rate. Variable frame
 // rate input is resampled by timestamps to the rate of its frame grid (held
 // frames repeated, extra ones dropped; fps() says which rate: the grid rate
-// when plausible, else the average); rotation metadata is applied. A still image reads as
-// a single frame.
+// when plausible, else the average); rotation metadata is applied. A still
+// image reads as a single frame.
 class VideoReader {
  public:
   explicit VideoReader(const std::string& path);
