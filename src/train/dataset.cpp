@@ -94,10 +94,10 @@ uint64_t mix(uint64_t a, uint64_t b) {
   return z ^ (z >> 31);
 }
 
-// hide_mouth on stored crops: (..., S0, S0, 3) uint8 -> the same.
+// hide_mouth on stored crops: (N, S0, S0, 3) uint8 -> the same.
 torch::Tensor hide_stored_mouths(const torch::Tensor& crops) {
-  auto flat = crops.flatten(0, -4).permute({0, 3, 1, 2}).to(torch::kFloat32);  // (N, 3, S0, S0)
-  return hide_mouth(flat).round().to(torch::kUInt8).permute({0, 2, 3, 1}).reshape(crops.sizes());
+  auto t = crops.permute({0, 3, 1, 2}).to(torch::kFloat32);  // (N, 3, S0, S0)
+  return hide_mouth(t).round().to(torch::kUInt8).permute({0, 2, 3, 1});
 }
 
 }  // namespace
@@ -126,7 +126,8 @@ std::vector<torch::Tensor> Dataset::generator_sample(const ClipFile& c, std::mt1
     windows.push_back(mel_window(c, speech, t + k));
   }
   torch::Tensor refs = torch::stack(references);  // (5, S0, S0, 3)
-  if (aug.hide_mouth > 0 && std::bernoulli_distribution(aug.hide_mouth)(rng)) refs = hide_stored_mouths(refs);
+  const bool hide = aug.hide_mouth >= 1 || (aug.hide_mouth > 0 && std::bernoulli_distribution(aug.hide_mouth)(rng));
+  if (hide) refs = hide_stored_mouths(refs);
   return {torch::stack(around), refs, torch::stack(windows), mel_window(c, speech, t)};
 }
 
@@ -187,13 +188,13 @@ SyncBatch Dataset::sync_batch(int64_t first, int count, uint64_t seed, const Aug
 
 GeneratorSamples Dataset::validation_generator_batch(int batch, uint64_t seed, bool hide_ref_mouth) const {
   std::mt19937_64 rng(seed);
+  Augment aug;
+  aug.hide_mouth = hide_ref_mouth ? 1 : 0;  // at 1 no random draw: the same samples either way
   std::vector<std::vector<torch::Tensor>> samples;
   for (int b = 0; b < batch; ++b)
     samples.push_back(
-        generator_sample(*clips_[std::uniform_int_distribution<size_t>(0, clips_.size() - 1)(rng)], rng, Augment{}));
-  GeneratorSamples s = generator_batch_of(samples, size_);
-  if (hide_ref_mouth) s.references = hide_stored_mouths(s.references);
-  return s;
+        generator_sample(*clips_[std::uniform_int_distribution<size_t>(0, clips_.size() - 1)(rng)], rng, aug));
+  return generator_batch_of(samples, size_);
 }
 
 SyncBatch Dataset::validation_sync_batch(int batch, uint64_t seed) const {

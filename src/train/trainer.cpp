@@ -500,7 +500,8 @@ TrainResult train_generator(const TrainOptions& opt) {
           gen->eval();
           double l1 = 0;
           for (int v = 0; v < opt.val_batches; ++v) {
-            GeneratorBatch vb = val->validation_generator_batch(batch, kValSeed + v, opt.config.hide_ref_mouth).expand(device);
+            GeneratorBatch vb =
+                val->validation_generator_batch(batch, kValSeed + v, opt.config.hide_ref_mouth).expand(device);
             l1 += (gen->forward(vb.mel, vb.identity) - vb.target).abs().mean().item<double>();
           }
           set_training(*gen, opt.freeze_bn);
