@@ -1,6 +1,7 @@
 // One full training step of a configuration on a device, on random batches:
 //  1. check: with the same weights and inputs, the device gives the CPU's
-//     inference output, loss terms and gradients (TF32 off while checking);
+//     inference output, loss terms and gradients (TF32 off while checking),
+//     and its bfloat16 inference (generate --precision bf16) stays close to it;
 //  2. speed: mean wall time of a generator step (forward, all six losses,
 //     backward, Adam, the discriminator's step) and of a SyncNet step, and
 //     the inference frames/s of the generator, in the device's default
@@ -9,7 +10,8 @@
 // (cmake -DSTF_MODEL_ONLY=ON on a machine with only a PyTorch wheel).
 //
 //   bench_train_step [--config lite|paper|FILE] [--device cpu|cuda|cuda:N]
-//                    [--batch WINDOWS] [--steps N] [--threads N]
+//                    [--batch WINDOWS] [--steps N] [--threads N] [--precision fp32|bf16]
+// (--precision bf16: the generator step as `train --precision bf16` runs it)
 // Prints one JSON object per line; exits 1 when the check fails.
 #include <chrono>
 #include <cstdio>
@@ -22,6 +24,7 @@
 #include "model/config.h"
 #include "model/discriminator.h"
 #include "model/lip_encoder.h"
+#include "model/precision.h"
 #include "model/syncnet.h"
 #include "model/synctalkface.h"
 #include "stf/error.h"
@@ -121,7 +124,8 @@ bool check(const ModelConfig& c, const torch::Device& device, int64_t windows) {
   Snapshot cpu = snapshot(c, n, b);
   n.clear_grads();
   n.to(device);
-  Snapshot dev = snapshot(c, n, b.to(device));
+  GeneratorBatch on_device = b.to(device);
+  Snapshot dev = snapshot(c, n, on_device);
   nlohmann::json j{{"check", c.name}, {"device", device.str()}};
   j["inference_max_abs_diff"] = max_abs(cpu.inference - dev.inference);
   double term_rel = 0;
@@ -137,7 +141,13 @@ bool check(const ModelConfig& c, const torch::Device& device, int64_t windows) {
   }
   j["loss_max_rel_diff"] = term_rel;
   j["grad_max_rel_diff"] = grad_rel;  // per parameter tensor, relative to its largest gradient
-  const bool ok = j["inference_max_abs_diff"].get<double>() < 1e-3 && term_rel < 1e-3 && grad_rel < 1e-2;
+  {  // generate's --precision bf16 on this device, against its float32 inference
+    torch::NoGradGuard ng;
+    prepare_inference(*n.gen, Precision::bf16);
+    j["bf16_inference_max_abs_diff"] = max_abs(n.gen->forward(on_device.mel, on_device.identity).to(torch::kCPU) - dev.inference);
+  }
+  const bool ok = j["inference_max_abs_diff"].get<double>() < 1e-3 && term_rel < 1e-3 && grad_rel < 1e-2 &&
+                  j["bf16_inference_max_abs_diff"].get<double>() < 0.05;
   j["ok"] = ok;
   std::printf("%s\n", j.dump().c_str());
   std::fflush(stdout);
@@ -156,7 +166,7 @@ double seconds_per_step(const torch::Device& device, int steps, Step step) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / steps;
 }
 
-void speed(const ModelConfig& c, const torch::Device& device, int64_t windows, int steps) {
+void speed(const ModelConfig& c, const torch::Device& device, int64_t windows, int steps, bool bf16) {
   torch::manual_seed(1);
   Nets n(c);
   n.to(device);
@@ -175,12 +185,21 @@ void speed(const ModelConfig& c, const torch::Device& device, int64_t windows, i
   GeneratorBatch b = random_generator_batch(c, windows).to(device);
   double last_total = 0;
   const double gen_s = seconds_per_step(device, steps, [&] {
-    GeneratorOutput out = n.gen->forward_train(b.mel, b.identity, b.lips);
-    auto total = weighted_total(c.loss, generator_losses(c, b, out, n.sync, n.critic, n.disc));
+    GeneratorOutput out;
+    torch::Tensor total;
+    {
+      BfloatAutocast autocast(bf16);
+      out = n.gen->forward_train(b.mel, b.identity, b.lips);
+      total = weighted_total(c.loss, generator_losses(c, b, out, n.sync, n.critic, n.disc));
+    }
     opt_g.zero_grad();
     total.backward();
     opt_g.step();
-    auto d_loss = discriminator_loss(n.disc, b.target, out.recalled_image);
+    torch::Tensor d_loss;
+    {
+      BfloatAutocast autocast(bf16);
+      d_loss = discriminator_loss(n.disc, b.target, out.recalled_image);
+    }
     opt_d.zero_grad();
     d_loss.backward();
     opt_d.step();
@@ -209,6 +228,7 @@ void speed(const ModelConfig& c, const torch::Device& device, int64_t windows, i
   nlohmann::json j{{"speed", c.name},
                    {"device", device.str()},
                    {"threads", torch::get_num_threads()},
+                   {"precision", bf16 ? "bf16" : "fp32"},
                    {"windows_per_step", windows},
                    {"generator_step_s", gen_s},
                    {"generator_windows_per_s", windows / gen_s},
@@ -226,6 +246,7 @@ int main(int argc, char** argv) {
   std::string config = "lite", device_name = "cpu";
   int64_t windows = 0;
   int steps = 5, threads = 0;
+  bool bf16 = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -240,10 +261,11 @@ int main(int argc, char** argv) {
     else if (a == "--batch") windows = std::atoll(value().c_str());
     else if (a == "--steps") steps = std::atoi(value().c_str());
     else if (a == "--threads") threads = std::atoi(value().c_str());
+    else if (a == "--precision") bf16 = value() == "bf16";
     else {
       std::fprintf(stderr,
                    "usage: bench_train_step [--config lite|paper|FILE] [--device cpu|cuda|cuda:N] "
-                   "[--batch WINDOWS] [--steps N] [--threads N]\n");
+                   "[--batch WINDOWS] [--steps N] [--threads N] [--precision fp32|bf16]\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
@@ -255,7 +277,7 @@ int main(int argc, char** argv) {
     if (threads > 0) torch::set_num_threads(threads);
     if (windows <= 0) windows = c.batch;
     const bool ok = check(c, device, 2);  // on the CPU: a run-to-run determinism check
-    speed(c, device, windows, steps);
+    speed(c, device, windows, steps, bf16);
     return ok ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -7,6 +7,8 @@
 #include "model/blocks.h"
 #include "model/config.h"
 #include "model/discriminator.h"
+#include "model/model_file.h"
+#include "model/precision.h"
 #include "model/syncnet.h"
 #include "model/synctalkface.h"
 #include "stf/error.h"
@@ -183,6 +185,53 @@ TEST(Model, WholeKernelConvolutionsAsMatrixProductsMatchTheConvolution) {
   rz.pow(2).sum().backward();
   EXPECT_LT((dw.grad() - rdw.grad()).abs().max().item<double>(), 1e-4 * rdw.grad().abs().max().item<double>());
   EXPECT_LT((uw.grad() - ruw.grad()).abs().max().item<double>(), 1e-4 * ruw.grad().abs().max().item<double>());
+}
+
+// In bfloat16 the stride-2 transposed convolution runs as a 2x2 convolution
+// over four output phases and a pixel shuffle; against LibTorch's float
+// transposed convolution of the same bf16-rounded input and weights it may
+// differ only by bfloat16 rounding (a wrong phase would be off by O(1)).
+TEST(Model, Bfloat16TransposedConvolutionByPhasesMatchesTheConvolution) {
+  torch::manual_seed(6);
+  UpBlock up(12, 8, 3, 2, 1, 1);  // (B, 12, 5, 7) -> (B, 8, 10, 14)
+  up->eval();
+  fold_batchnorm(*up);
+  auto x = torch::randn({2, 12, 5, 7}).to(torch::kBFloat16).to(torch::kFloat32);
+  auto w = up->named_parameters()["conv.weight"].detach().to(torch::kBFloat16);
+  auto b = up->named_parameters()["conv.bias"].detach().to(torch::kBFloat16);
+  auto reference = torch::relu(torch::conv_transpose2d(x, w.to(torch::kFloat32), b.to(torch::kFloat32), 2, 1, 1));
+  torch::NoGradGuard ng;
+  prepare_inference(*up, Precision::bf16);
+  auto y = up->forward(x.to(torch::kBFloat16));
+  EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
+  ASSERT_EQ(y.sizes(), reference.sizes());
+  const double scale = reference.abs().max().item<double>();
+  EXPECT_GT(scale, 0.5);
+  EXPECT_LT((y.to(torch::kFloat32) - reference).abs().max().item<double>(), 0.02 * scale);
+}
+
+// The bundled model in bfloat16 (generate's --precision bf16): float in,
+// float out, and the faces it draws within a few grey levels of float32's.
+TEST(Model, Bfloat16InferenceStaysCloseToFloat) {
+  torch::manual_seed(7);
+  SyncTalkFace fp32 = load_generator(default_model_path()), bf16 = load_generator(default_model_path());
+  prepare_inference(*fp32, Precision::fp32);
+  prepare_inference(*bf16, Precision::bf16);
+  const int64_t S = fp32->config().image_size;
+  torch::NoGradGuard ng;
+  auto mel = torch::randn({4, 1, 80, 16}) * 2 - 4;
+  auto face = torch::rand({4, 3, 1, 1}) * 0.5 + 0.3 + torch::rand({4, 3, S, S}) * 0.1;  // skin-like flat faces
+  auto id = fp32->inference_identity(face, face);
+  auto a = fp32->forward(mel, id), b = bf16->forward(mel, id);
+  EXPECT_EQ(b.scalar_type(), torch::kFloat32);
+  ASSERT_EQ(a.sizes(), b.sizes());
+  const double mean = (a - b).abs().mean().item<double>(), max = (a - b).abs().max().item<double>();
+  EXPECT_LT(mean, 2.0 / 255) << "max " << max;
+  EXPECT_LT(max, 0.1);
+  EXPECT_GT(mean, 0);  // it did run in another format
+  EXPECT_EQ(parse_precision("fp32"), Precision::fp32);
+  EXPECT_EQ(parse_precision("auto"), cpu_has_amx_bf16() ? Precision::bf16 : Precision::fp32);
+  EXPECT_THROW(parse_precision("fp16"), Error);
 }
 
 // Folding BatchNorm into the convolutions changes no output: checked on a

@@ -3,6 +3,8 @@
 // and the bad inputs of the training commands.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -297,6 +299,33 @@ TEST(Train, ResumeContinuesBitForBit) {
   ASSERT_EQ(a.size(), 6u);
   ASSERT_EQ(b.size(), 6u);
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].dump(), b[i].dump()) << "step " << i + 1;
+}
+
+// train --precision bf16: forward passes under CPU autocast to bfloat16.
+// The losses follow the float32 run's within bfloat16 rounding (same seed,
+// same batches), yet are not the same numbers (autocast did act), and a
+// bf16 run is deterministic too.
+TEST(Train, Bfloat16AutocastTrainsCloseToFloat) {
+  std::string fp32 = test::temp_dir("bf16_ref"), bf16 = test::temp_dir("bf16_run"), again = test::temp_dir("bf16_again");
+  const std::string common = " --data " + q(dataset_dir()) + " --batch 2 --seed 9 --steps 4 --log-every 1 --no-av";
+  ASSERT_EQ(test::run_cli("train" + common + " --out " + q(fp32)).status, 0);
+  test::CliResult r = test::run_cli("train" + common + " --precision bf16 --out " + q(bf16));
+  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(test::run_cli("train" + common + " --precision bf16 --out " + q(again)).status, 0);
+  auto a = read_log(fp32 + "/log.jsonl"), b = read_log(bf16 + "/log.jsonl"), c = read_log(again + "/log.jsonl");
+  ASSERT_EQ(a.size(), 4u);
+  ASSERT_EQ(b.size(), 4u);
+  ASSERT_EQ(c.size(), 4u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    for (const char* k : {"recon", "total"}) {
+      double x = a[i][k], y = b[i][k];
+      EXPECT_TRUE(std::isfinite(y)) << k << " step " << i + 1;
+      EXPECT_NEAR(y, x, 0.03 * std::abs(x)) << k << " step " << i + 1;
+    }
+    EXPECT_EQ(b[i].dump(), c[i].dump()) << "step " << i + 1;
+  }
+  EXPECT_NE(a[0]["recon"].get<double>(), b[0]["recon"].get<double>());
+  EXPECT_NE(test::run_cli("train" + common + " --precision fp16 --out " + q(bf16)).status, 0);
 }
 
 // --init starts a new run (step 1 again, other loss flags allowed) from a

@@ -56,6 +56,9 @@ void add_eval_command(CLI::App& root) {
   cmd->add_option("--report", o->report,
                   "Write a self-contained HTML page: metrics table, per-clip plots, real | generated frame strips");
   cmd->add_option("--batch", o->eval.batch, "Face crops per model call")->default_val(16)->check(CLI::Range(1, 1024));
+  cmd->add_option("--precision", o->eval.precision,
+                  "The generators' number format, as generate's (default fp32: scores that do not depend on the CPU)")
+      ->default_val("fp32")->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   add_threads_option(cmd, o->threads);
   add_face_options(cmd, o->face);
   cmd->callback([o] {

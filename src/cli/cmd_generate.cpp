@@ -31,6 +31,10 @@ void add_generate_command(CLI::App& root) {
   cmd->add_option("--outfile", o->gen.outfile, "Output MP4 (H.264 + AAC); written only when complete")->required();
   cmd->add_option("--model", o->gen.model, "Model file (default: the bundled lite model)");
   cmd->add_option("--batch", o->gen.batch, "Face crops per model call")->default_val(16)->check(CLI::Range(1, 1024));
+  cmd->add_option("--precision", o->gen.precision,
+                  "Model number format: fp32, bf16, or auto (bf16 on CPUs with AMX bfloat16 units, several times "
+                  "faster there; fp32 elsewhere)")
+      ->default_val("auto")->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   cmd->add_option("--loop", o->gen.loop,
                   "Audio longer than the video: pingpong (forward then backward), repeat, none (cut the audio)")
       ->default_val("pingpong")->check(CLI::IsMember({"pingpong", "repeat", "none"}));

@@ -16,6 +16,7 @@ struct TrainCli {
   bool no_memory = false, no_av = false, no_vv = false, no_gan = false;
   int slots = 0;
   double mouth_weight = 0;
+  std::string precision = "fp32";
 };
 
 void add_common(CLI::App* cmd, TrainCli& o) {
@@ -110,6 +111,10 @@ void add_train_commands(CLI::App& root) {
       ->default_val(0)
       ->check(CLI::Range(0.0, 1.0));
   gen->add_option("--slots", g->slots, "Memory slots (0 = the config's)")->default_val(0)->check(CLI::NonNegativeNumber);
+  gen->add_option("--precision", g->precision,
+                  "fp32, or bf16: the forward passes under CPU autocast to bfloat16 (weights, gradients and Adam stay "
+                  "float32; ~1.7x faster steps on CPUs with AMX units, slower on others; CPU only)")
+      ->default_val("fp32")->check(CLI::IsMember({"fp32", "bf16"}));
   gen->callback([g] {
     set_threads(g->threads);
     g->train.dist = DistEnv::from_environment();
@@ -121,6 +126,7 @@ void add_train_commands(CLI::App& root) {
     if (g->mouth_weight > 0) c.loss.mouth = g->mouth_weight;
     if (g->slots > 0) c.slots = g->slots;
     if (g->train.augment.hide_mouth >= 1) c.hide_ref_mouth = true;  // it never sees a reference's mouth
+    g->train.bf16 = g->precision == "bf16";
     c.validate();
     g->train.config = c;
     TrainResult r = train_generator(g->train);

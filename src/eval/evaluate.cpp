@@ -280,6 +280,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
         g.crop = opt.crop;
         g.blend = opt.blend;
         g.batch = opt.batch;
+        g.precision = opt.precision;
         g.quiet = true;
         generate(g);
         generated.push_back(track_file(g.outfile, opt.tracker, landmarks));

@@ -25,6 +25,7 @@ struct EvalOptions {
   CropOptions crop;                // size is the model's
   BlendOptions blend;              // paste-back of the model's and the reference copy's faces
   int batch = 16;
+  std::string precision = "fp32";  // the generators' number format (generate's --precision)
   bool quiet = false;
 };
 

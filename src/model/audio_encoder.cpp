@@ -16,6 +16,7 @@ AudioEncoderImpl::AudioEncoderImpl(int64_t a, int64_t feature, int r) {
 }
 
 torch::Tensor AudioEncoderImpl::forward(torch::Tensor mel) {
+  mel = mel.to(parameters().front().scalar_type());  // float input to a bfloat16 model (prepare_inference)
   return body_->forward(mel).flatten(1);  // (B, F)
 }
 

@@ -1,5 +1,7 @@
 #include "model/blocks.h"
 
+#include "model/precision.h"
+
 namespace stf {
 
 namespace {
@@ -95,15 +97,49 @@ UpBlockImpl::UpBlockImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride
                                                                    .padding(padding)
                                                                    .output_padding(output_padding)))),
       bn_(register_module("bn", torch::nn::BatchNorm2d(out))),
-      unpadded_(padding == 0 && output_padding == 0) {}
+      unpadded_(padding == 0 && output_padding == 0),
+      by_phases_(kernel == 3 && stride == 2 && padding == 1 && output_padding == 1) {}
+
+namespace {
+
+// The stride-2 transposed convolution (kernel 3, padding 1, output padding 1)
+// as an ordinary 2x2 convolution that computes the four output phases
+// (even/odd row x even/odd column) as channel groups, then a pixel shuffle.
+// Output row 2i takes kernel row 1 at input row i; row 2i+1 takes kernel row
+// 2 at input row i and kernel row 0 at input row i+1 (columns alike), hence
+// one row and column of zero padding after the input. LibTorch 1.13 has no
+// bfloat16 transposed convolution on the CPU (and its autocast leaves the
+// transposed convolution in float32); this runs on oneDNN's bf16 kernels.
+// x (B, in, H, W), w (in, out, 3, 3), b (out) -> (B, out, 2H, 2W)
+torch::Tensor transposed_conv_by_phases(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  const int64_t in = w.size(0), out = w.size(1);
+  const std::vector<std::vector<std::pair<int64_t, int64_t>>> taps = {{{0, 1}}, {{0, 2}, {1, 0}}};  // (offset, kernel index)
+  auto k = torch::zeros({out, 4, in, 2, 2}, w.options().memory_format(torch::MemoryFormat::Contiguous));
+  auto wt = w.permute({1, 0, 2, 3});  // (out, in, 3, 3)
+  for (int64_t a = 0; a < 2; ++a)
+    for (int64_t c = 0; c < 2; ++c)
+      for (auto [dy, ky] : taps[a])
+        for (auto [dx, kx] : taps[c]) k.select(1, 2 * a + c).select(2, dy).select(2, dx).copy_(wt.select(2, ky).select(2, kx));
+  k = k.view({out * 4, in, 2, 2}).contiguous(x.suggest_memory_format());           // phase p of channel o: o*4 + p
+  auto y = torch::conv2d(torch::constant_pad_nd(x, {0, 1, 0, 1}), k, b.repeat_interleave(4));  // (B, 4 out, H, W)
+  return torch::pixel_shuffle(y, 2);                                                 // (B, out, 2H, 2W)
+}
+
+}  // namespace
 
 // A transposed convolution of a 1x1 input (the decoder's first level:
 // 1x1 -> S/32 x S/32) is one matrix product, as in ConvBlockImpl::convolve.
 torch::Tensor UpBlockImpl::convolve(const torch::Tensor& x) {
   const torch::Tensor& w = conv_->weight;  // (in, out, kh, kw)
-  if (!unpadded_ || x.size(2) != 1 || x.size(3) != 1) return conv_->forward(x);
-  auto y = torch::mm(x.flatten(1), w.flatten(1)).view({x.size(0), w.size(1), w.size(2), w.size(3)});
-  return y + conv_->bias.view({1, -1, 1, 1});  // (B, out, kh, kw)
+  if (unpadded_ && x.size(2) == 1 && x.size(3) == 1) {
+    auto y = torch::mm(x.flatten(1), w.flatten(1)).view({x.size(0), w.size(1), w.size(2), w.size(3)});
+    return y + conv_->bias.view({1, -1, 1, 1});  // (B, out, kh, kw)
+  }
+  if (x.scalar_type() == torch::kBFloat16 || BfloatAutocast::active()) {
+    TORCH_CHECK(by_phases_, "bfloat16 transposed convolutions: only kernel 3, stride 2, padding 1, output padding 1");
+    return transposed_conv_by_phases(x, w, conv_->bias);
+  }
+  return conv_->forward(x);
 }
 
 torch::Tensor UpBlockImpl::forward(torch::Tensor x) {

@@ -36,7 +36,7 @@ torch::Tensor DecoderImpl::forward(torch::Tensor bottleneck, const std::vector<t
   }
   auto rgb = to_rgb_->forward(output_->forward(x));  // (B, 3, S, S)
   FlopCounter::add_conv(rgb, to_rgb_->weight);
-  return torch::sigmoid(rgb);
+  return torch::sigmoid(rgb).to(torch::kFloat32);  // float32 also from a bfloat16 model
 }
 
 }  // namespace stf

@@ -21,6 +21,7 @@ IdentityEncoderImpl::IdentityEncoderImpl(int64_t S, const std::vector<int>& w, i
 }
 
 std::vector<torch::Tensor> IdentityEncoderImpl::forward(torch::Tensor x) {
+  x = x.to(parameters().front().scalar_type());  // float input to a bfloat16 model (prepare_inference)
   std::vector<torch::Tensor> skips;
   for (auto& level : levels_) {
     x = level->forward(x);

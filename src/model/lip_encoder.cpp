@@ -20,7 +20,7 @@ LipEncoderImpl::LipEncoderImpl(int64_t S, int64_t l, int64_t feature, int r)
 }
 
 torch::Tensor LipEncoderImpl::forward(torch::Tensor frames) {
-  auto x = fold_->forward(frames);                                   // (B, l, 1, S/2, S/2)
+  auto x = fold_->forward(frames.to(fold_->weight.scalar_type()));  // (B, l, 1, S/2, S/2)
   FlopCounter::add_conv(x, fold_->weight);
   x = torch::relu(fold_bn_->forward(x));
   x = x.squeeze(2);                                                  // (B, l, S/2, S/2)

@@ -11,6 +11,7 @@
 #include "core/progress.h"
 #include "model/blocks.h"
 #include "model/model_file.h"
+#include "model/precision.h"
 #include "pipeline/bounded_queue.h"
 #include "stf/audio.h"
 #include "stf/cancel.h"
@@ -23,6 +24,7 @@ namespace stf {
 nlohmann::json GenerateSummary::to_json() const {
   return {{"outfile", outfile},
           {"model", model},
+          {"precision", precision},
           {"frames", frames},
           {"frames_with_face", frames_with_face},
           {"fps", fps},
@@ -191,8 +193,10 @@ GenerateSummary generate(const GenerateOptions& opt) {
   GenerateSummary summary;
   summary.outfile = opt.outfile;
   summary.model = opt.model.empty() ? default_model_path() : opt.model;
+  const Precision precision = parse_precision(opt.precision);
+  summary.precision = precision_name(precision);
   SyncTalkFace model = load_generator(summary.model);
-  fold_batchnorm(*model);  // inference only: the same output without the BatchNorm passes
+  prepare_inference(*model, precision);  // BatchNorm folded; bf16 on CPUs with AMX by default
   const int S = model->config().image_size;
   struct RestoreThreads {  // eval calls generate and then runs models of its own
     int torch_threads = torch::get_num_threads(), cv_threads = cv::getNumThreads();

@@ -23,6 +23,7 @@ struct GenerateOptions {
   std::string model;       // empty = the bundled default model
   int batch = 16;          // face crops per model call
   int model_threads = 0;   // torch threads for the model; 0 = automatic (see generate.cpp)
+  std::string precision = "auto";  // model number format: auto | fp32 | bf16 (model/precision.h)
   double fps = 25;         // output rate for a still image
   double ref_lag = 1.0;    // seconds: a video frame's reference is its face from this long before (0 = itself)
   std::string loop = "pingpong";  // audio longer than the video: pingpong | repeat | none
@@ -35,7 +36,7 @@ struct GenerateOptions {
 };
 
 struct GenerateSummary {
-  std::string outfile, model;
+  std::string outfile, model, precision;
   int64_t frames = 0, frames_with_face = 0;
   double fps = 0;              // output frame rate
   double audio_seconds = 0;    // length of the driving audio that was used

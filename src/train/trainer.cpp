@@ -12,6 +12,7 @@
 
 #include "core/progress.h"
 #include "model/discriminator.h"
+#include "model/precision.h"
 #include "model/syncnet.h"
 #include "model/synctalkface.h"
 #include "stf/cancel.h"
@@ -144,7 +145,9 @@ torch::Device setup_device(const TrainOptions& opt) {
     at::globalContext().setBenchmarkCuDNN(false);
     at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
   }
-  return training_device(opt.device, opt.dist.local_rank);
+  torch::Device device = training_device(opt.device, opt.dist.local_rank);
+  if (opt.bf16 && !device.is_cpu()) throw Error("--precision bf16 is CPU autocast; on " + device.str() + " use fp32");
+  return device;
 }
 
 // The ranks of a run (one without torchrun) and its device. Step k
@@ -457,9 +460,15 @@ TrainResult train_generator(const TrainOptions& opt) {
       torch::manual_seed(ranks.step_seed(opt.seed, step));
       if (c.memory && c.vv_refresh > 0 && step % c.vv_refresh == 0) refresh_critic();
 
-      GeneratorOutput out = gen->forward_train(b.mel, b.identity, b.lips);
-      std::map<std::string, torch::Tensor> terms = generator_losses(c, b, out, sync, critic, disc);
-      auto total = weighted_total(w, terms);
+      GeneratorOutput out;
+      std::map<std::string, torch::Tensor> terms;
+      torch::Tensor total;
+      {
+        BfloatAutocast bf16(opt.bf16);
+        out = gen->forward_train(b.mel, b.identity, b.lips);
+        terms = generator_losses(c, b, out, sync, critic, disc);
+        total = weighted_total(w, terms);
+      }
       opt_g.zero_grad();
       total.backward();
       dist.average_gradients(gen->parameters());
@@ -467,7 +476,11 @@ TrainResult train_generator(const TrainOptions& opt) {
       std::vector<torch::Tensor> figures{total.detach()};
       for (auto& [k, t] : terms) figures.push_back(t.detach());
       if (w.gan > 0) {
-        auto d_loss = discriminator_loss(disc, b.target, out.recalled_image);
+        torch::Tensor d_loss;
+        {
+          BfloatAutocast bf16(opt.bf16);
+          d_loss = discriminator_loss(disc, b.target, out.recalled_image);
+        }
         opt_d.zero_grad();
         d_loss.backward();
         dist.average_gradients(disc->parameters());

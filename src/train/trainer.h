@@ -28,6 +28,7 @@ struct TrainOptions {
   Augment augment;          // training samples' augmentation (train/augment.h)
   std::string device = "auto";  // cpu, cuda, cuda:N, auto
   bool deterministic = false;   // CUDA: deterministic kernels only (the CPU is deterministic already)
+  bool bf16 = false;            // train: forward passes under CPU autocast to bfloat16 (model/precision.h)
   DistEnv dist;             // this process's rank (torchrun's environment)
   int dist_timeout = 600;   // seconds to wait for the other ranks
   bool quiet = false;

@@ -1,0 +1,65 @@
+#include "model/precision.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
+#include "model/blocks.h"
+#include "stf/error.h"
+
+namespace stf {
+
+bool cpu_has_amx_bf16() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("amx-bf16");
+#else
+  return false;
+#endif
+}
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::fp32;
+  if (name == "bf16") return Precision::bf16;
+  if (name == "auto") return cpu_has_amx_bf16() ? Precision::bf16 : Precision::fp32;
+  throw Error("unknown precision '" + name + "'; use auto, fp32 or bf16");
+}
+
+const char* precision_name(Precision p) { return p == Precision::bf16 ? "bf16" : "fp32"; }
+
+void prepare_inference(torch::nn::Module& model, Precision p) {
+  model.eval();
+  fold_batchnorm(model);
+  if (p == Precision::fp32) return;
+  torch::NoGradGuard ng;
+  model.to(torch::kBFloat16);
+  for (auto& w : model.parameters())
+    if (w.dim() == 4) w.set_data(w.contiguous(torch::MemoryFormat::ChannelsLast));
+}
+
+// LibTorch 2.4 replaced the CPU-specific autocast calls of 1.13 by calls
+// that take the device type; 2.x keeps the old ones but warns at every call.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+static void set_cpu_autocast(bool on) {
+  at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+  at::autocast::set_autocast_enabled(at::kCPU, on);
+}
+bool BfloatAutocast::active() { return at::autocast::is_autocast_enabled(at::kCPU); }
+#else
+static void set_cpu_autocast(bool on) {
+  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  at::autocast::set_cpu_enabled(on);
+}
+bool BfloatAutocast::active() { return at::autocast::is_cpu_enabled(); }
+#endif
+
+BfloatAutocast::BfloatAutocast(bool on) : on_(on) {
+  if (on_) set_cpu_autocast(true);
+}
+
+BfloatAutocast::~BfloatAutocast() {
+  if (!on_) return;
+  set_cpu_autocast(false);
+  at::autocast::clear_cache();
+}
+
+}  // namespace stf

@@ -1,0 +1,45 @@
+// Number formats. Inference: fp32 by default; on CPUs with Intel AMX tile
+// units for bfloat16 (Sapphire Rapids and later), oneDNN runs bfloat16
+// convolutions several times faster than float32 (docs/performance.md), so
+// `auto` picks bf16 there. Training: float32 weights and optimiser always;
+// `train --precision bf16` runs the forward passes under LibTorch's CPU
+// autocast to bfloat16 (BfloatAutocast).
+#pragma once
+#include <string>
+#include <torch/torch.h>
+
+namespace stf {
+
+enum class Precision { fp32, bf16 };
+
+// "fp32" | "bf16" | "auto" (bf16 where cpu_has_amx_bf16(), else fp32);
+// anything else is an Error naming the choices.
+Precision parse_precision(const std::string& name);
+const char* precision_name(Precision p);
+bool cpu_has_amx_bf16();
+
+// Readies a generator for inference: eval mode, BatchNorm folded into the
+// convolutions (fold_batchnorm), and for bf16 every parameter and buffer
+// converted to bfloat16 with 4-D weights in channels-last layout. The
+// encoders convert their float inputs to the model's type and the decoder
+// returns float32, so callers pass and get float tensors either way.
+void prepare_inference(torch::nn::Module& model, Precision p);
+
+// While alive (and constructed with on = true): CPU autocast to bfloat16, so
+// convolutions and matrix products run in bfloat16 on float32 weights (the
+// gradients reach them in float32). Backward may run after the scope ends.
+class BfloatAutocast {
+ public:
+  explicit BfloatAutocast(bool on);
+  ~BfloatAutocast();
+  BfloatAutocast(const BfloatAutocast&) = delete;
+  BfloatAutocast& operator=(const BfloatAutocast&) = delete;
+  // Whether the current thread computes under it (UpBlock then avoids the
+  // transposed convolution that LibTorch 1.13 lacks in bfloat16).
+  static bool active();
+
+ private:
+  bool on_;
+};
+
+}  // namespace stf
