@@ -2,7 +2,8 @@
 // (counted layer by layer), generator inference frames/s, the achieved
 // GFLOP/s next to that of one large 3x3 convolution timed in the same run,
 // and `generate` end to end (decode, track, model, blend, encode) with its peak RSS, each
-// in its own process, on 720p and 224x224 clips.
+// in its own process, on 720p and 224x224 clips; each in float32 and in
+// bfloat16 (generate --precision; fast on CPUs with AMX units only).
 //
 //   build/bench/bench_model                      (STF_BENCH_SECONDS=60 by default)
 //   build/bench/bench_model --benchmark_filter=EndToEnd
