@@ -110,8 +110,9 @@ namespace {
 // one row and column of zero padding after the input. LibTorch 1.13 has no
 // bfloat16 transposed convolution on the CPU (and its autocast leaves the
 // transposed convolution in float32); this runs on oneDNN's bf16 kernels.
-// x (B, in, H, W), w (in, out, 3, 3), b (out) -> (B, out, 2H, 2W)
-torch::Tensor transposed_conv_by_phases(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+// This builds the 2x2 kernel: w (in, out, 3, 3) -> (4 out, in, 2, 2), phase p
+// of output channel o at o*4 + p, in the layout `format`.
+torch::Tensor phase_kernel(const torch::Tensor& w, torch::MemoryFormat format) {
   const int64_t in = w.size(0), out = w.size(1);
   const std::vector<std::vector<std::pair<int64_t, int64_t>>> taps = {{{0, 1}}, {{0, 2}, {1, 0}}};  // (offset, kernel index)
   auto k = torch::zeros({out, 4, in, 2, 2}, w.options().memory_format(torch::MemoryFormat::Contiguous));
@@ -120,7 +121,11 @@ torch::Tensor transposed_conv_by_phases(const torch::Tensor& x, const torch::Ten
     for (int64_t c = 0; c < 2; ++c)
       for (auto [dy, ky] : taps[a])
         for (auto [dx, kx] : taps[c]) k.select(1, 2 * a + c).select(2, dy).select(2, dx).copy_(wt.select(2, ky).select(2, kx));
-  k = k.view({out * 4, in, 2, 2}).contiguous(x.suggest_memory_format());           // phase p of channel o: o*4 + p
+  return k.view({out * 4, in, 2, 2}).contiguous(format);
+}
+
+// x (B, in, H, W), k (4 out, in, 2, 2), b (out) -> (B, out, 2H, 2W)
+torch::Tensor conv_by_phases(const torch::Tensor& x, const torch::Tensor& k, const torch::Tensor& b) {
   auto y = torch::conv2d(torch::constant_pad_nd(x, {0, 1, 0, 1}), k, b.repeat_interleave(4));  // (B, 4 out, H, W)
   return torch::pixel_shuffle(y, 2);                                                 // (B, out, 2H, 2W)
 }
@@ -137,7 +142,9 @@ torch::Tensor UpBlockImpl::convolve(const torch::Tensor& x) {
   }
   if (x.scalar_type() == torch::kBFloat16 || BfloatAutocast::active()) {
     TORCH_CHECK(by_phases_, "bfloat16 transposed convolutions: only kernel 3, stride 2, padding 1, output padding 1");
-    return transposed_conv_by_phases(x, w, conv_->bias);
+    if (!folded_) return conv_by_phases(x, phase_kernel(w, x.suggest_memory_format()), conv_->bias);  // training
+    if (!phases_.defined()) phases_ = phase_kernel(w, x.suggest_memory_format());  // inference: weights are fixed
+    return conv_by_phases(x, phases_, conv_->bias);
   }
   return conv_->forward(x);
 }

@@ -58,7 +58,8 @@ class UpBlockImpl : public torch::nn::Module {
   torch::nn::ConvTranspose2d conv_{nullptr};
   torch::nn::BatchNorm2d bn_{nullptr};
   bool unpadded_;
-  bool by_phases_;  // the shape transposed_conv_by_phases computes (blocks.cpp; for bfloat16)
+  bool by_phases_;  // the shape conv_by_phases computes (blocks.cpp; for bfloat16)
+  torch::Tensor phases_;  // its kernel, built once after fold_batchnorm (the weights no longer change)
   bool folded_ = false;
 };
 TORCH_MODULE(UpBlock);
