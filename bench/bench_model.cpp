@@ -60,7 +60,7 @@ void BM_ReferenceConv(benchmark::State& state, const std::string& precision) {
   auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(256, 256, 3).padding(1));
   auto x = torch::randn({16, 256, 32, 32});
   stf::prepare_inference(*conv, stf::parse_precision(precision));
-  x = x.to(conv->weight.scalar_type());
+  x = x.to(conv->weight.scalar_type()).contiguous(conv->weight.suggest_memory_format());  // channels-last, as the model's activations
   conv->forward(x);
   for (auto _ : state) benchmark::DoNotOptimize(conv->forward(x));
   const double gflop = 2.0 * 16 * 256 * 32 * 32 * 256 * 9 / 1e9;

@@ -195,7 +195,7 @@ TEST(Model, Bfloat16TransposedConvolutionByPhasesMatchesTheConvolution) {
   torch::manual_seed(6);
   UpBlock up(12, 8, 3, 2, 1, 1);  // (B, 12, 5, 7) -> (B, 8, 10, 14)
   up->eval();
-  fold_batchnorm(*up);
+  fold_for_inference(*up);
   auto x = torch::randn({2, 12, 5, 7}).to(torch::kBFloat16).to(torch::kFloat32);
   auto w = up->named_parameters()["conv.weight"].detach().to(torch::kBFloat16);
   auto b = up->named_parameters()["conv.bias"].detach().to(torch::kBFloat16);
@@ -234,11 +234,14 @@ TEST(Model, Bfloat16InferenceStaysCloseToFloat) {
   EXPECT_THROW(parse_precision("fp16"), Error);
 }
 
-// Folding BatchNorm into the convolutions changes no output: checked on a
-// generator whose BatchNorm layers hold non-trivial statistics and affines.
-TEST(Model, FoldingBatchNormKeepsTheInferenceOutput) {
+// Folding BatchNorm and the residual additions into the convolutions
+// changes no output: checked on a generator with residual blocks whose
+// BatchNorm layers hold non-trivial statistics and affines, and on one
+// residual block against its formula relu(bn(conv(x)) + x).
+TEST(Model, FoldingForInferenceKeepsTheOutput) {
   torch::manual_seed(11);
   ModelConfig c = ModelConfig::preset("lite");
+  c.residual_blocks = 1;
   SyncTalkFace g(c);
   const int64_t S = c.image_size;
   {
@@ -253,10 +256,10 @@ TEST(Model, FoldingBatchNormKeepsTheInferenceOutput) {
   auto mel = torch::randn({3, 1, 80, 16});
   auto id = torch::rand({3, 6, S, S});
   auto before = g->forward(mel, id);
-  stf::fold_batchnorm(*g);
+  stf::fold_for_inference(*g);
   auto after = g->forward(mel, id);
   EXPECT_LT((before - after).abs().max().item<double>(), 1e-4);
-  stf::fold_batchnorm(*g);  // a second fold changes nothing
+  stf::fold_for_inference(*g);  // a second fold changes nothing
   EXPECT_LT((before - g->forward(mel, id)).abs().max().item<double>(), 1e-4);
   int folded = 0;
   for (auto& b : g->named_buffers())
@@ -265,4 +268,20 @@ TEST(Model, FoldingBatchNormKeepsTheInferenceOutput) {
       ++folded;
     }
   EXPECT_GT(folded, 10);
+
+  ConvBlock block(5, 5, 3, 1, 1, /*residual=*/true);
+  for (auto& p : block->named_parameters()) p.value().uniform_(-0.5, 0.5);
+  block->named_buffers()["bn.running_mean"].uniform_(-0.2, 0.2);
+  block->named_buffers()["bn.running_var"].uniform_(0.5, 1.5);
+  block->eval();
+  auto x = torch::randn({2, 5, 6, 7});
+  auto p = block->named_parameters();
+  auto b = block->named_buffers();
+  auto bn = (torch::conv2d(x, p["conv.weight"], p["conv.bias"], 1, 1) - b["bn.running_mean"].view({1, -1, 1, 1})) /
+                torch::sqrt(b["bn.running_var"].view({1, -1, 1, 1}) + 1e-5) * p["bn.weight"].view({1, -1, 1, 1}) +
+            p["bn.bias"].view({1, -1, 1, 1});
+  auto expected = torch::relu(bn + x);
+  EXPECT_LT((block->forward(x) - expected).abs().max().item<double>(), 1e-5);
+  stf::fold_for_inference(*block);
+  EXPECT_LT((block->forward(x) - expected).abs().max().item<double>(), 1e-5);
 }

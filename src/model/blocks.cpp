@@ -31,21 +31,41 @@ ConvBlockImpl::ConvBlockImpl(int64_t in, int64_t out, torch::ExpandingArray<2> k
       leaky_(leaky),
       unpadded_((*padding)[0] == 0 && (*padding)[1] == 0) {}
 
+// Whether a weight is stored channels-last (prepare_inference) and not also
+// plain contiguous (as 1x1 kernels are): then flatten_as_stored reads it
+// without a copy.
+static bool hwc_weight(const torch::Tensor& w) {
+  return !w.is_contiguous() && w.is_contiguous(torch::MemoryFormat::ChannelsLast);
+}
+
+// t (N, C, H, W) -> (N, C*H*W), the C*H*W in the order (H, W, C) when `hwc`
+// (a view of a channels-last tensor), else (C, H, W).
+static torch::Tensor flatten_as_stored(const torch::Tensor& t, bool hwc) {
+  return hwc ? t.permute({0, 2, 3, 1}).flatten(1) : t.flatten(1);
+}
+
 // A convolution whose kernel covers its whole unpadded input (the identity
 // encoder's last layer: S/32 x S/32 -> 1x1) is one matrix product; LibTorch's
 // CPU convolution runs that shape at ~1 GFLOP/s, the product at BLAS speed.
 torch::Tensor ConvBlockImpl::convolve(const torch::Tensor& x) {
   const torch::Tensor& w = conv_->weight;  // (out, in, kh, kw)
   if (!unpadded_ || x.size(2) != w.size(2) || x.size(3) != w.size(3)) return conv_->forward(x);
-  return torch::linear(x.flatten(1), w.flatten(1), conv_->bias).view({x.size(0), w.size(0), 1, 1});  // (B, out, 1, 1)
+  const bool hwc = hwc_weight(w);  // x and w flattened in the same order: (in, kh, kw) or (kh, kw, in)
+  return torch::linear(flatten_as_stored(x, hwc), flatten_as_stored(w, hwc), conv_->bias)
+      .view({x.size(0), w.size(0), 1, 1});  // (B, out, 1, 1)
 }
+
+// In place on the fresh output of a folded block. threshold_ rather than
+// relu_: the same values, and LibTorch 1.13's bfloat16 relu_ is 2.6x slower
+// (0.68 against 0.26 ms on a 16x64x64x64 channels-last tensor).
+static torch::Tensor relu_inference(torch::Tensor& y) { return torch::threshold_(y, 0, 0); }
 
 torch::Tensor ConvBlockImpl::forward(torch::Tensor x) {
   auto y = convolve(x);
   FlopCounter::add_conv(y, conv_->weight);
-  if (!folded_) y = bn_->forward(y);
+  if (folded_) return leaky_ ? torch::leaky_relu_(y, 0.2) : relu_inference(y);  // BatchNorm and residual are in the weights
+  y = bn_->forward(y);
   if (residual_) y = y + x;
-  if (folded_) return leaky_ ? torch::leaky_relu_(y, 0.2) : torch::relu_(y);  // inference: y is ours
   return leaky_ ? torch::leaky_relu(y, 0.2) : torch::relu(y);
 }
 
@@ -55,7 +75,7 @@ namespace {
 // is `dim`) and its bias by BatchNorm's per-channel factor, adds its shift,
 // and turns the BatchNorm into the identity.
 void fold(torch::Tensor weight, torch::Tensor bias, int64_t dim, torch::nn::BatchNorm2d& bn) {
-  TORCH_CHECK(!bn->is_training(), "fold_batchnorm needs eval mode");
+  TORCH_CHECK(!bn->is_training(), "fold_for_inference needs eval mode");
   torch::NoGradGuard ng;
   const double eps = bn->options.eps();
   auto scale = bn->weight / torch::sqrt(bn->running_var + eps);  // (C)
@@ -71,22 +91,30 @@ void fold(torch::Tensor weight, torch::Tensor bias, int64_t dim, torch::nn::Batc
 
 }  // namespace
 
-void ConvBlockImpl::fold_batchnorm() {
+// conv(x) + x is one convolution whose kernel has 1 added at the centre tap
+// from channel c to channel c (stride 1, odd kernel, same padding; in == out).
+void ConvBlockImpl::fold_for_inference() {
   if (folded_) return;
   fold(conv_->weight, conv_->bias, 0, bn_);  // weight (out, in, kh, kw)
+  if (residual_) {
+    torch::NoGradGuard ng;
+    auto& w = conv_->weight;
+    TORCH_CHECK(w.size(0) == w.size(1) && w.size(2) % 2 == 1 && w.size(3) % 2 == 1, "residual block shape");
+    w.select(3, w.size(3) / 2).select(2, w.size(2) / 2).diagonal().add_(1);  // (out, in) centre taps
+  }
   folded_ = true;
 }
 
-void UpBlockImpl::fold_batchnorm() {
+void UpBlockImpl::fold_for_inference() {
   if (folded_) return;
   fold(conv_->weight, conv_->bias, 1, bn_);  // transposed: weight (in, out, kh, kw)
   folded_ = true;
 }
 
-void fold_batchnorm(torch::nn::Module& module) {
+void fold_for_inference(torch::nn::Module& module) {
   for (auto& m : module.modules()) {
-    if (auto* c = m->as<ConvBlockImpl>()) c->fold_batchnorm();
-    if (auto* u = m->as<UpBlockImpl>()) u->fold_batchnorm();
+    if (auto* c = m->as<ConvBlockImpl>()) c->fold_for_inference();
+    if (auto* u = m->as<UpBlockImpl>()) u->fold_for_inference();
   }
 }
 
@@ -103,31 +131,40 @@ UpBlockImpl::UpBlockImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride
 namespace {
 
 // The stride-2 transposed convolution (kernel 3, padding 1, output padding 1)
-// as an ordinary 2x2 convolution that computes the four output phases
-// (even/odd row x even/odd column) as channel groups, then a pixel shuffle.
-// Output row 2i takes kernel row 1 at input row i; row 2i+1 takes kernel row
-// 2 at input row i and kernel row 0 at input row i+1 (columns alike), hence
-// one row and column of zero padding after the input. LibTorch 1.13 has no
-// bfloat16 transposed convolution on the CPU (and its autocast leaves the
-// transposed convolution in float32); this runs on oneDNN's bf16 kernels.
-// This builds the 2x2 kernel: w (in, out, 3, 3) -> (4 out, in, 2, 2), phase p
-// of output channel o at o*4 + p, in the layout `format`.
-torch::Tensor phase_kernel(const torch::Tensor& w, torch::MemoryFormat format) {
-  const int64_t in = w.size(0), out = w.size(1);
-  const std::vector<std::vector<std::pair<int64_t, int64_t>>> taps = {{{0, 1}}, {{0, 2}, {1, 0}}};  // (offset, kernel index)
-  auto k = torch::zeros({out, 4, in, 2, 2}, w.options().memory_format(torch::MemoryFormat::Contiguous));
-  auto wt = w.permute({1, 0, 2, 3});  // (out, in, 3, 3)
+// as four ordinary convolutions, one per output phase (even/odd row x
+// even/odd column), written into the interleaved output. Output row 2i takes
+// kernel row 1 at input row i; row 2i+1 takes kernel row 2 at input row i and
+// kernel row 0 at input row i+1 (columns alike), hence one row and column of
+// zero padding after the input. Each phase uses exactly its taps (1x1, 1x2,
+// 2x1, 2x2: the 9 of the 3x3 kernel), so the arithmetic is the transposed
+// convolution's. LibTorch 1.13 has no bfloat16 transposed convolution on the
+// CPU (its autocast leaves it in float32) and runs the float32 one without
+// oneDNN (im2col + GEMM); these run on oneDNN's kernels in both formats.
+// The kernels: w (in, out, 3, 3) -> phase 2a + c: (out, in, 1 + a, 1 + c),
+// in the layout `format`.
+std::vector<torch::Tensor> phase_kernels(const torch::Tensor& w, torch::MemoryFormat format) {
+  auto wt = w.transpose(0, 1);  // (out, in, 3, 3)
+  auto taps = [&](int64_t odd) { return odd ? torch::tensor({2, 0}, torch::kLong).to(w.device()) : torch::tensor({1}, torch::kLong).to(w.device()); };
+  std::vector<torch::Tensor> k;
   for (int64_t a = 0; a < 2; ++a)
-    for (int64_t c = 0; c < 2; ++c)
-      for (auto [dy, ky] : taps[a])
-        for (auto [dx, kx] : taps[c]) k.select(1, 2 * a + c).select(2, dy).select(2, dx).copy_(wt.select(2, ky).select(2, kx));
-  return k.view({out * 4, in, 2, 2}).contiguous(format);
+    for (int64_t c = 0; c < 2; ++c) k.push_back(wt.index_select(2, taps(a)).index_select(3, taps(c)).contiguous(format));
+  return k;
 }
 
-// x (B, in, H, W), k (4 out, in, 2, 2), b (out) -> (B, out, 2H, 2W)
-torch::Tensor conv_by_phases(const torch::Tensor& x, const torch::Tensor& k, const torch::Tensor& b) {
-  auto y = torch::conv2d(torch::constant_pad_nd(x, {0, 1, 0, 1}), k, b.repeat_interleave(4));  // (B, 4 out, H, W)
-  return torch::pixel_shuffle(y, 2);                                                 // (B, out, 2H, 2W)
+// x (B, in, H, W), k from phase_kernels, b (out) -> (B, out, 2H, 2W) in x's
+// layout. Phase (a, c) needs row a and column c of zero padding after x: the
+// convolution pads both sides (free inside oneDNN) and its first a rows and c
+// columns are dropped.
+torch::Tensor conv_by_phases(const torch::Tensor& x, const std::vector<torch::Tensor>& k, const torch::Tensor& b) {
+  const int64_t H = x.size(2), W = x.size(3);
+  torch::Tensor out;
+  for (int64_t a = 0; a < 2; ++a)
+    for (int64_t c = 0; c < 2; ++c) {
+      auto y = torch::conv2d(x, k[2 * a + c], b, 1, {a, c}).slice(2, a).slice(3, c);  // (B, out, H, W)
+      if (!out.defined()) out = torch::empty({x.size(0), y.size(1), 2 * H, 2 * W}, y.options().memory_format(x.suggest_memory_format()));
+      out.slice(2, a, 2 * H, 2).slice(3, c, 2 * W, 2).copy_(y);  // rows 2i + a, columns 2j + c
+    }
+  return out;
 }
 
 }  // namespace
@@ -137,21 +174,29 @@ torch::Tensor conv_by_phases(const torch::Tensor& x, const torch::Tensor& k, con
 torch::Tensor UpBlockImpl::convolve(const torch::Tensor& x) {
   const torch::Tensor& w = conv_->weight;  // (in, out, kh, kw)
   if (unpadded_ && x.size(2) == 1 && x.size(3) == 1) {
-    auto y = torch::mm(x.flatten(1), w.flatten(1)).view({x.size(0), w.size(1), w.size(2), w.size(3)});
+    torch::Tensor y;
+    if (hwc_weight(w))  // w stored as (in, kh, kw, out): the product's columns in that order, y channels-last
+      y = torch::mm(x.flatten(1), flatten_as_stored(w, true)).view({x.size(0), w.size(2), w.size(3), w.size(1)}).permute({0, 3, 1, 2});
+    else
+      y = torch::mm(x.flatten(1), w.flatten(1)).view({x.size(0), w.size(1), w.size(2), w.size(3)});
     return y + conv_->bias.view({1, -1, 1, 1});  // (B, out, kh, kw)
   }
-  if (x.scalar_type() == torch::kBFloat16 || BfloatAutocast::active()) {
-    TORCH_CHECK(by_phases_, "bfloat16 transposed convolutions: only kernel 3, stride 2, padding 1, output padding 1");
-    if (!folded_) return conv_by_phases(x, phase_kernel(w, x.suggest_memory_format()), conv_->bias);  // training
-    if (!phases_.defined()) phases_ = phase_kernel(w, x.suggest_memory_format());  // inference: weights are fixed
+  const bool bf16 = x.scalar_type() == torch::kBFloat16 || BfloatAutocast::active();
+  if (by_phases_ && folded_) {
+    if (phases_.empty()) phases_ = phase_kernels(w, x.suggest_memory_format());  // inference: weights are fixed
     return conv_by_phases(x, phases_, conv_->bias);
   }
-  return conv_->forward(x);
+  if (by_phases_ && bf16) return conv_by_phases(x, phase_kernels(w, x.suggest_memory_format()), conv_->bias);  // training
+  TORCH_CHECK(!bf16, "bfloat16 transposed convolutions: only kernel 3, stride 2, padding 1, output padding 1");
+  return conv_->forward(x);  // float32 training
 }
 
 torch::Tensor UpBlockImpl::forward(torch::Tensor x) {
   FlopCounter::add_conv_transpose(x, conv_->weight);
-  if (folded_) return convolve(x).relu_();
+  if (folded_) {
+    auto y = convolve(x);
+    return relu_inference(y);
+  }
   return torch::relu(bn_->forward(convolve(x)));
 }
 

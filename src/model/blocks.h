@@ -32,7 +32,7 @@ class ConvBlockImpl : public torch::nn::Module {
   ConvBlockImpl(int64_t in, int64_t out, torch::ExpandingArray<2> kernel, torch::ExpandingArray<2> stride,
                 torch::ExpandingArray<2> padding, bool residual = false, bool leaky = false);
   torch::Tensor forward(torch::Tensor x);
-  void fold_batchnorm();  // see fold_batchnorm() below
+  void fold_for_inference();  // see fold_for_inference() below
 
  private:
   torch::Tensor convolve(const torch::Tensor& x);
@@ -50,7 +50,7 @@ class UpBlockImpl : public torch::nn::Module {
  public:
   UpBlockImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding, int64_t output_padding);
   torch::Tensor forward(torch::Tensor x);
-  void fold_batchnorm();
+  void fold_for_inference();
 
  private:
   torch::Tensor convolve(const torch::Tensor& x);
@@ -58,17 +58,19 @@ class UpBlockImpl : public torch::nn::Module {
   torch::nn::ConvTranspose2d conv_{nullptr};
   torch::nn::BatchNorm2d bn_{nullptr};
   bool unpadded_;
-  bool by_phases_;  // the shape conv_by_phases computes (blocks.cpp; for bfloat16)
-  torch::Tensor phases_;  // its kernel, built once after fold_batchnorm (the weights no longer change)
+  bool by_phases_;  // the shape conv_by_phases computes (blocks.cpp; inference and bfloat16)
+  std::vector<torch::Tensor> phases_;  // its kernels, built once after fold_for_inference (the weights no longer change)
   bool folded_ = false;
 };
 TORCH_MODULE(UpBlock);
 
 // For inference: moves every block's BatchNorm (running statistics and
-// affine) into its convolution's weights and bias and leaves the BatchNorm
-// an identity, so the blocks skip it and the output is unchanged. The module
-// must be in eval mode and must not be trained afterwards.
-void fold_batchnorm(torch::nn::Module& module);
+// affine) into its convolution's weights and bias, leaving the BatchNorm an
+// identity, and a residual block's "+ x" into its kernel (an identity tap),
+// so the blocks run one convolution and one activation and the output is
+// unchanged. The module must be in eval mode and must not be trained or
+// saved afterwards (its convolution weights now hold the residual).
+void fold_for_inference(torch::nn::Module& module);
 
 // Appends a downsampling conv followed by `residuals` residual 3x3 blocks.
 void add_down_stage(torch::nn::Sequential& s, int64_t in, int64_t out, torch::ExpandingArray<2> kernel,

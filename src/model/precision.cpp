@@ -28,10 +28,9 @@ const char* precision_name(Precision p) { return p == Precision::bf16 ? "bf16" :
 
 void prepare_inference(torch::nn::Module& model, Precision p) {
   model.eval();
-  fold_batchnorm(model);
-  if (p == Precision::fp32) return;
+  fold_for_inference(model);
   torch::NoGradGuard ng;
-  model.to(torch::kBFloat16);
+  if (p == Precision::bf16) model.to(torch::kBFloat16);
   for (auto& w : model.parameters())
     if (w.dim() == 4) w.set_data(w.contiguous(torch::MemoryFormat::ChannelsLast));
 }

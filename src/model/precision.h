@@ -18,11 +18,13 @@ Precision parse_precision(const std::string& name);
 const char* precision_name(Precision p);
 bool cpu_has_amx_bf16();
 
-// Readies a generator for inference: eval mode, BatchNorm folded into the
-// convolutions (fold_batchnorm), and for bf16 every parameter and buffer
-// converted to bfloat16 with 4-D weights in channels-last layout. The
-// encoders convert their float inputs to the model's type and the decoder
-// returns float32, so callers pass and get float tensors either way.
+// Readies a generator for inference: eval mode, BatchNorm and the residual
+// additions folded into the convolutions (fold_for_inference), for bf16
+// every parameter and buffer converted to bfloat16, and 4-D weights in
+// channels-last layout (oneDNN then keeps the activations channels-last and
+// skips a layout change around every convolution). The encoders convert
+// their float inputs to the model's type and the decoder returns float32,
+// so callers pass and get float tensors either way.
 void prepare_inference(torch::nn::Module& model, Precision p);
 
 // While alive (and constructed with on = true): CPU autocast to bfloat16, so
