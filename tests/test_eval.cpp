@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -53,6 +54,32 @@ TEST(Metrics, PsnrAndSsimMatchTheNumpyReferenceOnRealFrames) {
   }
 }
 
+// Mouth detail (eval's mouth_sharpness): the Laplacian variance in the
+// mouth box against the numpy reference, on a real frame and a blurred copy.
+TEST(Metrics, LaplacianVarianceMatchesTheNumpyReferenceAndFallsWithBlur) {
+  cv::Mat a = first_frames(test::shared_data("vox/00010.mp4"), 1)[0], b;
+  cv::GaussianBlur(a, b, cv::Size(5, 5), 1.5);
+  Landmarks lm;
+  for (int i = 0; i < 68; ++i) lm[i] = cv::Point2f(90 + (i % 20) * 2.0f, 150 + (i % 7) * 3.0f);  // mouth points span x 90..128, y 150..168
+  const cv::Rect box = mouth_box(lm, a.size());
+  EXPECT_EQ(box, cv::Rect(80, 145, 59, 29));  // grown by a quarter of 38 x 18 on each side
+  EXPECT_EQ(mouth_box(lm, cv::Size(100, 160)), cv::Rect(80, 145, 20, 15));  // clipped to the image
+  std::string dir = test::temp_dir("metrics_lap");
+  save(dir + "/a.npy", a);
+  save(dir + "/b.npy", b);
+  ASSERT_EQ(test::run_shell("/usr/bin/python3 '" STF_SOURCE_DIR "/scripts/metrics_reference.py' '" + dir + "/a.npy' '" +
+                            dir + "/b.npy' '" + dir + "/r.json' " + std::to_string(box.x) + " " + std::to_string(box.y) +
+                            " " + std::to_string(box.width) + " " + std::to_string(box.height)),
+            0);
+  nlohmann::json ref = nlohmann::json::parse(std::ifstream(dir + "/r.json"));
+  const double va = laplacian_variance(a, box), vb = laplacian_variance(b, box);
+  EXPECT_NEAR(va, ref["laplacian_variance_a"].get<double>(), 1e-9 * va);
+  EXPECT_NEAR(vb, ref["laplacian_variance_b"].get<double>(), 1e-9 * va);
+  EXPECT_LT(vb, 0.5 * va);  // blur removes fine detail
+  EXPECT_GT(vb, 0);
+  EXPECT_EQ(laplacian_variance(a, cv::Rect(0, 0, 2, 40)), 0);
+}
+
 TEST(Metrics, IdenticalInputsScorePerfectly) {
   cv::Mat a = first_frames(test::shared_data("vox/00010.mp4"), 1)[0];
   EXPECT_TRUE(std::isinf(psnr(a, a.clone())));
@@ -95,7 +122,10 @@ TEST(Eval, ScoresARealClipWithTheCeilingOnTop) {
   EXPECT_DOUBLE_EQ(s["real"]["mean"]["ssim"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(s["real"]["mean"]["lmd"].get<double>(), 0.0);
   EXPECT_NEAR(s["real"]["mean"]["mouth_corr"].get<double>(), 1.0, 1e-9);  // the speaker's mouth moves
+  EXPECT_DOUBLE_EQ(s["real"]["mean"]["mouth_sharpness"].get<double>(), 1.0);
+  EXPECT_LT(s["model"]["mean"]["mouth_sharpness"].get<double>(), 1.0);  // a 96 px mouth upscaled into the frame
   for (const char* name : {"model", "reference_copy"}) {
+    EXPECT_GT(s[name]["mean"]["mouth_sharpness"].get<double>(), 0.0) << name;
     EXPECT_GT(s[name]["mean"]["psnr"].get<double>(), 20.0) << name;
     EXPECT_LT(s[name]["mean"]["ssim"].get<double>(), 1.0) << name;
     EXPECT_GT(s[name]["mean"]["lmd"].get<double>(), 0.0) << name;

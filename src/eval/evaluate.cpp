@@ -94,7 +94,7 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
                      SyncExpert& sync, bool sync_only, const std::vector<FaceObservation>& truth,
                      const Track* driver = nullptr) {
   std::vector<cv::Mat> shown_crops(shown.frames.size());
-  double psnr_sum = 0, ssim_sum = 0, lmd_sum = 0, lmdn_sum = 0;
+  double psnr_sum = 0, ssim_sum = 0, lmd_sum = 0, lmdn_sum = 0, detail_real = 0, detail_shown = 0;
   int64_t n = 0, n_lm = 0, n_inf = 0;
   std::vector<double> open_real, open_shown;
   const size_t frames = std::min(real.frames.size(), shown.frames.size());
@@ -108,6 +108,9 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
     else psnr_sum += p;
     ssim_sum += ssim(a, b);
     ++n;
+    const cv::Rect box = mouth_box(real.faces[i].landmarks, real.frames[i].size());  // in frame pixels
+    detail_real += laplacian_variance(real.frames[i], box);
+    detail_shown += laplacian_variance(shown.frames[i], box);
     if (!shown.faces[i].found) continue;
     double d = mouth_distance(to_crop_space(real.faces[i].landmarks, m), to_crop_space(shown.faces[i].landmarks, m));
     lmd_sum += d;
@@ -133,6 +136,7 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
   j["lmd"] = lmd_sum / std::max<int64_t>(1, n_lm);
   j["lmd_norm"] = lmdn_sum / std::max<int64_t>(1, n_lm);
   j["mouth_corr"] = pearson(open_real, open_shown);
+  if (detail_real > 0) j["mouth_sharpness"] = detail_shown / detail_real;
   double truth_sum = 0;
   int64_t n_truth = 0;
   for (size_t i = 0; i < std::min(truth.size(), shown.faces.size()); ++i) {
@@ -191,7 +195,7 @@ std::vector<cv::Mat> reference_copy(const Track& real, const CropOptions& crop, 
 
 void add_mean(nlohmann::json& system) {
   nlohmann::json mean;
-  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "mouth_corr", "driver_corr", "lmd_truth", "lse_d", "lse_c"}) {
+  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "mouth_corr", "mouth_sharpness", "driver_corr", "lmd_truth", "lse_d", "lse_c"}) {
     double sum = 0;
     int n = 0;
     bool inf = false;

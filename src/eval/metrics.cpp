@@ -1,5 +1,6 @@
 #include "eval/metrics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <opencv2/imgproc.hpp>
@@ -58,6 +59,36 @@ double mouth_distance(const Landmarks& a, const Landmarks& b) {
 double mouth_opening(const Landmarks& lm) {
   const double gap = cv::norm(lm[61] - lm[67]) + cv::norm(lm[62] - lm[66]) + cv::norm(lm[63] - lm[65]);
   return gap / 3 / inter_ocular_distance(lm);
+}
+
+cv::Rect mouth_box(const Landmarks& lm, const cv::Size& size) {
+  float x0 = lm[48].x, x1 = x0, y0 = lm[48].y, y1 = y0;
+  for (int i = 49; i < 68; ++i)
+    x0 = std::min(x0, lm[i].x), x1 = std::max(x1, lm[i].x), y0 = std::min(y0, lm[i].y), y1 = std::max(y1, lm[i].y);
+  const float gx = (x1 - x0) / 4, gy = (y1 - y0) / 4;
+  cv::Rect r(cv::Point(static_cast<int>(std::floor(x0 - gx)), static_cast<int>(std::floor(y0 - gy))),
+             cv::Point(static_cast<int>(std::ceil(x1 + gx)) + 1, static_cast<int>(std::ceil(y1 + gy)) + 1));
+  return r & cv::Rect(cv::Point(0, 0), size);
+}
+
+double laplacian_variance(const cv::Mat& bgr, const cv::Rect& r) {
+  STF_ASSERT(bgr.type() == CV_8UC3);
+  if (r.width < 3 || r.height < 3) return 0;
+  cv::Mat grey(r.size(), CV_64F);
+  for (int y = 0; y < r.height; ++y)
+    for (int x = 0; x < r.width; ++x) {
+      const cv::Vec3b& p = bgr.at<cv::Vec3b>(r.y + y, r.x + x);
+      grey.at<double>(y, x) = 0.114 * p[0] + 0.587 * p[1] + 0.299 * p[2];
+    }
+  double sum = 0, sum2 = 0;
+  for (int y = 1; y + 1 < r.height; ++y)
+    for (int x = 1; x + 1 < r.width; ++x) {
+      const double l = grey.at<double>(y - 1, x) + grey.at<double>(y + 1, x) + grey.at<double>(y, x - 1) +
+                       grey.at<double>(y, x + 1) - 4 * grey.at<double>(y, x);
+      sum += l, sum2 += l * l;
+    }
+  const double n = double(r.height - 2) * (r.width - 2);
+  return sum2 / n - (sum / n) * (sum / n);
 }
 
 double pearson(const std::vector<double>& a, const std::vector<double>& b) {

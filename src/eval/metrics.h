@@ -24,6 +24,17 @@ double mouth_distance(const Landmarks& a, const Landmarks& b);
 // facing pairs (61-67, 62-66, 63-65) over the inter-ocular distance.
 double mouth_opening(const Landmarks& lm);
 
+// The region around the mouth: the bounding box of points 48-67 grown by a
+// quarter of its width and of its height on each side, clipped to an image
+// of `size` (empty when nothing is left).
+cv::Rect mouth_box(const Landmarks& lm, const cv::Size& size);
+
+// Fine detail in region r of a BGR image: the variance of the Laplacian
+// (kernel 0 1 0 / 1 -4 1 / 0 1 0) of its grey values 0.299 R + 0.587 G +
+// 0.114 B (in floating point), over the pixels of r whose 3x3 neighbourhood
+// lies inside r. 0 for a region under 3x3 pixels.
+double laplacian_variance(const cv::Mat& bgr, const cv::Rect& r);
+
 // Pearson correlation of two series of the same length; 0 when there are
 // fewer than 3 points or either series is constant.
 double pearson(const std::vector<double>& a, const std::vector<double>& b);
