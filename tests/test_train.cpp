@@ -347,6 +347,15 @@ TEST(Train, InitStartsANewRunFromAnotherRunsWeights) {
   EXPECT_EQ(c[0]["recon"], a[0]["recon"]);  // same seed, same first batch, same starting weights
   EXPECT_NE(b[0]["recon"], a[0]["recon"]) << "the weights after 3 steps should score the first batch differently";
 
+  // From an exported model file (the generator alone; the discriminator starts fresh): the same generator.
+  std::string exported = test::temp_dir("init_export"), from_file = test::temp_dir("init_file");
+  ASSERT_EQ(test::run_cli("export " + q(first + "/last.ckpt") + " --fp32 --out " + q(exported + "/g.stfm")).status, 0);
+  r = test::run_cli("train" + common + " --no-vv --out " + q(from_file) + " --steps 1 --init " + q(exported + "/g.stfm"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto d = read_log(from_file + "/log.jsonl");
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0]["recon"], b[0]["recon"]);
+
   test::expect_one_line_error(test::run_cli("train" + common + " --slots 24 --out " + q(fresh) + " --steps 1 --init " +
                                             q(first + "/last.ckpt")),
                               "another network");

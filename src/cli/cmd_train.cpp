@@ -91,7 +91,8 @@ void add_train_commands(CLI::App& root) {
   add_common(gen, *g);
   gen->add_option("--sync", g->train.sync, "Trained SyncNet checkpoint (needed for L_av)");
   gen->add_option("--init", g->train.init,
-                  "Start from this generator checkpoint's weights: a new run from step 0 with fresh optimisers, "
+                  "Start from this generator checkpoint's weights, or an exported model's (e.g. the bundled one; the "
+                  "discriminator then starts fresh): a new run from step 0 with fresh optimisers, "
                   "so loss flags, --hide-ref-mouth, --lr and data may differ (the network must be the same)")
       ->excludes("--resume");
   gen->add_option("--sample-every", g->train.sample_every, "Steps between sample grid PNGs (0 = never)")->default_val(500);

@@ -12,6 +12,7 @@
 
 #include "core/progress.h"
 #include "model/discriminator.h"
+#include "model/model_file.h"
 #include "model/precision.h"
 #include "model/syncnet.h"
 #include "model/synctalkface.h"
@@ -259,17 +260,33 @@ int64_t resume_into(const TrainOptions& opt, const std::string& kind, const std:
 }
 
 // --init: the weights of another generator run with the same network (its
-// loss weights and hide_ref_mouth may differ), into a run that starts at step 0.
-void init_from(const TrainOptions& opt, const std::map<std::string, torch::nn::Module*>& modules,
+// loss weights and hide_ref_mouth may differ), into a run that starts at
+// step 0. From a training checkpoint every network comes (generator,
+// discriminator, lip critic); from an exported model file (`export`, e.g.
+// the bundled model) the generator only: the discriminator starts fresh and
+// the caller refreshes the critic. Returns true for a model file.
+bool init_from(const TrainOptions& opt, const std::map<std::string, torch::nn::Module*>& modules,
                const torch::Device& device) {
-  if (opt.init.empty()) return;
-  nlohmann::json m = meta_of_kind(opt.init, "generator", "generator");
+  if (opt.init.empty()) return false;
+  nlohmann::json m = read_checkpoint_meta(opt.init);
+  const bool model_file = m.value("kind", "") == "model";
+  if (!model_file) m = meta_of_kind(opt.init, "generator", "generator");
   ModelConfig theirs = ModelConfig::from_json(m.at("config"));
   theirs.loss = opt.config.loss;
   theirs.hide_ref_mouth = opt.config.hide_ref_mouth;
   if (theirs.to_json() != opt.config.to_json())
     throw Error(opt.init + ": checkpoint has another network than --config (only the loss flags may differ)");
-  load_checkpoint(opt.init, {m, modules, {}}, device);
+  if (!model_file) {
+    load_checkpoint(opt.init, {m, modules, {}}, device);
+    return false;
+  }
+  SyncTalkFace loaded = load_generator(opt.init);  // fp32, also from an fp16 file
+  torch::NoGradGuard ng;
+  torch::nn::Module& gen = *modules.at("generator");
+  auto params = loaded->named_parameters(), buffers = loaded->named_buffers();
+  for (auto& p : gen.named_parameters()) p.value().copy_(params[p.key()]);
+  for (auto& b : gen.named_buffers()) b.value().copy_(buffers[b.key()]);
+  return true;
 }
 
 // An explicit --lr replaces the learning rate restored with the optimiser
@@ -432,7 +449,7 @@ TrainResult train_generator(const TrainOptions& opt) {
   Checkpoint ckpt{meta, {{"generator", gen.get()}, {"discriminator", disc.get()}},
                   {{"generator", &opt_g}, {"discriminator", &opt_d}}};
   if (critic) ckpt.modules["lip_critic"] = critic.get();  // its copy time matters for an exact resume
-  init_from(opt, ckpt.modules, device);
+  if (init_from(opt, ckpt.modules, device)) refresh_critic();
   const int64_t start = resume_into(opt, "generator", "generator", ckpt, ranks);
   override_lr(opt_g, opt.lr);
   std::vector<torch::nn::Module*> trained{gen.get(), disc.get()};
