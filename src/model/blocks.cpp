@@ -144,10 +144,11 @@ namespace {
 // in the layout `format`.
 std::vector<torch::Tensor> phase_kernels(const torch::Tensor& w, torch::MemoryFormat format) {
   auto wt = w.transpose(0, 1);  // (out, in, 3, 3)
-  auto taps = [&](int64_t odd) { return odd ? torch::tensor({2, 0}, torch::kLong).to(w.device()) : torch::tensor({1}, torch::kLong).to(w.device()); };
+  const auto opts = torch::TensorOptions(torch::kLong).device(w.device());
+  const torch::Tensor taps[2] = {torch::tensor({1}, opts), torch::tensor({2, 0}, opts)};  // kernel rows (columns) of an even, odd phase
   std::vector<torch::Tensor> k;
   for (int64_t a = 0; a < 2; ++a)
-    for (int64_t c = 0; c < 2; ++c) k.push_back(wt.index_select(2, taps(a)).index_select(3, taps(c)).contiguous(format));
+    for (int64_t c = 0; c < 2; ++c) k.push_back(wt.index_select(2, taps[a]).index_select(3, taps[c]).contiguous(format));
   return k;
 }
 
