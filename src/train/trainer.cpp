@@ -259,6 +259,15 @@ int64_t resume_into(const TrainOptions& opt, const std::string& kind, const std:
   return ranks.start;
 }
 
+// Every parameter and buffer of `to` takes the value of the same-named one
+// of `from` (the same network; any device).
+void copy_state(torch::nn::Module& from, torch::nn::Module& to) {
+  torch::NoGradGuard ng;
+  auto params = from.named_parameters(), buffers = from.named_buffers();
+  for (auto& p : to.named_parameters()) p.value().copy_(params[p.key()]);
+  for (auto& b : to.named_buffers()) b.value().copy_(buffers[b.key()]);
+}
+
 // --init: the weights of another generator run with the same network (its
 // loss weights and hide_ref_mouth may differ), into a run that starts at
 // step 0. From a training checkpoint every network comes (generator,
@@ -280,12 +289,7 @@ bool init_from(const TrainOptions& opt, const std::map<std::string, torch::nn::M
     load_checkpoint(opt.init, {m, modules, {}}, device);
     return false;
   }
-  SyncTalkFace loaded = load_generator(opt.init);  // fp32, also from an fp16 file
-  torch::NoGradGuard ng;
-  torch::nn::Module& gen = *modules.at("generator");
-  auto params = loaded->named_parameters(), buffers = loaded->named_buffers();
-  for (auto& p : gen.named_parameters()) p.value().copy_(params[p.key()]);
-  for (auto& b : gen.named_buffers()) b.value().copy_(buffers[b.key()]);
+  copy_state(*load_generator(opt.init), *modules.at("generator"));  // fp32, also from an fp16 file
   return true;
 }
 
@@ -434,12 +438,7 @@ TrainResult train_generator(const TrainOptions& opt) {
   set_training(*gen, opt.freeze_bn);
   set_training(*disc, opt.freeze_bn);
   auto refresh_critic = [&]() {
-    if (!critic) return;
-    torch::NoGradGuard ng;
-    auto src = gen->lip_encoder->named_parameters();
-    for (auto& item : critic->named_parameters()) item.value().copy_(src[item.key()]);
-    auto srcb = gen->lip_encoder->named_buffers();
-    for (auto& item : critic->named_buffers()) item.value().copy_(srcb[item.key()]);
+    if (critic) copy_state(*gen->lip_encoder, *critic);
   };
   const double lr_g = opt.lr > 0 ? opt.lr : c.lr_generator;
   torch::optim::Adam opt_g(gen->parameters(), adam(c, lr_g));
