@@ -238,6 +238,30 @@ TEST(Model, Bfloat16InferenceStaysCloseToFloat) {
 // changes no output: checked on a generator with residual blocks whose
 // BatchNorm layers hold non-trivial statistics and affines, and on one
 // residual block against its formula relu(bn(conv(x)) + x).
+TEST(Model, ChunkedInferenceMatchesFrameByFrame) {
+  // ~10 MB chunks of equal size, the whole batch when it fits
+  EXPECT_EQ(stf::inference_chunk(16, 80 * 128 * 128 * 4), 2);  // paper decoder, float32: 80 MB in 8 chunks
+  EXPECT_EQ(stf::inference_chunk(11, 16 * 128 * 128 * 4), 6);  // 11 MB: two chunks, 6 + 5
+  EXPECT_EQ(stf::inference_chunk(16, 100000), 16);
+  EXPECT_EQ(stf::inference_chunk(1, 100 << 20), 1);
+  // The paper model at batch 11 runs its high-resolution levels in chunks
+  // (encoder 6 + 5 frames, decoder 2 + ... + 1); one frame alone runs unchunked.
+  torch::manual_seed(5);
+  ModelConfig c = ModelConfig::preset("paper");
+  SyncTalkFace g(c);
+  g->eval();
+  torch::NoGradGuard ng;
+  const int64_t B = 11, S = c.image_size;
+  auto mel = torch::randn({B, 1, 80, 16});
+  auto id = torch::rand({B, 6, S, S});
+  auto all = g->forward(mel, id);
+  ASSERT_EQ(all.sizes(), torch::IntArrayRef({B, 3, S, S}));
+  for (int64_t i = 0; i < B; ++i) {
+    auto one = g->forward(mel.narrow(0, i, 1), id.narrow(0, i, 1));
+    EXPECT_LT((all.narrow(0, i, 1) - one).abs().max().item<double>(), 1e-4) << "frame " << i;
+  }
+}
+
 TEST(Model, FoldingForInferenceKeepsTheOutput) {
   torch::manual_seed(11);
   ModelConfig c = ModelConfig::preset("lite");

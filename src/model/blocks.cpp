@@ -20,6 +20,12 @@ void FlopCounter::add_conv_transpose(const torch::Tensor& input, const torch::Te
   if (g_counter) add(2 * input.numel() * (weight.numel() / weight.size(0)));
 }
 
+int64_t inference_chunk(int64_t batch, int64_t frame_bytes) {
+  const int64_t limit = int64_t(10) << 20;
+  const int64_t chunks = std::max<int64_t>(1, (batch * frame_bytes + limit - 1) / limit);
+  return (batch + chunks - 1) / chunks;
+}
+
 ConvBlockImpl::ConvBlockImpl(int64_t in, int64_t out, torch::ExpandingArray<2> kernel,
                              torch::ExpandingArray<2> stride, torch::ExpandingArray<2> padding,
                              bool residual, bool leaky)

@@ -72,6 +72,16 @@ TORCH_MODULE(UpBlock);
 // saved afterwards (its convolution weights now hold the residual).
 void fold_for_inference(torch::nn::Module& module);
 
+// Inference runs the levels at high resolution (output side >= S/4) of the
+// identity encoder and the decoder a few frames at a time: their activations
+// then stay in cache between layers, and LibTorch's convolutions of few
+// channels on large images run faster on small batches (paper model, float32,
+// batch 16: 82% of the reference convolution's GFLOP/s against 70%;
+// docs/performance.md). Returns the frames per chunk for a batch of `batch`
+// whose largest activation takes `frame_bytes` per frame: about 10 MB a
+// chunk, the chunks of equal size, the whole batch when it fits.
+int64_t inference_chunk(int64_t batch, int64_t frame_bytes);
+
 // Appends a downsampling conv followed by `residuals` residual 3x3 blocks.
 void add_down_stage(torch::nn::Sequential& s, int64_t in, int64_t out, torch::ExpandingArray<2> kernel,
                     torch::ExpandingArray<2> stride, torch::ExpandingArray<2> padding, int residuals);

@@ -19,6 +19,7 @@ class DecoderImpl : public torch::nn::Module {
   std::vector<torch::nn::Sequential> levels_;
   ConvBlock output_{nullptr};
   torch::nn::Conv2d to_rgb_{nullptr};
+  int64_t last_width_;  // channels of the largest activation: d6 + e0 at S x S
 };
 TORCH_MODULE(Decoder);
 

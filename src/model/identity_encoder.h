@@ -14,6 +14,7 @@ class IdentityEncoderImpl : public torch::nn::Module {
 
  private:
   std::vector<torch::nn::Sequential> levels_;
+  int64_t width0_;  // channels of the largest activation: w0 at S x S
 };
 TORCH_MODULE(IdentityEncoder);
 
