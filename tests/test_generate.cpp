@@ -108,6 +108,25 @@ TEST(Generate, ReferenceIsTheFaceFromLagFramesBeforeInTheSameShot) {
   EXPECT_EQ(seen(itself.next(0, crop(6))), 6);
 }
 
+TEST(Generate, ReferenceChoiceMatchesTheMouthToTheSpeech) {
+  EXPECT_EQ(ranks({3, 1, 2, 2}), (std::vector<double>{1, 0, 0.5, 0.5}));
+  auto crop = [](int i) { return torch::full({3, 2, 2}, float(i)); };
+  auto seen = [](const torch::Tensor& t) { return int(t[0][0][0].item<float>()); };
+  // lag 2, choice 3: crops 2 to 5 frames back are candidates, ranked by mouth opening.
+  const std::vector<double> opening{0.0, 0.5, 0.2, 0.9, 0.1, 0.3, 0.8, 0.0, 0.0};
+  const std::vector<double> loudness{0.5, 0.5, 0.5, 1.0, 0.0, 0.7, 0.75, 0.95, 0.8};
+  ReferenceHistory refs(2, 3);
+  std::vector<int> got;
+  for (int i = 0; i < 9; ++i) got.push_back(seen(refs.next(0, crop(i), opening[i], loudness[i])));
+  // 0-2: the shot's first crop (nothing 2 back yet); 3: loud, the more open of {0, 1}; 4: silent, the most
+  // closed of {0, 1, 2}; 5: rank 0.7 of {0, 1, 2, 3} -> 1 (rank 2/3); 6: 1 again (the nearest rank, and held);
+  // 7: crop 1 left the window, 3 is the most open; 8: rank 0.8 in {3, 4, 5, 6}: 6 (2/3) is nearer than 3 (1)
+  // by less than the hold, so 3 stays.
+  EXPECT_EQ(got, (std::vector<int>{0, 0, 0, 1, 0, 1, 1, 3, 3}));
+  refs.reset();
+  EXPECT_EQ(seen(refs.next(0, crop(20), 0.5, 1.0)), 20);  // a lost face starts afresh
+}
+
 TEST(Generate, DubsA25FpsClipForTheWholeAudio) {
   // 3 s of video, 5 s of speech: pingpong fills the rest.
   std::string dir = test::temp_dir("gen25"), out = dir + "/out.mp4";

@@ -114,3 +114,17 @@ TEST(Mel, ShortAndEmptyAudioAreErrors) {
   // Silence maps to the bottom of the range.
   EXPECT_FLOAT_EQ(mel.max().item<float>(), -4.0f);
 }
+
+TEST(Mel, FrameLoudnessFollowsTheSpeechAtItsTime) {
+  // 1 s of silence, 1 s of a loud tone, 1 s of a soft one; 25 fps.
+  std::vector<float> s(3 * kSampleRate, 0.f);
+  for (int i = kSampleRate; i < 3 * kSampleRate; ++i)
+    s[i] = (i < 2 * kSampleRate ? 0.5f : 0.05f) * std::sin(2 * M_PI * 440 * i / kSampleRate);
+  auto loud = frame_loudness(mel_spectrogram(s), 80, 25);
+  ASSERT_EQ(loud.size(), 80u);
+  EXPECT_LT(loud[10], loud[60]);  // silence < soft
+  EXPECT_LT(loud[60], loud[35]);  // soft < loud
+  EXPECT_LT(loud[23], loud[26]);  // the tone starts at frame 25: 40 ms before it is still quiet
+  auto past_end = frame_loudness(mel_spectrogram(s), 200, 25);  // frames after the audio: its last columns
+  EXPECT_EQ(past_end[199], past_end[150]);
+}

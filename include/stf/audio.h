@@ -27,4 +27,10 @@ int64_t mel_window_start(int64_t frame, double fps, int64_t mel_columns);
 // The (80, 16) window for a video frame. Throws if T < 16 (audio < 0.2 s).
 torch::Tensor mel_window(const torch::Tensor& mel, int64_t frame, double fps);
 
+// How loud the speech is at each of `frames` video frames at `fps`: the mean
+// normalised log-mel over the 80 bands and the columns from 40 ms before to
+// 80 ms after the frame's time (frames past the audio's end get its last
+// columns). A mouth is open when the voice is loud, whoever speaks.
+std::vector<float> frame_loudness(const torch::Tensor& mel, int64_t frames, double fps);
+
 }  // namespace stf

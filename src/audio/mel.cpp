@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 
 #include "stf/audio.h"
@@ -113,6 +114,22 @@ torch::Tensor mel_window(const torch::Tensor& mel, int64_t frame, double fps) {
     throw Error("audio too short: " + std::to_string(columns) + " mel columns, need at least " +
                 std::to_string(kMelWindow) + " (0.2 s)");
   return mel.narrow(1, mel_window_start(frame, fps, columns), kMelWindow);  // (80, 16)
+}
+
+std::vector<float> frame_loudness(const torch::Tensor& mel, int64_t frames, double fps) {
+  STF_ASSERT(fps > 0);
+  auto per_column = mel.mean(0).contiguous();  // (T,)
+  const float* c = per_column.data_ptr<float>();
+  const int64_t T = per_column.size(0);
+  std::vector<float> loud(static_cast<size_t>(std::max<int64_t>(0, frames)));
+  for (int64_t i = 0; i < frames; ++i) {
+    const int64_t at = static_cast<int64_t>(std::floor(kMelFps * i / fps + 1e-9));
+    const int64_t from = std::clamp<int64_t>(at - 3, 0, T - 1), to = std::clamp<int64_t>(at + 7, from + 1, T);
+    double sum = 0;
+    for (int64_t k = from; k < to; ++k) sum += c[k];
+    loud[i] = static_cast<float>(sum / (to - from));
+  }
+  return loud;
 }
 
 }  // namespace stf

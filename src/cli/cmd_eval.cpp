@@ -49,6 +49,8 @@ void add_eval_command(CLI::App& root) {
   cmd->add_option("--audio-shift", o->eval.audio_shift,
                   "Delay the driving audio by this many seconds (a sync check: scores should get worse)")
       ->default_val(0);
+  cmd->add_option("--ref-choice", o->eval.ref_choice, "As generate's: seconds of history to pick the reference from")
+      ->default_val(2.0)->check(CLI::Range(0.0, 10.0));
   cmd->add_option("--ref-lag", o->eval.ref_lag,
                   "As generate's: seconds between a frame and the face used as its reference (0 = the frame itself)")
       ->default_val(1.0)->check(CLI::Range(0.0, 10.0));

@@ -40,6 +40,11 @@ void add_generate_command(CLI::App& root) {
       ->default_val("pingpong")->check(CLI::IsMember({"pingpong", "repeat", "none"}));
   cmd->add_option("--fps", o->gen.fps, "Output frame rate for a photo (a video keeps its own)")
       ->default_val(25)->check(CLI::Range(1.0, 120.0));
+  cmd->add_option("--ref-choice", o->gen.ref_choice,
+                  "Seconds: pick each video frame's reference among its face's crops from --ref-lag to --ref-lag + "
+                  "this before, the one whose mouth is as open as the speech is loud (0 = exactly --ref-lag before)")
+      ->default_val(2.0)
+      ->check(CLI::Range(0.0, 10.0));
   cmd->add_option("--ref-lag", o->gen.ref_lag,
                   "Seconds: each video frame is drawn with its own face from this long before as the reference "
                   "image (0 = the frame itself, which keeps more of the original mouth)")

@@ -9,6 +9,7 @@
 
 #include "audio/speech.h"
 #include "core/progress.h"
+#include "eval/metrics.h"
 #include "model/blocks.h"
 #include "model/model_file.h"
 #include "model/precision.h"
@@ -175,11 +176,40 @@ class Source {
 
 }  // namespace
 
-torch::Tensor ReferenceHistory::next(int64_t segment, const torch::Tensor& crop) {
+torch::Tensor ReferenceHistory::next(int64_t segment, const torch::Tensor& crop, double opening,
+                                     double loudness_rank) {
   if (segment != segment_) recent_.clear(), segment_ = segment;
-  recent_.push_back(crop);
-  if (recent_.size() > lag_ + 1) recent_.pop_front();
-  return recent_.front();
+  recent_.push_back({crop, opening, ++count_});
+  if (recent_.size() > lag_ + choice_ + 1) recent_.pop_front();
+  if (recent_.size() <= lag_ + 1) return recent_.front().crop;
+  const size_t n = recent_.size() - lag_;  // candidates: recent_[0, n), at least lag frames back
+  std::vector<double> gap(n);
+  size_t best = n - 1, held = n;
+  for (size_t i = n; i-- > 0;) {           // the most recent first: ties keep the nearest in time
+    double below = 0;
+    for (size_t j = 0; j < n; ++j)
+      below += recent_[j].opening < recent_[i].opening ? 1 : recent_[j].opening == recent_[i].opening && j != i ? 0.5 : 0;
+    gap[i] = std::abs(below / double(n - 1) - loudness_rank);
+    if (gap[i] < gap[best]) best = i;
+    if (recent_[i].number == chosen_) held = i;
+  }
+  // Keep the last frame's choice while it is nearly as good: fewer jumps between references.
+  if (held < n && gap[held] <= gap[best] + kHold) best = held;
+  chosen_ = recent_[best].number;
+  return recent_[best].crop;
+}
+
+std::vector<double> ranks(const std::vector<float>& values) {
+  std::vector<float> sorted(values);
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<double> r(values.size());
+  const double last = std::max<double>(1, double(values.size()) - 1);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const auto lo = std::lower_bound(sorted.begin(), sorted.end(), values[i]) - sorted.begin();
+    const auto hi = std::upper_bound(sorted.begin(), sorted.end(), values[i]) - sorted.begin();
+    r[i] = (double(lo) + double(hi - 1)) / 2 / last;
+  }
+  return r;
 }
 
 GenerateSummary generate(const GenerateOptions& opt) {
@@ -236,6 +266,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
                 " frames) for audio that is longer; use --loop none to cut the audio, or a shorter clip");
   summary.audio_seconds = double(samples.size()) / kSampleRate;
   torch::Tensor mel = mel_spectrogram(samples);  // (80, T)
+  const std::vector<double> loudness_rank = ranks(frame_loudness(mel, outputs, summary.fps));
 
   VideoWriterOptions wopt;
   wopt.fps = summary.fps;
@@ -286,7 +317,8 @@ GenerateSummary generate(const GenerateOptions& opt) {
   errors.run([&] {
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> photo_skips;  // identity features of a still, computed once
-    ReferenceHistory references(static_cast<size_t>(std::llround(std::max(0.0, o.ref_lag) * summary.fps)));
+    ReferenceHistory references(static_cast<size_t>(std::llround(std::max(0.0, o.ref_lag) * summary.fps)),
+                                static_cast<size_t>(std::llround(std::max(0.0, o.ref_choice) * summary.fps)));
     std::vector<Item> batch;
     bool more = true;
     while (more) {
@@ -303,7 +335,8 @@ GenerateSummary generate(const GenerateOptions& opt) {
         mels.push_back(mel_window(mel, b.index, summary.fps).unsqueeze(0));  // (1, 80, 16)
         if (photo && !photo_skips.empty()) continue;
         faces.push_back(to_tensor(crop_face(b.frame, b.to_crop, S).image));
-        refs.push_back(references.next(b.segment, faces.back()));
+        refs.push_back(references.next(b.segment, faces.back(), mouth_opening(b.face.landmarks),
+                                       loudness_rank[static_cast<size_t>(b.index)]));
       }
       if (!mels.empty()) {
         const int64_t B = static_cast<int64_t>(mels.size());

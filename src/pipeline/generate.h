@@ -26,6 +26,7 @@ struct GenerateOptions {
   std::string precision = "auto";  // model number format: auto | fp32 | bf16 (model/precision.h)
   double fps = 25;         // output rate for a still image
   double ref_lag = 1.0;    // seconds: a video frame's reference is its face from this long before (0 = itself)
+  double ref_choice = 2;   // seconds: pick the reference among this much more history by the speech (ReferenceHistory)
   std::string loop = "pingpong";  // audio longer than the video: pingpong | repeat | none
   double resize_factor = 1;       // shrink the input (and output) by this factor first
   TrackerOptions tracker;
@@ -54,17 +55,35 @@ int64_t looped_frame(int64_t i, int64_t frames, const std::string& loop);
 // oldest crop the shot has so far (the very first, itself). The model was
 // trained with references from other moments of the clip: the frame itself
 // would hand it the original mouth to copy.
+//
+// With `choice` > 0 the reference is picked among the shot's crops from
+// `lag` to `lag + choice` frames before: the one whose mouth opening ranks
+// among them as the speech's loudness at this frame ranks in the whole
+// audio (a loud frame gets the most open mouth, silence the most closed).
+// The generator partly copies its reference's mouth (models/README.md),
+// so this hands it a mouth that suits the speech.
 class ReferenceHistory {
  public:
-  explicit ReferenceHistory(size_t lag) : lag_(lag) {}
-  torch::Tensor next(int64_t segment, const torch::Tensor& crop);  // crop (3, S, S) -> reference (3, S, S)
-  void reset() { recent_.clear(); }                                // the face was lost
+  explicit ReferenceHistory(size_t lag, size_t choice = 0) : lag_(lag), choice_(choice) {}
+  // crop (3, S, S), its mouth opening, the speech's loudness rank in [0, 1] -> reference (3, S, S)
+  torch::Tensor next(int64_t segment, const torch::Tensor& crop, double opening = 0, double loudness_rank = 0);
+  void reset() { recent_.clear(); }  // the face was lost
 
  private:
-  size_t lag_;
-  int64_t segment_ = -1;
-  std::deque<torch::Tensor> recent_;  // the last lag + 1 crops of the shot
+  static constexpr double kHold = 0.1;  // rank gap within which the previous choice is kept
+  struct Crop {
+    torch::Tensor crop;
+    double opening;
+    int64_t number;  // counts the crops seen
+  };
+  size_t lag_, choice_;
+  int64_t segment_ = -1, count_ = 0, chosen_ = -1;
+  std::deque<Crop> recent_;  // the last lag + choice + 1 crops of the shot
 };
+
+// Rank of each value among all of them, in [0, 1] (0 = the smallest; ties
+// share their mean rank).
+std::vector<double> ranks(const std::vector<float>& values);
 
 GenerateSummary generate(const GenerateOptions& opt);
 
