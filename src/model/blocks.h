@@ -76,7 +76,7 @@ void fold_for_inference(torch::nn::Module& module);
 // identity encoder and the decoder a few frames at a time: their activations
 // then stay in cache between layers, and LibTorch's convolutions of few
 // channels on large images run faster on small batches (paper model, float32,
-// batch 16: 82% of the reference convolution's GFLOP/s against 70%;
+// batch 16: 81-85% of the reference convolution's GFLOP/s against 69-70%;
 // docs/performance.md). Returns the frames per chunk for a batch of `batch`
 // whose largest activation takes `frame_bytes` per frame: about 10 MB a
 // chunk, the chunks of equal size, the whole batch when it fits.
