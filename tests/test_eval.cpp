@@ -111,6 +111,17 @@ TEST(Metrics, MouthOpeningAndCorrelationByHand) {
   EXPECT_EQ(pearson({1, 2}, {1, 2}), 0.0);                       // too short to say
 }
 
+TEST(Metrics, MeanGreyChangeIsThePerPixelAbsoluteDifference) {
+  cv::Mat a(4, 6, CV_8UC3, cv::Scalar(100, 100, 100)), b = a.clone();
+  b(cv::Rect(0, 0, 3, 4)).setTo(cv::Scalar(110, 100, 100));  // blue +10 on the left half
+  b(cv::Rect(3, 0, 3, 4)).setTo(cv::Scalar(90, 100, 100));   // blue -10 on the right: no cancelling out
+  EXPECT_NEAR(mean_grey_change(a, b, cv::Rect(0, 0, 6, 4)), 1.14, 1e-9);
+  b(cv::Rect(0, 0, 1, 4)).setTo(cv::Scalar(100, 100, 200));   // red +100 in column 0
+  EXPECT_NEAR(mean_grey_change(a, b, cv::Rect(0, 0, 2, 4)), (29.9 + 1.14) / 2, 1e-9);
+  EXPECT_EQ(mean_grey_change(a, a, cv::Rect(0, 0, 6, 4)), 0.0);
+  EXPECT_EQ(mean_grey_change(a, b, cv::Rect()), 0.0);
+}
+
 TEST(Eval, ScoresARealClipWithTheCeilingOnTop) {
   std::string dir = test::temp_dir("eval_cli");
   test::CliResult r = test::run_cli("eval --data '" + test::shared_data("grid/bbaf2n.mpg") + "' --json '" + dir +
@@ -124,6 +135,8 @@ TEST(Eval, ScoresARealClipWithTheCeilingOnTop) {
   EXPECT_NEAR(s["real"]["mean"]["mouth_corr"].get<double>(), 1.0, 1e-9);  // the speaker's mouth moves
   EXPECT_DOUBLE_EQ(s["real"]["mean"]["mouth_sharpness"].get<double>(), 1.0);
   EXPECT_LT(s["model"]["mean"]["mouth_sharpness"].get<double>(), 1.0);  // a 96 px mouth upscaled into the frame
+  EXPECT_DOUBLE_EQ(s["real"]["mean"]["mouth_motion"].get<double>(), 1.0);
+  EXPECT_GT(s["model"]["mean"]["mouth_motion"].get<double>(), 0.0);
   for (const char* name : {"model", "reference_copy"}) {
     EXPECT_GT(s[name]["mean"]["mouth_sharpness"].get<double>(), 0.0) << name;
     EXPECT_GT(s[name]["mean"]["psnr"].get<double>(), 20.0) << name;

@@ -95,6 +95,7 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
                      const Track* driver = nullptr) {
   std::vector<cv::Mat> shown_crops(shown.frames.size());
   double psnr_sum = 0, ssim_sum = 0, lmd_sum = 0, lmdn_sum = 0, detail_real = 0, detail_shown = 0;
+  double change_real = 0, change_shown = 0;  // mouth-box change from the previous frame
   int64_t n = 0, n_lm = 0, n_inf = 0;
   std::vector<double> open_real, open_shown;
   const size_t frames = std::min(real.frames.size(), shown.frames.size());
@@ -111,6 +112,10 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
     const cv::Rect box = mouth_box(real.faces[i].landmarks, real.frames[i].size());  // in frame pixels
     detail_real += laplacian_variance(real.frames[i], box);
     detail_shown += laplacian_variance(shown.frames[i], box);
+    if (i > 0 && real.faces[i - 1].found) {
+      change_real += mean_grey_change(real.frames[i], real.frames[i - 1], box);
+      change_shown += mean_grey_change(shown.frames[i], shown.frames[i - 1], box);
+    }
     if (!shown.faces[i].found) continue;
     double d = mouth_distance(to_crop_space(real.faces[i].landmarks, m), to_crop_space(shown.faces[i].landmarks, m));
     lmd_sum += d;
@@ -125,6 +130,7 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
   j["lse_d"] = ss.lse_d;
   j["lse_c"] = ss.lse_c;
   j["offset"] = ss.offset;
+  if (change_real > 0) j["mouth_motion"] = change_shown / change_real;
   if (driver) {
     const double r = driver_correlation(shown, real.fps, *driver);
     if (std::isfinite(r)) j["driver_corr"] = r;
@@ -195,7 +201,7 @@ std::vector<cv::Mat> reference_copy(const Track& real, const CropOptions& crop, 
 
 void add_mean(nlohmann::json& system) {
   nlohmann::json mean;
-  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "mouth_corr", "mouth_sharpness", "driver_corr", "lmd_truth", "lse_d", "lse_c"}) {
+  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "mouth_corr", "mouth_sharpness", "mouth_motion", "driver_corr", "lmd_truth", "lse_d", "lse_c"}) {
     double sum = 0;
     int n = 0;
     bool inf = false;

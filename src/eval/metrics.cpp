@@ -71,6 +71,18 @@ cv::Rect mouth_box(const Landmarks& lm, const cv::Size& size) {
   return r & cv::Rect(cv::Point(0, 0), size);
 }
 
+double mean_grey_change(const cv::Mat& a, const cv::Mat& b, const cv::Rect& r) {
+  STF_ASSERT(a.type() == CV_8UC3 && b.type() == CV_8UC3 && a.size() == b.size());
+  if (r.area() <= 0) return 0;
+  double sum = 0;
+  for (int y = r.y; y < r.y + r.height; ++y)
+    for (int x = r.x; x < r.x + r.width; ++x) {
+      const cv::Vec3b &p = a.at<cv::Vec3b>(y, x), &q = b.at<cv::Vec3b>(y, x);
+      sum += std::abs(0.114 * (p[0] - q[0]) + 0.587 * (p[1] - q[1]) + 0.299 * (p[2] - q[2]));
+    }
+  return sum / r.area();
+}
+
 double laplacian_variance(const cv::Mat& bgr, const cv::Rect& r) {
   STF_ASSERT(bgr.type() == CV_8UC3);
   if (r.width < 3 || r.height < 3) return 0;

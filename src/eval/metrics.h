@@ -35,6 +35,11 @@ cv::Rect mouth_box(const Landmarks& lm, const cv::Size& size);
 // lies inside r. 0 for a region under 3x3 pixels.
 double laplacian_variance(const cv::Mat& bgr, const cv::Rect& r);
 
+// Mean absolute difference of the grey values (0.299 R + 0.587 G + 0.114 B)
+// of two BGR images of one size inside `r`: how much a region changed
+// between two frames (0 for an empty region).
+double mean_grey_change(const cv::Mat& a, const cv::Mat& b, const cv::Rect& r);
+
 // Pearson correlation of two series of the same length; 0 when there are
 // fewer than 3 points or either series is constant.
 double pearson(const std::vector<double>& a, const std::vector<double>& b);
