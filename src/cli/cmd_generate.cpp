@@ -47,7 +47,7 @@ void add_generate_command(CLI::App& root) {
       ->check(CLI::Range(0.0, 10.0));
   cmd->add_option("--ref-lag", o->gen.ref_lag,
                   "Seconds: each video frame is drawn with its own face from this long before as the reference "
-                  "image (0 = the frame itself, which keeps more of the original mouth)")
+                  "image (0 with --ref-choice 0 = the frame itself, which keeps more of the original mouth)")
       ->default_val(1.0)
       ->check(CLI::Range(0.0, 10.0));
   cmd->add_option("--resize-factor", o->gen.resize_factor, "Shrink the input by this factor first (faster; smaller output)")
