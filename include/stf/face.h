@@ -58,6 +58,9 @@ class LandmarkModel {
 cv::Rect2f landmark_bounds(const Landmarks& lm);
 // Distance between the eye centres (points 36-41 and 42-47).
 float inter_ocular_distance(const Landmarks& lm);
+// How open the mouth is: the mean distance between the inner lips' three
+// facing pairs (61-67, 62-66, 63-65) over the inter-ocular distance.
+double mouth_opening(const Landmarks& lm);
 
 // ---- crops ---------------------------------------------------------------------
 

@@ -56,10 +56,6 @@ double mouth_distance(const Landmarks& a, const Landmarks& b) {
   return sum / 20;
 }
 
-double mouth_opening(const Landmarks& lm) {
-  const double gap = cv::norm(lm[61] - lm[67]) + cv::norm(lm[62] - lm[66]) + cv::norm(lm[63] - lm[65]);
-  return gap / 3 / inter_ocular_distance(lm);
-}
 
 cv::Rect mouth_box(const Landmarks& lm, const cv::Size& size) {
   float x0 = lm[48].x, x1 = x0, y0 = lm[48].y, y1 = y0;
@@ -71,32 +67,30 @@ cv::Rect mouth_box(const Landmarks& lm, const cv::Size& size) {
   return r & cv::Rect(cv::Point(0, 0), size);
 }
 
+// 0.299 R + 0.587 G + 0.114 B of a BGR pixel.
+static double grey(const cv::Vec3b& p) { return 0.114 * p[0] + 0.587 * p[1] + 0.299 * p[2]; }
+
 double mean_grey_change(const cv::Mat& a, const cv::Mat& b, const cv::Rect& r) {
   STF_ASSERT(a.type() == CV_8UC3 && b.type() == CV_8UC3 && a.size() == b.size());
   if (r.area() <= 0) return 0;
   double sum = 0;
   for (int y = r.y; y < r.y + r.height; ++y)
-    for (int x = r.x; x < r.x + r.width; ++x) {
-      const cv::Vec3b &p = a.at<cv::Vec3b>(y, x), &q = b.at<cv::Vec3b>(y, x);
-      sum += std::abs(0.114 * (p[0] - q[0]) + 0.587 * (p[1] - q[1]) + 0.299 * (p[2] - q[2]));
-    }
+    for (int x = r.x; x < r.x + r.width; ++x)
+      sum += std::abs(grey(a.at<cv::Vec3b>(y, x)) - grey(b.at<cv::Vec3b>(y, x)));
   return sum / r.area();
 }
 
 double laplacian_variance(const cv::Mat& bgr, const cv::Rect& r) {
   STF_ASSERT(bgr.type() == CV_8UC3);
   if (r.width < 3 || r.height < 3) return 0;
-  cv::Mat grey(r.size(), CV_64F);
+  cv::Mat g(r.size(), CV_64F);  // grey values
   for (int y = 0; y < r.height; ++y)
-    for (int x = 0; x < r.width; ++x) {
-      const cv::Vec3b& p = bgr.at<cv::Vec3b>(r.y + y, r.x + x);
-      grey.at<double>(y, x) = 0.114 * p[0] + 0.587 * p[1] + 0.299 * p[2];
-    }
+    for (int x = 0; x < r.width; ++x) g.at<double>(y, x) = grey(bgr.at<cv::Vec3b>(r.y + y, r.x + x));
   double sum = 0, sum2 = 0;
   for (int y = 1; y + 1 < r.height; ++y)
     for (int x = 1; x + 1 < r.width; ++x) {
-      const double l = grey.at<double>(y - 1, x) + grey.at<double>(y + 1, x) + grey.at<double>(y, x - 1) +
-                       grey.at<double>(y, x + 1) - 4 * grey.at<double>(y, x);
+      const double l = g.at<double>(y - 1, x) + g.at<double>(y + 1, x) + g.at<double>(y, x - 1) +
+                       g.at<double>(y, x + 1) - 4 * g.at<double>(y, x);
       sum += l, sum2 += l * l;
     }
   const double n = double(r.height - 2) * (r.width - 2);

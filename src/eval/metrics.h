@@ -20,10 +20,6 @@ double ssim(const cv::Mat& a, const cv::Mat& b);
 // landmark sets, in their pixel units.
 double mouth_distance(const Landmarks& a, const Landmarks& b);
 
-// How open the mouth is: the mean distance between the inner lips' three
-// facing pairs (61-67, 62-66, 63-65) over the inter-ocular distance.
-double mouth_opening(const Landmarks& lm);
-
 // The region around the mouth: the bounding box of points 48-67 grown by a
 // quarter of its width and of its height on each side, clipped to an image
 // of `size` (empty when nothing is left).

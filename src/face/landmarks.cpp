@@ -57,4 +57,9 @@ float inter_ocular_distance(const Landmarks& lm) {
   return static_cast<float>(cv::norm(mean_of(lm, 36, 41) - mean_of(lm, 42, 47)));
 }
 
+double mouth_opening(const Landmarks& lm) {
+  const double gap = cv::norm(lm[61] - lm[67]) + cv::norm(lm[62] - lm[66]) + cv::norm(lm[63] - lm[65]);
+  return gap / 3 / inter_ocular_distance(lm);
+}
+
 }  // namespace stf

@@ -25,7 +25,7 @@ DecoderImpl::DecoderImpl(int64_t S, int64_t feature, const std::vector<int>& e, 
     levels_.push_back(register_module("level" + std::to_string(i), levels[i]));
   last_width_ = d[6] + e[0];
   const int64_t o = std::max(8, d[6] / 2);  // Wav2Lip: 32 after a 64-wide last level
-  output_ = register_module("output", ConvBlock(d[6] + e[0], o, 3, 1, 1));         // (B, o, S, S)
+  output_ = register_module("output", ConvBlock(last_width_, o, 3, 1, 1));         // (B, o, S, S)
   to_rgb_ = register_module("to_rgb", torch::nn::Conv2d(torch::nn::Conv2dOptions(o, 3, 1)));  // (B, 3, S, S)
 }
 

@@ -9,7 +9,6 @@
 
 #include "audio/speech.h"
 #include "core/progress.h"
-#include "eval/metrics.h"
 #include "model/blocks.h"
 #include "model/model_file.h"
 #include "model/precision.h"
