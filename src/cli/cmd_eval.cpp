@@ -51,6 +51,8 @@ void add_eval_command(CLI::App& root) {
       ->default_val(0);
   cmd->add_option("--ref-choice", o->eval.ref_choice, "As generate's: seconds of history to pick the reference from")
       ->default_val(2.0)->check(CLI::Range(0.0, 10.0));
+  cmd->add_option("--guidance-scale", o->eval.guidance_scale, "As generate's: how far the mouth moves with the speech")
+      ->default_val(3.0)->check(CLI::Range(0.0, 10.0));
   cmd->add_option("--ref-lag", o->eval.ref_lag,
                   "As generate's: seconds between a frame and the face used as its reference (0 with --ref-choice 0 = the frame itself)")
       ->default_val(1.0)->check(CLI::Range(0.0, 10.0));

@@ -50,6 +50,12 @@ void add_generate_command(CLI::App& root) {
                   "image (0 with --ref-choice 0 = the frame itself, which keeps more of the original mouth)")
       ->default_val(1.0)
       ->check(CLI::Range(0.0, 10.0));
+  cmd->add_option("--guidance-scale", o->gen.guidance_scale,
+                  "How far the mouth moves with the speech: the model's audio feature taken this many times as far "
+                  "from silence's (1 = as trained; higher opens the mouth wider, and past ~4 blurs it; silence "
+                  "keeps the mouth closed at any value)")
+      ->default_val(3.0)
+      ->check(CLI::Range(0.0, 10.0));
   cmd->add_option("--resize-factor", o->gen.resize_factor, "Shrink the input by this factor first (faster; smaller output)")
       ->default_val(1)->check(CLI::Range(1.0, 16.0));
   cmd->add_flag("--json", o->json, "Print the summary as JSON");

@@ -287,6 +287,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
         g.loop = "none";
         g.ref_lag = opt.ref_lag;
         g.ref_choice = opt.ref_choice;
+        g.guidance_scale = opt.guidance_scale;
         g.tracker = opt.tracker;
         g.crop = opt.crop;
         g.blend = opt.blend;
@@ -313,7 +314,8 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
   if (opt.baseline.empty()) systems.erase("baseline");
   for (auto& [name, s] : systems.items()) add_mean(s);
   return {{"model", model_path}, {"baseline", opt.baseline}, {"mode", opt.mode},
-          {"audio_shift", opt.audio_shift}, {"ref_lag", opt.ref_lag}, {"ref_choice", opt.ref_choice}, {"systems", systems}, {"skipped", skipped}};
+          {"audio_shift", opt.audio_shift}, {"ref_lag", opt.ref_lag}, {"ref_choice", opt.ref_choice},
+          {"guidance_scale", opt.guidance_scale}, {"systems", systems}, {"skipped", skipped}};
 }
 
 }  // namespace stf

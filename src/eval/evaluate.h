@@ -22,6 +22,7 @@ struct EvalOptions {
   double audio_shift = 0;          // seconds the driving audio is delayed (a sync sanity check)
   double ref_lag = 1.0;            // generate's reference lag (seconds; 0 = each frame is its own reference)
   double ref_choice = 2;           // generate's reference choice (seconds)
+  double guidance_scale = 3;       // generate's audio guidance
   TrackerOptions tracker;
   CropOptions crop;                // size is the model's
   BlendOptions blend;              // paste-back of the model's and the reference copy's faces

@@ -114,6 +114,14 @@ int automatic_model_threads(SyncTalkFace& model) {
   return count.flops() > 1e9 ? cores : std::max(1, cores - 1);
 }
 
+// The bottleneck that digital silence gives: the base of the audio guidance
+// (GenerateOptions::guidance_scale). (1, C)
+torch::Tensor silence_bottleneck(SyncTalkFace& model) {
+  torch::NoGradGuard ng;
+  auto mel = mel_spectrogram(std::vector<float>(kMelWindow * kHop, 0.0f)).narrow(1, 0, kMelWindow);  // (80, 16)
+  return model->bottleneck_from_audio(model->audio_encoder->forward(mel.view({1, 1, kMelBands, kMelWindow})));
+}
+
 // Source stage: decodes (and tracks) the frames that the output shows, in order.
 class Source {
  public:
@@ -316,6 +324,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
   errors.run([&] {
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> photo_skips;  // identity features of a still, computed once
+    const torch::Tensor silence = silence_bottleneck(model);  // (1, C)
     ReferenceHistory references(static_cast<size_t>(std::llround(std::max(0.0, o.ref_lag) * summary.fps)),
                                 static_cast<size_t>(std::llround(std::max(0.0, o.ref_choice) * summary.fps)));
     std::vector<Item> batch;
@@ -350,8 +359,9 @@ GenerateSummary generate(const GenerateOptions& opt) {
         } else {
           skips = model->encode_identity(model->inference_identity(torch::stack(faces), torch::stack(refs)));
         }
-        auto f_aud = model->audio_encoder->forward(m);                 // (B, C)
-        auto out = model->decode(model->bottleneck_from_audio(f_aud), skips);  // (B, 3, S, S)
+        auto bottleneck = model->bottleneck_from_audio(model->audio_encoder->forward(m));  // (B, C)
+        if (o.guidance_scale != 1) bottleneck = silence + o.guidance_scale * (bottleneck - silence);
+        auto out = model->decode(bottleneck, skips);                   // (B, 3, S, S)
         auto bytes = out.mul(255).round_().clamp_(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
         int64_t k = 0;
         for (Item& b : batch) {

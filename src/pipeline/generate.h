@@ -27,6 +27,13 @@ struct GenerateOptions {
   double fps = 25;         // output rate for a still image
   double ref_lag = 1.0;    // seconds: a video frame's reference is its face from this long before (0 = itself)
   double ref_choice = 2;   // seconds: pick the reference among this much more history by the speech (ReferenceHistory)
+  // Audio guidance (not in the paper; LatentSync's guidance scale plays the
+  // same part): the decoder gets the speech's bottleneck taken this many
+  // times as far from the one silence gives. The lite model moves a new
+  // face's mouth in time with the speech but far less than a speaker does
+  // (models/README.md, session 13); 1 = as trained. Silence gives the same
+  // closed mouth at any scale.
+  double guidance_scale = 3;
   std::string loop = "pingpong";  // audio longer than the video: pingpong | repeat | none
   double resize_factor = 1;       // shrink the input (and output) by this factor first
   TrackerOptions tracker;
