@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <thread>
 #include <torch/torch.h>
 #ifdef STF_WITH_OPENCV
@@ -15,7 +18,22 @@ int available_cores() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
+// glibc hands freed blocks of over 128 KB (more once it adapts) back to the
+// system and maps fresh pages for the next allocation; the first touch of
+// each page then faults, which on virtual machines is slow. Every model
+// layer allocates its output anew: on a 2-core AMD EPYC VM the lite model at
+// batch 16 ran at 144 frames/s, and at 647 with freed memory kept for reuse
+// (docs/performance.md, session 13). Blocks of up to 32 MB (glibc's limit)
+// now come from the heap, and up to 512 MB of free heap stays mapped.
+static void keep_freed_memory() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+#endif
+}
+
 int set_threads(int n) {
+  keep_freed_memory();
   // Processes that torchrun starts side by side share the cores.
   const char* local = std::getenv("LOCAL_WORLD_SIZE");
   const int sharing = local ? std::max(1, std::atoi(local)) : 1;
