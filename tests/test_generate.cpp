@@ -228,6 +228,7 @@ TEST(Generate, GuidanceScaleWidensTheSpeakingMouth) {
     for (double x : v) s += (x - m) * (x - m);
     return std::sqrt(s / v.size());
   };
+  ASSERT_EQ(open[0].size(), open[1].size());
   double cov = 0;
   for (size_t i = 0; i < open[0].size(); ++i) cov += (open[0][i] - mean(open[0])) * (open[1][i] - mean(open[1]));
   const double r = cov / open[0].size() / (stddev(open[0]) * stddev(open[1]));

@@ -22,7 +22,7 @@ int available_cores() {
 // system and maps fresh pages for the next allocation; the first touch of
 // each page then faults, which on virtual machines is slow. Every model
 // layer allocates its output anew: on a 2-core AMD EPYC VM the lite model at
-// batch 16 ran at 144 frames/s, and at 647 with freed memory kept for reuse
+// batch 16 ran at 171 frames/s, and at 700 with freed memory kept for reuse
 // (docs/performance.md, session 13). Blocks of up to 32 MB (glibc's limit)
 // now come from the heap, and up to 512 MB of free heap stays mapped.
 static void keep_freed_memory() {
