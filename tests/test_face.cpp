@@ -183,6 +183,63 @@ TEST(Face, DetailTransferKeepsSkinTextureButNotTheOldMouth) {
   EXPECT_LT(std_c[0] + std_c[1] + std_c[2], 0.3 * (std_o[0] + std_o[1] + std_o[2])) << "the old mouth shows through";
 }
 
+// With the model's silent rendering of a photo (generate's keep_frame): in
+// silence the photo comes back as it is, not the soft rendering; the speech's
+// change is added to the photo; a mouth in the photo that the silent
+// rendering does not show (here painted black) is replaced, not kept.
+TEST(Face, KeepFrameAddsOnlyTheSpeechsChangeToThePhoto) {
+  cv::Mat photo = cv::imread(STF_SOURCE_DIR "/examples/grace_hopper_512x512.jpg");
+  ASSERT_FALSE(photo.empty());
+  std::vector<TrackedFrame> out = track_frames({photo}, TrackerOptions{});
+  ASSERT_TRUE(out[0].face.found);
+  const Landmarks& lm = out[0].face.landmarks;
+  CropOptions copt;
+  cv::Matx23f m = crop_transform(lm, copt);
+  cv::Mat silent;  // the model's soft rendering of the photo
+  cv::GaussianBlur(crop_face(photo, m, copt.size).image, silent, cv::Size(), 1.5);
+  std::vector<cv::Point2f> mouth(lm.begin() + 48, lm.begin() + 68), in_crop;
+  cv::transform(mouth, in_crop, m);
+  const cv::Rect mouth_box = cv::boundingRect(mouth);
+  cv::Rect inner = cv::boundingRect(in_crop);
+  inner = cv::Rect(inner.x + inner.width / 4, inner.y + inner.height / 4, inner.width / 2, inner.height / 2);
+  auto grey_mean = [](const cv::Mat& img, const cv::Rect& r) {
+    cv::Scalar s = cv::mean(img(r));
+    return (s[0] + s[1] + s[2]) / 3;
+  };
+  BlendOptions keep, plain;
+  plain.keep_frame = false;
+
+  cv::Mat quiet = photo.clone(), soft = photo.clone();
+  paste_back(quiet, silent, m, lm, keep, silent);
+  paste_back(soft, silent, m, lm, plain, silent);
+  cv::Mat diff;
+  cv::absdiff(quiet, photo, diff);
+  double worst = 0;
+  cv::minMaxLoc(diff.reshape(1), nullptr, &worst);
+  EXPECT_LE(worst, 4) << "silence should give the photo itself";
+  EXPECT_GT(cv::PSNR(quiet, photo), 50);
+  EXPECT_LT(cv::PSNR(soft, photo), 45) << "without keep_frame the soft rendering should show";
+
+  cv::Mat speaking = silent.clone();  // the speech darkens the inside of the mouth by 60 levels
+  speaking(inner) -= cv::Scalar(60, 60, 60);
+  cv::Mat talk = photo.clone();
+  paste_back(talk, speaking, m, lm, keep, silent);
+  cv::Rect core(mouth_box.x + mouth_box.width * 3 / 8, mouth_box.y + mouth_box.height * 3 / 8, mouth_box.width / 4,
+                mouth_box.height / 4);
+  EXPECT_GT(grey_mean(photo, core) - grey_mean(talk, core), 40) << "the speech's change is missing";
+  cv::Rect chin = mouth_box + cv::Point(0, mouth_box.height * 2);
+  EXPECT_LT(std::abs(grey_mean(photo, chin) - grey_mean(talk, chin)), 2) << "the chin should stay the photo's";
+
+  cv::Mat painted = photo.clone();  // an open mouth the silent rendering does not show
+  std::vector<cv::Point> hull;
+  for (const auto& p : mouth) hull.emplace_back(p);
+  cv::convexHull(std::vector<cv::Point>(hull), hull);
+  cv::fillConvexPoly(painted, hull, cv::Scalar(0, 0, 0));
+  cv::Mat replaced = painted.clone();
+  paste_back(replaced, silent, m, lm, keep, silent);
+  EXPECT_GT(grey_mean(replaced, core), grey_mean(painted, core) + 60) << "the photo's own open mouth was kept";
+}
+
 TEST(Face, SmoothedLandmarksAreStillOnAStillFace) {
   // A still photo with fresh sensor-like noise each frame: raw landmarks
   // jitter by a pixel or so; the centred smoothing must calm them.

@@ -90,6 +90,8 @@ struct BlendOptions {
   bool color_match = true;  // match the generated crop's colour to the skin around the mask
   bool seamless = false;    // cv::seamlessClone instead of feathered alpha
   bool detail = true;       // the frame's fine texture kept where the generated face agrees with it
+  bool keep_frame = true;   // with the model's silent rendering (paste_back's `silent`): the frame's own
+                            // pixels plus the speech's change, where that rendering matches the frame
 };
 
 // Soft mask (CV_32F, 0..1, frame size restricted to `roi`) over the lower
@@ -97,9 +99,15 @@ struct BlendOptions {
 cv::Mat lower_face_mask(const Landmarks& lm, const cv::Rect& roi);
 
 // Pastes the generated crop's lower face back into the frame in place. Only
-// pixels under the mask change.
+// pixels under the mask change. `silent`, when given (and opt.keep_frame):
+// the model's crop of the same input with silent audio (generate passes a
+// photo's). Where it matches the frame at a coarse scale, the result is the
+// frame plus the speech's change (generated - silent): the frame's own
+// sharpness and colours, and exactly the frame in silence; where it does not
+// (a mouth in the frame the model would not render in silence), the
+// generated pixels. Colour matching and detail transfer are then not needed.
 void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
-                const Landmarks& lm, const BlendOptions& opt = {});
+                const Landmarks& lm, const BlendOptions& opt = {}, const cv::Mat& silent = {});
 
 // ---- tracking ---------------------------------------------------------------------
 

@@ -33,6 +33,11 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
   cmd->add_flag("--no-detail", o.no_detail,
                 "Paste back the upscaled generated face as it is (default: the frame's own skin texture is kept where the generated face agrees with it)")
       ->group(g);
+  cmd->add_flag("--no-keep-frame", o.no_keep_frame,
+                "Paste back the model's rendering of the whole lower face (default: where the model's rendering of "
+                "the frame with silent audio matches the frame, the frame's own pixels are kept and only the change "
+                "the speech makes is added, so skin and closed lips stay sharp)")
+      ->group(g);
   cmd->add_flag("--strict", o.strict, "Frames without a face are an error (default: passed through unchanged)")
       ->group(g);
 }
@@ -67,6 +72,7 @@ BlendOptions blend_options(const FaceCliOptions& o) {
   BlendOptions b;
   b.seamless = o.seamless;
   b.detail = !o.no_detail;
+  b.keep_frame = !o.no_keep_frame;
   return b;
 }
 

@@ -23,6 +23,47 @@ float feather_radius(const Landmarks& lm) {
   return std::max(1.0f, 0.06f * static_cast<float>(cv::norm(lm[14] - lm[2])));
 }
 
+// exp(-(d / tolerance)^2), d the channel mean of |a - b| (CV_32FC3): 1 where
+// they agree, 0 past about 1.7 tolerances apart.
+cv::Mat agreement(const cv::Mat& a, const cv::Mat& b, float tolerance) {
+  cv::Mat d;
+  cv::transform(cv::abs(a - b), d, cv::Matx13f(1 / 3.f, 1 / 3.f, 1 / 3.f));
+  cv::Mat agree;
+  cv::exp(-d.mul(d) / (tolerance * tolerance), agree);
+  return agree;
+}
+
+cv::Mat blurred(const cv::Mat& m, double sigma) {
+  cv::Mat out;
+  cv::GaussianBlur(m, out, cv::Size(), sigma);
+  return out;
+}
+
+// A one-channel weight as three channels.
+cv::Mat three(const cv::Mat& w) {
+  cv::Mat w3;
+  cv::merge(std::vector<cv::Mat>{w, w, w}, w3);
+  return w3;
+}
+
+// paste_back's `silent` path: the frame plus the speech's change
+// (generated - silent), where the silent rendering matches the frame at a
+// coarse scale (where the model's softness does not count); the generated
+// pixels where it does not (a mouth in the frame that the model would render
+// otherwise in silence: an open one is far more than 25 grey levels from a
+// closed one). All three images 8-bit BGR of the same size.
+cv::Mat keep_frame(const cv::Mat& target, const cv::Mat& warped, const cv::Mat& warped_silent, double scale) {
+  cv::Mat frame, gen, silent;
+  target.convertTo(frame, CV_32FC3);
+  warped.convertTo(gen, CV_32FC3);
+  warped_silent.convertTo(silent, CV_32FC3);
+  const double sigma = 2.5 * std::max(1.0, scale);  // a few of the crop's pixels seen in the frame
+  const cv::Mat w = blurred(agreement(blurred(frame, sigma), blurred(silent, sigma), 25.f), sigma / 2);
+  cv::Mat out = gen + three(w).mul(frame - silent);
+  out.convertTo(out, CV_8UC3);
+  return out;
+}
+
 }  // namespace
 
 cv::Mat lower_face_mask(const Landmarks& lm, const cv::Rect& roi) {
@@ -38,7 +79,7 @@ cv::Mat lower_face_mask(const Landmarks& lm, const cv::Rect& roi) {
 }
 
 void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
-                const Landmarks& lm, const BlendOptions& opt) {
+                const Landmarks& lm, const BlendOptions& opt, const cv::Mat& silent) {
   cv::Rect roi = cv::boundingRect(mask_polygon(lm, {0, 0}));
   roi = cv::Rect(roi.x - 2, roi.y - 2, roi.width + 4, roi.height + 4) & cv::Rect(0, 0, frame.cols, frame.rows);
   if (roi.empty()) return;
@@ -51,8 +92,13 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
   cv::warpAffine(generated, warped, back, roi.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
   cv::Mat mask = lower_face_mask(lm, roi);
   cv::Mat target = frame(roi);
+  const double scale = std::sqrt(std::abs(back(0, 0) * back(1, 1) - back(0, 1) * back(1, 0)));
 
-  if (opt.color_match) {
+  if (opt.keep_frame && !silent.empty()) {
+    cv::Mat warped_silent;
+    cv::warpAffine(silent, warped_silent, back, roi.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    warped = keep_frame(target, warped, warped_silent, scale);
+  } else if (opt.color_match) {
     // Skin just inside the mask edge should match: shift the generated
     // colours by the mean difference over the feather band.
     cv::Mat band = (mask > 0.05f) & (mask < 0.7f);
@@ -65,27 +111,18 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
     }
   }
 
-  if (opt.detail) {
+  if (opt.detail && (silent.empty() || !opt.keep_frame)) {
     // The generated crop is upscaled from the model's resolution (96 or 128
     // px) and has lost the skin's fine texture. Where it agrees with the
     // frame at coarse scale (skin, chin, cheeks), add back the frame's own
     // detail; where it differs (the re-rendered mouth), leave it as it is.
-    const double scale = std::sqrt(std::abs(back(0, 0) * back(1, 1) - back(0, 1) * back(1, 0)));
     if (scale > 1.2) {
       const double sigma = 0.6 * scale;  // the crop's pixel seen in the frame
-      cv::Mat orig, gen, orig_low, gen_low;
+      cv::Mat orig, gen;
       target.convertTo(orig, CV_32FC3);
       warped.convertTo(gen, CV_32FC3);
-      cv::GaussianBlur(orig, orig_low, cv::Size(), sigma);
-      cv::GaussianBlur(gen, gen_low, cv::Size(), sigma);
-      cv::Mat diff = cv::abs(gen_low - orig_low), d;
-      cv::transform(diff, d, cv::Matx13f(1 / 3.f, 1 / 3.f, 1 / 3.f));  // mean over channels
-      cv::Mat agree;
-      cv::exp(-(d.mul(d)) / (12.f * 12.f), agree);  // 1 where they agree, 0 past ~20 grey levels apart
-      cv::GaussianBlur(agree, agree, cv::Size(), sigma);
-      cv::Mat agree3;
-      cv::merge(std::vector<cv::Mat>{agree, agree, agree}, agree3);
-      gen += agree3.mul(orig - orig_low);
+      const cv::Mat orig_low = blurred(orig, sigma);
+      gen += three(blurred(agreement(blurred(gen, sigma), orig_low, 12.f), sigma)).mul(orig - orig_low);
       gen.convertTo(warped, CV_8UC3);
     }
   }

@@ -54,6 +54,7 @@ struct Item {
   int64_t segment = 0; // the tracker's shot number
   cv::Matx23f to_crop;
   cv::Mat generated;   // S x S BGR when the face was found
+  cv::Mat silent;      // a photo's crop rendered with silent audio (BlendOptions::keep_frame), else empty
 };
 
 // Runs a stage; the first failure is kept and closes every queue so the
@@ -112,6 +113,15 @@ int automatic_model_threads(SyncTalkFace& model) {
   }
   const int cores = available_cores();
   return count.flops() > 1e9 ? cores : std::max(1, cores - 1);
+}
+
+// (B, 3, S, S) in [0, 1] -> B images, S x S BGR 8-bit.
+std::vector<cv::Mat> to_images(const torch::Tensor& crops) {
+  auto bytes = crops.mul(255).round_().clamp_(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
+  std::vector<cv::Mat> images;
+  for (int64_t i = 0; i < bytes.size(0); ++i)
+    images.push_back(cv::Mat(int(bytes.size(1)), int(bytes.size(2)), CV_8UC3, bytes[i].data_ptr()).clone());
+  return images;
 }
 
 // The bottleneck that digital silence gives: the base of the audio guidance
@@ -309,7 +319,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
       while (generated.pop(it)) {
         if (it.face.found) {
           cv::Mat frame = it.frame.clone();
-          paste_back(frame, it.generated, it.to_crop, it.face.landmarks, o.blend);
+          paste_back(frame, it.generated, it.to_crop, it.face.landmarks, o.blend, it.silent);
           writer.write(frame);
           ++summary.frames_with_face;
         } else {
@@ -324,6 +334,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
   errors.run([&] {
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> photo_skips;  // identity features of a still, computed once
+    cv::Mat photo_silent;                    // and its rendering with silent audio
     const torch::Tensor silence = silence_bottleneck(model);  // (1, C)
     ReferenceHistory references(static_cast<size_t>(std::llround(std::max(0.0, o.ref_lag) * summary.fps)),
                                 static_cast<size_t>(std::llround(std::max(0.0, o.ref_choice) * summary.fps)));
@@ -361,12 +372,14 @@ GenerateSummary generate(const GenerateOptions& opt) {
         }
         auto bottleneck = model->bottleneck_from_audio(model->audio_encoder->forward(m));  // (B, C)
         if (o.guidance_scale != 1) bottleneck = silence + o.guidance_scale * (bottleneck - silence);
-        auto out = model->decode(bottleneck, skips);                   // (B, 3, S, S)
-        auto bytes = out.mul(255).round_().clamp_(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
-        int64_t k = 0;
+        const std::vector<cv::Mat> generated_crops = to_images(model->decode(bottleneck, skips));
+        if (photo && o.blend.keep_frame && photo_silent.empty())
+          photo_silent = to_images(model->decode(silence, photo_skips))[0];
+        size_t k = 0;
         for (Item& b : batch) {
           if (!b.face.found) continue;
-          b.generated = cv::Mat(S, S, CV_8UC3, bytes[k++].data_ptr()).clone();
+          b.generated = generated_crops[k++];
+          b.silent = photo_silent;
         }
       }
       for (Item& b : batch)
