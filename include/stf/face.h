@@ -103,9 +103,10 @@ cv::Mat lower_face_mask(const Landmarks& lm, const cv::Rect& roi);
 // the model's crop of the same input with silent audio (generate passes a
 // photo's). Where it matches the frame at a coarse scale, the result is the
 // frame plus the speech's change (generated - silent): the frame's own
-// sharpness and colours, and exactly the frame in silence; where it does not
-// (a mouth in the frame the model would not render in silence), the
-// generated pixels. Colour matching and detail transfer are then not needed.
+// sharpness and colours, and the frame itself (within a few grey levels) in
+// silence; where it does not (a mouth in the frame the model would not render
+// in silence), the generated pixels. Colour matching and detail transfer are
+// then not needed.
 void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
                 const Landmarks& lm, const BlendOptions& opt = {}, const cv::Mat& silent = {});
 
