@@ -147,6 +147,53 @@ TEST(Face, PasteBackOfTheUnmodifiedCropIsLossless) {
   }
 }
 
+// The model's colour errors are local (a green patch over the mouth): the
+// paste-back moves the chroma toward the frame's, and keeps the mouth that
+// the generated crop draws in luminance (here a dark bar).
+TEST(Face, ColourMatchRemovesALocalTintButKeepsTheDrawnMouth) {
+  std::vector<cv::Mat> frames = read_frames(test::shared_data("grid/bbaf2n.mpg"));
+  std::vector<TrackedFrame> out = track_frames({frames.front()}, TrackerOptions{});
+  ASSERT_TRUE(out[0].face.found);
+  const cv::Mat& frame = out[0].frame;
+  const Landmarks& lm = out[0].face.landmarks;
+  CropOptions copt;
+  cv::Matx23f m = crop_transform(lm, copt);
+  std::vector<cv::Point2f> mouth(lm.begin() + 48, lm.begin() + 68), in_crop;
+  cv::transform(mouth, in_crop, m);
+  cv::Rect box = cv::boundingRect(in_crop);
+  cv::Mat ycc;
+  cv::cvtColor(crop_face(frame, m, copt.size).image, ycc, cv::COLOR_BGR2YCrCb);
+  ycc(box) -= cv::Scalar(0, 25, 25);  // green, same luminance
+  cv::Rect bar(box.x, box.y + box.height / 2 - 1, box.width, 3);
+  ycc(bar) -= cv::Scalar(70, 0, 0);   // a dark line between the lips
+  cv::Mat generated;
+  cv::cvtColor(ycc, generated, cv::COLOR_YCrCb2BGR);
+
+  BlendOptions match, plain;
+  plain.color_match = false;
+  cv::Mat a = frame.clone(), b = frame.clone();
+  paste_back(a, generated, m, lm, match);
+  paste_back(b, generated, m, lm, plain);
+  auto ycc_mean = [](const cv::Mat& img, const cv::Rect& r) {
+    cv::Mat y;
+    cv::cvtColor(img(r), y, cv::COLOR_BGR2YCrCb);
+    return cv::mean(y);
+  };
+  const cv::Rect mouth_box = cv::boundingRect(mouth);
+  const cv::Scalar f = ycc_mean(frame, mouth_box), pa = ycc_mean(a, mouth_box), pb = ycc_mean(b, mouth_box);
+  const double tint_a = std::abs(pa[1] - f[1]) + std::abs(pa[2] - f[2]);
+  const double tint_b = std::abs(pb[1] - f[1]) + std::abs(pb[2] - f[2]);
+  EXPECT_GT(tint_b, 20) << "the tint should show without colour matching";
+  EXPECT_LT(tint_a, 0.5 * tint_b) << "the tint was not corrected";
+  std::vector<cv::Point2f> bar_corners{{float(bar.x), float(bar.y)}, {float(bar.br().x), float(bar.br().y)}}, in_frame;
+  cv::Matx23f back;
+  cv::invertAffineTransform(m, back);
+  cv::transform(bar_corners, in_frame, back);
+  cv::Rect bar_in_frame = cv::Rect(cv::Point(in_frame[0]), cv::Point(in_frame[1])) & cv::Rect(0, 0, frame.cols, frame.rows);
+  ASSERT_FALSE(bar_in_frame.empty());
+  EXPECT_GT(ycc_mean(frame, bar_in_frame)[0] - ycc_mean(a, bar_in_frame)[0], 30) << "the drawn mouth was lost";
+}
+
 // On a high-resolution photo the upscaled crop loses the skin's texture:
 // the detail transfer brings the frame's own texture back where the
 // generated face agrees with it, and not where it was re-rendered.

@@ -87,7 +87,8 @@ FaceCrop crop_face(const cv::Mat& frame, const cv::Matx23f& to_crop, int size);
 // ---- paste-back -------------------------------------------------------------------
 
 struct BlendOptions {
-  bool color_match = true;  // match the generated crop's colour to the skin around the mask
+  bool color_match = true;  // match the generated crop's colour to the skin around the mask, and its
+                            // chroma to the frame's at about half the mouth's height
   bool seamless = false;    // cv::seamlessClone instead of feathered alpha
   bool detail = true;       // the frame's fine texture kept where the generated face agrees with it
   bool keep_frame = true;   // with the model's silent rendering (paste_back's `silent`): the frame's own
