@@ -50,7 +50,7 @@ cv::Mat three(const cv::Mat& w) {
 // pixels (area-downscaled, blurred, upscaled linearly): for smooth fields,
 // at a fraction of the cost.
 cv::Mat smooth_field(const cv::Mat& m, double sigma) {
-  const double k = std::max(1.0, sigma / 2);
+  const double k = std::max(1.0, std::min({sigma / 2, double(m.cols), double(m.rows)}));  // at least 1 x 1
   cv::Mat small, out;
   cv::resize(m, small, cv::Size(), 1 / k, 1 / k, cv::INTER_AREA);
   cv::GaussianBlur(small, small, cv::Size(), sigma / k);
