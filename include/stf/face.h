@@ -106,8 +106,8 @@ cv::Mat lower_face_mask(const Landmarks& lm, const cv::Rect& roi);
 // frame plus the speech's change (generated - silent): the frame's own
 // sharpness and colours, and the frame itself (within a few grey levels) in
 // silence; where it does not (a mouth in the frame the model would not render
-// in silence), the generated pixels. Colour matching and detail transfer are
-// then not needed.
+// in silence), the generated pixels. Detail transfer and colour matching's
+// global shift are then not needed; its local chroma step still applies.
 void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
                 const Landmarks& lm, const BlendOptions& opt = {}, const cv::Mat& silent = {});
 

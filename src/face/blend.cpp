@@ -138,6 +138,8 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
       shifted += diff;
       shifted.convertTo(warped, CV_8UC3);
     }
+  }
+  if (opt.color_match) {
     // The model's colour errors are also local (a green upper lip, blue
     // lips): the chroma moves to the frame's at the scale of about half the
     // mouth's height, while the luminance, which draws the mouth, stays.
