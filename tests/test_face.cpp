@@ -197,15 +197,37 @@ TEST(Face, ColourMatchRemovesALocalTintButKeepsTheDrawnMouth) {
 // On a high-resolution photo the upscaled crop loses the skin's texture:
 // the detail transfer brings the frame's own texture back where the
 // generated face agrees with it, and not where it was re-rendered.
+namespace {
+
+// The bundled photo, its tracked landmarks and its default (96 px) crop
+// transform; found is false when no face was tracked.
+struct PhotoFace {
+  cv::Mat image;
+  Landmarks lm;
+  cv::Matx23f to_crop;
+  bool found = false;
+};
+
+PhotoFace bundled_photo_face() {
+  PhotoFace p;
+  p.image = cv::imread(STF_SOURCE_DIR "/examples/grace_hopper_512x512.jpg");
+  if (p.image.empty()) return p;
+  std::vector<TrackedFrame> out = track_frames({p.image}, TrackerOptions{});
+  p.found = out[0].face.found;
+  p.lm = out[0].face.landmarks;
+  p.to_crop = crop_transform(p.lm, CropOptions{});
+  return p;
+}
+
+}  // namespace
+
 TEST(Face, DetailTransferKeepsSkinTextureButNotTheOldMouth) {
-  cv::Mat photo = cv::imread(STF_SOURCE_DIR "/examples/grace_hopper_512x512.jpg");
-  ASSERT_FALSE(photo.empty());
-  std::vector<TrackedFrame> out = track_frames({photo}, TrackerOptions{});
-  ASSERT_TRUE(out[0].face.found);
-  const Landmarks& lm = out[0].face.landmarks;
-  CropOptions copt;  // 96 px, ~2.5x smaller than this face
-  cv::Matx23f m = crop_transform(lm, copt);
-  FaceCrop crop = crop_face(photo, m, copt.size);
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const cv::Mat& photo = p.image;
+  const Landmarks& lm = p.lm;
+  const cv::Matx23f& m = p.to_crop;  // 96 px, ~2.5x smaller than this face
+  FaceCrop crop = crop_face(photo, m, CropOptions{}.size);
   BlendOptions plain, detail;
   plain.detail = false;
   cv::Mat a = photo.clone(), b = photo.clone();
@@ -235,15 +257,13 @@ TEST(Face, DetailTransferKeepsSkinTextureButNotTheOldMouth) {
 // change is added to the photo; a mouth in the photo that the silent
 // rendering does not show (here painted black) is replaced, not kept.
 TEST(Face, KeepFrameAddsOnlyTheSpeechsChangeToThePhoto) {
-  cv::Mat photo = cv::imread(STF_SOURCE_DIR "/examples/grace_hopper_512x512.jpg");
-  ASSERT_FALSE(photo.empty());
-  std::vector<TrackedFrame> out = track_frames({photo}, TrackerOptions{});
-  ASSERT_TRUE(out[0].face.found);
-  const Landmarks& lm = out[0].face.landmarks;
-  CropOptions copt;
-  cv::Matx23f m = crop_transform(lm, copt);
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const cv::Mat& photo = p.image;
+  const Landmarks& lm = p.lm;
+  const cv::Matx23f& m = p.to_crop;
   cv::Mat silent;  // the model's soft rendering of the photo
-  cv::GaussianBlur(crop_face(photo, m, copt.size).image, silent, cv::Size(), 1.5);
+  cv::GaussianBlur(crop_face(photo, m, CropOptions{}.size).image, silent, cv::Size(), 1.5);
   std::vector<cv::Point2f> mouth(lm.begin() + 48, lm.begin() + 68), in_crop;
   cv::transform(mouth, in_crop, m);
   const cv::Rect mouth_box = cv::boundingRect(mouth);
