@@ -230,6 +230,7 @@ TEST(Face, DetailTransferKeepsSkinTextureButNotTheOldMouth) {
   FaceCrop crop = crop_face(photo, m, CropOptions{}.size);
   BlendOptions plain, detail;
   plain.detail = false;
+  plain.sharpen = 0;
   cv::Mat a = photo.clone(), b = photo.clone();
   paste_back(a, crop.image, m, lm, plain);
   paste_back(b, crop.image, m, lm, detail);
@@ -250,6 +251,82 @@ TEST(Face, DetailTransferKeepsSkinTextureButNotTheOldMouth) {
   cv::meanStdDev(photo(core), mean_o, std_o);
   cv::meanStdDev(c(core), mean_c, std_c);
   EXPECT_LT(std_c[0] + std_c[1] + std_c[2], 0.3 * (std_o[0] + std_o[1] + std_o[2])) << "the old mouth shows through";
+}
+
+// A re-rendered mouth with fine structure (teeth-like stripes two crop
+// pixels wide) comes out with more contrast when sharpened, at the same
+// mean; the unmodified crop, where the frame's own detail is used, comes
+// back as close to the photo as without.
+TEST(Face, SharpenAddsDetailToTheRedrawnMouthOnly) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const Landmarks& lm = p.lm;
+  FaceCrop crop = crop_face(p.image, p.to_crop, CropOptions{}.size);
+  BlendOptions off, on;
+  off.sharpen = 0;
+  ASSERT_GT(on.sharpen, 0) << "sharpening should be on by default";
+  auto paste = [&](const cv::Mat& generated, const BlendOptions& opt) {
+    cv::Mat out = p.image.clone();
+    paste_back(out, generated, p.to_crop, lm, opt);
+    return out;
+  };
+  EXPECT_GT(cv::PSNR(paste(crop.image, on), p.image), cv::PSNR(paste(crop.image, off), p.image) - 1);
+
+  std::vector<cv::Point2f> mouth(lm.begin() + 48, lm.begin() + 68), in_crop;
+  cv::transform(mouth, in_crop, p.to_crop);
+  const cv::Rect lips = cv::boundingRect(in_crop);
+  cv::Mat teeth = crop.image.clone();
+  for (int x = lips.x; x < lips.br().x; ++x)
+    teeth(cv::Rect(x, lips.y, 1, lips.height)).setTo(x / 2 % 2 ? cv::Scalar(170, 170, 170) : cv::Scalar(110, 110, 110));
+  const cv::Mat a = paste(teeth, off), b = paste(teeth, on);
+  cv::Rect core = cv::boundingRect(mouth);
+  core = cv::Rect(core.x + core.width / 4, core.y + core.height / 4, core.width / 2, core.height / 2);
+  cv::Scalar mean_a, sd_a, mean_b, sd_b;
+  cv::meanStdDev(a(core), mean_a, sd_a);
+  cv::meanStdDev(b(core), mean_b, sd_b);
+  EXPECT_GT(sd_b[1], 1.3 * sd_a[1]) << "the mouth is not sharper";
+  for (int c = 0; c < 3; ++c) EXPECT_NEAR(mean_a[c], mean_b[c], 3.0) << "sharpening changed the mouth's brightness";
+}
+
+// On the keep-frame path the speech's change in brightness is multiplied
+// by motion_gain, its change in colour is not, and silence stays the photo.
+TEST(Face, MotionGainScalesTheSpeechsBrightnessChangeOnly) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const cv::Mat& photo = p.image;
+  const Landmarks& lm = p.lm;
+  cv::Mat silent;
+  cv::GaussianBlur(crop_face(photo, p.to_crop, CropOptions{}.size).image, silent, cv::Size(), 1.5);
+  std::vector<cv::Point2f> mouth(lm.begin() + 48, lm.begin() + 68), in_crop;
+  cv::transform(mouth, in_crop, p.to_crop);
+  const cv::Rect inner = cv::boundingRect(in_crop);
+  const cv::Rect box = cv::boundingRect(mouth);
+  const cv::Rect core(box.x + box.width * 3 / 8, box.y + box.height * 3 / 8, box.width / 4, box.height / 4);
+  auto paste = [&](const cv::Mat& generated, float gain) {
+    BlendOptions opt;
+    opt.motion_gain = gain;
+    cv::Mat out = photo.clone();
+    paste_back(out, generated, p.to_crop, lm, opt, silent);
+    return out;
+  };
+  auto grey = [&](const cv::Mat& img) {
+    cv::Scalar s = cv::mean(img(core));
+    return (s[0] + s[1] + s[2]) / 3;
+  };
+  cv::Mat darker = silent.clone();  // an opening: 30 levels darker
+  darker(inner) -= cv::Scalar(30, 30, 30);
+  const double drop1 = grey(photo) - grey(paste(darker, 1)), drop2 = grey(photo) - grey(paste(darker, 2));
+  EXPECT_GT(drop1, 20);
+  EXPECT_NEAR(drop2 / drop1, 2.0, 0.3) << "drops " << drop1 << ", " << drop2;
+
+  cv::Mat tinted = silent.clone();  // the same luminance, another colour
+  tinted(inner) += cv::Scalar(30, 0, 30);
+  tinted(inner) -= cv::Scalar(0, 21, 0);
+  cv::Mat diff;
+  cv::absdiff(paste(tinted, 1), paste(tinted, 3), diff);
+  const cv::Scalar d = cv::mean(diff(core));
+  EXPECT_LT(d[0] + d[1] + d[2], 3.0) << "the colour change was amplified";
+  EXPECT_GT(cv::PSNR(paste(silent, 3), photo), 50) << "silence should still give the photo";
 }
 
 // With the model's silent rendering of a photo (generate's keep_frame): in

@@ -91,8 +91,11 @@ struct BlendOptions {
                             // chroma to the frame's at about half the mouth's height
   bool seamless = false;    // cv::seamlessClone instead of feathered alpha
   bool detail = true;       // the frame's fine texture kept where the generated face agrees with it
+  float sharpen = 1.5f;     // elsewhere (the re-rendered mouth) an unsharp mask: its detail at the crop's
+                            // pixel scale x (1 + sharpen); 0 = off. Not on the keep_frame path.
   bool keep_frame = true;   // with the model's silent rendering (paste_back's `silent`): the frame's own
                             // pixels plus the speech's change, where that rendering matches the frame
+  float motion_gain = 2.0f;  // on that path, the speech's change in luminance times this (1 = as rendered)
 };
 
 // Soft mask (CV_32F, 0..1, frame size restricted to `roi`) over the lower
@@ -103,7 +106,8 @@ cv::Mat lower_face_mask(const Landmarks& lm, const cv::Rect& roi);
 // pixels under the mask change. `silent`, when given (and opt.keep_frame):
 // the model's crop of the same input with silent audio (generate passes a
 // photo's). Where it matches the frame at a coarse scale, the result is the
-// frame plus the speech's change (generated - silent): the frame's own
+// frame plus the speech's change (generated - silent, its luminance times
+// opt.motion_gain): the frame's own
 // sharpness and colours, and the frame itself (within a few grey levels) in
 // silence; where it does not (a mouth in the frame the model would not render
 // in silence), the generated pixels. Detail transfer and colour matching's

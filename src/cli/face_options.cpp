@@ -33,11 +33,19 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
   cmd->add_flag("--no-detail", o.no_detail,
                 "Paste back the upscaled generated face as it is (default: the frame's own skin texture is kept where the generated face agrees with it)")
       ->group(g);
+  cmd->add_option("--sharpen", o.sharpen,
+                  "Sharpen the re-rendered mouth of a video (the model renders it at 96-128 px): its detail at the "
+                  "model's pixel scale is multiplied by 1 + this; 0 = off")
+      ->default_val(BlendOptions{}.sharpen)->check(CLI::Range(0.0, 5.0))->group(g);
   cmd->add_flag("--no-keep-frame", o.no_keep_frame,
                 "Paste back the model's rendering of the whole lower face (default: where the model's rendering of "
                 "the frame with silent audio matches the frame, the frame's own pixels are kept and only the change "
                 "the speech makes is added, so skin and closed lips stay sharp)")
       ->group(g);
+  cmd->add_option("--motion-gain", o.motion_gain,
+                  "With the frame kept (a photo): the change in brightness the speech makes to the mouth (an "
+                  "opening darkens it) times this; 1 = as the model renders it")
+      ->default_val(BlendOptions{}.motion_gain)->check(CLI::Range(0.0, 5.0))->group(g);
   cmd->add_flag("--strict", o.strict, "Frames without a face are an error (default: passed through unchanged)")
       ->group(g);
 }
@@ -72,6 +80,8 @@ BlendOptions blend_options(const FaceCliOptions& o) {
   BlendOptions b;
   b.seamless = o.seamless;
   b.detail = !o.no_detail;
+  b.sharpen = o.sharpen;
+  b.motion_gain = o.motion_gain;
   b.keep_frame = !o.no_keep_frame;
   return b;
 }

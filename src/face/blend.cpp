@@ -76,19 +76,23 @@ cv::Mat match_chroma(const cv::Mat& generated, const cv::Mat& frame, double sigm
 }
 
 // paste_back's `silent` path: the frame plus the speech's change
-// (generated - silent), where the silent rendering matches the frame at a
-// coarse scale (where the model's softness does not count); the generated
-// pixels where it does not (a mouth in the frame that the model would render
-// otherwise in silence: an open one is far more than 25 grey levels from a
-// closed one). All three images 8-bit BGR of the same size.
-cv::Mat keep_frame(const cv::Mat& target, const cv::Mat& warped, const cv::Mat& warped_silent, double scale) {
+// (generated - silent), its luminance times `gain`, where the silent
+// rendering matches the frame at a coarse scale (where the model's softness
+// does not count); the generated pixels (plus the gain's part) where it does
+// not (a mouth in the frame that the model would render otherwise in
+// silence: an open one is far more than 25 grey levels from a closed one).
+// All three images 8-bit BGR of the same size.
+cv::Mat keep_frame(const cv::Mat& target, const cv::Mat& warped, const cv::Mat& warped_silent, double scale,
+                   float gain) {
   cv::Mat frame, gen, silent;
   target.convertTo(frame, CV_32FC3);
   warped.convertTo(gen, CV_32FC3);
   warped_silent.convertTo(silent, CV_32FC3);
   const double sigma = 2.5 * std::max(1.0, scale);  // a few of the crop's pixels seen in the frame
   const cv::Mat w = smooth_field(agreement(smooth_field(frame, sigma), smooth_field(silent, sigma), 25.f), sigma / 2);
-  cv::Mat out = gen + three(w).mul(frame - silent);
+  cv::Mat luma;  // of the speech's change, BGR weights of Y
+  cv::transform(gen - silent, luma, cv::Matx13f(0.114f, 0.587f, 0.299f));
+  cv::Mat out = gen + (gain - 1) * three(luma) + three(w).mul(frame - silent);
   out.convertTo(out, CV_8UC3);
   return out;
 }
@@ -117,16 +121,18 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
   cv::invertAffineTransform(to_crop, back);
   back(0, 2) -= roi.x;
   back(1, 2) -= roi.y;
+  // Bicubic: the crop is upscaled (about 3x for a 720p face), and bilinear
+  // interpolation blurs it further.
   cv::Mat warped;
-  cv::warpAffine(generated, warped, back, roi.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  cv::warpAffine(generated, warped, back, roi.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
   cv::Mat mask = lower_face_mask(lm, roi);
   cv::Mat target = frame(roi);
   const double scale = std::sqrt(std::abs(back(0, 0) * back(1, 1) - back(0, 1) * back(1, 0)));
 
   if (opt.keep_frame && !silent.empty()) {
     cv::Mat warped_silent;
-    cv::warpAffine(silent, warped_silent, back, roi.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
-    warped = keep_frame(target, warped, warped_silent, scale);
+    cv::warpAffine(silent, warped_silent, back, roi.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+    warped = keep_frame(target, warped, warped_silent, scale, opt.motion_gain);
   } else if (opt.color_match) {
     // Skin just inside the mask edge should match: shift the generated
     // colours by the mean difference over the feather band.
@@ -146,20 +152,21 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
     warped = match_chroma(warped, target, 0.06 * cv::norm(lm[14] - lm[2]));
   }
 
-  if (opt.detail && (silent.empty() || !opt.keep_frame)) {
+  if ((opt.detail || opt.sharpen > 0) && (silent.empty() || !opt.keep_frame) && scale > 1.2) {
     // The generated crop is upscaled from the model's resolution (96 or 128
     // px) and has lost the skin's fine texture. Where it agrees with the
     // frame at coarse scale (skin, chin, cheeks), add back the frame's own
-    // detail; where it differs (the re-rendered mouth), leave it as it is.
-    if (scale > 1.2) {
-      const double sigma = 0.6 * scale;  // the crop's pixel seen in the frame
-      cv::Mat orig, gen;
-      target.convertTo(orig, CV_32FC3);
-      warped.convertTo(gen, CV_32FC3);
-      const cv::Mat orig_low = blurred(orig, sigma);
-      gen += three(blurred(agreement(blurred(gen, sigma), orig_low, 12.f), sigma)).mul(orig - orig_low);
-      gen.convertTo(warped, CV_8UC3);
-    }
+    // detail (weight w); where it differs (the re-rendered mouth), sharpen
+    // it instead: its own detail at the crop's pixel scale, times
+    // 1 + opt.sharpen (an unsharp mask).
+    const double sigma = 0.6 * scale;  // the crop's pixel seen in the frame
+    cv::Mat orig, gen;
+    target.convertTo(orig, CV_32FC3);
+    warped.convertTo(gen, CV_32FC3);
+    const cv::Mat orig_low = blurred(orig, sigma), gen_low = blurred(gen, sigma);
+    cv::Mat w = opt.detail ? three(blurred(agreement(gen_low, orig_low, 12.f), sigma)) : cv::Mat::zeros(gen.size(), CV_32FC3);
+    gen += w.mul(orig - orig_low) + opt.sharpen * (cv::Scalar::all(1) - w).mul(gen - gen_low);
+    gen.convertTo(warped, CV_8UC3);
   }
 
   if (opt.seamless) {
