@@ -149,6 +149,46 @@ TEST(Media, WriterReaderRoundTrip) {
   EXPECT_NEAR(dominant_frequency(middle, 16000, 300, 600), 440.0, 2.0);
 }
 
+// crf 0 is lossless: grey frames (no chroma to subsample) come back within
+// the colour conversions' rounding; the default crf loses much more on noise.
+TEST(Media, LosslessCrfGivesBackTheFrames) {
+  const std::string dir = test::temp_dir("lossless");
+  const int w = 96, h = 64, frames = 8;
+  std::vector<cv::Mat> written;
+  cv::RNG rng(7);
+  for (int i = 0; i < frames; ++i) {
+    cv::Mat grey(h, w, CV_8U);
+    rng.fill(grey, cv::RNG::UNIFORM, 16, 236);
+    cv::Mat bgr;
+    cv::cvtColor(grey, bgr, cv::COLOR_GRAY2BGR);
+    written.push_back(bgr);
+  }
+  auto worst_error = [&](int crf) {
+    const std::string out = dir + "/crf" + std::to_string(crf) + ".mp4";
+    VideoWriterOptions opt;
+    opt.crf = crf;
+    VideoWriter writer(out, w, h, opt);
+    for (const cv::Mat& f : written) writer.write(f);
+    writer.finish();
+    VideoReader reader(out);
+    cv::Mat f;
+    double worst = 0;
+    int n = 0;
+    while (reader.read(f) && n < frames) {
+      cv::Mat d;
+      cv::absdiff(f, written[n++], d);
+      double m = 0;
+      cv::minMaxLoc(d.reshape(1), nullptr, &m);
+      worst = std::max(worst, m);
+    }
+    EXPECT_EQ(n, frames);
+    return worst;
+  };
+  const double lossless = worst_error(0), lossy = worst_error(VideoWriterOptions{}.crf);
+  EXPECT_LE(lossless, 6);  // limited-range YUV and back: 5 here
+  EXPECT_GT(lossy, 3 * lossless);
+}
+
 TEST(Media, OddFrameSizeIsEncodedEven) {
   std::string out = test::temp_dir("odd") + "/odd.mp4";
   VideoWriter writer(out, 65, 49, {});

@@ -31,6 +31,8 @@ void add_generate_command(CLI::App& root) {
   cmd->add_option("--outfile", o->gen.outfile, "Output MP4 (H.264 + AAC); written only when complete")->required();
   cmd->add_option("--model", o->gen.model, "Model file (default: the bundled lite model)");
   cmd->add_option("--batch", o->gen.batch, "Face crops per model call")->default_val(16)->check(CLI::Range(1, 1024));
+  cmd->add_option("--crf", o->gen.crf, "H.264 quality of the output: 0 = lossless (large files), 18 = visually lossless, higher = smaller")
+      ->default_val(GenerateOptions{}.crf)->check(CLI::Range(0, 51));
   cmd->add_option("--precision", o->gen.precision,
                   "Model number format: fp32, bf16, or auto (bf16 on CPUs with AMX bfloat16 units, several times "
                   "faster there; fp32 elsewhere)")

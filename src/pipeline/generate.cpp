@@ -287,6 +287,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
 
   VideoWriterOptions wopt;
   wopt.fps = summary.fps;
+  wopt.crf = o.crf;
   wopt.audio_sample_rate = kSampleRate;
   VideoWriter writer(o.outfile, out_w, out_h, wopt);
   writer.set_audio(std::move(samples));  // the writer's copy is the only one (10 min: 38 MB)

@@ -36,6 +36,7 @@ struct GenerateOptions {
   double guidance_scale = 3;
   std::string loop = "pingpong";  // audio longer than the video: pingpong | repeat | none
   double resize_factor = 1;       // shrink the input (and output) by this factor first
+  int crf = 20;                   // x264 quality: 0 = lossless, 51 = worst (VideoWriterOptions::crf)
   TrackerOptions tracker;
   CropOptions crop;        // size is taken from the model
   BlendOptions blend;
