@@ -160,12 +160,19 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
     // it instead: its own detail at the crop's pixel scale, times
     // 1 + opt.sharpen (an unsharp mask).
     const double sigma = 0.6 * scale;  // the crop's pixel seen in the frame
-    cv::Mat orig, gen;
-    target.convertTo(orig, CV_32FC3);
+    cv::Mat gen;
     warped.convertTo(gen, CV_32FC3);
-    const cv::Mat orig_low = blurred(orig, sigma), gen_low = blurred(gen, sigma);
-    cv::Mat w = opt.detail ? three(blurred(agreement(gen_low, orig_low, 12.f), sigma)) : cv::Mat::zeros(gen.size(), CV_32FC3);
-    gen += w.mul(orig - orig_low) + opt.sharpen * (cv::Scalar::all(1) - w).mul(gen - gen_low);
+    const cv::Mat gen_low = blurred(gen, sigma);
+    const cv::Mat own = gen - gen_low;  // the crop's detail at its pixel scale
+    cv::Mat w;                          // where the frame's detail is used; none without opt.detail
+    if (opt.detail) {
+      cv::Mat orig;
+      target.convertTo(orig, CV_32FC3);
+      const cv::Mat orig_low = blurred(orig, sigma);
+      w = three(blurred(agreement(gen_low, orig_low, 12.f), sigma));
+      gen += w.mul(orig - orig_low);
+    }
+    if (opt.sharpen > 0) gen += opt.sharpen * (w.empty() ? own : cv::Mat((cv::Scalar::all(1) - w).mul(own)));
     gen.convertTo(warped, CV_8UC3);
   }
 

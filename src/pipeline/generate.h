@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "stf/face.h"
+#include "stf/media.h"
 
 namespace stf {
 
@@ -36,7 +37,7 @@ struct GenerateOptions {
   double guidance_scale = 3;
   std::string loop = "pingpong";  // audio longer than the video: pingpong | repeat | none
   double resize_factor = 1;       // shrink the input (and output) by this factor first
-  int crf = 20;                   // x264 quality: 0 = lossless, 51 = worst (VideoWriterOptions::crf)
+  int crf = VideoWriterOptions{}.crf;  // x264 quality: 0 = lossless, 51 = worst
   TrackerOptions tracker;
   CropOptions crop;        // size is taken from the model
   BlendOptions blend;
