@@ -8,6 +8,7 @@
 #include "stf/media.h"
 extern "C" {
 #include <libavutil/channel_layout.h>
+#include <libavutil/cpu.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 }
@@ -73,6 +74,10 @@ struct VideoWriter::Impl {
     if (codec_name == "libx264") {
       av_opt_set(venc->priv_data, "preset", opt.preset.c_str(), 0);
       av_opt_set(venc->priv_data, "crf", std::to_string(opt.crf).c_str(), 0);
+      // libx264's AVX-512 code (Debian 12's x264 164) reads memory it never
+      // wrote: the same frames gave different files from run to run. Up to
+      // AVX2 it is deterministic, at the same speed here.
+      if (av_get_cpu_flags() & AV_CPU_FLAG_AVX512) av_opt_set(venc->priv_data, "x264-params", "asm=avx2", 0);
     } else {
       venc->bit_rate = static_cast<int64_t>(enc_w) * enc_h * opt.fps * 0.15;
     }
