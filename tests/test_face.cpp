@@ -546,6 +546,31 @@ TEST(Face, DnnDetectorFindsTheFace) {
   EXPECT_LT(boxes[0].width, 250);
 }
 
+// A close-up stretched to 333x251 (the face fills the frame, HOG misses
+// it): the SSD network, asked instead, also reports boxes far beyond the
+// image. The tracker must never follow a face outside the frame.
+TEST(Face, NoFaceIsTrackedOutsideTheFrame) {
+  const std::string clip = test::temp_dir("stretched") + "/stretched.mp4";
+  {
+    VideoWriter writer(clip, 333, 251, {});
+    std::vector<cv::Mat> frames = read_frames(test::shared_data("vox/00010.mp4"));
+    for (int i = 0; i < 12; ++i) {
+      cv::Mat f;
+      cv::resize(frames[i], f, cv::Size(333, 251));
+      writer.write(f);
+    }
+    writer.finish();
+  }
+  std::vector<cv::Mat> frames = read_frames(clip);
+  const cv::Rect2f image(0, 0, frames[0].cols, frames[0].rows);
+  for (const TrackedFrame& tf : track_frames(frames, TrackerOptions{})) {
+    if (!tf.face.found) continue;
+    const cv::Rect2f& b = tf.face.box;
+    EXPECT_TRUE(image.contains(cv::Point2f(b.x + b.width / 2, b.y + b.height / 2)))
+        << "frame " << tf.index << ": face box at " << b.x << "," << b.y << " in a 332x250 frame";
+  }
+}
+
 TEST(Face, MmodDetectorFindsTheFace) {
   std::vector<cv::Rect2f> boxes = first_frame_boxes("mmod", "../models/mmod_human_face_detector.dat");
   ASSERT_FALSE(boxes.empty());

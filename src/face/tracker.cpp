@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <deque>
 #include <opencv2/imgproc.hpp>
@@ -141,6 +142,11 @@ struct FaceTracker::Impl {
     if (cut) ++segment;
     if (!tracking || cut || since_detect >= opt.detect_every - 1) {
       std::vector<cv::Rect2f> boxes = detector->detect(frame);
+      // Drop boxes mostly outside the frame: the SSD network sometimes
+      // reports coordinates far beyond the image on frames it cannot read.
+      const cv::Rect2f inside(0, 0, frame.cols, frame.rows);
+      auto outside = [&](const cv::Rect2f& b) { return (b & inside).area() < 0.5f * b.area(); };
+      boxes.erase(std::remove_if(boxes.begin(), boxes.end(), outside), boxes.end());
       ++stats.detections;
       since_detect = 0;
       int pick = -1;
