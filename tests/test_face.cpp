@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -286,6 +287,47 @@ TEST(Face, SharpenAddsDetailToTheRedrawnMouthOnly) {
   cv::meanStdDev(b(core), mean_b, sd_b);
   EXPECT_GT(sd_b[1], 1.3 * sd_a[1]) << "the mouth is not sharper";
   for (int c = 0; c < 3; ++c) EXPECT_NEAR(mean_a[c], mean_b[c], 3.0) << "sharpening changed the mouth's brightness";
+}
+
+// A face larger than max_scale frame pixels per crop pixel is blended at
+// that scale and only the change is scaled up: the result must match the
+// blend at full size (the photo at 4x: ~10 frame pixels per crop pixel),
+// on both paths, and leave everything outside the mask untouched.
+TEST(Face, LargeFaceBlendedAtReducedScaleMatchesFullSize) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  cv::Mat big;
+  cv::resize(p.image, big, cv::Size(), 4, 4, cv::INTER_CUBIC);
+  Landmarks lm;
+  for (int i = 0; i < 68; ++i) lm[i] = (p.lm[i] + cv::Point2f(0.5f, 0.5f)) * 4.f - cv::Point2f(0.5f, 0.5f);
+  const cv::Matx23f m = crop_transform(lm, CropOptions{});
+  const float scale = 1 / std::sqrt(std::abs(m(0, 0) * m(1, 1) - m(0, 1) * m(1, 0)));
+  ASSERT_GT(scale, 1.5f * BlendOptions{}.max_scale);
+  const cv::Mat crop = crop_face(big, m, CropOptions{}.size).image;
+  cv::Mat silent, spoken = crop.clone();
+  cv::GaussianBlur(crop, silent, cv::Size(), 1.5);
+  std::vector<cv::Point2f> mouth(lm.begin() + 48, lm.begin() + 68), in_crop;
+  cv::transform(mouth, in_crop, m);
+  const cv::Rect lips = cv::boundingRect(in_crop);
+  cv::rectangle(spoken, lips, cv::Scalar(40, 30, 60), cv::FILLED);  // an open mouth
+  const cv::Mat outside = lower_face_mask(lm, cv::Rect(0, 0, big.cols, big.rows)) <= 0;
+  for (const cv::Mat& given_silent : {cv::Mat(), silent}) {
+    BlendOptions full, reduced;
+    full.max_scale = std::numeric_limits<float>::infinity();
+    cv::Mat a = big.clone(), b = big.clone();
+    paste_back(a, spoken, m, lm, full, given_silent);
+    paste_back(b, spoken, m, lm, reduced, given_silent);
+    const std::string path = given_silent.empty() ? "video path" : "keep-frame path";
+    cv::Mat d, changed;
+    cv::absdiff(a, big, changed);
+    ASSERT_GT(cv::mean(changed, outside == 0)[2], 5) << path << ": the blend changed nothing";
+    cv::absdiff(a, b, d);
+    EXPECT_LT(cv::mean(d, outside == 0)[0], 1.5) << path;
+    EXPECT_LT(cv::mean(d, outside == 0)[2], 1.5) << path;
+    cv::absdiff(b, big, changed);
+    cv::cvtColor(changed, changed, cv::COLOR_BGR2GRAY);
+    EXPECT_EQ(cv::countNonZero(changed & outside), 0) << path << ": pixels outside the mask changed";
+  }
 }
 
 // On the keep-frame path the speech's change in brightness is multiplied

@@ -96,6 +96,8 @@ struct BlendOptions {
   bool keep_frame = true;   // with the model's silent rendering (paste_back's `silent`): the frame's own
                             // pixels plus the speech's change, where that rendering matches the frame
   float motion_gain = 2.0f;  // on that path, the speech's change in luminance times this (1 = as rendered)
+  float max_scale = 6.0f;    // a face larger than this many frame pixels per crop pixel is blended at that
+                             // scale, and the change it makes scaled up (the frame keeps its own detail)
 };
 
 // Soft mask (CV_32F, 0..1, frame size restricted to `roi`) over the lower

@@ -1,3 +1,4 @@
+#include <limits>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/photo.hpp>
 
@@ -100,16 +101,81 @@ cv::Mat keep_frame(const cv::Mat& target, const cv::Mat& warped, const cv::Mat& 
 }  // namespace
 
 cv::Mat lower_face_mask(const Landmarks& lm, const cv::Rect& roi) {
-  cv::Mat mask = cv::Mat::zeros(roi.size(), CV_32F);
-  std::vector<std::vector<cv::Point>> polys{mask_polygon(lm, cv::Point2f(roi.tl()))};
-  cv::fillPoly(mask, polys, cv::Scalar(1.0), cv::LINE_AA);
   // Erode by r, then blur with a kernel of radius r: the feathered edge lies
-  // inside the polygon and the mask is exactly 0 outside it.
-  int r = static_cast<int>(std::lround(feather_radius(lm)));
+  // inside the polygon and the mask is exactly 0 outside it. For large faces
+  // (r >= 32 px) both run on k x k blocks (k = r / 16), as their cost grows
+  // with r^2 (a 4000 px photo took minutes a frame); the smooth result is
+  // scaled back up and cut at the polygon. The blocks are anchored at the
+  // frame's origin, so a pixel's value does not depend on the roi.
+  const float r_full = feather_radius(lm);
+  const int k = std::max(1, static_cast<int>(r_full / 16));
+  auto floor_to = [k](int v) { return (v >= 0 ? v / k : -((-v + k - 1) / k)) * k; };
+  const cv::Rect grid(cv::Point(floor_to(roi.x), floor_to(roi.y)),
+                      cv::Point(floor_to(roi.br().x + k - 1), floor_to(roi.br().y + k - 1)));
+  const std::vector<cv::Point> poly = mask_polygon(lm, cv::Point2f(grid.tl()));
+  // The polygon on the blocks' grid, in 1/16 pixels (fillPoly's shift = 4),
+  // placed as resize maps pixel centres.
+  std::vector<std::vector<cv::Point>> polys{poly};
+  const int shift = k > 1 ? 4 : 0;
+  if (k > 1)
+    for (cv::Point& p : polys[0])
+      p = cv::Point(int(std::lround(((p.x + 0.5) / k - 0.5) * 16)), int(std::lround(((p.y + 0.5) / k - 0.5) * 16)));
+  cv::Mat mask = cv::Mat::zeros(grid.height / k, grid.width / k, CV_32F);
+  cv::fillPoly(mask, polys, cv::Scalar(1.0), cv::LINE_AA, shift);
+  const int r = static_cast<int>(std::lround(r_full / k));
   cv::erode(mask, mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)));
   cv::GaussianBlur(mask, mask, cv::Size(2 * r + 1, 2 * r + 1), r / 2.0, r / 2.0, cv::BORDER_CONSTANT);
-  return mask;
+  if (k == 1) return mask;
+  cv::Mat full, inside = cv::Mat::zeros(grid.size(), CV_8U);
+  cv::resize(mask, full, grid.size(), 0, 0, cv::INTER_LINEAR);
+  cv::fillPoly(inside, std::vector<std::vector<cv::Point>>{poly}, cv::Scalar(255));
+  full.setTo(0, inside == 0);
+  return full(roi - grid.tl()).clone();
 }
+
+namespace {
+
+// paste_back for a face seen larger than opt.max_scale frame pixels per crop
+// pixel: the same blend on the region shrunk by f, and only the change it
+// makes, scaled back up, added to the frame. The frame keeps its own fine
+// detail; the redrawn mouth has none finer than the crop's pixel anyway. At
+// full size a 4000 px photo's face made ~65 MB float images per step.
+void paste_back_reduced(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop, const Landmarks& lm,
+                        const BlendOptions& opt, const cv::Mat& silent, const cv::Rect& roi, double f) {
+  const int margin = static_cast<int>(std::ceil(2 * f));
+  const cv::Rect outer = cv::Rect(roi.x - margin, roi.y - margin, roi.width + 2 * margin, roi.height + 2 * margin) &
+                         cv::Rect(0, 0, frame.cols, frame.rows);
+  const cv::Size small(std::max(1, int(std::lround(outer.width / f))), std::max(1, int(std::lround(outer.height / f))));
+  const float fx = float(outer.width) / small.width, fy = float(outer.height) / small.height;
+  // The small image's pixel centre i lies at frame coordinate c + f i (as resize maps it).
+  const float cx = outer.x + 0.5f * (fx - 1), cy = outer.y + 0.5f * (fy - 1);
+  Landmarks small_lm;
+  for (int i = 0; i < 68; ++i) small_lm[i] = cv::Point2f((lm[i].x - cx) / fx, (lm[i].y - cy) / fy);
+  const cv::Matx23f& m = to_crop;
+  const cv::Matx23f small_to_crop(m(0, 0) * fx, m(0, 1) * fy, m(0, 0) * cx + m(0, 1) * cy + m(0, 2),
+                                  m(1, 0) * fx, m(1, 1) * fy, m(1, 0) * cx + m(1, 1) * cy + m(1, 2));
+  cv::Mat before, after, change;
+  cv::resize(frame(outer), before, small, 0, 0, cv::INTER_AREA);
+  after = before.clone();
+  BlendOptions at_scale = opt;
+  at_scale.max_scale = std::numeric_limits<float>::infinity();
+  paste_back(after, generated, small_to_crop, small_lm, at_scale, silent);
+  cv::subtract(after, before, change, cv::noArray(), CV_16SC3);
+  cv::resize(change, change, outer.size(), 0, 0, cv::INTER_LINEAR);
+  const cv::Mat mask = lower_face_mask(lm, outer);
+  cv::Mat target = frame(outer);
+  for (int y = 0; y < outer.height; ++y) {
+    const float* w = mask.ptr<float>(y);
+    const cv::Vec3s* d = change.ptr<cv::Vec3s>(y);
+    cv::Vec3b* t = target.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < outer.width; ++x) {
+      if (w[x] <= 0) continue;  // outside the mask: untouched
+      for (int c = 0; c < 3; ++c) t[x][c] = cv::saturate_cast<uchar>(t[x][c] + d[x][c]);
+    }
+  }
+}
+
+}  // namespace
 
 void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
                 const Landmarks& lm, const BlendOptions& opt, const cv::Mat& silent) {
@@ -121,13 +187,14 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
   cv::invertAffineTransform(to_crop, back);
   back(0, 2) -= roi.x;
   back(1, 2) -= roi.y;
+  const double scale = std::sqrt(std::abs(back(0, 0) * back(1, 1) - back(0, 1) * back(1, 0)));
+  if (scale > opt.max_scale) return paste_back_reduced(frame, generated, to_crop, lm, opt, silent, roi, scale / opt.max_scale);
   // Bicubic: the crop is upscaled (about 3x for a 720p face), and bilinear
   // interpolation blurs it further.
   cv::Mat warped;
   cv::warpAffine(generated, warped, back, roi.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
   cv::Mat mask = lower_face_mask(lm, roi);
   cv::Mat target = frame(roi);
-  const double scale = std::sqrt(std::abs(back(0, 0) * back(1, 1) - back(0, 1) * back(1, 0)));
 
   if (opt.keep_frame && !silent.empty()) {
     cv::Mat warped_silent;
