@@ -77,6 +77,18 @@ TEST_F(CliBadInput, TextFileRenamedMp4) {
   test::expect_one_line_error(test::run_cli("probe " + quote(fake)), "notes.mp4");
 }
 
+// A RIFF/WAVE header whose chunk sizes are text: FFmpeg's WAV reader gives
+// up with "Cannot allocate memory", which must not reach the user.
+TEST_F(CliBadInput, DamagedWavHeaderIsNotCalledOutOfMemory) {
+  std::string wav = dir + "/garbage.wav";
+  std::ofstream f(wav, std::ios::binary);
+  for (int i = 0; i < 10; ++i) f << "RIFF1234WAVEfmt garbage";
+  f.close();
+  test::CliResult r = test::run_cli("mel " + quote(wav) + " --out " + quote(out));
+  test::expect_one_line_error(r, "garbage.wav");
+  EXPECT_EQ(r.output.find("memory"), std::string::npos) << r.output;
+}
+
 TEST_F(CliBadInput, TruncatedMp4) {
   std::string src = test::shared_data("grid_s1/bbaf2n.mp4");
   std::string cut = dir + "/cut.mp4";

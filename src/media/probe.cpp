@@ -33,8 +33,10 @@ AVFormatContext* open_input(const std::string& path) {
   av_log_set_level(AV_LOG_QUIET);  // failures are reported through stf::Error
   AVFormatContext* fmt = nullptr;
   int err = avformat_open_input(&fmt, path.c_str(), nullptr, nullptr);
-  if (err < 0)
-    throw Error(path + ": not a readable media file (" + av_error_text(err) + ")");
+  // A damaged header can make a demuxer ask for a huge buffer: FFmpeg then
+  // says "Cannot allocate memory", which would send the user the wrong way.
+  if (err == AVERROR(ENOMEM)) throw Error(path + ": not a readable media file (damaged header)");
+  if (err < 0) throw Error(path + ": not a readable media file (" + av_error_text(err) + ")");
   err = avformat_find_stream_info(fmt, nullptr);
   if (err < 0) {
     avformat_close_input(&fmt);
