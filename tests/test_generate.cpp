@@ -302,6 +302,8 @@ TEST(Generate, BadInputsAreOneLineErrorsWithoutOutput) {
   test::expect_one_line_error(
       test::run_cli("generate --face " + q(face) + " --text hi --voice xx-nope --outfile " + q(out)), "voice");
   test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text ' ' --outfile " + q(out)), "empty");
+  test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text ... --outfile " + q(out)),
+                              "give words");
   EXPECT_FALSE(fs::exists(out));
   for (const auto& e : fs::directory_iterator(dir)) EXPECT_NE(e.path().filename().string()[0], '.') << e.path();
 }

@@ -266,9 +266,11 @@ GenerateSummary generate(const GenerateOptions& opt) {
 
   std::vector<float> samples = driving_audio(o);
   int64_t outputs = std::max<int64_t>(1, std::llround(samples.size() * summary.fps / kSampleRate));
-  if (samples.size() < size_t(kMelWindow * kHop))
-    throw Error("the audio is " + std::to_string(samples.size() * 1000 / kSampleRate) +
-                " ms long; at least 200 ms (one mel window) is needed");
+  if (samples.size() < size_t(kMelWindow * kHop)) {
+    const std::string ms = std::to_string(samples.size() * 1000 / kSampleRate);
+    if (!o.text.empty()) throw Error("--text '" + o.text + "' gives " + ms + " ms of speech; at least 200 ms is needed: give words to speak");
+    throw Error("the audio is " + ms + " ms long; at least 200 ms (one mel window) is needed");
+  }
   const int64_t video_frames = photo ? 1 : reader.frame_count();
   const bool audio_longer = !photo && video_frames > 0 && outputs > video_frames;
   if (audio_longer && o.loop == "none") {
