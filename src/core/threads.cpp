@@ -23,14 +23,11 @@ int available_cores() {
 // each page then faults, which on virtual machines is slow. Every model
 // layer allocates its output anew: on a 2-core AMD EPYC VM the lite model at
 // batch 16 ran at 171 frames/s, and at 700 with freed memory kept for reuse
-// (docs/performance.md, session 13). All blocks now come from the heap,
-// and up to 512 MB of free heap stays mapped. (Capping the threshold at 32
-// MB, glibc's largest, left bigger blocks mapped afresh: paste-back on a
-// 4000 px photo, whose float images are ~65 MB, ran at 0.2 frames/s, 1.4
-// without mapping; session 16.)
+// (docs/performance.md, session 13). Blocks of up to 32 MB (glibc's limit)
+// now come from the heap, and up to 512 MB of free heap stays mapped.
 static void keep_freed_memory() {
 #ifdef __GLIBC__
-  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
 #endif
 }
