@@ -129,6 +129,27 @@ TEST(Generate, ReferenceChoiceMatchesTheMouthToTheSpeech) {
   EXPECT_EQ(seen(refs.next(0, crop(20), 0.5, 1.0)), 20);  // a lost face starts afresh
 }
 
+TEST(Generate, ReferenceChoiceSkipsFacesPosedOtherwise) {
+  auto crop = [](int i) { return torch::full({3, 2, 2}, float(i)); };
+  auto seen = [](const torch::Tensor& t) { return int(t[0][0][0].item<float>()); };
+  auto pose = [](float dx) { return std::vector<cv::Point2f>{{0.3f + dx, 0.4f}, {0.7f + dx, 0.4f}, {0.5f + dx, 0.6f}}; };
+  // lag 2, choice 3. Crop 1 has the most open mouth but the head 5% of the crop to the side;
+  // crop 3 is 0.5% off, within the tolerance.
+  const std::vector<double> opening{0.1, 0.9, 0.2, 0.3, 0.0, 0.0, 0.0};
+  const std::vector<double> loudness{0.5, 0.5, 0.5, 0.5, 0.5, 1.0, 0.0};
+  const std::vector<float> dx{0, 0.05f, 0, 0.005f, 0, 0, 0.05f};
+  ReferenceHistory refs(2, 3);
+  std::vector<int> got;
+  for (int i = 0; i < 7; ++i) got.push_back(seen(refs.next(0, crop(i), opening[i], loudness[i], pose(dx[i]))));
+  // 5: loud; of the candidates 0-3 the most open posed alike is 3 (1 is turned away);
+  // 6: silent, posed as 1: of 1-4 only 1 is posed alike, so it is taken however open.
+  EXPECT_EQ(got[5], 3);
+  EXPECT_EQ(got[6], 1);
+  ReferenceHistory blind(2, 3);  // without poses the mouth alone decides
+  for (int i = 0; i < 6; ++i) got[i] = seen(blind.next(0, crop(i), opening[i], loudness[i]));
+  EXPECT_EQ(got[5], 1);
+}
+
 TEST(Generate, DubsA25FpsClipForTheWholeAudio) {
   // 3 s of video, 5 s of speech: pingpong fills the rest.
   std::string dir = test::temp_dir("gen25"), out = dir + "/out.mp4";

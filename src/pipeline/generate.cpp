@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <opencv2/imgproc.hpp>
 #include <thread>
@@ -193,21 +194,50 @@ class Source {
 
 }  // namespace
 
+std::vector<cv::Point2f> pose_points(const Landmarks& lm, const cv::Matx23f& to_crop, int S) {
+  std::vector<cv::Point2f> out;
+  for (int i = 0; i < 48; ++i) {
+    if ((i >= 5 && i <= 11) || (i >= 17 && i <= 26)) continue;  // the chin drops as the mouth opens; brows move
+    const cv::Point2f& p = lm[i];
+    out.emplace_back((to_crop(0, 0) * p.x + to_crop(0, 1) * p.y + to_crop(0, 2)) / S,
+                     (to_crop(1, 0) * p.x + to_crop(1, 1) * p.y + to_crop(1, 2)) / S);
+  }
+  return out;
+}
+
+// Mean distance between corresponding points; 0 when either pose is unknown.
+static double pose_distance(const std::vector<cv::Point2f>& a, const std::vector<cv::Point2f>& b) {
+  if (a.empty() || a.size() != b.size()) return 0;
+  double sum = 0;
+  for (size_t i = 0; i < a.size(); ++i) sum += cv::norm(a[i] - b[i]);
+  return sum / double(a.size());
+}
+
 torch::Tensor ReferenceHistory::next(int64_t segment, const torch::Tensor& crop, double opening,
-                                     double loudness_rank) {
+                                     double loudness_rank, const std::vector<cv::Point2f>& pose) {
   if (segment != segment_) recent_.clear(), segment_ = segment;
-  recent_.push_back({crop, opening, ++count_});
+  recent_.push_back({crop, opening, pose, ++count_});
   if (recent_.size() > lag_ + choice_ + 1) recent_.pop_front();
   if (recent_.size() <= lag_ + 1) return recent_.front().crop;
   const size_t n = recent_.size() - lag_;  // candidates: recent_[0, n), at least lag frames back
+  // Only the candidates posed nearly as this frame is (within kPoseTolerance
+  // of the nearest) take part; among them, the mouth is matched to the speech.
+  std::vector<double> dist(n);
+  double nearest = std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < n; ++i) nearest = std::min(nearest, dist[i] = pose_distance(recent_[i].pose, pose));
+  std::vector<bool> posed(n);
+  size_t m = 0;
+  for (size_t i = 0; i < n; ++i) m += (posed[i] = dist[i] <= nearest + kPoseTolerance);
   std::vector<double> gap(n);
-  size_t best = n - 1, held = n;
-  for (size_t i = n; i-- > 0;) {           // the most recent first: ties keep the nearest in time
-    double below = 0;
+  size_t best = n, held = n;
+  for (size_t i = n; i-- > 0;) {  // the most recent first: ties keep the nearest in time
+    if (!posed[i]) continue;
+    double below = 0;  // the candidates whose mouth is less open
     for (size_t j = 0; j < n; ++j)
-      below += recent_[j].opening < recent_[i].opening ? 1 : recent_[j].opening == recent_[i].opening && j != i ? 0.5 : 0;
-    gap[i] = std::abs(below / double(n - 1) - loudness_rank);
-    if (gap[i] < gap[best]) best = i;
+      if (posed[j])
+        below += recent_[j].opening < recent_[i].opening ? 1 : recent_[j].opening == recent_[i].opening && j != i ? 0.5 : 0;
+    gap[i] = std::abs(below / double(std::max<size_t>(1, m - 1)) - loudness_rank);
+    if (best == n || gap[i] < gap[best]) best = i;
     if (recent_[i].number == chosen_) held = i;
   }
   // Keep the last frame's choice while it is nearly as good: fewer jumps between references.
@@ -358,7 +388,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
         if (photo && !photo_skips.empty()) continue;
         faces.push_back(to_tensor(crop_face(b.frame, b.to_crop, S).image));
         refs.push_back(references.next(b.segment, faces.back(), mouth_opening(b.face.landmarks),
-                                       loudness_rank[static_cast<size_t>(b.index)]));
+                                       loudness_rank[static_cast<size_t>(b.index)], pose_points(b.face.landmarks, b.to_crop, S)));
       }
       if (!mels.empty()) {
         const int64_t B = static_cast<int64_t>(mels.size());
