@@ -44,7 +44,7 @@ void add_generate_command(CLI::App& root) {
       ->default_val(25)->check(CLI::Range(1.0, 120.0));
   cmd->add_option("--ref-choice", o->gen.ref_choice,
                   "Seconds: pick each video frame's reference among its face's crops from --ref-lag to --ref-lag + "
-                  "this before, the one whose mouth is as open as the speech is loud (0 = exactly --ref-lag before)")
+                  "this before, the one posed like the frame whose mouth is as open as the speech is loud (0 = exactly --ref-lag before)")
       ->default_val(2.0)
       ->check(CLI::Range(0.0, 10.0));
   cmd->add_option("--ref-lag", o->gen.ref_lag,
