@@ -287,6 +287,19 @@ TEST(Face, SharpenAddsDetailToTheRedrawnMouthOnly) {
   cv::meanStdDev(b(core), mean_b, sd_b);
   EXPECT_GT(sd_b[1], 1.3 * sd_a[1]) << "the mouth is not sharper";
   for (int c = 0; c < 3; ++c) EXPECT_NEAR(mean_a[c], mean_b[c], 3.0) << "sharpening changed the mouth's brightness";
+
+  // Stripes of colour at one luminance (blue / green, Y ~129): the model's
+  // colour specks; the sharpening must not raise them.
+  cv::Mat specks = crop.image.clone();
+  for (int x = lips.x; x < lips.br().x; ++x)
+    specks(cv::Rect(x, lips.y, 1, lips.height)).setTo(x / 2 % 2 ? cv::Scalar(200, 120, 120) : cv::Scalar(60, 147, 120));
+  cv::Mat ycc_a, ycc_b;
+  cv::cvtColor(paste(specks, off)(core), ycc_a, cv::COLOR_BGR2YCrCb);
+  cv::cvtColor(paste(specks, on)(core), ycc_b, cv::COLOR_BGR2YCrCb);
+  cv::meanStdDev(ycc_a, mean_a, sd_a);
+  cv::meanStdDev(ycc_b, mean_b, sd_b);
+  ASSERT_GT(sd_a[2], 5) << "the stripes should show in Cb";
+  EXPECT_LT(sd_b[2], 1.1 * sd_a[2]) << "sharpening amplified colour specks";
 }
 
 // A face larger than max_scale frame pixels per crop pixel is blended at

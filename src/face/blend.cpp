@@ -240,7 +240,14 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
       w = three(blurred(agreement(gen_low, orig_low, 12.f), sigma));
       gen += w.mul(orig - orig_low);
     }
-    if (opt.sharpen > 0) gen += opt.sharpen * (w.empty() ? own : cv::Mat((cv::Scalar::all(1) - w).mul(own)));
+    if (opt.sharpen > 0) {
+      // Luminance only: the crop's colour detail is mostly the model's
+      // colour noise (blue and purple specks on lips and teeth).
+      cv::Mat luma;
+      cv::transform(own, luma, cv::Matx13f(0.114f, 0.587f, 0.299f));  // BGR weights of Y
+      const cv::Mat own_luma = three(luma);
+      gen += opt.sharpen * (w.empty() ? own_luma : cv::Mat((cv::Scalar::all(1) - w).mul(own_luma)));
+    }
     gen.convertTo(warped, CV_8UC3);
   }
 
