@@ -626,6 +626,40 @@ TEST(Face, NoFaceIsTrackedOutsideTheFrame) {
   }
 }
 
+// A frame where the detector misses the face between frames where it finds
+// it (here: blurred as by fast motion) takes the
+// landmarks between its neighbours; a longer gap and a cut are not bridged.
+TEST(Face, ShortDetectionGapIsBridged) {
+  std::vector<cv::Mat> frames = read_frames(test::shared_data("vox/00010.mp4"));
+  frames.resize(30);
+  auto blurred = [](const cv::Mat& f) {  // as by fast motion
+    cv::Mat o;
+    cv::GaussianBlur(f, o, cv::Size(), 10);
+    return o;
+  };
+  frames[10] = blurred(frames[10]);
+  for (int i = 20; i < 26; ++i) frames[i] = blurred(frames[i]);
+  TrackerOptions opt;
+  opt.detect_every = 1;  // every frame detected: frame 10 alone is missed
+  TrackerOptions raw = opt;
+  raw.smooth_radius = 0;  // no window: nothing bridged
+  std::vector<TrackedFrame> plain = track_frames(frames, raw), out = track_frames(frames, opt);
+  ASSERT_EQ(out.size(), 30u);
+  ASSERT_FALSE(plain[10].face.found) << "the detector should miss the blurred frame";
+  ASSERT_TRUE(plain[9].face.found && plain[11].face.found);
+  EXPECT_TRUE(out[10].face.found);
+  for (int k = 0; k < 68; ++k) {
+    const cv::Point2f mid = (out[9].face.landmarks[k] + out[11].face.landmarks[k]) * 0.5f;
+    EXPECT_LT(cv::norm(out[10].face.landmarks[k] - mid), 3.0) << "landmark " << k;
+  }
+  for (int i = 20; i < 26; ++i) EXPECT_FALSE(out[i].face.found) << "frame " << i << " of a 6-frame gap";
+
+  std::vector<cv::Mat> cut(frames.begin(), frames.begin() + 20);
+  cut[10] = cv::Mat::zeros(cut[10].size(), cut[10].type());  // a black frame: a cut, and no face
+  for (const TrackedFrame& tf : track_frames(cut, opt))
+    if (tf.index == 10) EXPECT_FALSE(tf.face.found) << "a face bridged across a cut";
+}
+
 TEST(Face, MmodDetectorFindsTheFace) {
   std::vector<cv::Rect2f> boxes = first_frame_boxes("mmod", "../models/mmod_human_face_detector.dat");
   ASSERT_FALSE(boxes.empty());

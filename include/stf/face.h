@@ -123,7 +123,7 @@ struct TrackerOptions {
   DetectorOptions detector;
   std::string landmark_model = kDefaultLandmarkModel;
   int detect_every = 5;       // full detection every N frames; landmarks track in between
-  int smooth_radius = 2;      // centred window of 2r+1 frames; 0 = --nosmooth
+  int smooth_radius = 2;      // centred window of 2r+1 frames (also bridges gaps of up to 2r-1); 0 = --nosmooth
   float cut_threshold = 0.35f;// histogram change that counts as a scene cut (re-detect)
   std::string select = "largest";  // largest | center | index:N | point:X,Y
   std::optional<cv::Rect2f> fixed_box;  // --box: skip detection
@@ -149,7 +149,9 @@ struct TrackStats {
 
 // Follows one face through a stream. Frames go in with push(); they come out
 // of pop() `smooth_radius` frames later, with smoothed landmarks (the
-// centred window needs future frames). Call finish() after the last frame.
+// centred window needs future frames), and a face the detector missed on a
+// few frames within the window, between two finds at about the same place
+// and with no cut between, interpolated. Call finish() after the last frame.
 class FaceTracker {
  public:
   explicit FaceTracker(const TrackerOptions& opt);

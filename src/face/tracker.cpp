@@ -71,6 +71,7 @@ struct RawFrame {
   TrackedFrame tf;      // face.landmarks become the smoothed ones on output
   Landmarks raw{};      // as fitted
   bool raw_found = false;
+  bool cut = false;     // a scene cut just before this frame
 };
 
 }  // namespace
@@ -91,6 +92,7 @@ struct FaceTracker::Impl {
   int since_detect = 0;
   cv::Mat last_hist;
   int64_t segment = 0;
+  bool cut_seen = false;  // whether the last observe() saw a scene cut
   std::optional<FaceObservation> static_face;
 
   Impl(const TrackerOptions& o, std::shared_ptr<const LandmarkModel> lm) : opt(o), landmarks(std::move(lm)) {
@@ -139,6 +141,7 @@ struct FaceTracker::Impl {
     cv::Mat hist = thumb_histogram(frame);
     bool cut = !last_hist.empty() && 0.5 * cv::norm(hist, last_hist, cv::NORM_L1) > opt.cut_threshold;
     last_hist = hist;
+    cut_seen = cut;
     if (cut) ++segment;
     if (!tracking || cut || since_detect >= opt.detect_every - 1) {
       std::vector<cv::Rect2f> boxes = detector->detect(frame);
@@ -181,6 +184,32 @@ struct FaceTracker::Impl {
     return obs;
   }
 
+  // A frame without a face between two with one, at most `radius` frames
+  // each way and with no cut between (the detector missed a face turned
+  // a little too far, or blurred by motion): its landmarks are interpolated
+  // between the two, so the mouth does not flick back to the original for
+  // a frame. Faces at two far apart places are not bridged.
+  void bridge(size_t i) {
+    RawFrame& me = window[i];
+    if (me.raw_found || opt.smooth_radius == 0) return;
+    const long r = opt.smooth_radius;
+    long before = -1, after = -1;
+    for (long j = long(i) - 1; j >= 0 && j >= long(i) - r; --j)
+      if (window[j].raw_found) { before = j; break; }
+    for (long j = long(i) + 1; j < long(window.size()) && j <= long(i) + r; ++j)
+      if (window[j].raw_found) { after = j; break; }
+    if (before < 0 || after < 0) return;
+    for (long j = before + 1; j <= after; ++j)
+      if (window[j].cut) return;
+    const cv::Rect2f a = landmark_bounds(window[before].raw), b = landmark_bounds(window[after].raw);
+    if (iou(a, b) < 0.5f) return;
+    const float t = float(long(i) - before) / float(after - before);
+    for (int k = 0; k < 68; ++k) me.tf.face.landmarks[k] = window[before].raw[k] * (1 - t) + window[after].raw[k] * t;
+    me.tf.face.box = landmark_bounds(me.tf.face.landmarks);
+    me.tf.face.found = true;
+    ++stats.with_face;
+  }
+
   // Centred average over the frames of the same segment within the radius.
   void smooth(size_t i) {
     RawFrame& me = window[i];
@@ -217,6 +246,7 @@ void FaceTracker::push(const cv::Mat& frame) {
   rf.raw = rf.tf.face.landmarks;
   rf.raw_found = rf.tf.face.found;
   rf.tf.segment = s.segment;  // frames of one segment may be smoothed together
+  rf.cut = s.cut_seen;
   if (rf.raw_found) ++s.stats.with_face;
   s.window.push_back(std::move(rf));
 }
@@ -229,6 +259,7 @@ bool FaceTracker::pop(TrackedFrame& out) {
   if (s.next_out >= s.window.size()) return false;
   if (!s.finished && s.window.size() <= s.next_out + r) return false;
   s.smooth(s.next_out);
+  s.bridge(s.next_out);
   out = s.window[s.next_out].tf;
   ++s.next_out;
   while (s.next_out > r) {  // keep r frames of history for the next window
