@@ -184,8 +184,8 @@ struct FaceTracker::Impl {
     return obs;
   }
 
-  // A frame without a face between two with one, at most `radius` frames
-  // each way and with no cut between (the detector missed a face turned
+  // A frame without a face between two with one, at most smooth_radius
+  // frames each way and with no cut between (the detector missed a face turned
   // a little too far, or blurred by motion): its landmarks are interpolated
   // between the two, so the mouth does not flick back to the original for
   // a frame. Faces at two far apart places are not bridged.

@@ -59,6 +59,10 @@ struct GenerateSummary {
 // frames: forward then backward (pingpong) or from the start again (repeat).
 int64_t looped_frame(int64_t i, int64_t frames, const std::string& loop);
 
+// The head's pose in its crop: the landmarks that do not move with speech
+// (jaw above the chin, nose, eyes), in crop coordinates over the crop's side.
+std::vector<cv::Point2f> pose_points(const Landmarks& lm, const cv::Matx23f& to_crop, int S);
+
 // The reference image of each video frame: its own face crop from `lag`
 // frames before, in the same shot; the first frames of a shot take the
 // oldest crop the shot has so far (the very first, itself). The model was
@@ -75,10 +79,6 @@ int64_t looped_frame(int64_t i, int64_t frames, const std::string& loop);
 // sides) of the nearest one's take part: the generator also copies the
 // reference's pose and what surrounds the face (a reference turned another
 // way painted hair over a cheek).
-// The head's pose in its crop: the landmarks that do not move with speech
-// (jaw above the chin, nose, eyes), in crop coordinates over the crop's side.
-std::vector<cv::Point2f> pose_points(const Landmarks& lm, const cv::Matx23f& to_crop, int S);
-
 class ReferenceHistory {
  public:
   explicit ReferenceHistory(size_t lag, size_t choice = 0) : lag_(lag), choice_(choice) {}
