@@ -192,8 +192,8 @@ class Source {
   std::vector<TrackedFrame> cache_;
 };
 
-}  // namespace
-
+// The head's pose in its crop: the landmarks that do not move with speech
+// (jaw above the chin, nose, eyes), in crop coordinates over the crop's side.
 std::vector<cv::Point2f> pose_points(const Landmarks& lm, const cv::Matx23f& to_crop, int S) {
   std::vector<cv::Point2f> out;
   for (int i = 0; i < 48; ++i) {
@@ -206,12 +206,14 @@ std::vector<cv::Point2f> pose_points(const Landmarks& lm, const cv::Matx23f& to_
 }
 
 // Mean distance between corresponding points; 0 when either pose is unknown.
-static double pose_distance(const std::vector<cv::Point2f>& a, const std::vector<cv::Point2f>& b) {
+double pose_distance(const std::vector<cv::Point2f>& a, const std::vector<cv::Point2f>& b) {
   if (a.empty() || a.size() != b.size()) return 0;
   double sum = 0;
   for (size_t i = 0; i < a.size(); ++i) sum += cv::norm(a[i] - b[i]);
   return sum / double(a.size());
 }
+
+}  // namespace
 
 torch::Tensor ReferenceHistory::next(int64_t segment, const torch::Tensor& crop, double opening,
                                      double loudness_rank, const std::vector<cv::Point2f>& pose) {

@@ -59,10 +59,6 @@ struct GenerateSummary {
 // frames: forward then backward (pingpong) or from the start again (repeat).
 int64_t looped_frame(int64_t i, int64_t frames, const std::string& loop);
 
-// The head's pose in its crop: the landmarks that do not move with speech
-// (jaw above the chin, nose, eyes), in crop coordinates over the crop's side.
-std::vector<cv::Point2f> pose_points(const Landmarks& lm, const cv::Matx23f& to_crop, int S);
-
 // The reference image of each video frame: its own face crop from `lag`
 // frames before, in the same shot; the first frames of a shot take the
 // oldest crop the shot has so far (the very first, itself). The model was
@@ -83,7 +79,7 @@ class ReferenceHistory {
  public:
   explicit ReferenceHistory(size_t lag, size_t choice = 0) : lag_(lag), choice_(choice) {}
   // crop (3, S, S), its mouth opening, the speech's loudness rank in [0, 1],
-  // the face's pose (pose_points of its landmarks in the crop) -> reference (3, S, S)
+  // its pose (the landmarks that do not move with speech, in crop sides; empty = unknown) -> reference (3, S, S)
   torch::Tensor next(int64_t segment, const torch::Tensor& crop, double opening = 0, double loudness_rank = 0,
                      const std::vector<cv::Point2f>& pose = {});
   void reset() { recent_.clear(); }  // the face was lost
