@@ -2,7 +2,6 @@
 // library become one line on stderr and exit status 2.
 #include <cstdio>
 #include <exception>
-#include <malloc.h>
 
 #include "cli/common.h"
 #include "stf/cancel.h"
@@ -10,11 +9,6 @@
 
 int main(int argc, char** argv) {
   stf::install_cancel_handler();
-  // Training and inference allocate and free large tensors every step;
-  // keeping freed memory in the process avoids a page fault storm (measured:
-  // a quarter of a lite training step went to the kernel without this).
-  mallopt(M_MMAP_THRESHOLD, 512 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   CLI::App app{"SyncTalkFace: audio-driven lip-sync (AAAI 2022 Audio-Lip Memory)", "synctalkface"};
   app.set_version_flag("--version", std::string("synctalkface ") + STF_VERSION);
   app.require_subcommand(1);

@@ -25,10 +25,17 @@ int available_cores() {
 // batch 16 ran at 171 frames/s, and at 700 with freed memory kept for reuse
 // (docs/performance.md, session 13). Blocks of up to 32 MB (glibc's limit)
 // now come from the heap, and up to 512 MB of free heap stays mapped.
+// Threads other than the first get heaps of their own (64 MB each), and a
+// heap whose blocks are all freed is unmapped whatever the trim threshold:
+// generate's stages, each on its own thread, passing 6 MB 1080p frames
+// along, mapped and unmapped them over and over (a fifth of a 1080p run in
+// page faults). One heap for all threads keeps them (1080p: 22-26 -> 30-31
+// frames/s; docs/performance.md, session 18).
 static void keep_freed_memory() {
 #ifdef __GLIBC__
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  mallopt(M_ARENA_MAX, 1);
 #endif
 }
 
