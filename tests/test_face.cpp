@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -629,16 +630,23 @@ TEST(Face, NoFaceIsTrackedOutsideTheFrame) {
 // A frame where the detector misses the face between frames where it finds
 // it (here: blurred as by fast motion) takes the
 // landmarks between its neighbours; a longer gap and a cut are not bridged.
-TEST(Face, ShortDetectionGapIsBridged) {
+// 30 frames of vox/00010 where the detector misses the face on frame 10 and
+// on frames 20-25 (blurred as by fast motion).
+std::vector<cv::Mat> frames_with_gaps() {
   std::vector<cv::Mat> frames = read_frames(test::shared_data("vox/00010.mp4"));
   frames.resize(30);
-  auto blurred = [](const cv::Mat& f) {  // as by fast motion
+  auto blurred = [](const cv::Mat& f) {
     cv::Mat o;
     cv::GaussianBlur(f, o, cv::Size(), 10);
     return o;
   };
   frames[10] = blurred(frames[10]);
   for (int i = 20; i < 26; ++i) frames[i] = blurred(frames[i]);
+  return frames;
+}
+
+TEST(Face, ShortDetectionGapIsBridged) {
+  std::vector<cv::Mat> frames = frames_with_gaps();
   TrackerOptions opt;
   opt.detect_every = 1;  // every frame detected: frame 10 alone is missed
   TrackerOptions raw = opt;
@@ -658,6 +666,26 @@ TEST(Face, ShortDetectionGapIsBridged) {
   cut[10] = cv::Mat::zeros(cut[10].size(), cut[10].type());  // a black frame: a cut, and no face
   for (const TrackedFrame& tf : track_frames(cut, opt))
     if (tf.index == 10) EXPECT_FALSE(tf.face.found) << "a face bridged across a cut";
+}
+
+TEST(Face, FaceFadesAroundALongerAbsence) {
+  std::vector<cv::Mat> frames = frames_with_gaps();
+  TrackerOptions opt;
+  opt.detect_every = 1;  // radius 2: fades over 2 frames each side of the 6-frame gap
+  std::vector<TrackedFrame> out = track_frames(frames, opt);
+  ASSERT_EQ(out.size(), 30u);
+  const std::map<int, float> expected = {{17, 1.0f}, {18, 2 / 3.0f}, {19, 1 / 3.0f},
+                                         {26, 1 / 3.0f}, {27, 2 / 3.0f}, {28, 1.0f}};
+  for (const auto& [i, fade] : expected) {
+    ASSERT_TRUE(out[i].face.found) << "frame " << i;
+    EXPECT_NEAR(out[i].fade, fade, 1e-6) << "frame " << i;
+  }
+  for (int i = 8; i <= 12; ++i) EXPECT_EQ(out[i].fade, 1.0f) << "frame " << i << " next to the bridged frame";
+
+  std::vector<cv::Mat> cut(frames.begin(), frames.begin() + 20);
+  cut[10] = cv::Mat::zeros(cut[10].size(), cut[10].type());  // a black frame: cuts before and after it
+  for (const TrackedFrame& tf : track_frames(cut, opt))
+    EXPECT_EQ(tf.fade, 1.0f) << "frame " << tf.index << ": faded towards a cut";
 }
 
 TEST(Face, MmodDetectorFindsTheFace) {

@@ -123,7 +123,8 @@ struct TrackerOptions {
   DetectorOptions detector;
   std::string landmark_model = kDefaultLandmarkModel;
   int detect_every = 5;       // full detection every N frames; landmarks track in between
-  int smooth_radius = 2;      // centred window of 2r+1 frames (also bridges gaps of up to 2r-1); 0 = --nosmooth
+  int smooth_radius = 2;      // centred window of 2r+1 frames (also bridges gaps of up to 2r-1 and fades
+                              // over r frames around longer ones); 0 = --nosmooth
   float cut_threshold = 0.35f;// histogram change that counts as a scene cut (re-detect)
   std::string select = "largest";  // largest | center | index:N | point:X,Y
   std::optional<cv::Rect2f> fixed_box;  // --box: skip detection
@@ -141,6 +142,8 @@ struct TrackedFrame {
   cv::Mat frame;
   FaceObservation face;
   int64_t segment = 0;  // shot number: grows at a scene cut or when the face is lost
+  float fade = 1;       // share of the re-rendered face to show: 1/(r+1), 2/(r+1) .. on the r frames
+                        // next to a stretch of the same shot where the face is lost, else 1
 };
 
 struct TrackStats {
@@ -148,10 +151,11 @@ struct TrackStats {
 };
 
 // Follows one face through a stream. Frames go in with push(); they come out
-// of pop() `smooth_radius` frames later, with smoothed landmarks (the
-// centred window needs future frames), and a face the detector missed on a
+// of pop() 2 x `smooth_radius` frames later, with smoothed landmarks (the
+// centred window needs future frames), a face the detector missed on a
 // few frames within the window, between two finds at about the same place
-// and with no cut between, interpolated. Call finish() after the last frame.
+// and with no cut between, interpolated, and `fade` set next to the face's
+// longer absences. Call finish() after the last frame.
 class FaceTracker {
  public:
   explicit FaceTracker(const TrackerOptions& opt);
@@ -176,8 +180,8 @@ FaceObservation find_face(const cv::Mat& image, std::shared_ptr<const LandmarkMo
 class VideoReader;
 
 // Runs every frame of `reader` through `tracker` and calls `on_frame` for
-// each tracked frame, in order (the tracker delays them by its smoothing
-// radius). Polls Ctrl-C between frames.
+// each tracked frame, in order (the tracker delays them by twice its
+// smoothing radius). Polls Ctrl-C between frames.
 void track_video(VideoReader& reader, FaceTracker& tracker,
                  const std::function<void(const TrackedFrame&)>& on_frame);
 

@@ -10,8 +10,10 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
       ->expected(4)->default_str("0 10 0 0")->group(g);
   cmd->add_option("--box", o.box, "Fixed face box top bottom left right in pixels (skips detection)")
       ->expected(4)->group(g);
-  cmd->add_flag("--nosmooth", o.nosmooth, "Do not smooth landmarks over time")->group(g);
-  cmd->add_option("--smooth", o.smooth_radius, "Smoothing radius in frames (centred window of 2r+1)")
+  cmd->add_flag("--nosmooth", o.nosmooth, "Do not smooth landmarks over time (and do not bridge or fade, see --smooth)")->group(g);
+  cmd->add_option("--smooth", o.smooth_radius,
+                  "Smoothing radius r in frames (centred window of 2r+1); faces the detector misses on up to 2r-1 "
+                  "frames are interpolated, and around longer absences the re-rendered face fades over r frames")
       ->default_val(2)->check(CLI::Range(0, 50))->group(g);
   cmd->add_flag("--static", o.is_static, "Detect once and reuse the face for every frame (photos)")->group(g);
   cmd->add_option("--face-select", o.select, "Which face to follow: largest, center, index:N, point:X,Y")

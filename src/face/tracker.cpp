@@ -184,30 +184,62 @@ struct FaceTracker::Impl {
     return obs;
   }
 
-  // A frame without a face between two with one, at most smooth_radius
-  // frames each way and with no cut between (the detector missed a face turned
-  // a little too far, or blurred by motion): its landmarks are interpolated
-  // between the two, so the mouth does not flick back to the original for
-  // a frame. Faces at two far apart places are not bridged.
-  void bridge(size_t i) {
-    RawFrame& me = window[i];
-    if (me.raw_found || opt.smooth_radius == 0) return;
+  // When frame i, without a face, lies between two with one, at most
+  // smooth_radius frames each way, at about the same place and with no cut
+  // between (the detector missed a face turned a little too far, or blurred
+  // by motion): those two frames; else {-1, -1}. Needs the window up to
+  // i + smooth_radius.
+  std::pair<long, long> short_gap(size_t i) const {
     const long r = opt.smooth_radius;
     long before = -1, after = -1;
     for (long j = long(i) - 1; j >= 0 && j >= long(i) - r; --j)
       if (window[j].raw_found) { before = j; break; }
     for (long j = long(i) + 1; j < long(window.size()) && j <= long(i) + r; ++j)
       if (window[j].raw_found) { after = j; break; }
-    if (before < 0 || after < 0) return;
+    const std::pair<long, long> none{-1, -1};
+    if (before < 0 || after < 0) return none;
     for (long j = before + 1; j <= after; ++j)
-      if (window[j].cut) return;
-    const cv::Rect2f a = landmark_bounds(window[before].raw), b = landmark_bounds(window[after].raw);
-    if (iou(a, b) < 0.5f) return;
+      if (window[j].cut) return none;
+    if (iou(landmark_bounds(window[before].raw), landmark_bounds(window[after].raw)) < 0.5f) return none;
+    return {before, after};
+  }
+
+  // A short gap's landmarks are interpolated between its two ends, so the
+  // mouth does not flick back to the original for a frame.
+  void bridge(size_t i) {
+    RawFrame& me = window[i];
+    if (me.raw_found) return;
+    const auto [before, after] = short_gap(i);
+    if (before < 0) return;
     const float t = float(long(i) - before) / float(after - before);
     for (int k = 0; k < 68; ++k) me.tf.face.landmarks[k] = window[before].raw[k] * (1 - t) + window[after].raw[k] * t;
     me.tf.face.box = landmark_bounds(me.tf.face.landmarks);
     me.tf.face.found = true;
     ++stats.with_face;
+  }
+
+  // Around a longer absence in the same shot (the face turned away), the
+  // re-rendered face fades out over the r frames before it and in over the r
+  // after, instead of switching to the original mouth from one frame to the
+  // next. Frames before i are final (emitted); a later one will have a face
+  // if it has one or lies in a short gap.
+  void fade(size_t i) {
+    RawFrame& me = window[i];
+    if (!me.tf.face.found) return;
+    const long r = opt.smooth_radius;
+    bool cut_before = me.cut, cut_after = false;
+    for (long d = 1; d <= r; ++d) {
+      const long p = long(i) - d, n = long(i) + d;
+      const bool lost_before = !cut_before && p >= 0 && !window[p].tf.face.found;
+      if (n < long(window.size())) cut_after = cut_after || window[n].cut;
+      const bool lost_after = !cut_after && n < long(window.size()) && !window[n].raw_found &&
+                              short_gap(size_t(n)).first < 0;
+      if (lost_before || lost_after) {
+        me.tf.fade = float(d) / float(r + 1);
+        return;
+      }
+      if (p >= 0) cut_before = cut_before || window[p].cut;
+    }
   }
 
   // Centred average over the frames of the same segment within the radius.
@@ -257,9 +289,12 @@ bool FaceTracker::pop(TrackedFrame& out) {
   Impl& s = *impl_;
   const size_t r = static_cast<size_t>(s.opt.smooth_radius);
   if (s.next_out >= s.window.size()) return false;
-  if (!s.finished && s.window.size() <= s.next_out + r) return false;
+  // fade() looks r frames ahead for a gap that short_gap() will not
+  // bridge, which looks r further.
+  if (!s.finished && s.window.size() <= s.next_out + 2 * r) return false;
   s.smooth(s.next_out);
   s.bridge(s.next_out);
+  s.fade(s.next_out);
   out = s.window[s.next_out].tf;
   ++s.next_out;
   while (s.next_out > r) {  // keep r frames of history for the next window

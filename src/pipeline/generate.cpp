@@ -53,6 +53,7 @@ struct Item {
   cv::Mat frame;       // may be shared (a photo, a looped frame): never changed in place
   FaceObservation face;
   int64_t segment = 0; // the tracker's shot number
+  float fade = 1;      // share of the re-rendered face shown (TrackedFrame::fade)
   cv::Matx23f to_crop;
   cv::Mat generated;   // S x S BGR when the face was found
   cv::Mat silent;      // a photo's crop rendered with silent audio (BlendOptions::keep_frame), else empty
@@ -178,6 +179,7 @@ class Source {
     it.frame = tf.frame;
     it.face = tf.face;
     it.segment = tf.segment;
+    it.fade = tf.fade;
     if (tf.face.found)
       it.to_crop = opt_.tracker.fixed_box ? crop_transform(*opt_.tracker.fixed_box, opt_.crop)
                                           : crop_transform(tf.face.landmarks, opt_.crop);
@@ -355,6 +357,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
         if (it.face.found) {
           cv::Mat frame = it.frame.clone();
           paste_back(frame, it.generated, it.to_crop, it.face.landmarks, o.blend, it.silent);
+          if (it.fade < 1) cv::addWeighted(frame, it.fade, it.frame, 1 - it.fade, 0, frame);
           writer.write(frame);
           ++summary.frames_with_face;
         } else {
