@@ -149,6 +149,32 @@ TEST(Face, PasteBackOfTheUnmodifiedCropIsLossless) {
   }
 }
 
+// Speech moves the mouth and the chin, not the cheeks: on a face turned
+// aside (vox/00010) the mask covers the mouth and the chin and stops within
+// 0.35 mouth widths beyond each corner, although the jaw line (the mask's
+// outline before) lies farther out on the near side.
+TEST(Face, MaskStopsShortOfTheCheeks) {
+  std::vector<cv::Mat> frames = read_frames(test::shared_data("vox/00010.mp4"));
+  std::vector<TrackedFrame> out = track_frames({frames[35]}, TrackerOptions{});
+  ASSERT_TRUE(out[0].face.found);
+  const Landmarks& lm = out[0].face.landmarks;
+  const cv::Mat mask = lower_face_mask(lm, cv::Rect(0, 0, frames[35].cols, frames[35].rows));
+  auto at = [&](cv::Point2f p) { return mask.at<float>(cvRound(p.y), cvRound(p.x)); };
+  EXPECT_GT(at((lm[62] + lm[66]) * 0.5f), 0.9f) << "mouth centre";
+  EXPECT_GT(at(lm[57] * 0.7f + lm[8] * 0.3f), 0.9f) << "between lower lip and chin";
+  const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  const cv::Point2f axis = (lm[54] - lm[48]) / width;
+  std::vector<cv::Point2f> jaw(lm.begin() + 2, lm.begin() + 15);
+  int cheek_points = 0;
+  for (float beyond = 0.35f; beyond < 2.0f; beyond += 0.1f)
+    for (const cv::Point2f p : {lm[54] + axis * (beyond * width), lm[48] - axis * (beyond * width)}) {
+      if (p.x < 0 || p.y < 0 || p.x >= mask.cols || p.y >= mask.rows || cv::pointPolygonTest(jaw, p, false) <= 0) continue;
+      ++cheek_points;  // inside the jaw line
+      EXPECT_EQ(at(p), 0.0f) << "cheek " << beyond << " mouth widths beyond a corner";
+    }
+  EXPECT_GE(cheek_points, 3) << "the near cheek should reach beyond 0.35 mouth widths from the corner";
+}
+
 // The model's colour errors are local (a green patch over the mouth): the
 // paste-back moves the chroma toward the frame's, and keeps the mouth that
 // the generated crop draws in luminance (here a dark bar).

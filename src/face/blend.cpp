@@ -8,16 +8,44 @@ namespace stf {
 
 namespace {
 
+// The part of `poly` where (p - origin) . axis <= limit (Sutherland-Hodgman
+// against one line).
+std::vector<cv::Point2f> clip_half_plane(const std::vector<cv::Point2f>& poly, cv::Point2f origin, cv::Point2f axis,
+                                         float limit) {
+  std::vector<cv::Point2f> out;
+  for (size_t i = 0; i < poly.size(); ++i) {
+    const cv::Point2f& a = poly[i];
+    const cv::Point2f& b = poly[(i + 1) % poly.size()];
+    const float da = (a - origin).dot(axis) - limit, db = (b - origin).dot(axis) - limit;
+    if (da <= 0) out.push_back(a);
+    if ((da < 0) != (db < 0) && da != db) out.push_back(a + (b - a) * (da / (da - db)));
+  }
+  return out;
+}
+
 // Jaw line 2..14 pushed 12% away from the nose tip (an opening jaw moves the
 // chin down, and the feather must not stop short of the chin), then back
-// across just under the nose (31, 33, 35 moved a little toward the upper lip).
+// across just under the nose (31, 33, 35 moved a little toward the upper lip);
+// cut at kMouthMargin mouth widths beyond each mouth corner, along the line
+// through the corners: speech moves the mouth and the chin, not the cheeks,
+// and on a face turned aside the model draws its mouth where a frontal
+// face's would be, leaving lip and teeth smears on the near cheek.
+constexpr float kMouthMargin = 0.3f;
 std::vector<cv::Point> mask_polygon(const Landmarks& lm, cv::Point2f shift) {
-  std::vector<cv::Point> poly;
+  std::vector<cv::Point2f> poly;
   const cv::Point2f nose = lm[30];
-  for (int i = 2; i <= 14; ++i) poly.emplace_back(nose + (lm[i] - nose) * 1.12f - shift);
+  for (int i = 2; i <= 14; ++i) poly.push_back(nose + (lm[i] - nose) * 1.12f);
   const float gap = 0.25f * (lm[51].y - lm[33].y);
-  for (int i : {35, 33, 31}) poly.emplace_back(lm[i] + cv::Point2f(0, gap) - shift);
-  return poly;
+  for (int i : {35, 33, 31}) poly.push_back(lm[i] + cv::Point2f(0, gap));
+  const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  if (width > 0) {
+    const cv::Point2f axis = (lm[54] - lm[48]) / width;  // left corner -> right corner
+    poly = clip_half_plane(poly, lm[54], axis, kMouthMargin * width);
+    poly = clip_half_plane(poly, lm[48], -axis, kMouthMargin * width);
+  }
+  std::vector<cv::Point> out;
+  for (const cv::Point2f& p : poly) out.emplace_back(p - shift);
+  return out;
 }
 
 float feather_radius(const Landmarks& lm) {
