@@ -1,5 +1,6 @@
 #include "pipeline/generate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -47,6 +48,11 @@ namespace {
 // Looping a video keeps its decoded frames; beyond this the user must choose
 // --loop repeat with a shorter clip or --loop none.
 constexpr double kLoopCacheBytes = 2.0 * (1 << 30);
+
+// Frames waiting between two stages: two batches, or fewer where that would
+// hold more than this many bytes of frames (a 4K frame is 25 MB: the two
+// queues held 64 of them, 1.6 GB).
+constexpr double kQueueBytes = 256.0 * (1 << 20);
 
 struct Item {
   int64_t index = 0;   // output frame
@@ -328,7 +334,9 @@ GenerateSummary generate(const GenerateOptions& opt) {
   VideoWriter writer(o.outfile, out_w, out_h, wopt);
   writer.set_audio(std::move(samples));  // the writer's copy is the only one (10 min: 38 MB)
 
-  BoundedQueue<Item> decoded(2 * size_t(o.batch)), generated(2 * size_t(o.batch));
+  const size_t queued = static_cast<size_t>(
+      std::clamp(kQueueBytes / (double(out_w) * out_h * 3), 2.0, 2.0 * o.batch));  // the model stage holds a batch itself
+  BoundedQueue<Item> decoded(queued), generated(queued);
   StageErrors errors({&decoded, &generated});
   Source source(o, reader, photo ? 1 : outputs, loop);
   Progress progress("generate", outputs, "frames", !o.quiet);
