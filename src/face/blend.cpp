@@ -40,8 +40,9 @@ std::vector<cv::Point> mask_polygon(const Landmarks& lm, cv::Point2f shift) {
   const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
   if (width > 0) {
     const cv::Point2f axis = (lm[54] - lm[48]) / width;  // left corner -> right corner
-    poly = clip_half_plane(poly, lm[54], axis, kMouthMargin * width);
-    poly = clip_half_plane(poly, lm[48], -axis, kMouthMargin * width);
+    std::vector<cv::Point2f> cut = clip_half_plane(poly, lm[54], axis, kMouthMargin * width);
+    cut = clip_half_plane(cut, lm[48], -axis, kMouthMargin * width);
+    if (cut.size() >= 3) poly = cut;  // else landmarks with the mouth outside the jaw line: left uncut
   }
   std::vector<cv::Point> out;
   for (const cv::Point2f& p : poly) out.emplace_back(p - shift);
