@@ -1,5 +1,6 @@
 // generate end to end on real clips with the bundled model: frame rates,
-// lengths, loops, photos, text input, pass-through of faceless frames, bad
+// lengths, loops, photos, text input, pass-through of faceless frames and the
+// fade around them, bad
 // inputs, Ctrl-C; and the exported model file.
 #include <gtest/gtest.h>
 
@@ -287,6 +288,46 @@ TEST(Generate, FramesWithoutAFaceAreUnchanged) {
   ASSERT_EQ(got.size(), 60u);
   for (int i = 32; i < 60; ++i)
     EXPECT_LT(mean_abs_diff(in[i], got[i]), mean_abs_diff(in[i], ref[i]) + 0.5) << "frame " << i;
+}
+
+// The re-rendered face fades out over the 2 frames (--smooth 2) before the
+// detector loses the face for a while and back in over the 2 after: the
+// change to the frame there is a third and two thirds of the full one.
+TEST(Generate, FaceFadesOutAndInAroundAnAbsence) {
+  std::string dir = test::temp_dir("genfade");
+  std::vector<cv::Mat> clip = read_frames(test::shared_data("vox/00010.mp4"));
+  clip.resize(45);
+  for (int i = 20; i < 30; ++i) cv::GaussianBlur(clip[i], clip[i], cv::Size(), 10);  // the detector misses these
+  {
+    VideoWriterOptions w;
+    w.crf = 0;
+    VideoWriter writer(dir + "/gap.mp4", clip[0].cols, clip[0].rows, w);
+    for (const cv::Mat& f : clip) writer.write(f);
+    writer.finish();
+  }
+  nlohmann::json s = generate_json("--face " + q(dir + "/gap.mp4") + " --audio " +
+                                   q(test::shared_data("grid_s1/bbaf3s.mp4")) + " --loop none --crf 0 --outfile " +
+                                   q(dir + "/out.mp4"));
+  EXPECT_EQ(s["frames_with_face"], 35);
+  std::vector<cv::Mat> in = read_frames(dir + "/gap.mp4"), got = read_frames(dir + "/out.mp4");
+  ASSERT_EQ(got.size(), 45u);
+  const FaceObservation face = find_face(in[17], std::make_shared<const LandmarkModel>(kDefaultLandmarkModel));
+  ASSERT_TRUE(face.found);
+  const std::vector<cv::Point2f> mouth(face.landmarks.begin() + 48, face.landmarks.begin() + 68);
+  cv::Rect box = cv::boundingRect(mouth);
+  box = cv::Rect(box.x - 8, box.y - 8, box.width + 16, box.height + 16) & cv::Rect(0, 0, in[0].cols, in[0].rows);
+  auto change = [&](int i) { return mean_abs_diff(in[i](box), got[i](box)); };
+  double full = 0;
+  for (int i : {12, 13, 14, 15, 16, 17, 32, 33, 34, 35, 36, 37}) full += change(i) / 12;
+  EXPECT_LT(change(19), 0.55 * full);
+  EXPECT_LT(change(30), 0.55 * full);
+  EXPECT_LT(change(18), 0.9 * full);
+  EXPECT_LT(change(31), 0.9 * full);
+  EXPECT_GT(change(18), change(19));
+  EXPECT_GT(change(31), change(30));
+  const std::vector<cv::Mat> ref = reencoded(in, 25, dir);
+  for (int i = 20; i < 30; ++i)
+    EXPECT_LT(mean_abs_diff(in[i], got[i]), mean_abs_diff(in[i], ref[i]) + 0.5) << "frame " << i << " without a face";
 }
 
 TEST(Generate, BadInputsAreOneLineErrorsWithoutOutput) {
