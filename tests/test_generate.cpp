@@ -1,7 +1,6 @@
 // generate end to end on real clips with the bundled model: frame rates,
 // lengths, loops, photos, text input, pass-through of faceless frames and the
-// fade around them, bad
-// inputs, Ctrl-C; and the exported model file.
+// fade around them, bad inputs, Ctrl-C; and the exported model file.
 #include <gtest/gtest.h>
 
 #include <cmath>
