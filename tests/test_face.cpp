@@ -4,8 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -653,12 +653,9 @@ TEST(Face, NoFaceIsTrackedOutsideTheFrame) {
   }
 }
 
-// A frame where the detector misses the face between frames where it finds
-// it (here: blurred as by fast motion) takes the
-// landmarks between its neighbours; a longer gap and a cut are not bridged.
 // 30 frames of vox/00010 where the detector misses the face on frame 10 and
 // on frames 20-25 (blurred as by fast motion).
-std::vector<cv::Mat> frames_with_gaps() {
+static std::vector<cv::Mat> frames_with_gaps() {
   std::vector<cv::Mat> frames = read_frames(test::shared_data("vox/00010.mp4"));
   frames.resize(30);
   auto blurred = [](const cv::Mat& f) {
@@ -671,6 +668,9 @@ std::vector<cv::Mat> frames_with_gaps() {
   return frames;
 }
 
+// A frame where the detector misses the face between frames where it finds
+// it (here: blurred as by fast motion) takes the
+// landmarks between its neighbours; a longer gap and a cut are not bridged.
 TEST(Face, ShortDetectionGapIsBridged) {
   std::vector<cv::Mat> frames = frames_with_gaps();
   TrackerOptions opt;
@@ -694,6 +694,8 @@ TEST(Face, ShortDetectionGapIsBridged) {
     if (tf.index == 10) EXPECT_FALSE(tf.face.found) << "a face bridged across a cut";
 }
 
+// Around the 6-frame gap (not bridged) the face fades out and back in over
+// smooth_radius frames; not next to the bridged frame, nor towards a cut.
 TEST(Face, FaceFadesAroundALongerAbsence) {
   std::vector<cv::Mat> frames = frames_with_gaps();
   TrackerOptions opt;
