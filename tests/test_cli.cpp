@@ -126,4 +126,12 @@ TEST_F(CliBadInput, UnwritableOutputPath) {
                         "m.npy");
   test::expect_one_line_error(test::run_cli("mel " + quote(clip) + " --out /proc/m.npy"), "m.npy");
   test::expect_one_line_error(test::run_cli("mel " + quote(clip) + " --out " + quote(dir)), "directory");
+  // An output that would replace the input.
+  std::filesystem::copy_file(clip, dir + "/in.mp4");
+  const auto size = std::filesystem::file_size(dir + "/in.mp4");
+  test::expect_one_line_error(test::run_cli("mel " + quote(dir + "/in.mp4") + " --out " + quote(dir + "/in.mp4")),
+                              "is the input");
+  test::expect_one_line_error(test::run_cli("faces " + quote(dir + "/in.mp4") + " --json " + quote(dir + "/in.mp4")),
+                              "is the input");
+  EXPECT_EQ(std::filesystem::file_size(dir + "/in.mp4"), size);
 }

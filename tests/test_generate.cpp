@@ -367,6 +367,15 @@ TEST(Generate, BadInputsAreOneLineErrorsWithoutOutput) {
                               "give words");
   EXPECT_FALSE(fs::exists(out));
   for (const auto& e : fs::directory_iterator(dir)) EXPECT_NE(e.path().filename().string()[0], '.') << e.path();
+  // The output named as an input: refused, the input left as it was.
+  fs::copy_file(face, dir + "/mine.mp4");
+  test::expect_one_line_error(
+      test::run_cli("generate --face " + q(dir + "/mine.mp4") + " --text hello --outfile " + q(dir + "/mine.mp4")),
+      "is the input");
+  test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --audio " + q(dir + "/mine.mp4") +
+                                            " --outfile " + q(dir + "/./mine.mp4")),
+                              "is the input");
+  EXPECT_EQ(fs::file_size(dir + "/mine.mp4"), fs::file_size(face));
 }
 
 TEST(Generate, CtrlCLeavesNoPartialOutput) {

@@ -4,11 +4,14 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace stf {
 
-// Throws stf::Error when path's folder is missing or not writable, or path is a folder.
-void check_output_path(const std::string& path);
+// Throws stf::Error when path's folder is missing or not writable, path is a
+// folder, or path names the same file as one of `inputs` (replacing it would
+// lose the input).
+void check_output_path(const std::string& path, const std::vector<std::string>& inputs = {});
 
 // A hidden temporary name in path's folder (so the final rename is atomic and
 // a crash leaves only a dot-file behind), ending in ext.

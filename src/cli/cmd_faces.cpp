@@ -64,6 +64,8 @@ void add_faces_command(CLI::App& root) {
   add_face_options(cmd, o->face);
   cmd->callback([o] {
     set_threads(o->threads);
+    for (const std::string& out : {o->out, o->json})
+      if (!out.empty()) check_output_path(out, {o->input});
     VideoReader reader(o->input);
     TrackerOptions topt = tracker_options(o->face);
     if (reader.is_image()) topt.static_image = true;

@@ -3,6 +3,7 @@
 
 #include "cli/common.h"
 #include "stf/audio.h"
+#include "stf/files.h"
 #include "stf/media.h"
 #include "stf/threads.h"
 
@@ -18,6 +19,7 @@ void add_mel_command(CLI::App& root) {
   add_threads_option(cmd, opts->threads);
   cmd->callback([opts] {
     set_threads(opts->threads);
+    check_output_path(opts->out, {opts->input});
     std::vector<float> samples = read_audio(opts->input, kSampleRate);
     torch::Tensor mel = mel_spectrogram(samples);  // (80, T)
     write_npy(opts->out, mel.data_ptr<float>(), {mel.size(0), mel.size(1)});

@@ -14,13 +14,16 @@ namespace stf {
 
 namespace fs = std::filesystem;
 
-void check_output_path(const std::string& path) {
+void check_output_path(const std::string& path, const std::vector<std::string>& inputs) {
   fs::path p(path);
   fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error(path + ": output folder " + dir.string() + " does not exist");
   if (fs::is_directory(p, ec)) throw Error(path + ": is a directory, expected an output file name");
   if (access(dir.c_str(), W_OK) != 0) throw Error(path + ": output folder is not writable");
+  for (const std::string& input : inputs)
+    if (!input.empty() && fs::equivalent(p, input, ec))  // false (ec set) while path does not exist
+      throw Error(path + ": is the input " + input + "; write the result to another file");
 }
 
 std::string temp_path_beside(const std::string& path, const std::string& ext) {

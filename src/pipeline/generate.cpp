@@ -18,6 +18,7 @@
 #include "stf/audio.h"
 #include "stf/cancel.h"
 #include "stf/error.h"
+#include "stf/files.h"
 #include "stf/media.h"
 #include "stf/threads.h"
 
@@ -276,6 +277,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
     throw Error("--loop must be pingpong, repeat or none, not '" + opt.loop + "'");
   if (opt.resize_factor < 1) throw Error("--resize-factor must be at least 1");
   if (opt.batch < 1) throw Error("--batch must be at least 1");
+  check_output_path(opt.outfile, {opt.face, opt.audio});
 
   GenerateSummary summary;
   summary.outfile = opt.outfile;
