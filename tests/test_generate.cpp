@@ -394,6 +394,8 @@ TEST(ModelFile, Fp16ExportGivesTheSameFacesAsFp32) {
   ASSERT_EQ(test::run_cli("export " + q(default_model_path()) + " --fp32 --out " + q(dir + "/m32.stfm")).status, 0);
   ASSERT_EQ(test::run_cli("export " + q(dir + "/m32.stfm") + " --out " + q(dir + "/m16.stfm")).status, 0);
   EXPECT_LT(fs::file_size(dir + "/m16.stfm"), 0.6 * fs::file_size(dir + "/m32.stfm"));
+  test::expect_one_line_error(test::run_cli("export " + q(dir + "/m32.stfm") + " --out " + q(dir + "/m32.stfm")),
+                              "is the input");
   SyncTalkFace a = load_generator(dir + "/m32.stfm"), b = load_generator(dir + "/m16.stfm");
   torch::manual_seed(3);
   const int64_t S = a->config().image_size;

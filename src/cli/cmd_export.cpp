@@ -5,6 +5,7 @@
 
 #include "cli/common.h"
 #include "model/model_file.h"
+#include "stf/files.h"
 #include "stf/threads.h"
 
 namespace stf::cli {
@@ -24,6 +25,7 @@ void add_export_command(CLI::App& root) {
   add_threads_option(cmd, o->threads);
   cmd->callback([o] {
     set_threads(o->threads);
+    check_output_path(o->out, {o->checkpoint});
     std::string module = export_model(o->checkpoint, o->out, !o->fp32);
     std::printf("%s: %s, %s, %.1f MB\n", o->out.c_str(), module.c_str(), o->fp32 ? "fp32" : "fp16",
                 std::filesystem::file_size(o->out) / 1e6);
