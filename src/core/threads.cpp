@@ -28,9 +28,9 @@ int available_cores() {
 // Threads other than the first get heaps of their own (64 MB each), and a
 // heap whose blocks are all freed is unmapped whatever the trim threshold:
 // generate's stages, each on its own thread, passing 6 MB 1080p frames
-// along, mapped and unmapped them over and over (a fifth of a 1080p run in
-// page faults). One heap for all threads keeps them (1080p: 22-26 -> 30-31
-// frames/s; docs/performance.md, session 18).
+// along, mapped and unmapped them over and over (a quarter of a 1080p run's
+// samples in the kernel, mostly page faults). One heap for all threads keeps
+// them (1080p: 22-24 -> 31-34 frames/s; docs/performance.md, session 18).
 static void keep_freed_memory() {
 #ifdef __GLIBC__
   mallopt(M_MMAP_THRESHOLD, 32 << 20);

@@ -18,7 +18,7 @@ std::vector<cv::Point2f> clip_half_plane(const std::vector<cv::Point2f>& poly, c
     const cv::Point2f& b = poly[(i + 1) % poly.size()];
     const float da = (a - origin).dot(axis) - limit, db = (b - origin).dot(axis) - limit;
     if (da <= 0) out.push_back(a);
-    if ((da < 0) != (db < 0) && da != db) out.push_back(a + (b - a) * (da / (da - db)));
+    if ((da < 0) != (db < 0)) out.push_back(a + (b - a) * (da / (da - db)));  // the edge crosses the line
   }
   return out;
 }
