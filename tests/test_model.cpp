@@ -245,7 +245,8 @@ TEST(Model, ChunkedInferenceMatchesFrameByFrame) {
   EXPECT_EQ(stf::inference_chunk(16, 100000), 16);
   EXPECT_EQ(stf::inference_chunk(1, 100 << 20), 1);
   // The paper model at batch 11 runs its high-resolution levels in chunks
-  // (encoder 6 + 5 frames, decoder 2 + ... + 1); one frame alone runs unchunked.
+  // (encoder 6 + 5 frames; decoder level 4 6 + 5, level 5 3 + 3 and 3 + 2,
+  // level 6 2 + 1 and 2); one frame alone runs unchunked.
   torch::manual_seed(5);
   ModelConfig c = ModelConfig::preset("paper");
   SyncTalkFace g(c);
@@ -260,6 +261,11 @@ TEST(Model, ChunkedInferenceMatchesFrameByFrame) {
     auto one = g->forward(mel.narrow(0, i, 1), id.narrow(0, i, 1));
     EXPECT_LT((all.narrow(0, i, 1) - one).abs().max().item<double>(), 1e-4) << "frame " << i;
   }
+  // Prepared for float32 inference as generate runs it: BatchNorm folded,
+  // transposed convolutions by phases, channels-last weights, and the 4x4
+  // level in plain layout.
+  stf::prepare_inference(*g, stf::Precision::fp32);
+  EXPECT_LT((g->forward(mel, id) - all).abs().max().item<double>(), 1e-4);
 }
 
 TEST(Model, FoldingForInferenceKeepsTheOutput) {

@@ -5,7 +5,8 @@
 namespace stf {
 
 DecoderImpl::DecoderImpl(int64_t S, int64_t feature, const std::vector<int>& e, const std::vector<int>& d,
-                         int r) {
+                         int r)
+    : widths_(d) {
   std::vector<torch::nn::Sequential> levels;
   torch::nn::Sequential first;
   first->push_back(ConvBlock(feature, d[0], 1, 1, 0));       // (B, d0, 1, 1), then cat e6
@@ -23,36 +24,45 @@ DecoderImpl::DecoderImpl(int64_t S, int64_t feature, const std::vector<int>& e, 
   }
   for (size_t i = 0; i < levels.size(); ++i)
     levels_.push_back(register_module("level" + std::to_string(i), levels[i]));
-  last_width_ = d[6] + e[0];
   const int64_t o = std::max(8, d[6] / 2);  // Wav2Lip: 32 after a 64-wide last level
-  output_ = register_module("output", ConvBlock(last_width_, o, 3, 1, 1));         // (B, o, S, S)
+  output_ = register_module("output", ConvBlock(d[6] + e[0], o, 3, 1, 1));         // (B, o, S, S)
   to_rgb_ = register_module("to_rgb", torch::nn::Conv2d(torch::nn::Conv2dOptions(o, 3, 1)));  // (B, 3, S, S)
 }
 
 torch::Tensor DecoderImpl::forward(torch::Tensor bottleneck, const std::vector<torch::Tensor>& skips) {
   auto x = bottleneck.unsqueeze(-1).unsqueeze(-1);  // (B, F, 1, 1)
-  // Levels 4-6 (S/4, S/2, S) and the output run a chunk of frames at a time in inference (inference_chunk).
-  const size_t chunked_from = 4;
-  for (size_t i = 0; i < chunked_from; ++i) {
+  for (size_t i = 0; i < 4; ++i) {
     x = levels_[i]->forward(x);                      // (B, d_i, s_i, s_i)
     x = torch::cat({x, skips[6 - i]}, 1);            // (B, d_i + e_{6-i}, s_i, s_i)
   }
-  const int64_t B = x.size(0), S = skips[0].size(2);
-  const int64_t n = is_training() ? B : inference_chunk(B, last_width_ * S * S * skips[0].element_size());
-  std::vector<torch::Tensor> parts;
-  for (int64_t b = 0; b < B; b += n) {
-    const int64_t m = std::min(n, B - b);
-    auto y = x.narrow(0, b, m);
-    for (size_t j = chunked_from; j < levels_.size(); ++j) {
-      y = levels_[j]->forward(y);                    // (m, d_j, s_j, s_j)
-      y = torch::cat({y, skips[6 - j].narrow(0, b, m)}, 1);
-    }
-    auto rgb = to_rgb_->forward(output_->forward(y));  // (m, 3, S, S)
+  return torch::sigmoid(upsample(x, skips, 4, 0)).to(torch::kFloat32);  // float32 also from a bfloat16 model
+}
+
+// Levels j.. (S/4, S/2, S) and the output for the frames first .. first + m
+// of the batch: x (m, d_{j-1} + e_{7-j}, s, s) -> (m, 3, S, S) before the
+// sigmoid. In inference each level runs a chunk of frames at a time, sized by
+// its own output (inference_chunk): the paper model in float32 at batch 16
+// runs level 4 on 8 frames at a time and the full-size level on 2, so the
+// larger levels' weights, which oneDNN reorders at every call, are not
+// reordered for every 2 frames.
+torch::Tensor DecoderImpl::upsample(const torch::Tensor& x, const std::vector<torch::Tensor>& skips, size_t j,
+                                    int64_t first) {
+  if (j == levels_.size()) {
+    auto rgb = to_rgb_->forward(output_->forward(x));  // (m, 3, S, S)
     FlopCounter::add_conv(rgb, to_rgb_->weight);
-    parts.push_back(rgb);
+    return rgb;
   }
-  auto rgb = parts.size() == 1 ? parts[0] : torch::cat(parts, 0);  // (B, 3, S, S)
-  return torch::sigmoid(rgb).to(torch::kFloat32);  // float32 also from a bfloat16 model
+  const torch::Tensor& skip = skips[6 - j];          // (B, e_{6-j}, 2s, 2s)
+  const int64_t m = x.size(0);
+  const int64_t n = is_training() ? m : inference_chunk(m, (widths_[j] + skip.size(1)) * skip[0][0].numel() * skip.element_size());
+  std::vector<torch::Tensor> parts;
+  for (int64_t b = 0; b < m; b += n) {
+    const int64_t k = std::min(n, m - b);
+    auto y = levels_[j]->forward(x.narrow(0, b, k));                // (k, d_j, 2s, 2s)
+    y = torch::cat({y, skip.narrow(0, first + b, k)}, 1);          // (k, d_j + e_{6-j}, 2s, 2s)
+    parts.push_back(upsample(y, skips, j + 1, first + b));
+  }
+  return parts.size() == 1 ? parts[0] : torch::cat(parts, 0);
 }
 
 }  // namespace stf

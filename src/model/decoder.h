@@ -16,10 +16,12 @@ class DecoderImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor bottleneck, const std::vector<torch::Tensor>& skips);
 
  private:
+  torch::Tensor upsample(const torch::Tensor& x, const std::vector<torch::Tensor>& skips, size_t level, int64_t first);
+
+  std::vector<int> widths_;  // decoder_widths
   std::vector<torch::nn::Sequential> levels_;
   ConvBlock output_{nullptr};
   torch::nn::Conv2d to_rgb_{nullptr};
-  int64_t last_width_;  // channels of the largest activation: d6 + e0 at S x S
 };
 TORCH_MODULE(Decoder);
 
