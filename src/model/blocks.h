@@ -77,9 +77,11 @@ void fold_for_inference(torch::nn::Module& module);
 // then stay in cache between layers, and LibTorch's convolutions of few
 // channels on large images run faster on small batches (paper model, float32,
 // batch 16: 81-85% of the reference convolution's GFLOP/s against 69-70%;
-// docs/performance.md). Returns the frames per chunk for a batch of `batch`
-// whose largest activation takes `frame_bytes` per frame: about 10 MB a
-// chunk, the chunks of equal size, the whole batch when it fits.
+// docs/performance.md). The decoder sizes each level's chunks by that
+// level's output, as oneDNN reorders a layer's weights at every call.
+// Returns the frames per chunk for a batch of `batch` whose largest
+// activation takes `frame_bytes` per frame: about 10 MB a chunk, the chunks
+// of equal size, the whole batch when it fits.
 int64_t inference_chunk(int64_t batch, int64_t frame_bytes);
 
 // Appends a downsampling conv followed by `residuals` residual 3x3 blocks.
