@@ -134,4 +134,11 @@ TEST_F(CliBadInput, UnwritableOutputPath) {
   test::expect_one_line_error(test::run_cli("faces " + quote(dir + "/in.mp4") + " --json " + quote(dir + "/in.mp4")),
                               "is the input");
   EXPECT_EQ(std::filesystem::file_size(dir + "/in.mp4"), size);
+  // A name whose container would not hold H.264 + AAC.
+  test::expect_one_line_error(
+      test::run_cli("generate --face " + quote(STF_SOURCE_DIR "/examples/grace_hopper_512x512.jpg") + " --text hi --outfile " + quote(dir + "/o.webm")),
+      "name it .mp4");
+  test::expect_one_line_error(test::run_cli("faces " + quote(clip) + " --out " + quote(dir + "/debug.avi")), "name it .mp4");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/o.webm"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/debug.avi"));
 }

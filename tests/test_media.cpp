@@ -239,6 +239,34 @@ TEST(Media, UnfinishedWriterLeavesNoFile) {
   EXPECT_TRUE(fs::is_empty(dir));
 }
 
+// The container follows the output's name, and the speech starts with the
+// video (no encoder priming left in: Matroska's would add 1024 samples); any
+// other name (.mkv among them, or none) is refused before anything is written.
+TEST(Media, ContainerFollowsTheOutputName) {
+  std::string dir = test::temp_dir("containers");
+  const std::pair<const char*, const char*> named[] = {{"b.MOV", "mov"}, {"c.m4v", "mp4"}};
+  for (const auto& [name, demuxer] : named) {
+    VideoWriter writer(dir + "/" + name, 64, 48, {});
+    writer.set_audio(std::vector<float>(16000, 0.1f));
+    for (int i = 0; i < 25; ++i) writer.write(test_frame(i, 64, 48));
+    writer.finish();
+    MediaInfo info = probe_media(dir + "/" + name);
+    EXPECT_NE(info.container.find(demuxer), std::string::npos) << name << ": " << info.container;
+    EXPECT_EQ(info.streams.size(), 2u) << name;
+    EXPECT_NEAR(double(read_audio(dir + "/" + name).size()), 16000, 200) << name;
+    VideoReader reader(dir + "/" + name);
+    cv::Mat f;
+    int frames = 0;
+    while (reader.read(f)) ++frames;
+    EXPECT_EQ(frames, 25) << name;
+  }
+  for (const char* name : {"a.mkv", "d.webm", "e.avi", "f.gif", "noext"}) {
+    EXPECT_THROW(VideoWriter(dir + "/" + name, 64, 48, {}), Error) << name;
+    EXPECT_FALSE(fs::exists(dir + "/" + name)) << name;
+  }
+  EXPECT_EQ(video_container("x/y.Mp4"), "mp4");
+}
+
 TEST(Media, RotationMetadataIsApplied) {
   // A 64x48 picture with a bright block in its top-left corner, filmed
   // "sideways": the reader must hand out the upright picture.

@@ -83,8 +83,17 @@ struct VideoWriterOptions {
   int audio_bitrate = 96000;
 };
 
+// The container an output video's name asks for, as FFmpeg's muxer name:
+// .mp4 and .m4v -> "mp4", .mov -> "mov" (any case). Throws stf::Error for any
+// other name (.webm, .avi, .gif, none): what the writer encodes, H.264 with
+// AAC audio, is not what those promise. Not .mkv either: FFmpeg's Matroska
+// muxer keeps the AAC encoder's 1024 priming samples, so the speech would
+// play 64 ms late (at 16 kHz) against the mouth.
+std::string video_container(const std::string& path);
+
 // Encodes BGR frames to H.264 (libx264, yuv420p; MPEG-4 Part 2 if this FFmpeg
-// has no libx264) in MP4, with an optional AAC track. Writes to a temporary
+// has no libx264) in the container of video_container(path), with an optional
+// AAC track. Writes to a temporary
 // file beside the target and renames it on finish(); destroying an unfinished
 // writer deletes the temporary file, so no partial output is ever left.
 class VideoWriter {

@@ -28,7 +28,7 @@ void add_generate_command(CLI::App& root) {
   auto* text = cmd->add_option("--text", o->gen.text, "Speech: text to speak (espeak-ng)");
   audio->excludes(text);
   cmd->add_option("--voice", o->gen.voice, "espeak-ng voice for --text (e.g. en, en-us, de)")->default_val("en");
-  cmd->add_option("--outfile", o->gen.outfile, "Output MP4 (H.264 + AAC); written only when complete")->required();
+  cmd->add_option("--outfile", o->gen.outfile, "Output video (.mp4, .m4v or .mov): H.264 + AAC; written only when complete")->required();
   cmd->add_option("--model", o->gen.model, "Model file (default: the bundled lite model)");
   cmd->add_option("--batch", o->gen.batch, "Face crops per model call")->default_val(16)->check(CLI::Range(1, 1024));
   cmd->add_option("--crf", o->gen.crf, "H.264 quality of the output: 0 = lossless (large files), 18 = visually lossless, higher = smaller")

@@ -1,3 +1,4 @@
+#include <cctype>
 #include <csignal>
 #include <filesystem>
 #include <unistd.h>
@@ -128,7 +129,7 @@ struct VideoWriter::Impl {
     av_dict_set(&mux, "movflags", "+faststart", 0);
     err = avformat_write_header(oc, &mux);
     av_dict_free(&mux);
-    if (err < 0) fail("cannot write the MP4 header", err);
+    if (err < 0) fail("cannot write the file header", err);
     header_written = true;
   }
 
@@ -167,6 +168,14 @@ struct VideoWriter::Impl {
   }
 };
 
+std::string video_container(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (ext == ".mp4" || ext == ".m4v") return "mp4";
+  if (ext == ".mov") return "mov";
+  throw Error(path + ": the output is H.264 video with AAC audio in MP4; name it .mp4, .m4v or .mov");
+}
+
 VideoWriter::VideoWriter(const std::string& path, int width, int height,
                          const VideoWriterOptions& opt)
     : impl_(std::make_unique<Impl>()) {
@@ -175,15 +184,16 @@ VideoWriter::VideoWriter(const std::string& path, int width, int height,
   s.opt = opt;
   if (width < 2 || height < 2) throw Error(path + ": frame size too small to encode");
   if (opt.fps <= 0 || opt.fps > 1000) throw Error(path + ": invalid frame rate");
+  const std::string container = video_container(path);
   check_output_path(path);
   s.width = width;
   s.height = height;
   s.enc_w = width & ~1;  // yuv420p needs even sizes: drop the odd last column/row
   s.enc_h = height & ~1;
-  s.tmp = temp_path_beside(path, ".mp4");
+  s.tmp = temp_path_beside(path, std::filesystem::path(path).extension().string());
   av_log_set_level(AV_LOG_QUIET);  // failures are reported through stf::Error
-  int err = avformat_alloc_output_context2(&s.oc, nullptr, "mp4", s.tmp.c_str());
-  if (err < 0 || !s.oc) s.fail("cannot create an MP4 muxer", err);
+  int err = avformat_alloc_output_context2(&s.oc, nullptr, container.c_str(), s.tmp.c_str());
+  if (err < 0 || !s.oc) s.fail("cannot create a " + container + " muxer", err);
   s.pkt = av_packet_alloc();
   s.open_video_encoder();
 }

@@ -277,6 +277,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
     throw Error("--loop must be pingpong, repeat or none, not '" + opt.loop + "'");
   if (opt.resize_factor < 1) throw Error("--resize-factor must be at least 1");
   if (opt.batch < 1) throw Error("--batch must be at least 1");
+  video_container(opt.outfile);  // a name we can write (.mp4, .m4v, .mov), checked before the model loads
   check_output_path(opt.outfile, {opt.face, opt.audio});
 
   GenerateSummary summary;
