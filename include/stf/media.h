@@ -93,9 +93,9 @@ std::string video_container(const std::string& path);
 
 // Encodes BGR frames to H.264 (libx264, yuv420p; MPEG-4 Part 2 if this FFmpeg
 // has no libx264) in the container of video_container(path), with an optional
-// AAC track. Writes to a temporary
-// file beside the target and renames it on finish(); destroying an unfinished
-// writer deletes the temporary file, so no partial output is ever left.
+// AAC track. Writes to a temporary file beside the target and renames it on
+// finish(); destroying an unfinished writer deletes the temporary file, so no
+// partial output is ever left.
 class VideoWriter {
  public:
   VideoWriter(const std::string& path, int width, int height, const VideoWriterOptions& opt = {});

@@ -31,7 +31,7 @@ DecoderImpl::DecoderImpl(int64_t S, int64_t feature, const std::vector<int>& e, 
 
 torch::Tensor DecoderImpl::forward(torch::Tensor bottleneck, const std::vector<torch::Tensor>& skips) {
   auto x = bottleneck.unsqueeze(-1).unsqueeze(-1);  // (B, F, 1, 1)
-  for (size_t i = 0; i < 4; ++i) {
+  for (size_t i = 0; i < 4; ++i) {                   // levels 0-3 (1 .. S/8) on the whole batch
     x = levels_[i]->forward(x);                      // (B, d_i, s_i, s_i)
     x = torch::cat({x, skips[6 - i]}, 1);            // (B, d_i + e_{6-i}, s_i, s_i)
   }
@@ -42,7 +42,7 @@ torch::Tensor DecoderImpl::forward(torch::Tensor bottleneck, const std::vector<t
 // of the batch: x (m, d_{j-1} + e_{7-j}, s, s) -> (m, 3, S, S) before the
 // sigmoid. In inference each level runs a chunk of frames at a time, sized by
 // its own output (inference_chunk): the paper model in float32 at batch 16
-// runs level 4 on 8 frames at a time and the full-size level on 2, so the
+// runs level 4 on 6 + 6 + 4 frames and the full-size level on 1-2, so the
 // larger levels' weights, which oneDNN reorders at every call, are not
 // reordered for every 2 frames.
 torch::Tensor DecoderImpl::upsample(const torch::Tensor& x, const std::vector<torch::Tensor>& skips, size_t j,
@@ -54,7 +54,8 @@ torch::Tensor DecoderImpl::upsample(const torch::Tensor& x, const std::vector<to
   }
   const torch::Tensor& skip = skips[6 - j];          // (B, e_{6-j}, 2s, 2s)
   const int64_t m = x.size(0);
-  const int64_t n = is_training() ? m : inference_chunk(m, (widths_[j] + skip.size(1)) * skip[0][0].numel() * skip.element_size());
+  const int64_t frame_bytes = (widths_[j] + skip.size(1)) * skip.size(2) * skip.size(3) * skip.element_size();
+  const int64_t n = is_training() ? m : inference_chunk(m, frame_bytes);
   std::vector<torch::Tensor> parts;
   for (int64_t b = 0; b < m; b += n) {
     const int64_t k = std::min(n, m - b);

@@ -16,7 +16,7 @@ class DecoderImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor bottleneck, const std::vector<torch::Tensor>& skips);
 
  private:
-  torch::Tensor upsample(const torch::Tensor& x, const std::vector<torch::Tensor>& skips, size_t level, int64_t first);
+  torch::Tensor upsample(const torch::Tensor& x, const std::vector<torch::Tensor>& skips, size_t j, int64_t first);
 
   std::vector<int> widths_;  // decoder_widths
   std::vector<torch::nn::Sequential> levels_;
