@@ -64,7 +64,6 @@ void add_faces_command(CLI::App& root) {
   add_face_options(cmd, o->face);
   cmd->callback([o] {
     set_threads(o->threads);
-    if (!o->out.empty()) video_container(o->out);
     for (const std::string& out : {o->out, o->json})
       if (!out.empty()) check_output_path(out, {o->input});
     VideoReader reader(o->input);
