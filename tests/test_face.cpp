@@ -530,6 +530,21 @@ TEST(Face, FaceSelectPicksTheRequestedPerson) {
   EXPECT_GT(centre_x("center"), a.cols);
 }
 
+TEST(Face, LargestMeansTheLargerFaceNotTheLargerBox) {
+  // Two faces of about one size, the left one larger (tracked: ~118 against
+  // ~106 px wide); the detector's box around the bearded right one is the
+  // larger of the two.
+  cv::Mat left = read_frames(test::shared_data("vox/00473.mp4"))[0];
+  cv::Mat right = read_frames(test::shared_data("vox/731200067.mp4"))[0];
+  cv::Mat pair(224, 512, CV_8UC3, cv::Scalar(90, 90, 90)), small;
+  cv::resize(left, pair(cv::Rect(0, 0, 224, 224)), cv::Size(224, 224));
+  cv::resize(right, small, cv::Size(200, 200));
+  small.copyTo(pair(cv::Rect(300, 12, 200, 200)));
+  std::vector<TrackedFrame> out = track_frames({pair}, TrackerOptions{});
+  ASSERT_TRUE(out[0].face.found);
+  EXPECT_LT(out[0].face.box.x + out[0].face.box.width / 2, 224);
+}
+
 TEST(Face, FacesCommandWritesJsonAndRejectsFacelessInput) {
   std::string dir = test::temp_dir("faces_cli");
   std::string clip = test::shared_data("grid/bbaf2n.mpg");

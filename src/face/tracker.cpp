@@ -158,7 +158,15 @@ struct FaceTracker::Impl {
         for (int i = 0; i < int(boxes.size()); ++i)
           if (iou(boxes[i], tracking_box()) > best) best = iou(boxes[i], tracking_box()), pick = i;
       }
-      if (pick < 0) pick = select_face(boxes, opt.select, frame.size());
+      if (pick < 0) {
+        // The detectors frame heads differently (a beard, the hair, a turn):
+        // of two faces of about one size the larger box need not hold the
+        // larger face, so "largest" compares the fitted landmarks.
+        std::vector<cv::Rect2f> faces = boxes;
+        if (opt.select == "largest" && faces.size() > 1)
+          for (cv::Rect2f& f : faces) f = landmark_bounds(landmarks->fit(frame, f));
+        pick = select_face(faces, opt.select, frame.size());
+      }
       if (pick < 0) {
         if (tracking) ++segment;
         tracking = false;
