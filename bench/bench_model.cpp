@@ -1,6 +1,7 @@
 // Model cost for both configurations: parameters, inference GFLOP per frame
 // (counted layer by layer), generator inference frames/s, the achieved
-// GFLOP/s next to that of one large 3x3 convolution timed in the same run,
+// GFLOP/s next to that of one large 3x3 convolution timed in the same run
+// (and both timed alternately, ModelAgainstReference, for their ratio),
 // and `generate` end to end (decode, track, model, blend, encode) with its peak RSS, each
 // in its own process, on 720p and 224x224 clips; each in float32 and in
 // bfloat16 (generate --precision; fast on CPUs with AMX units only).
