@@ -161,6 +161,10 @@ TEST(Generate, DubsA25FpsClipForTheWholeAudio) {
   EXPECT_NEAR(info.streams[0].fps, 25.0, 1e-6);
   EXPECT_NEAR(info.streams[0].frames / 25.0, audio_s, 1.0 / 25);
   EXPECT_EQ(s["frames"], info.streams[0].frames);
+  // The speech as recorded (44.1 kHz stereo), not the model's 16 kHz mono.
+  EXPECT_EQ(info.streams[1].sample_rate, 44100);
+  EXPECT_EQ(info.streams[1].channels, 2);
+  EXPECT_NEAR(read_audio(out).size() / 16000.0, audio_s, 0.01);
   EXPECT_EQ(s["frames_with_face"], s["frames"]);
 
   // Only the lower face changes: the top third of every frame matches the
@@ -190,6 +194,7 @@ TEST(Generate, KeepsA30FpsClipAt30FpsAndCutsAudioWithLoopNone) {
   EXPECT_EQ(info.streams[0].width, in.streams[0].width / 2);
   const double audio_s = read_audio(speech).size() / 16000.0, video_s = in.streams[0].frames / 30.0;
   EXPECT_NEAR(info.streams[0].frames / 30.0, std::min(audio_s, video_s), 1.0 / 30);
+  EXPECT_NEAR(read_audio(out).size() / 16000.0, info.streams[0].frames / 30.0, 1.0 / 30);  // the audio cut too
   EXPECT_GT(s["frames_with_face"].get<int64_t>(), 0.95 * s["frames"].get<int64_t>());
 }
 

@@ -80,7 +80,7 @@ struct VideoWriterOptions {
   int crf = 20;                       // x264 constant rate factor (lower = better)
   std::string preset = "veryfast";    // x264 speed preset
   int audio_sample_rate = 16000;      // rate of the samples given to set_audio
-  int audio_bitrate = 96000;
+  int audio_bitrate = 96000;          // AAC bits/s per channel
 };
 
 // The container an output video's name asks for, as FFmpeg's muxer name:
@@ -104,12 +104,14 @@ class VideoWriter {
   VideoWriter& operator=(const VideoWriter&) = delete;
 
   // Mono float samples at opt.audio_sample_rate, muxed alongside the video.
-  // Call before the first write(). The audio is cut or zero-padded only by
-  // the caller: it is written whole.
+  // Call before the first write(), once (this or set_audio_from). The audio
+  // is cut or zero-padded only by the caller: it is written whole.
   void set_audio(std::vector<float> samples);
-  // The same from the audio track of any media file (resampled to
-  // opt.audio_sample_rate, mono).
-  void set_audio_from(const std::string& media_path);
+  // The first audio track of any media file, as it sounds: at its own
+  // sample rate (AAC's rates up to 48 kHz; others become 48 kHz), mono or
+  // stereo (more channels are mixed down to stereo), cut at `seconds` (< 0:
+  // whole). Decoded while the frames are written, never held whole.
+  void set_audio_from(const std::string& media_path, double seconds = -1);
   void write(const cv::Mat& bgr);  // size must match the constructor's
   void finish();                   // flush, close, rename to the target path
   int64_t frames_written() const;

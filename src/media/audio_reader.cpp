@@ -1,5 +1,8 @@
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
+#include "media/audio_decoder.h"
 #include "media/ffmpeg_util.h"
 #include "stf/error.h"
 #include "stf/media.h"
@@ -11,89 +14,148 @@ extern "C" {
 
 namespace stf {
 
-namespace {
-
-// Owns the FFmpeg objects of one decode so every exit path frees them.
-struct AudioDecode {
+struct AudioDecoder::Impl {
+  std::string path;
   AVFormatContext* fmt = nullptr;
   AVCodecContext* dec = nullptr;
   SwrContext* swr = nullptr;
   AVPacket* pkt = av_packet_alloc();
   AVFrame* frm = av_frame_alloc();
-  ~AudioDecode() {
+  int stream = -1, rate = 0, channels = 0;
+  std::vector<float> pending;  // converted, not yet handed out (interleaved)
+  size_t pending_pos = 0;      // in floats
+  size_t delivered = 0;        // sample frames handed out
+  size_t limit = SIZE_MAX;     // sample frames in the stream, from the container's duration
+  bool flushing = false, finished = false;
+
+  ~Impl() {
     swr_free(&swr);
     av_frame_free(&frm);
     av_packet_free(&pkt);
     avcodec_free_context(&dec);
     if (fmt) avformat_close_input(&fmt);
   }
+
+  // Appends frame f (nullptr: the resampler's delayed tail) to pending.
+  void convert(const AVFrame* f) {
+    int cap = swr_get_out_samples(swr, f ? f->nb_samples : 0);
+    if (cap <= 0) return;
+    size_t old = pending.size();
+    pending.resize(old + size_t(cap) * channels);
+    uint8_t* dst[1] = {reinterpret_cast<uint8_t*>(pending.data() + old)};
+    int got = swr_convert(swr, dst, cap, f ? const_cast<const uint8_t**>(f->extended_data) : nullptr,
+                          f ? f->nb_samples : 0);
+    pending.resize(old + size_t(std::max(got, 0)) * channels);
+  }
+
+  // Decodes until pending holds something or the stream has ended.
+  void refill() {
+    pending.clear();
+    pending_pos = 0;
+    while (pending.empty() && !finished) {
+      int err = avcodec_receive_frame(dec, frm);
+      if (err == 0) {
+        convert(frm);
+        av_frame_unref(frm);
+      } else if (err == AVERROR_EOF) {
+        convert(nullptr);
+        finished = true;
+      } else if (flushing) {
+        finished = true;  // a decoder that neither gives frames nor reports the end
+      } else {
+        err = av_read_frame(fmt, pkt);
+        if (err == AVERROR_EOF) {
+          avcodec_send_packet(dec, nullptr);
+          flushing = true;
+        } else if (err < 0) {
+          throw Error(path + ": read error in the audio (" + av_error_text(err) +
+                      "); the file may be truncated or corrupt");
+        } else {
+          if (pkt->stream_index == stream) avcodec_send_packet(dec, pkt);  // a damaged packet is skipped
+          av_packet_unref(pkt);
+        }
+      }
+    }
+  }
 };
 
-}  // namespace
-
-std::vector<float> read_audio(const std::string& path, int sample_rate) {
+AudioDecoder::AudioDecoder(const std::string& path, int sample_rate, int channels)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& d = *impl_;
+  d.path = path;
+  d.rate = sample_rate;
+  d.channels = channels;
   if (is_image_path(path)) throw Error(path + ": is an image, expected audio or video with sound");
-  AudioDecode d;
   d.fmt = open_input(path);
-  int stream = av_find_best_stream(d.fmt, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
-  if (stream < 0) throw Error(path + ": has no audio stream");
-  const AVCodecParameters* par = d.fmt->streams[stream]->codecpar;
-  const AVCodec* codec = avcodec_find_decoder(par->codec_id);
-  if (!codec) throw Error(path + ": no decoder for audio codec " + avcodec_get_name(par->codec_id));
+  d.stream = av_find_best_stream(d.fmt, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+  if (d.stream < 0) throw Error(path + ": has no audio stream");
+  const AVStream* st = d.fmt->streams[d.stream];
+  const AVCodec* codec = avcodec_find_decoder(st->codecpar->codec_id);
+  if (!codec) throw Error(path + ": no decoder for audio codec " + avcodec_get_name(st->codecpar->codec_id));
   d.dec = avcodec_alloc_context3(codec);
-  avcodec_parameters_to_context(d.dec, par);
+  avcodec_parameters_to_context(d.dec, st->codecpar);
   int err = avcodec_open2(d.dec, codec, nullptr);
   if (err < 0) throw Error(path + ": cannot open audio decoder (" + av_error_text(err) + ")");
   if (d.dec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
     av_channel_layout_default(&d.dec->ch_layout, d.dec->ch_layout.nb_channels);
-
-  AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
-  err = swr_alloc_set_opts2(&d.swr, &mono, AV_SAMPLE_FMT_FLT, sample_rate, &d.dec->ch_layout,
+  if (sample_rate <= 0) d.rate = sample_rate = d.dec->sample_rate;
+  if (channels <= 0) d.channels = channels = std::min(d.dec->ch_layout.nb_channels, 2);
+  if (sample_rate <= 0 || channels <= 0) throw Error(path + ": the audio stream has no sample rate or channels");
+  AVChannelLayout out_layout;
+  av_channel_layout_default(&out_layout, channels);
+  err = swr_alloc_set_opts2(&d.swr, &out_layout, AV_SAMPLE_FMT_FLT, sample_rate, &d.dec->ch_layout,
                             d.dec->sample_fmt, d.dec->sample_rate, 0, nullptr);
   if (err < 0 || swr_init(d.swr) < 0) throw Error(path + ": cannot set up audio resampling");
+  if (st->duration != AV_NOPTS_VALUE && st->duration > 0) {
+    auto exact = std::llround(st->duration * av_q2d(st->time_base) * sample_rate);
+    if (exact > 0) d.limit = static_cast<size_t>(exact);
+  }
+}
 
+AudioDecoder::~AudioDecoder() = default;
+
+size_t AudioDecoder::read(float* dst, size_t frames) {
+  Impl& d = *impl_;
+  frames = std::min(frames, d.limit - std::min(d.limit, d.delivered));
+  size_t done = 0;
+  while (done < frames) {
+    if (d.pending_pos == d.pending.size()) {
+      if (d.finished) break;
+      d.refill();
+      continue;
+    }
+    const size_t n = std::min(frames - done, (d.pending.size() - d.pending_pos) / d.channels);
+    for (size_t i = 0; i < n * d.channels; ++i) dst[done * d.channels + i] = std::clamp(d.pending[d.pending_pos + i], -1.0f, 1.0f);
+    d.pending_pos += n * d.channels;
+    done += n;
+  }
+  d.delivered += done;
+  return done;
+}
+
+int AudioDecoder::sample_rate() const { return impl_->rate; }
+int AudioDecoder::channels() const { return impl_->channels; }
+int AudioDecoder::source_sample_rate() const { return impl_->dec->sample_rate; }
+double AudioDecoder::duration_seconds() const {
+  const Impl& d = *impl_;
+  if (d.limit != SIZE_MAX) return double(d.limit) / d.rate;
+  return d.fmt->duration > 0 ? d.fmt->duration / double(AV_TIME_BASE) : 0.0;
+}
+
+std::vector<float> read_audio(const std::string& path, int sample_rate) {
+  AudioDecoder d(path, sample_rate, 1);
   std::vector<float> out;
   // Reserve the expected length so a long file does not transiently need
   // twice its size while the vector grows.
-  if (d.fmt->duration != AV_NOPTS_VALUE && d.fmt->duration > 0)
-    out.reserve(static_cast<size_t>(d.fmt->duration / double(AV_TIME_BASE) * sample_rate * 1.01) + 4096);
-  auto convert = [&](const AVFrame* f) {
-    int cap = swr_get_out_samples(d.swr, f ? f->nb_samples : 0);
-    if (cap <= 0) return;
-    size_t old = out.size();
-    out.resize(old + cap);
-    uint8_t* dst[1] = {reinterpret_cast<uint8_t*>(out.data() + old)};
-    int got = swr_convert(d.swr, dst, cap, f ? const_cast<const uint8_t**>(f->extended_data) : nullptr,
-                          f ? f->nb_samples : 0);
-    out.resize(old + std::max(got, 0));
-  };
-  auto drain = [&]() {
-    while (avcodec_receive_frame(d.dec, d.frm) == 0) {
-      convert(d.frm);
-      av_frame_unref(d.frm);
-    }
-  };
-  while (true) {
-    err = av_read_frame(d.fmt, d.pkt);
-    if (err == AVERROR_EOF) break;
-    if (err < 0)
-      throw Error(path + ": read error in the audio (" + av_error_text(err) +
-                  "); the file may be truncated or corrupt");
-    if (d.pkt->stream_index == stream && avcodec_send_packet(d.dec, d.pkt) >= 0) drain();
-    av_packet_unref(d.pkt);
-  }
-  avcodec_send_packet(d.dec, nullptr);
-  drain();
-  convert(nullptr);  // flush the resampler's delay
-  // Encoders pad the last frame (AAC: to 1024 samples); the container's
-  // stream duration says where the real audio ends.
-  const AVStream* st = d.fmt->streams[stream];
-  if (st->duration != AV_NOPTS_VALUE && st->duration > 0) {
-    auto exact = static_cast<size_t>(std::llround(st->duration * av_q2d(st->time_base) * sample_rate));
-    if (exact > 0 && exact < out.size()) out.resize(exact);
+  if (d.duration_seconds() > 0) out.reserve(static_cast<size_t>(d.duration_seconds() * sample_rate) + 4096);
+  const size_t chunk = 1 << 16;
+  for (size_t n = 1; n > 0;) {
+    const size_t old = out.size();
+    out.resize(old + chunk);
+    n = d.read(out.data() + old, chunk);
+    out.resize(old + n);
   }
   if (out.empty()) throw Error(path + ": the audio stream holds no samples");
-  for (float& v : out) v = std::clamp(v, -1.0f, 1.0f);
   return out;
 }
 

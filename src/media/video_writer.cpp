@@ -1,8 +1,11 @@
+#include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <csignal>
 #include <filesystem>
 #include <unistd.h>
 
+#include "media/audio_decoder.h"
 #include "media/ffmpeg_util.h"
 #include "stf/error.h"
 #include "stf/files.h"
@@ -34,8 +37,14 @@ struct VideoWriter::Impl {
   AVPacket* pkt = nullptr;
   std::string codec_name;
   cv::Mat staging;
+  // The soundtrack: mono samples in memory (set_audio) or a file decoded as
+  // it is written (set_audio_from); audio_end cuts it (SIZE_MAX: the whole).
   std::vector<float> audio;
-  size_t audio_pos = 0;
+  std::unique_ptr<AudioDecoder> audio_file;
+  int audio_rate = 0, audio_channels = 0;
+  size_t audio_pos = 0, audio_end = SIZE_MAX;
+  bool audio_done = false;
+  std::vector<float> audio_chunk;  // one encoder frame, interleaved
   int64_t frames = 0;
   bool header_written = false, finished = false, io_open = false;
 
@@ -96,17 +105,18 @@ struct VideoWriter::Impl {
                          SWS_BILINEAR, nullptr, nullptr, nullptr);
   }
 
-  void open_audio_encoder() {
+  void open_audio_encoder(int rate, int channels) {
     const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
     if (!codec) throw Error(path + ": this FFmpeg has no AAC encoder");
+    audio_rate = rate;
+    audio_channels = channels;
     ast = avformat_new_stream(oc, nullptr);
     aenc = avcodec_alloc_context3(codec);
     aenc->sample_fmt = AV_SAMPLE_FMT_FLTP;
-    aenc->sample_rate = opt.audio_sample_rate;
-    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
-    av_channel_layout_copy(&aenc->ch_layout, &mono);
-    aenc->bit_rate = opt.audio_bitrate;
-    aenc->time_base = AVRational{1, opt.audio_sample_rate};
+    aenc->sample_rate = rate;
+    av_channel_layout_default(&aenc->ch_layout, channels);
+    aenc->bit_rate = static_cast<int64_t>(opt.audio_bitrate) * channels;
+    aenc->time_base = AVRational{1, rate};
     if (oc->oformat->flags & AVFMT_GLOBALHEADER) aenc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     int err = avcodec_open2(aenc, codec, nullptr);
     if (err < 0) fail("cannot open the AAC encoder", err);
@@ -114,10 +124,19 @@ struct VideoWriter::Impl {
     ast->time_base = aenc->time_base;
     aframe = av_frame_alloc();
     aframe->format = AV_SAMPLE_FMT_FLTP;
-    aframe->sample_rate = opt.audio_sample_rate;
-    av_channel_layout_copy(&aframe->ch_layout, &mono);
+    aframe->sample_rate = rate;
+    av_channel_layout_copy(&aframe->ch_layout, &aenc->ch_layout);
     aframe->nb_samples = aenc->frame_size;
     if (av_frame_get_buffer(aframe, 0) < 0) throw Error(path + ": out of memory");
+    audio_chunk.resize(static_cast<size_t>(aenc->frame_size) * channels);
+  }
+
+  // Up to n sample frames of the soundtrack into audio_chunk; fewer only at its end.
+  size_t pull_audio(size_t n) {
+    if (audio_file) return audio_file->read(audio_chunk.data(), n);
+    n = std::min(n, audio.size() - std::min(audio.size(), audio_pos));
+    std::copy(audio.begin() + audio_pos, audio.begin() + audio_pos + n, audio_chunk.begin());
+    return n;
   }
 
   void start() {
@@ -145,17 +164,23 @@ struct VideoWriter::Impl {
     }
   }
 
-  // Encodes audio up to sample index `until` (whole encoder frames; the
-  // last, partial frame is zero-padded only at finish).
+  // Encodes audio up to sample index `until` (whole encoder frames; at the
+  // end, `final`, the rest and a short last frame).
   void encode_audio(size_t until, bool final) {
     if (!aenc) return;
     const size_t fs = static_cast<size_t>(aenc->frame_size);
-    until = std::min(until, audio.size());
-    while (audio_pos < until && (audio_pos + fs <= until || final)) {
+    until = std::min(until, audio_end);
+    while (!audio_done && audio_pos < until && (audio_pos + fs <= until || final)) {
+      const size_t n = pull_audio(std::min(fs, audio_end - audio_pos));
+      if (n == 0) {
+        audio_done = true;
+        break;
+      }
       if (av_frame_make_writable(aframe) < 0) throw Error(path + ": out of memory");
-      float* dst = reinterpret_cast<float*>(aframe->data[0]);
-      size_t n = std::min(fs, audio.size() - audio_pos);
-      std::copy(audio.begin() + audio_pos, audio.begin() + audio_pos + n, dst);
+      for (int c = 0; c < audio_channels; ++c) {
+        float* dst = reinterpret_cast<float*>(aframe->data[c]);
+        for (size_t i = 0; i < n; ++i) dst[i] = audio_chunk[i * audio_channels + c];
+      }
       // The AAC encoder takes a short last frame, so the file's audio ends
       // exactly where the samples do (no zero padding to a whole frame).
       aframe->nb_samples = static_cast<int>(n);
@@ -164,6 +189,7 @@ struct VideoWriter::Impl {
       int err = avcodec_send_frame(aenc, aframe);
       if (err < 0) fail("audio encoding failed", err);
       drain(aenc, ast);
+      if (n < fs) audio_done = true;  // only the last frame may be short
     }
   }
 };
@@ -202,13 +228,25 @@ VideoWriter::~VideoWriter() = default;
 
 void VideoWriter::set_audio(std::vector<float> samples) {
   Impl& s = *impl_;
-  if (s.header_written) throw std::logic_error("VideoWriter::set_audio after the first frame");
+  if (s.header_written || s.aenc) throw std::logic_error("VideoWriter::set_audio after the first frame or twice");
+  if (samples.empty()) return;
   s.audio = std::move(samples);
-  if (!s.audio.empty()) s.open_audio_encoder();
+  s.audio_end = s.audio.size();
+  s.open_audio_encoder(s.opt.audio_sample_rate, 1);
 }
 
-void VideoWriter::set_audio_from(const std::string& media_path) {
-  set_audio(read_audio(media_path, impl_->opt.audio_sample_rate));
+void VideoWriter::set_audio_from(const std::string& media_path, double seconds) {
+  Impl& s = *impl_;
+  if (s.header_written || s.aenc) throw std::logic_error("VideoWriter::set_audio_from after the first frame or twice");
+  auto file = std::make_unique<AudioDecoder>(media_path, 0, 0);  // as stored, up to stereo
+  const int rate = file->source_sample_rate();
+  // AAC's rates up to 48 kHz (higher ones only cost bits); others become 48 kHz.
+  static const int kAacRates[] = {8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000};
+  if (std::find(std::begin(kAacRates), std::end(kAacRates), rate) == std::end(kAacRates))
+    file = std::make_unique<AudioDecoder>(media_path, 48000, 0);
+  s.audio_file = std::move(file);
+  s.open_audio_encoder(s.audio_file->sample_rate(), s.audio_file->channels());
+  if (seconds >= 0) s.audio_end = static_cast<size_t>(std::llround(seconds * s.audio_rate));
 }
 
 void VideoWriter::write(const cv::Mat& bgr) {
@@ -231,14 +269,14 @@ void VideoWriter::write(const cv::Mat& bgr) {
   int err = avcodec_send_frame(s.venc, s.vframe);
   if (err < 0) s.fail("video encoding failed", err);
   s.drain(s.venc, s.vst);
-  s.encode_audio(static_cast<size_t>(s.frames / s.opt.fps * s.opt.audio_sample_rate), false);
+  s.encode_audio(static_cast<size_t>(s.frames / s.opt.fps * s.audio_rate), false);
 }
 
 void VideoWriter::finish() {
   Impl& s = *impl_;
   if (s.finished) return;
   if (s.frames == 0) throw Error(s.path + ": no frames to write");
-  s.encode_audio(s.audio.size(), true);
+  s.encode_audio(s.audio_end, true);
   avcodec_send_frame(s.venc, nullptr);
   s.drain(s.venc, s.vst);
   if (s.aenc) {

@@ -335,7 +335,12 @@ GenerateSummary generate(const GenerateOptions& opt) {
   wopt.crf = o.crf;
   wopt.audio_sample_rate = kSampleRate;
   VideoWriter writer(o.outfile, out_w, out_h, wopt);
-  writer.set_audio(std::move(samples));  // the writer's copy is the only one (10 min: 38 MB)
+  if (o.samples.empty() && o.text.empty()) {
+    writer.set_audio_from(o.audio, summary.audio_seconds);  // as recorded (rate, stereo), cut like the samples
+    std::vector<float>().swap(samples);  // the features are made (10 min: 38 MB)
+  } else {
+    writer.set_audio(std::move(samples));  // given or synthesised; the writer's copy is the only one
+  }
 
   const size_t queued = static_cast<size_t>(
       std::clamp(kQueueBytes / (double(out_w) * out_h * 3), 2.0, 2.0 * o.batch));  // the model stage holds a batch itself
