@@ -24,7 +24,7 @@ void add_generate_command(CLI::App& root) {
       "  synctalkface generate --face talk.mp4 --audio speech.wav --outfile out.mp4\n"
       "  synctalkface generate --face photo.jpg --text \"Hello there\" --outfile out.mp4");
   cmd->add_option("--face", o->gen.face, "Video or photo with the face")->required();
-  auto* audio = cmd->add_option("--audio", o->gen.audio, "Speech: any audio file, or a video with sound");
+  auto* audio = cmd->add_option("--audio", o->gen.audio, "Speech: any audio file, or a video with sound (the output carries it as recorded)");
   auto* text = cmd->add_option("--text", o->gen.text, "Speech: text to speak (espeak-ng)");
   audio->excludes(text);
   cmd->add_option("--voice", o->gen.voice, "espeak-ng voice for --text (e.g. en, en-us, de)")->default_val("en");
