@@ -384,4 +384,23 @@ TEST(Media, WriterMuxesAnotherFilesSoundAsRecorded) {
       EXPECT_LT(db / da, 1.1) << name;
     }
   }
+  // A mono 96 kHz track: mono at 48 kHz.
+  const std::string hi = dir + "/hi.mp4", out = dir + "/dub96.mp4";
+  VideoWriterOptions opt;
+  opt.audio_sample_rate = 96000;
+  VideoWriter tone(hi, 64, 64, opt);
+  std::vector<float> samples(96000);
+  for (size_t i = 0; i < samples.size(); ++i) samples[i] = 0.3f * std::sin(2 * M_PI * 440 * i / 96000.0);
+  tone.set_audio(samples);
+  for (int i = 0; i < 25; ++i) tone.write(test_frame(i, 64, 64));
+  tone.finish();
+  ASSERT_EQ(probe_media(hi).streams[1].sample_rate, 96000);
+  VideoWriter writer(out, 64, 64);
+  writer.set_audio_from(hi);
+  for (int i = 0; i < 25; ++i) writer.write(test_frame(i, 64, 64));
+  writer.finish();
+  MediaInfo info = probe_media(out);
+  EXPECT_EQ(info.streams[1].sample_rate, 48000);
+  EXPECT_EQ(info.streams[1].channels, 1);
+  EXPECT_NEAR(read_audio(out).size() / 16000.0, 1.0, 0.002);
 }
