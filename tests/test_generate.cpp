@@ -370,6 +370,9 @@ TEST(Generate, BadInputsAreOneLineErrorsWithoutOutput) {
   test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text ' ' --outfile " + q(out)), "empty");
   test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text ... --outfile " + q(out)),
                               "give words");
+  // A fixed face box below the 360x288 frame.
+  test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text hello --box 300 400 50 170 --outfile " + q(out)),
+                              "outside the 360x288 frame");
   EXPECT_FALSE(fs::exists(out));
   for (const auto& e : fs::directory_iterator(dir)) EXPECT_NE(e.path().filename().string()[0], '.') << e.path();
   // The output named as an input: refused, the input left as it was.

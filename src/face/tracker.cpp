@@ -132,7 +132,12 @@ struct FaceTracker::Impl {
     FaceObservation obs;
     if (opt.static_image && static_face) return *static_face;
     if (opt.fixed_box) {
-      obs.landmarks = landmarks->fit(frame, *opt.fixed_box);
+      const cv::Rect2f& b = *opt.fixed_box;
+      if ((b & cv::Rect2f(0, 0, frame.cols, frame.rows)).area() < 0.5f * b.area())
+        throw Error("--box " + std::to_string(int(b.y)) + " " + std::to_string(int(b.br().y)) + " " +
+                    std::to_string(int(b.x)) + " " + std::to_string(int(b.br().x)) + " (top bottom left right) lies outside the " +
+                    std::to_string(frame.cols) + "x" + std::to_string(frame.rows) + " frame");
+      obs.landmarks = landmarks->fit(frame, b);
       obs.found = true;
       obs.box = landmark_bounds(obs.landmarks);
       if (opt.static_image) static_face = obs;
