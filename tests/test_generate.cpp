@@ -198,6 +198,25 @@ TEST(Generate, KeepsA30FpsClipAt30FpsAndCutsAudioWithLoopNone) {
   EXPECT_GT(s["frames_with_face"].get<int64_t>(), 0.95 * s["frames"].get<int64_t>());
 }
 
+TEST(Generate, OutputKeepsTheInputsColourTags) {
+  // A phone's HDR video (BT.2020 HLG tags): untagged, the output would be
+  // shown as SDR BT.709, washed out next to the input.
+  std::string dir = test::temp_dir("gencolour"), in = dir + "/hdr.mp4", out = dir + "/out.mp4";
+  VideoWriterOptions opt;
+  opt.color = VideoColor{9, 9, 18};
+  {
+    VideoWriter w(in, 224, 224, opt);
+    std::vector<cv::Mat> frames = read_frames(test::shared_data("vox/00473.mp4"));
+    for (int i = 0; i < 25; ++i) w.write(frames[i]);
+    w.finish();
+  }
+  generate_json("--face " + q(in) + " --text 'Hello there.' --loop none --outfile " + q(out));
+  const VideoColor c = VideoReader(out).color();
+  EXPECT_EQ(c.space, 9);
+  EXPECT_EQ(c.primaries, 9);
+  EXPECT_EQ(c.transfer, 18);
+}
+
 TEST(Generate, PhotoSpeaksTextAndSilenceKeepsTheMouthShut) {
   std::string dir = test::temp_dir("genphoto");
   std::string photo = test::shared_data("faces/london/neutral_001_03.jpg");

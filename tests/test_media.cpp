@@ -242,6 +242,23 @@ TEST(Media, UnfinishedWriterLeavesNoFile) {
 // The container follows the output's name, and the speech starts with the
 // video (no encoder priming left in: Matroska's would add 1024 samples); any
 // other name (.mkv among them, or none) is refused before anything is written.
+TEST(Media, ColourTagsRoundTrip) {
+  // Tagged BT.2020 HLG (a phone's HDR video) in, the same tags out; untagged
+  // by default.
+  const std::string dir = test::temp_dir("colour");
+  for (VideoColor tags : {VideoColor{9, 9, 18}, VideoColor{}}) {
+    VideoWriterOptions opt;
+    opt.color = tags;
+    VideoWriter writer(dir + "/c.mp4", 64, 64, opt);
+    for (int i = 0; i < 3; ++i) writer.write(test_frame(i, 64, 64));
+    writer.finish();
+    const VideoColor c = VideoReader(dir + "/c.mp4").color();
+    EXPECT_EQ(c.space, tags.space);
+    EXPECT_EQ(c.primaries, tags.primaries);
+    EXPECT_EQ(c.transfer, tags.transfer);
+  }
+}
+
 TEST(Media, ContainerFollowsTheOutputName) {
   std::string dir = test::temp_dir("containers");
   const std::pair<const char*, const char*> named[] = {{"b.MOV", "mov"}, {"c.m4v", "mp4"}};

@@ -36,6 +36,15 @@ MediaInfo probe_media(const std::string& path);
 // True when the path has a still-image extension (jpg, png, bmp, webp, ...).
 bool is_image_path(const std::string& path);
 
+// How a video's YUV samples are to be shown, as tagged in the stream: FFmpeg's
+// AVColorSpace, AVColorPrimaries and AVColorTransferCharacteristic values
+// (2 = unspecified; 1 = BT.709; 9, 9, 18 = BT.2020 HLG, a phone's HDR video).
+// The frames are converted with one matrix both ways, so an output tagged
+// as its input shows its untouched pixels as the input does.
+struct VideoColor {
+  int space = 2, primaries = 2, transfer = 2;
+};
+
 // Streams BGR frames one at a time at a constant frame rate. Variable frame
 // rate input is resampled by timestamps to the rate of its frame grid (held
 // frames repeated, extra ones dropped; fps() says which rate: the grid rate
@@ -57,6 +66,7 @@ class VideoReader {
   int width() const;           // after rotation
   int height() const;
   int rotation() const;
+  VideoColor color() const;    // a still image: the defaults
   int64_t frames_read() const;
   int64_t corrupt_frames() const;  // packets the decoder rejected (skipped)
   bool is_image() const;
@@ -81,6 +91,7 @@ struct VideoWriterOptions {
   std::string preset = "veryfast";    // x264 speed preset
   int audio_sample_rate = 16000;      // rate of the samples given to set_audio
   int audio_bitrate = 96000;          // AAC bits/s per channel
+  VideoColor color;                   // tags of the output (generate: the input's); 16-235 range
 };
 
 // The container an output video's name asks for, as FFmpeg's muxer name:

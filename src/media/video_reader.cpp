@@ -29,6 +29,7 @@ struct VideoReader::Impl {
   double duration = 0;
   int rotation = 0;
   int width = 0, height = 0;  // after rotation
+  VideoColor color;
 
   // Constant-rate resampling state: output frame n shows the decoded frame
   // nearest to n / fps (relative to the first frame's timestamp).
@@ -69,6 +70,10 @@ struct VideoReader::Impl {
     count = static_cast<int64_t>(std::llround(duration * fps));
     if (count <= 0) count = st->nb_frames;
     rotation = stream_rotation(st);
+    const AVCodecParameters* par = st->codecpar;
+    color.space = par->color_space;
+    color.primaries = par->color_primaries;
+    color.transfer = par->color_trc;
     width = dec->width;
     height = dec->height;
     if (rotation == 90 || rotation == 270) std::swap(width, height);
@@ -193,6 +198,7 @@ double VideoReader::duration() const { return impl_->duration; }
 int VideoReader::width() const { return impl_->width; }
 int VideoReader::height() const { return impl_->height; }
 int VideoReader::rotation() const { return impl_->rotation; }
+VideoColor VideoReader::color() const { return impl_->color; }
 int64_t VideoReader::frames_read() const { return impl_->n; }
 int64_t VideoReader::corrupt_frames() const { return impl_->corrupt; }
 bool VideoReader::is_image() const { return impl_->image; }

@@ -80,6 +80,10 @@ struct VideoWriter::Impl {
     venc->time_base = av_inv_q(rate);
     venc->framerate = rate;
     venc->thread_count = 0;
+    venc->colorspace = static_cast<AVColorSpace>(opt.color.space);
+    venc->color_primaries = static_cast<AVColorPrimaries>(opt.color.primaries);
+    venc->color_trc = static_cast<AVColorTransferCharacteristic>(opt.color.transfer);
+    venc->color_range = AVCOL_RANGE_MPEG;  // what swscale writes
     if (oc->oformat->flags & AVFMT_GLOBALHEADER) venc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     if (codec_name == "libx264") {
       av_opt_set(venc->priv_data, "preset", opt.preset.c_str(), 0);
@@ -103,6 +107,7 @@ struct VideoWriter::Impl {
     if (av_frame_get_buffer(vframe, 0) < 0) throw Error(path + ": out of memory");
     sws = sws_getContext(enc_w, enc_h, AV_PIX_FMT_BGR24, enc_w, enc_h, AV_PIX_FMT_YUV420P,
                          SWS_BILINEAR, nullptr, nullptr, nullptr);
+    if (!sws) throw Error(path + ": cannot set up the colour conversion");
   }
 
   void open_audio_encoder(int rate, int channels) {
