@@ -25,7 +25,7 @@ struct AudioDecoder::Impl {
   std::vector<float> pending;  // converted, not yet handed out (interleaved)
   size_t pending_pos = 0;      // in floats
   size_t delivered = 0;        // sample frames handed out
-  size_t limit = SIZE_MAX;     // sample frames in the stream, from the container's duration
+  size_t limit = SIZE_MAX;     // sample frames in the stream, from its duration when the container gives it
   bool flushing = false, finished = false;
 
   ~Impl() {
@@ -145,10 +145,10 @@ double AudioDecoder::duration_seconds() const {
 std::vector<float> read_audio(const std::string& path, int sample_rate) {
   AudioDecoder d(path, sample_rate, 1);
   std::vector<float> out;
-  // Reserve the expected length so a long file does not transiently need
-  // twice its size while the vector grows.
-  if (d.duration_seconds() > 0) out.reserve(static_cast<size_t>(d.duration_seconds() * sample_rate) + 4096);
   const size_t chunk = 1 << 16;
+  // Reserve the expected length (and the room one more read asks for) so a
+  // long file does not transiently need twice its size while the vector grows.
+  if (d.duration_seconds() > 0) out.reserve(static_cast<size_t>(d.duration_seconds() * sample_rate) + 2 * chunk);
   for (size_t n = 1; n > 0;) {
     const size_t old = out.size();
     out.resize(old + chunk);
