@@ -80,6 +80,10 @@ void add_generate_command(CLI::App& root) {
     std::printf("%s: %lld frames (%lld with a face) at %.2f fps, %.2f s of audio; %.1f s, %.1f frames/s\n",
                 s.outfile.c_str(), static_cast<long long>(s.frames), static_cast<long long>(s.frames_with_face),
                 s.fps, s.audio_seconds, s.wall_seconds, s.frames_per_second);
+    if (s.frames_with_face < s.frames)
+      std::printf("%lld frames without a face found are as in the input; a face under ~100 px in a large picture "
+                  "needs a larger --detect-size\n",
+                  static_cast<long long>(s.frames - s.frames_with_face));
   });
 }
 
