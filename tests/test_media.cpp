@@ -14,8 +14,10 @@
 #include "stf/media.h"
 
 extern "C" {
+#include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/display.h>
+#include <libavutil/opt.h>
 }
 
 using namespace stf;
@@ -77,7 +79,77 @@ void remux_with_rotation(const std::string& in, const std::string& out, int cw) 
   avformat_close_input(&ic);
 }
 
+// Three 64x64 frames of 10-bit HEVC tagged full range (0-1023, as some
+// phones and screen recorders write it), grey 10 on the left half and 245 on
+// the right (in 8-bit terms). The decoder gives them as yuv420p10 with the
+// range in the frame: 8-bit full range comes as a yuvj format, which swscale
+// reads right by itself. False when this FFmpeg has no libx265.
+bool write_full_range_hevc(const std::string& path) {
+  const AVCodec* codec = avcodec_find_encoder_by_name("libx265");
+  if (!codec) return false;
+  AVFormatContext* oc = nullptr;
+  EXPECT_GE(avformat_alloc_output_context2(&oc, nullptr, "mp4", path.c_str()), 0);
+  AVCodecContext* c = avcodec_alloc_context3(codec);
+  c->width = c->height = 64;
+  c->pix_fmt = AV_PIX_FMT_YUV420P10LE;
+  c->time_base = AVRational{1, 25};
+  c->framerate = AVRational{25, 1};
+  c->color_range = AVCOL_RANGE_JPEG;
+  c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  av_opt_set(c->priv_data, "x265-params", "log-level=none", 0);
+  EXPECT_GE(avcodec_open2(c, codec, nullptr), 0);
+  AVStream* st = avformat_new_stream(oc, nullptr);
+  avcodec_parameters_from_context(st->codecpar, c);
+  st->time_base = c->time_base;
+  EXPECT_GE(avio_open(&oc->pb, path.c_str(), AVIO_FLAG_WRITE), 0);
+  EXPECT_GE(avformat_write_header(oc, nullptr), 0);
+  AVFrame* f = av_frame_alloc();
+  f->format = AV_PIX_FMT_YUV420P10LE;
+  f->width = f->height = 64;
+  f->color_range = AVCOL_RANGE_JPEG;
+  av_frame_get_buffer(f, 0);
+  AVPacket* pkt = av_packet_alloc();
+  auto drain = [&] {
+    while (avcodec_receive_packet(c, pkt) == 0) {
+      av_packet_rescale_ts(pkt, c->time_base, st->time_base);
+      pkt->stream_index = st->index;
+      av_interleaved_write_frame(oc, pkt);
+    }
+  };
+  for (int i = 0; i < 3; ++i) {
+    av_frame_make_writable(f);
+    for (int y = 0; y < 64; ++y)
+      for (int x = 0; x < 64; ++x)
+        reinterpret_cast<uint16_t*>(f->data[0] + y * f->linesize[0])[x] = x < 32 ? 10 * 4 : 245 * 4;
+    for (int p = 1; p < 3; ++p)
+      for (int y = 0; y < 32; ++y) std::fill_n(reinterpret_cast<uint16_t*>(f->data[p] + y * f->linesize[p]), 32, uint16_t(512));
+    f->pts = i;
+    avcodec_send_frame(c, f);
+    drain();
+  }
+  avcodec_send_frame(c, nullptr);
+  drain();
+  av_write_trailer(oc);
+  avio_closep(&oc->pb);
+  av_packet_free(&pkt);
+  av_frame_free(&f);
+  avcodec_free_context(&c);
+  avformat_free_context(oc);
+  return true;
+}
+
 }  // namespace
+
+TEST(Media, FullRangeVideoKeepsItsShadowsAndHighlights) {
+  const std::string path = test::temp_dir("fullrange") + "/full.mp4";
+  if (!write_full_range_hevc(path)) GTEST_SKIP() << "this FFmpeg has no libx265";
+  VideoReader reader(path);
+  cv::Mat f;
+  ASSERT_TRUE(reader.read(f));
+  // Read as 16-235 the left half would come back 0 and the right 255.
+  EXPECT_NEAR(cv::mean(f(cv::Rect(4, 4, 24, 56)))[1], 10, 3);
+  EXPECT_NEAR(cv::mean(f(cv::Rect(36, 4, 24, 56)))[1], 245, 3);
+}
 
 TEST(Files, PngDecodesToTheSameImageWithOpenCV) {
   // Our encoder (zlib, no OpenCV: the training layer uses it) against OpenCV's decoder.

@@ -30,6 +30,7 @@ struct VideoReader::Impl {
   int rotation = 0;
   int width = 0, height = 0;  // after rotation
   VideoColor color;
+  SwsContext* sws_full_range = nullptr;  // sws, once told its input is full range
 
   // Constant-rate resampling state: output frame n shows the decoded frame
   // nearest to n / fps (relative to the first frame's timestamp).
@@ -86,6 +87,13 @@ struct VideoReader::Impl {
                                f->width, f->height, AV_PIX_FMT_BGR24, SWS_BILINEAR, nullptr,
                                nullptr, nullptr);
     if (!sws) throw Error(path + ": unsupported pixel format");
+    if (f->color_range == AVCOL_RANGE_JPEG && sws != sws_full_range) {
+      // swscale reads YUV as 16-235 unless told (the 8-bit yuvj formats
+      // aside): a 10-bit full-range frame would lose its shadows and highlights.
+      const int* bt601 = sws_getCoefficients(SWS_CS_DEFAULT);
+      sws_setColorspaceDetails(sws, bt601, 1, bt601, 1, 0, 1 << 16, 1 << 16);
+      sws_full_range = sws;
+    }
     // swscale's SIMD writers may run past the end of a row: give the last
     // row a spare row of slack by converting into a taller buffer.
     cv::Mat padded(f->height + 1, f->width, CV_8UC3);
