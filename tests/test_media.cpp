@@ -47,8 +47,9 @@ double dominant_frequency(const std::vector<float>& x, int rate, double lo, doub
 
 // Copies a file's packets into a new MP4 whose video stream carries a display
 // matrix asking players to turn the picture `cw` degrees clockwise (as a
-// phone filming in portrait writes it; FFmpeg's own tools read it the same way).
-void remux_with_rotation(const std::string& in, const std::string& out, int cw) {
+// phone filming in portrait writes it; FFmpeg's own tools read it the same way)
+// and, when given, a sample aspect ratio (pixels `sar` times as wide as tall).
+void remux_with_rotation(const std::string& in, const std::string& out, int cw, AVRational sar = {0, 1}) {
   AVFormatContext* ic = nullptr;
   ASSERT_EQ(avformat_open_input(&ic, in.c_str(), nullptr, nullptr), 0);
   ASSERT_GE(avformat_find_stream_info(ic, nullptr), 0);
@@ -62,6 +63,7 @@ void remux_with_rotation(const std::string& in, const std::string& out, int cw) 
     if (os->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
       uint8_t* m = av_stream_new_side_data(os, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(int32_t));
       av_display_rotation_set(reinterpret_cast<int32_t*>(m), cw);  // "a pure clockwise rotation"
+      if (sar.num > 0) os->sample_aspect_ratio = os->codecpar->sample_aspect_ratio = sar;
     }
   }
   ASSERT_GE(avio_open(&oc->pb, out.c_str(), AVIO_FLAG_WRITE), 0);
@@ -386,6 +388,30 @@ TEST(Media, RotationMetadataIsApplied) {
     EXPECT_EQ(info.streams.at(0).rotation, cw);
     EXPECT_EQ(info.streams.at(0).width, upright.cols);
   }
+}
+
+TEST(Media, AnamorphicPixelsAreReadSquare) {
+  // 64x48 stored pixels twice as wide as tall (as HDV stores 1920x1080 in
+  // 1440x1080): read as the 128x48 picture a player shows, the block too.
+  std::string dir = test::temp_dir("sar");
+  cv::Mat stored(48, 64, CV_8UC3, cv::Scalar(40, 90, 160));
+  cv::rectangle(stored, cv::Rect(0, 0, 24, 16), cv::Scalar(250, 250, 250), cv::FILLED);
+  VideoWriterOptions opt;
+  opt.crf = 0;
+  VideoWriter writer(dir + "/plain.mp4", 64, 48, opt);
+  for (int i = 0; i < 5; ++i) writer.write(stored);
+  writer.finish();
+  remux_with_rotation(dir + "/plain.mp4", dir + "/wide.mp4", 0, AVRational{2, 1});
+  cv::Mat shown;
+  cv::resize(stored, shown, cv::Size(128, 48), 0, 0, cv::INTER_CUBIC);
+  VideoReader reader(dir + "/wide.mp4");
+  EXPECT_EQ(reader.width(), 128);
+  EXPECT_EQ(reader.height(), 48);
+  cv::Mat f;
+  ASSERT_TRUE(reader.read(f));
+  ASSERT_EQ(f.size(), shown.size());
+  EXPECT_LT(cv::norm(f, shown, cv::NORM_L1) / f.total(), 15);
+  EXPECT_EQ(probe_media(dir + "/wide.mp4").streams.at(0).width, 128);
 }
 
 TEST(Media, ThirtyFpsClipReportsThirtyFps) {

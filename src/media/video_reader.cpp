@@ -75,7 +75,7 @@ struct VideoReader::Impl {
     color.space = par->color_space;
     color.primaries = par->color_primaries;
     color.transfer = par->color_trc;
-    width = dec->width;
+    width = square_pixel_width(fmt, st, dec->width);
     height = dec->height;
     if (rotation == 90 || rotation == 270) std::swap(width, height);
     pkt = av_packet_alloc();
@@ -83,9 +83,12 @@ struct VideoReader::Impl {
   }
 
   cv::Mat to_bgr(const AVFrame* f) {
-    sws = sws_getCachedContext(sws, f->width, f->height, static_cast<AVPixelFormat>(f->format),
-                               f->width, f->height, AV_PIX_FMT_BGR24, SWS_BILINEAR, nullptr,
-                               nullptr, nullptr);
+    // Anamorphic pixels are resampled to square ones (bicubic: the output is
+    // encoded at this size).
+    const int w = square_pixel_width(fmt, fmt->streams[stream], f->width);
+    sws = sws_getCachedContext(sws, f->width, f->height, static_cast<AVPixelFormat>(f->format), w, f->height,
+                               AV_PIX_FMT_BGR24, w == f->width ? SWS_BILINEAR : SWS_BICUBIC, nullptr, nullptr,
+                               nullptr);
     if (!sws) throw Error(path + ": unsupported pixel format");
     if (f->color_range == AVCOL_RANGE_JPEG && sws != sws_full_range) {
       // swscale reads YUV as 16-235 unless told (the 8-bit yuvj formats
@@ -96,7 +99,7 @@ struct VideoReader::Impl {
     }
     // swscale's SIMD writers may run past the end of a row: give the last
     // row a spare row of slack by converting into a taller buffer.
-    cv::Mat padded(f->height + 1, f->width, CV_8UC3);
+    cv::Mat padded(f->height + 1, w, CV_8UC3);
     cv::Mat out = padded.rowRange(0, f->height);
     uint8_t* dst[1] = {out.data};
     int stride[1] = {static_cast<int>(out.step[0])};
