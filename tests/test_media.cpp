@@ -45,6 +45,19 @@ double dominant_frequency(const std::vector<float>& x, int rate, double lo, doub
   return best_f;
 }
 
+// Five lossless frames of a 64x48 picture with a bright block in its top-left
+// corner; returns the picture.
+cv::Mat write_block_clip(const std::string& path) {
+  cv::Mat stored(48, 64, CV_8UC3, cv::Scalar(40, 90, 160));
+  cv::rectangle(stored, cv::Rect(0, 0, 24, 16), cv::Scalar(250, 250, 250), cv::FILLED);
+  VideoWriterOptions opt;
+  opt.crf = 0;
+  VideoWriter writer(path, 64, 48, opt);
+  for (int i = 0; i < 5; ++i) writer.write(stored);
+  writer.finish();
+  return stored;
+}
+
 // Copies a file's packets into a new MP4 whose video stream carries a display
 // matrix asking players to turn the picture `cw` degrees clockwise (as a
 // phone filming in portrait writes it; FFmpeg's own tools read it the same way)
@@ -362,13 +375,7 @@ TEST(Media, RotationMetadataIsApplied) {
   // A 64x48 picture with a bright block in its top-left corner, filmed
   // "sideways": the reader must hand out the upright picture.
   std::string dir = test::temp_dir("rotation");
-  cv::Mat stored(48, 64, CV_8UC3, cv::Scalar(40, 90, 160));
-  cv::rectangle(stored, cv::Rect(0, 0, 24, 16), cv::Scalar(250, 250, 250), cv::FILLED);
-  VideoWriterOptions opt;
-  opt.crf = 0;
-  VideoWriter writer(dir + "/plain.mp4", 64, 48, opt);
-  for (int i = 0; i < 5; ++i) writer.write(stored);
-  writer.finish();
+  const cv::Mat stored = write_block_clip(dir + "/plain.mp4");
   const std::pair<int, cv::RotateFlags> turns[] = {
       {90, cv::ROTATE_90_CLOCKWISE}, {180, cv::ROTATE_180}, {270, cv::ROTATE_90_COUNTERCLOCKWISE}};
   for (const auto& [cw, flag] : turns) {
@@ -394,13 +401,7 @@ TEST(Media, AnamorphicPixelsAreReadSquare) {
   // 64x48 stored pixels twice as wide as tall (as HDV stores 1920x1080 in
   // 1440x1080): read as the 128x48 picture a player shows, the block too.
   std::string dir = test::temp_dir("sar");
-  cv::Mat stored(48, 64, CV_8UC3, cv::Scalar(40, 90, 160));
-  cv::rectangle(stored, cv::Rect(0, 0, 24, 16), cv::Scalar(250, 250, 250), cv::FILLED);
-  VideoWriterOptions opt;
-  opt.crf = 0;
-  VideoWriter writer(dir + "/plain.mp4", 64, 48, opt);
-  for (int i = 0; i < 5; ++i) writer.write(stored);
-  writer.finish();
+  const cv::Mat stored = write_block_clip(dir + "/plain.mp4");
   remux_with_rotation(dir + "/plain.mp4", dir + "/wide.mp4", 0, AVRational{2, 1});
   cv::Mat shown;
   cv::resize(stored, shown, cv::Size(128, 48), 0, 0, cv::INTER_CUBIC);

@@ -334,7 +334,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
   wopt.fps = summary.fps;
   wopt.crf = o.crf;
   wopt.audio_sample_rate = kSampleRate;
-  wopt.color = reader.color();  // an HDR or full-range video keeps its look where untouched
+  wopt.color = reader.color();  // an HDR video keeps its look where untouched
   VideoWriter writer(o.outfile, out_w, out_h, wopt);
   if (o.samples.empty() && o.text.empty()) {
     writer.set_audio_from(o.audio, summary.audio_seconds);  // as recorded (rate, stereo), cut like the samples
