@@ -21,11 +21,12 @@ AVFormatContext* open_input(const std::string& path);
 // Clockwise rotation in degrees (0/90/180/270) that displays the stream upright.
 int stream_rotation(const AVStream* st);
 
-// The width in square pixels of a picture `width` stored pixels wide in this
-// stream: anamorphic video (HDV's 1440x1080 shown as 1920x1080, DV's 720x480
-// as 640x480) stores its pixels wider or narrower than tall, as its sample
-// aspect ratio says. `width` itself for square pixels or none said.
-int square_pixel_width(AVFormatContext* fmt, AVStream* st, int width);
+// The width in square pixels of a picture `width` stored pixels wide whose
+// sample aspect ratio is `sar` (av_guess_sample_aspect_ratio): anamorphic
+// video (HDV's 1440x1080 shown as 1920x1080, DV's 720x480 as 640x480) stores
+// its pixels wider or narrower than tall. `width` itself for square pixels or
+// none said.
+int square_pixel_width(AVRational sar, int width);
 
 // The constant rate a video stream is read at. Variable-frame-rate files
 // (phone recordings, edited clips) often sit on a regular grid with some

@@ -65,8 +65,7 @@ int stream_rotation(const AVStream* st) {
   return (cw + 45) / 90 * 90 % 360;
 }
 
-int square_pixel_width(AVFormatContext* fmt, AVStream* st, int width) {
-  const AVRational sar = av_guess_sample_aspect_ratio(fmt, st, nullptr);
+int square_pixel_width(AVRational sar, int width) {
   if (sar.num <= 0 || sar.den <= 0 || sar.num == sar.den) return width;
   return std::max(2, static_cast<int>(std::lround(width * av_q2d(sar))));
 }
@@ -110,7 +109,7 @@ MediaInfo probe_media(const std::string& path) {
     s.codec = avcodec_get_name(par->codec_id);
     if (st->duration != AV_NOPTS_VALUE) s.duration = st->duration * av_q2d(st->time_base);
     if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
-      s.width = square_pixel_width(fmt, fmt->streams[i], par->width);
+      s.width = square_pixel_width(av_guess_sample_aspect_ratio(fmt, fmt->streams[i], nullptr), par->width);
       s.height = par->height;
       s.fps = stream_fps(st);
       // Frames as VideoReader yields them (constant rate), else the stored count.

@@ -29,6 +29,7 @@ struct VideoReader::Impl {
   double duration = 0;
   int rotation = 0;
   int width = 0, height = 0;  // after rotation
+  AVRational sar{0, 1};       // the stream's sample aspect ratio (0/1: not said)
   VideoColor color;
   SwsContext* sws_full_range = nullptr;  // sws, once told its input is full range
 
@@ -75,7 +76,8 @@ struct VideoReader::Impl {
     color.space = par->color_space;
     color.primaries = par->color_primaries;
     color.transfer = par->color_trc;
-    width = square_pixel_width(fmt, st, dec->width);
+    sar = av_guess_sample_aspect_ratio(fmt, st, nullptr);
+    width = square_pixel_width(sar, dec->width);
     height = dec->height;
     if (rotation == 90 || rotation == 270) std::swap(width, height);
     pkt = av_packet_alloc();
@@ -85,7 +87,7 @@ struct VideoReader::Impl {
   cv::Mat to_bgr(const AVFrame* f) {
     // Anamorphic pixels are resampled to square ones (bicubic: the output is
     // encoded at this size).
-    const int w = square_pixel_width(fmt, fmt->streams[stream], f->width);
+    const int w = square_pixel_width(sar, f->width);
     sws = sws_getCachedContext(sws, f->width, f->height, static_cast<AVPixelFormat>(f->format), w, f->height,
                                AV_PIX_FMT_BGR24, w == f->width ? SWS_BILINEAR : SWS_BICUBIC, nullptr, nullptr,
                                nullptr);
