@@ -58,11 +58,18 @@ cv::Mat write_block_clip(const std::string& path) {
   return stored;
 }
 
-// Copies a file's packets into a new MP4 whose video stream carries a display
-// matrix asking players to turn the picture `cw` degrees clockwise (as a
-// phone filming in portrait writes it; FFmpeg's own tools read it the same way)
-// and, when given, a sample aspect ratio (pixels `sar` times as wide as tall).
-void remux_with_rotation(const std::string& in, const std::string& out, int cw, AVRational sar = {0, 1}) {
+// What remux changes in a file's streams.
+struct Remux {
+  int cw = 0;                // a display matrix asking players to turn the picture cw degrees clockwise
+  AVRational sar{0, 1};      // when given, pixels sar times as wide as tall
+  double audio_late = 0;     // seconds the sound starts after the picture (negative: before it)
+};
+
+// Copies a file's packets into a new MP4 with the changes in `r`: the
+// rotation as a phone filming in portrait writes it (FFmpeg's own tools read
+// it the same way), the aspect as HDV or DV stores it, the sound delayed as
+// in a recorder whose audio starts late.
+void remux(const std::string& in, const std::string& out, const Remux& r) {
   AVFormatContext* ic = nullptr;
   ASSERT_EQ(avformat_open_input(&ic, in.c_str(), nullptr, nullptr), 0);
   ASSERT_GE(avformat_find_stream_info(ic, nullptr), 0);
@@ -75,15 +82,21 @@ void remux_with_rotation(const std::string& in, const std::string& out, int cw, 
     os->time_base = ic->streams[i]->time_base;
     if (os->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
       uint8_t* m = av_stream_new_side_data(os, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(int32_t));
-      av_display_rotation_set(reinterpret_cast<int32_t*>(m), cw);  // "a pure clockwise rotation"
-      if (sar.num > 0) os->sample_aspect_ratio = os->codecpar->sample_aspect_ratio = sar;
+      av_display_rotation_set(reinterpret_cast<int32_t*>(m), r.cw);  // "a pure clockwise rotation"
+      if (r.sar.num > 0) os->sample_aspect_ratio = os->codecpar->sample_aspect_ratio = r.sar;
     }
   }
   ASSERT_GE(avio_open(&oc->pb, out.c_str(), AVIO_FLAG_WRITE), 0);
   ASSERT_GE(avformat_write_header(oc, nullptr), 0);
   AVPacket* pkt = av_packet_alloc();
   while (av_read_frame(ic, pkt) >= 0) {
-    av_packet_rescale_ts(pkt, ic->streams[pkt->stream_index]->time_base, oc->streams[pkt->stream_index]->time_base);
+    const AVStream* is = ic->streams[pkt->stream_index];
+    const bool audio = is->codecpar->codec_type == AVMEDIA_TYPE_AUDIO;
+    const double delay = audio ? std::max(r.audio_late, 0.0) : std::max(-r.audio_late, 0.0);
+    const int64_t shift = std::llround(delay / av_q2d(is->time_base));
+    pkt->pts += shift;
+    pkt->dts += shift;
+    av_packet_rescale_ts(pkt, is->time_base, oc->streams[pkt->stream_index]->time_base);
     pkt->pos = -1;
     ASSERT_GE(av_interleaved_write_frame(oc, pkt), 0);
   }
@@ -380,7 +393,7 @@ TEST(Media, RotationMetadataIsApplied) {
       {90, cv::ROTATE_90_CLOCKWISE}, {180, cv::ROTATE_180}, {270, cv::ROTATE_90_COUNTERCLOCKWISE}};
   for (const auto& [cw, flag] : turns) {
     std::string path = dir + "/turned" + std::to_string(cw) + ".mp4";
-    remux_with_rotation(dir + "/plain.mp4", path, cw);
+    remux(dir + "/plain.mp4", path, Remux{cw});
     cv::Mat upright;
     cv::rotate(stored, upright, flag);
     VideoReader reader(path);
@@ -402,7 +415,7 @@ TEST(Media, AnamorphicPixelsAreReadSquare) {
   // 1440x1080): read as the 128x48 picture a player shows, the block too.
   std::string dir = test::temp_dir("sar");
   const cv::Mat stored = write_block_clip(dir + "/plain.mp4");
-  remux_with_rotation(dir + "/plain.mp4", dir + "/wide.mp4", 0, AVRational{2, 1});
+  remux(dir + "/plain.mp4", dir + "/wide.mp4", Remux{0, AVRational{2, 1}});
   cv::Mat shown;
   cv::resize(stored, shown, cv::Size(128, 48), 0, 0, cv::INTER_CUBIC);
   VideoReader reader(dir + "/wide.mp4");
@@ -443,6 +456,28 @@ TEST(Media, ReadsGridMpegAndItsAudio) {
   EXPECT_EQ(f.size(), cv::Size(360, 288));
   std::vector<float> audio = read_audio(path);  // MP2 44.1 kHz stereo -> 16 kHz mono
   EXPECT_NEAR(audio.size() / 16000.0, 2.95, 0.05);
+}
+
+// A recorder whose sound starts late, or a clip cut where its sound starts
+// before the picture: the samples are timed against the first frame, as a
+// player plays them, so the face is driven by what is heard while it is seen.
+TEST(Media, SoundIsTimedAgainstThePicture) {
+  const std::string dir = test::temp_dir("sound_start");
+  const std::string src = test::shared_data("vox/00010.mp4");  // sound and picture both start at 0
+  const std::vector<float> a = read_audio(src);
+  remux(src, dir + "/late.mp4", Remux{0, {0, 1}, 0.5});
+  remux(src, dir + "/early.mp4", Remux{0, {0, 1}, -0.2});
+  const std::vector<float> late = read_audio(dir + "/late.mp4"), early = read_audio(dir + "/early.mp4");
+  ASSERT_EQ(late.size(), a.size() + 8000);
+  ASSERT_EQ(early.size(), a.size() - 3200);
+  // Silence first: zeros, then the AAC encoder's 1024 samples of priming,
+  // which the original's edit list skipped and the copy plays (faint).
+  double lead = 0, speech = 0;
+  for (size_t i = 0; i < 8000; ++i) lead += late[i] * late[i];
+  for (float v : a) speech += v * v;
+  EXPECT_LT(std::sqrt(lead / 8000), 0.05 * std::sqrt(speech / a.size()));
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(late[8000 + i], a[i]) << i;
+  for (size_t i = 0; i < early.size(); ++i) ASSERT_EQ(early[i], a[3200 + i]) << i;
 }
 
 TEST(Media, StillImageIsOneFrameVideo) {

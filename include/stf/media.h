@@ -78,8 +78,10 @@ class VideoReader {
 };
 
 // Decodes the first audio stream of any FFmpeg-readable file (audio or video)
-// to mono float32 in [-1, 1] at sample_rate. Throws if there is no audio
-// stream or it holds no samples.
+// to mono float32 in [-1, 1] at sample_rate; in a video, sample 0 plays with
+// the first frame (silence first if the sound starts later, sound from before
+// the first frame dropped). Throws if there is no audio stream or it holds no
+// samples.
 std::vector<float> read_audio(const std::string& path, int sample_rate = 16000);
 
 // Mono float samples from one rate to another (libswresample).

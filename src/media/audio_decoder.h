@@ -22,7 +22,9 @@ class AudioDecoder {
   // Fills dst with up to `frames` sample frames (frames x channels floats);
   // fewer only at the end of the stream, 0 after it. Encoders pad their last
   // frame (AAC: to 1024 samples): the stream ends where the container's
-  // duration says, when it says.
+  // duration says, when it says. In a file with a picture the sound is timed
+  // against it: silence first when the sound starts after the first frame,
+  // nothing of what plays before that frame.
   size_t read(float* dst, size_t frames);
 
   int sample_rate() const;          // of what read() gives

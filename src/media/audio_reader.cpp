@@ -26,6 +26,8 @@ struct AudioDecoder::Impl {
   size_t pending_pos = 0;      // in floats
   size_t delivered = 0;        // sample frames handed out
   size_t limit = SIZE_MAX;     // sample frames in the stream, from its duration when the container gives it
+  size_t lead = 0;             // silence still to give before a sound that starts after the picture
+  size_t skip = 0;             // sample frames still to drop from a sound that starts before the picture
   bool flushing = false, finished = false;
 
   ~Impl() {
@@ -110,6 +112,20 @@ AudioDecoder::AudioDecoder(const std::string& path, int sample_rate, int channel
     auto exact = std::llround(st->duration * av_q2d(st->time_base) * sample_rate);
     if (exact > 0) d.limit = static_cast<size_t>(exact);
   }
+  // In a file with a picture, sample 0 is what plays with its first frame
+  // (VideoReader's time 0): a recording whose sound starts late gets silence
+  // before it, sound from before the first frame is dropped.
+  const int v = av_find_best_stream(d.fmt, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  if (v >= 0 && !(d.fmt->streams[v]->disposition & AV_DISPOSITION_ATTACHED_PIC)) {  // not an MP3's cover
+    const AVStream* vs = d.fmt->streams[v];
+    if (st->start_time != AV_NOPTS_VALUE && vs->start_time != AV_NOPTS_VALUE) {
+      const double late = st->start_time * av_q2d(st->time_base) - vs->start_time * av_q2d(vs->time_base);
+      const long long n = std::llround(late * sample_rate);
+      if (n > 0) d.lead = static_cast<size_t>(n);
+      if (n < 0) d.skip = static_cast<size_t>(-n);
+      if (d.limit != SIZE_MAX) d.limit = d.limit + d.lead - std::min(d.limit, d.skip);
+    }
+  }
 }
 
 AudioDecoder::~AudioDecoder() = default;
@@ -117,14 +133,23 @@ AudioDecoder::~AudioDecoder() = default;
 size_t AudioDecoder::read(float* dst, size_t frames) {
   Impl& d = *impl_;
   frames = std::min(frames, d.limit - std::min(d.limit, d.delivered));
-  size_t done = 0;
+  size_t done = std::min(frames, d.lead);
+  std::fill(dst, dst + done * d.channels, 0.0f);
+  d.lead -= done;
   while (done < frames) {
     if (d.pending_pos == d.pending.size()) {
       if (d.finished) break;
       d.refill();
       continue;
     }
-    const size_t n = std::min(frames - done, (d.pending.size() - d.pending_pos) / d.channels);
+    const size_t available = (d.pending.size() - d.pending_pos) / d.channels;
+    if (d.skip > 0) {
+      const size_t k = std::min(d.skip, available);
+      d.pending_pos += k * d.channels;
+      d.skip -= k;
+      continue;
+    }
+    const size_t n = std::min(frames - done, available);
     for (size_t i = 0; i < n * d.channels; ++i) dst[done * d.channels + i] = std::clamp(d.pending[d.pending_pos + i], -1.0f, 1.0f);
     d.pending_pos += n * d.channels;
     done += n;
