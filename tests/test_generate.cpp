@@ -283,6 +283,35 @@ TEST(Generate, GuidanceScaleWidensTheSpeakingMouth) {
   EXPECT_GT(r, 0.3) << "the guided mouth should move when the plain one does";
 }
 
+// The same speech recorded 12 dB softer moves the mouth as much (the
+// driving audio is brought to the model's speech level).
+TEST(Generate, SofterRecordingMovesTheMouthAlike) {
+  std::string dir = test::temp_dir("gensoft");
+  std::string photo = test::shared_data("faces/london/neutral_001_03.jpg");
+  const std::vector<float> speech = read_audio(test::shared_data("retalking/speech1.wav"));
+  std::vector<double> open[2];
+  for (int k = 0; k < 2; ++k) {
+    const std::string audio = dir + "/speech" + std::to_string(k) + ".mp4";
+    {
+      std::vector<float> s(speech);
+      for (float& v : s) v *= k == 0 ? 1.0f : 0.25f;
+      VideoWriter w(audio, 64, 64, VideoWriterOptions{});
+      w.set_audio(std::move(s));
+      for (int i = 0; i < 25; ++i) w.write(cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 0)));
+      w.finish();
+    }
+    const std::string out = dir + "/talk" + std::to_string(k) + ".mp4";
+    generate_json("--face " + q(photo) + " --audio " + q(audio) + " --fps 20 --outfile " + q(out));
+    const std::vector<cv::Mat> frames = read_frames(out);
+    for (size_t i = 0; i < frames.size(); i += 2) open[k].push_back(mouth_opening(frames[i]));
+  }
+  ASSERT_EQ(open[0].size(), open[1].size());
+  const double loud = std::accumulate(open[0].begin(), open[0].end(), 0.0) / open[0].size();
+  const double soft = std::accumulate(open[1].begin(), open[1].end(), 0.0) / open[1].size();
+  EXPECT_NEAR(soft, loud, 0.15 * loud);
+  EXPECT_GT(pearson(open[0], open[1]), 0.8);
+}
+
 TEST(Generate, FramesWithoutAFaceAreUnchanged) {
   // 30 face frames, then 30 frames of a faceless pattern.
   std::string dir = test::temp_dir("gennoface");

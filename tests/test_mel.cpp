@@ -2,6 +2,7 @@
 // real speech and (2) a slow loop-based DFT written here from the formula.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "helpers.h"
@@ -113,6 +114,38 @@ TEST(Mel, ShortAndEmptyAudioAreErrors) {
   EXPECT_THROW(mel_window(mel, 0, 25), Error);
   // Silence maps to the bottom of the range.
   EXPECT_FLOAT_EQ(mel.max().item<float>(), -4.0f);
+}
+
+// The 95th percentile of the power of 20 ms pieces, in dB (sorted whole:
+// the independent counterpart of speech_gain's partial sort).
+static double speech_level_db(const std::vector<float>& x, double gain) {
+  std::vector<double> p;
+  for (size_t i = 0; i + 320 <= x.size(); i += 320) {
+    double s = 0;
+    for (size_t j = i; j < i + 320; ++j) s += gain * x[j] * gain * x[j];
+    p.push_back(s / 320);
+  }
+  std::sort(p.begin(), p.end());
+  return 10 * std::log10(p[size_t(0.95 * (p.size() - 1))]);
+}
+
+TEST(Mel, SpeechGainBringsAnyRecordingLevelToTheModels) {
+  const std::vector<float> speech = read_audio(test::shared_data("retalking/speech1.wav"));
+  EXPECT_NEAR(speech_level_db(speech, speech_gain(speech)), kSpeechLevelDb, 0.01);
+  const torch::Tensor mel = mel_spectrogram(speech, speech_gain(speech));
+  for (float k : {0.25f, 3.0f}) {  // -12 dB, +9.5 dB: the same features
+    std::vector<float> scaled(speech);
+    for (float& v : scaled) v *= k;
+    EXPECT_NEAR(speech_gain(scaled), speech_gain(speech) / k, 1e-6 * speech_gain(speech) / k);
+    EXPECT_LT((mel_spectrogram(scaled, speech_gain(scaled)) - mel).abs().max().item<float>(), 1e-3) << k;
+  }
+  // At most +20 dB: hiss stays far below speech, silence stays silence.
+  std::vector<float> hiss(speech.size());
+  for (size_t i = 0; i < hiss.size(); ++i) hiss[i] = 1e-4f * std::sin(0.7f * i);  // about -83 dB
+  EXPECT_NEAR(speech_gain(hiss), 10.0, 1e-9);
+  std::vector<float> silence(16000, 0.0f);
+  EXPECT_FLOAT_EQ(mel_spectrogram(silence, speech_gain(silence)).max().item<float>(), -4.0f);
+  EXPECT_NEAR(speech_gain(std::vector<float>(speech.size(), 0.9f)), std::pow(10, (kSpeechLevelDb - 20 * std::log10(0.9)) / 20), 1e-6);  // louder: turned down
 }
 
 TEST(Mel, FrameLoudnessFollowsTheSpeechAtItsTime) {

@@ -17,8 +17,20 @@ constexpr double kMelFps = double(kSampleRate) / kHop;
 torch::Tensor mel_filterbank();
 
 // Normalised log-mel of 16 kHz mono samples: (80, T) float32 in [-4, 4],
-// T = 1 + samples / 200. Throws stf::Error on empty input.
-torch::Tensor mel_spectrogram(const std::vector<float>& samples);
+// T = 1 + samples / 200, of the samples times `gain`. Throws stf::Error on
+// empty input.
+torch::Tensor mel_spectrogram(const std::vector<float>& samples, double gain = 1.0);
+
+// The speech level the bundled model trained at: the 95th percentile of the
+// power of 20 ms pieces, in dB of full scale (its GRID recordings: about
+// -10; VoxCeleb2 and presenter clips -15 to -26; models/README.md).
+constexpr double kSpeechLevelDb = -12;
+
+// The gain that brings the samples' speech level (as above) to
+// kSpeechLevelDb, at most +20 dB: the same speech recorded softer or louder
+// then moves the mouth alike. Silence stays silence, and hiss at -60 dB
+// stays below -40.
+double speech_gain(const std::vector<float>& samples);
 
 // First mel column of the window for video frame `frame` at `fps`:
 // floor(80 * frame / fps), clamped so the 16-column window fits in T columns.

@@ -64,7 +64,22 @@ torch::Tensor mel_filterbank() {
   return fb;
 }
 
-torch::Tensor mel_spectrogram(const std::vector<float>& samples) {
+double speech_gain(const std::vector<float>& samples) {
+  const size_t piece = kSampleRate / 50;  // 20 ms
+  std::vector<double> power;
+  for (size_t i = 0; i + piece <= samples.size(); i += piece) {
+    double sum = 0;
+    for (size_t j = i; j < i + piece; ++j) sum += double(samples[j]) * samples[j];
+    power.push_back(sum / piece);
+  }
+  if (power.empty()) return 1.0;
+  auto at = power.begin() + static_cast<std::ptrdiff_t>(0.95 * double(power.size() - 1));
+  std::nth_element(power.begin(), at, power.end());
+  const double level_db = 10 * std::log10(std::max(*at, 1e-12));
+  return std::pow(10.0, std::min(kSpeechLevelDb - level_db, 20.0) / 20);
+}
+
+torch::Tensor mel_spectrogram(const std::vector<float>& samples, double gain) {
   if (samples.empty()) throw Error("cannot compute a mel spectrogram of empty audio");
   torch::NoGradGuard no_grad;
   const int64_t n = static_cast<int64_t>(samples.size());
@@ -98,6 +113,7 @@ torch::Tensor mel_spectrogram(const std::vector<float>& samples) {
     auto mag = (re * re + im * im).sqrt();                                 // (c, 401)
     mel.narrow(0, c0, c1 - c0).copy_(mag.matmul(fb_t));                    // (c, 80)
   }
+  if (gain != 1.0) mel.mul_(gain);  // the samples' gain: magnitudes are linear in it
   auto db = 20 * mel.clamp_min(1e-5).log10() - 20;
   return (8 * ((db + 100) / 100) - 4).clamp(-4, 4).t().contiguous();     // (80, T)
 }

@@ -327,7 +327,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
     throw Error(o.face + ": too long to loop in memory (" + std::to_string(video_frames) +
                 " frames) for audio that is longer; use --loop none to cut the audio, or a shorter clip");
   summary.audio_seconds = double(samples.size()) / kSampleRate;
-  torch::Tensor mel = mel_spectrogram(samples);  // (80, T)
+  torch::Tensor mel = mel_spectrogram(samples, speech_gain(samples));  // (80, T), at the model's speech level
   const std::vector<double> loudness_rank = ranks(frame_loudness(mel, outputs, summary.fps));
 
   VideoWriterOptions wopt;
