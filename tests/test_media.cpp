@@ -94,8 +94,8 @@ void remux(const std::string& in, const std::string& out, const Remux& r) {
     const bool audio = is->codecpar->codec_type == AVMEDIA_TYPE_AUDIO;
     const double delay = audio ? std::max(r.audio_late, 0.0) : std::max(-r.audio_late, 0.0);
     const int64_t shift = std::llround(delay / av_q2d(is->time_base));
-    pkt->pts += shift;
-    pkt->dts += shift;
+    if (pkt->pts != AV_NOPTS_VALUE) pkt->pts += shift;
+    if (pkt->dts != AV_NOPTS_VALUE) pkt->dts += shift;
     av_packet_rescale_ts(pkt, is->time_base, oc->streams[pkt->stream_index]->time_base);
     pkt->pos = -1;
     ASSERT_GE(av_interleaved_write_frame(oc, pkt), 0);
