@@ -66,17 +66,18 @@ torch::Tensor mel_filterbank() {
 
 double speech_gain(const std::vector<float>& samples) {
   const size_t piece = kSampleRate / 50;  // 20 ms
-  std::vector<double> power;
+  std::vector<double> level;              // dB of full scale
   for (size_t i = 0; i + piece <= samples.size(); i += piece) {
     double sum = 0;
     for (size_t j = i; j < i + piece; ++j) sum += double(samples[j]) * samples[j];
-    power.push_back(sum / piece);
+    level.push_back(10 * std::log10(std::max(sum / piece, 1e-12)));
   }
-  if (power.empty()) return 1.0;
-  auto at = power.begin() + static_cast<std::ptrdiff_t>(0.95 * double(power.size() - 1));
-  std::nth_element(power.begin(), at, power.end());
-  const double level_db = 10 * std::log10(std::max(*at, 1e-12));
-  return std::pow(10.0, std::min(kSpeechLevelDb - level_db, 20.0) / 20);
+  if (level.empty()) return 1.0;
+  std::sort(level.begin(), level.end());
+  auto at = [&](double q) { return level[static_cast<size_t>(q * double(level.size() - 1))]; };
+  const double speech = at(0.95), spread = speech - at(0.10);
+  const double most = 30 * std::clamp((spread - 10) / 5, 0.0, 1.0);  // dB of boost: none for a steady noise
+  return std::pow(10.0, std::min(kSpeechLevelDb - speech, most) / 20);
 }
 
 torch::Tensor mel_spectrogram(const std::vector<float>& samples, double gain) {
