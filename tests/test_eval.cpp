@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "eval/evaluate.h"
 #include "eval/metrics.h"
 #include "helpers.h"
 #include "stf/face.h"
@@ -120,6 +121,30 @@ TEST(Metrics, MeanGreyChangeIsThePerPixelAbsoluteDifference) {
   EXPECT_NEAR(mean_grey_change(a, b, cv::Rect(0, 0, 2, 4)), (29.9 + 1.14) / 2, 1e-9);
   EXPECT_EQ(mean_grey_change(a, a, cv::Rect(0, 0, 6, 4)), 0.0);
   EXPECT_EQ(mean_grey_change(a, b, cv::Rect()), 0.0);
+}
+
+// Means and medians over clips by hand: the mean leaves out an infinite
+// PSNR, the median counts it as the largest; an even count takes the middle
+// two's mean; a metric no clip has is absent.
+TEST(Eval, SummaryHasTheMeanAndTheMedianOfEachMetric) {
+  nlohmann::json system{{"clips", nlohmann::json::array()}};
+  const double lmd[] = {0.05, 0.9, 0.06, 0.04};
+  const nlohmann::json psnr[] = {30.0, "inf", 20.0, 31.0};
+  for (int i = 0; i < 3; ++i) system["clips"].push_back({{"lmd_norm", lmd[i]}, {"psnr", psnr[i]}});
+  summarize_clips(system);
+  EXPECT_NEAR(system["mean"]["lmd_norm"].get<double>(), (0.05 + 0.9 + 0.06) / 3, 1e-12);
+  EXPECT_DOUBLE_EQ(system["median"]["lmd_norm"].get<double>(), 0.06);
+  EXPECT_DOUBLE_EQ(system["mean"]["psnr"].get<double>(), 25.0);
+  EXPECT_DOUBLE_EQ(system["median"]["psnr"].get<double>(), 30.0);
+  EXPECT_FALSE(system["median"].contains("ssim"));
+  system["clips"].push_back({{"lmd_norm", lmd[3]}, {"psnr", psnr[3]}});
+  summarize_clips(system);
+  EXPECT_DOUBLE_EQ(system["median"]["lmd_norm"].get<double>(), (0.05 + 0.06) / 2);
+  EXPECT_DOUBLE_EQ(system["median"]["psnr"].get<double>(), 30.5);
+  nlohmann::json ceiling{{"clips", {{{"psnr", "inf"}}, {{"psnr", "inf"}}}}};
+  summarize_clips(ceiling);
+  EXPECT_EQ(ceiling["mean"]["psnr"], "inf");
+  EXPECT_EQ(ceiling["median"]["psnr"], "inf");
 }
 
 TEST(Eval, ScoresARealClipWithTheCeilingOnTop) {

@@ -78,10 +78,7 @@ void add_eval_command(CLI::App& root) {
     if (!o->report.empty()) write_file_atomic(o->report, eval_report_html(r, strips));
     const bool truth = r["systems"]["real"]["mean"].contains("lmd_truth");
     const bool driver = r["systems"]["real"]["mean"].contains("driver_corr");
-    std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s %7s %7s%s%s\n", "system", "PSNR", "SSIM", "LMD(px)", "LMD/IOD", "MouthR",
-                "Sharp", "Motion", "LSE-D*", "LSE-C*", truth ? "  LMD-truth/IOD" : "", driver ? "  SpeakerR" : "");
-    for (const auto& [name, s] : r["systems"].items()) {
-      nlohmann::json m = s["mean"];  // a copy: missing metrics (dub mode) read as null
+    auto row = [&](const std::string& name, nlohmann::json m) {  // a copy: missing metrics (dub mode) read as null
       std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s %7s %7s%s%s\n", name.c_str(), cell(m["psnr"], "%.2f").c_str(),
                   cell(m["ssim"], "%.4f").c_str(), cell(m["lmd"], "%.3f").c_str(), cell(m["lmd_norm"], "%.4f").c_str(),
                   cell(m["mouth_corr"], "%.3f").c_str(), cell(m["mouth_sharpness"], "%.3f").c_str(),
@@ -90,6 +87,13 @@ void add_eval_command(CLI::App& root) {
                   cell(m["lse_c"], "%.3f").c_str(),
                   truth ? ("  " + cell(m["lmd_truth"], "%13.4f")).c_str() : "",
                   driver ? ("  " + cell(m["driver_corr"], "%8.3f")).c_str() : "");
+    };
+    std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s %7s %7s%s%s\n", "system (mean)", "PSNR", "SSIM", "LMD(px)", "LMD/IOD", "MouthR",
+                "Sharp", "Motion", "LSE-D*", "LSE-C*", truth ? "  LMD-truth/IOD" : "", driver ? "  SpeakerR" : "");
+    for (const auto& [name, s] : r["systems"].items()) row(name, s["mean"]);
+    if (r["systems"]["model"]["clips"].size() >= 3) {  // one clip with a failed tracking can drag a mean
+      std::printf("(median)\n");
+      for (const auto& [name, s] : r["systems"].items()) row(name, s["median"]);
     }
     for (const auto& s : r["skipped"])
       std::printf("skipped %s: %s\n", s["clip"].get<std::string>().c_str(), s["reason"].get<std::string>().c_str());

@@ -1,7 +1,9 @@
 #include "eval/evaluate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <opencv2/imgproc.hpp>
@@ -199,24 +201,29 @@ std::vector<cv::Mat> reference_copy(const Track& real, const CropOptions& crop, 
   return t;
 }
 
-void add_mean(nlohmann::json& system) {
-  nlohmann::json mean;
+}  // namespace
+
+void summarize_clips(nlohmann::json& system) {
+  nlohmann::json mean, median;
   for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "mouth_corr", "mouth_sharpness", "mouth_motion", "driver_corr", "lmd_truth", "lse_d", "lse_c"}) {
+    std::vector<double> all;  // "inf" as infinity
     double sum = 0;
-    int n = 0;
-    bool inf = false;
+    int finite = 0;
     for (const auto& c : system["clips"]) {
       if (!c.contains(k)) continue;
-      if (c[k].is_string()) inf = true;
-      else sum += c[k].get<double>(), ++n;
+      all.push_back(c[k].is_string() ? std::numeric_limits<double>::infinity() : c[k].get<double>());
+      if (std::isfinite(all.back())) sum += all.back(), ++finite;
     }
-    if (n == 0 && !inf) continue;
-    mean[k] = inf && n == 0 ? nlohmann::json("inf") : nlohmann::json(sum / std::max(1, n));
+    if (all.empty()) continue;
+    auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json("inf"); };
+    mean[k] = finite > 0 ? nlohmann::json(sum / finite) : nlohmann::json("inf");
+    std::sort(all.begin(), all.end());
+    const size_t h = all.size() / 2;
+    median[k] = number(all.size() % 2 ? all[h] : (all[h - 1] + all[h]) / 2);
   }
   system["mean"] = mean;
+  system["median"] = median;
 }
-
-}  // namespace
 
 nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) {
   if (opt.clips.empty()) throw Error("no clips to evaluate: pass video files with --data");
@@ -317,7 +324,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
   progress.finish();
   if (skipped.size() == opt.clips.size()) throw Error("no clip could be evaluated; first reason: " + skipped[0]["reason"].get<std::string>());
   if (opt.baseline.empty()) systems.erase("baseline");
-  for (auto& [name, s] : systems.items()) add_mean(s);
+  for (auto& [name, s] : systems.items()) summarize_clips(s);
   return {{"model", model_path}, {"baseline", opt.baseline}, {"mode", opt.mode},
           {"audio_shift", opt.audio_shift}, {"ref_lag", opt.ref_lag}, {"ref_choice", opt.ref_choice},
           {"guidance_scale", opt.guidance_scale}, {"systems", systems}, {"skipped", skipped}};

@@ -39,7 +39,7 @@ struct ClipStrip {
 };
 
 // {"systems": {name: {"clips": [{clip, frames, psnr, ssim, lmd, lmd_norm, mouth_corr, lse_d, lse_c,
-//                                 offset [, lmd_truth]}], "mean": {...}}},
+//                                 offset [, lmd_truth]}], "mean": {...}, "median": {...}}},
 // mouth_corr: Pearson correlation over the clip between the real and the
 // shown frames' mouth opening (metrics.h): does the mouth open and close
 // when the real one does, whatever the amplitude.
@@ -52,5 +52,12 @@ struct ClipStrip {
 // of each system's frames to that truth, divided by the inter-ocular distance.
 // With `strips`, also returns the frame strips of every evaluated clip.
 nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips = nullptr);
+
+// Sets a system's "mean" and "median" of each metric over its "clips" that
+// have it. The mean leaves out infinite values ("inf": the PSNR of identical
+// frames) unless all are; the median counts them as the largest. The median
+// is what one clip with a failed tracking (vox/00002's flipping landmarks)
+// cannot drag.
+void summarize_clips(nlohmann::json& system);
 
 }  // namespace stf
