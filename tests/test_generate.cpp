@@ -84,6 +84,17 @@ cv::Rect mouth_box(const cv::Mat& frame) {
   return b & cv::Rect(0, 0, frame.cols, frame.rows);
 }
 
+// A clip of 25 black 64x64 frames carrying `samples` (16 kHz mono) as its
+// sound: speech to drive generate with.
+void write_sound_clip(const std::string& path, std::vector<float> samples) {
+  VideoWriter w(path, 64, 64, VideoWriterOptions{});
+  w.set_audio(std::move(samples));
+  for (int i = 0; i < 25; ++i) w.write(cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 0)));
+  w.finish();
+}
+
+double mean_of(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / v.size(); }
+
 }  // namespace
 
 TEST(Generate, LoopModesVisitFramesWithoutJumps) {
@@ -228,13 +239,7 @@ TEST(Generate, PhotoSpeaksTextAndSilenceKeepsTheMouthShut) {
   std::vector<cv::Mat> talk = read_frames(dir + "/talk.mp4");
 
   // Silence: a video file whose audio track is 2 s of zeros.
-  {
-    VideoWriterOptions w;
-    VideoWriter silent(dir + "/silence.mp4", 64, 64, w);
-    silent.set_audio(std::vector<float>(32000, 0.0f));
-    for (int i = 0; i < 50; ++i) silent.write(cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 0)));
-    silent.finish();
-  }
+  write_sound_clip(dir + "/silence.mp4", std::vector<float>(32000, 0.0f));
   generate_json("--face " + q(photo) + " --audio " + q(dir + "/silence.mp4") + " --outfile " + q(dir + "/quiet.mp4"));
   std::vector<cv::Mat> quiet = read_frames(dir + "/quiet.mp4");
   ASSERT_GE(quiet.size(), 40u);
@@ -267,9 +272,8 @@ TEST(Generate, GuidanceScaleWidensTheSpeakingMouth) {
     const std::vector<cv::Mat> frames = read_frames(out);
     for (size_t i = 0; i < frames.size(); i += 2) open[k].push_back(mouth_opening(frames[i]));
   }
-  auto mean = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / v.size(); };
   auto stddev = [&](const std::vector<double>& v) {
-    const double m = mean(v);
+    const double m = mean_of(v);
     double s = 0;
     for (double x : v) s += (x - m) * (x - m);
     return std::sqrt(s / v.size());
@@ -279,7 +283,7 @@ TEST(Generate, GuidanceScaleWidensTheSpeakingMouth) {
   // Measured (session 21, `faces --json` on the outputs): mean opening 0.014 -> 0.052, its std over
   // the frames 0.0054 -> 0.029, r 0.83 (session 20, before speech_gain: 0.0095 -> 0.026,
   // 0.0056 -> 0.021, r 0.46; the plain mouth barely moves, so landmark noise weighs on r).
-  EXPECT_GT(mean(open[1]), 1.5 * mean(open[0])) << mean(open[0]);
+  EXPECT_GT(mean_of(open[1]), 1.5 * mean_of(open[0])) << mean_of(open[0]);
   EXPECT_GT(stddev(open[1]), 2 * stddev(open[0])) << stddev(open[0]);
   EXPECT_GT(r, 0.3) << "the guided mouth should move when the plain one does";
 }
@@ -293,23 +297,16 @@ TEST(Generate, SofterRecordingMovesTheMouthAlike) {
   std::vector<double> open[2];
   for (int k = 0; k < 2; ++k) {
     const std::string audio = dir + "/speech" + std::to_string(k) + ".mp4";
-    {
-      std::vector<float> s(speech);
-      for (float& v : s) v *= k == 0 ? 1.0f : 0.25f;
-      VideoWriter w(audio, 64, 64, VideoWriterOptions{});
-      w.set_audio(std::move(s));
-      for (int i = 0; i < 25; ++i) w.write(cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 0)));
-      w.finish();
-    }
+    std::vector<float> s(speech);
+    for (float& v : s) v *= k == 0 ? 1.0f : 0.25f;
+    write_sound_clip(audio, std::move(s));
     const std::string out = dir + "/talk" + std::to_string(k) + ".mp4";
     generate_json("--face " + q(photo) + " --audio " + q(audio) + " --fps 20 --outfile " + q(out));
     const std::vector<cv::Mat> frames = read_frames(out);
     for (size_t i = 0; i < frames.size(); i += 2) open[k].push_back(mouth_opening(frames[i]));
   }
   ASSERT_EQ(open[0].size(), open[1].size());
-  const double loud = std::accumulate(open[0].begin(), open[0].end(), 0.0) / open[0].size();
-  const double soft = std::accumulate(open[1].begin(), open[1].end(), 0.0) / open[1].size();
-  EXPECT_NEAR(soft, loud, 0.15 * loud);
+  EXPECT_NEAR(mean_of(open[1]), mean_of(open[0]), 0.15 * mean_of(open[0]));
   EXPECT_GT(pearson(open[0], open[1]), 0.8);
 }
 

@@ -216,7 +216,7 @@ void summarize_clips(nlohmann::json& system) {
     }
     if (all.empty()) continue;
     auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json("inf"); };
-    mean[k] = finite > 0 ? nlohmann::json(sum / finite) : nlohmann::json("inf");
+    mean[k] = number(finite > 0 ? sum / finite : std::numeric_limits<double>::infinity());
     std::sort(all.begin(), all.end());
     const size_t h = all.size() / 2;
     median[k] = number(all.size() % 2 ? all[h] : (all[h - 1] + all[h]) / 2);
