@@ -47,6 +47,7 @@ void run(benchmark::State& state, const std::vector<cv::Mat>& frames) {
   stf::set_threads(0);
   stf::TrackerOptions opt;
   opt.detect_every = static_cast<int>(state.range(0));
+  opt.check_fit = state.range(1) != 0;
   // One tracker for the whole run (model loading is a start-up cost, not a
   // per-frame one); the clip plays on a loop, each pass starting with a cut.
   stf::FaceTracker tracker(opt);
@@ -68,7 +69,9 @@ void BM_Track224(benchmark::State& state) { run(state, clip_224()); }
 
 }  // namespace
 
-// Argument: detect every N frames.
-BENCHMARK(BM_Track720p)->Arg(1)->Arg(5)->Arg(10)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
-BENCHMARK(BM_Track224)->Arg(1)->Arg(5)->Arg(10)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+// Arguments: detect every N frames; the fit check on (1) or off (0).
+BENCHMARK(BM_Track720p)->Args({1, 1})->Args({5, 1})->Args({10, 1})->Args({5, 0})->Unit(benchmark::kMillisecond)
+    ->UseRealTime()->MinTime(3);
+BENCHMARK(BM_Track224)->Args({1, 1})->Args({5, 1})->Args({10, 1})->Args({5, 0})->Unit(benchmark::kMillisecond)
+    ->UseRealTime()->MinTime(3);
 BENCHMARK_MAIN();

@@ -731,6 +731,54 @@ TEST(Face, FaceFadesAroundALongerAbsence) {
     EXPECT_EQ(tf.fade, 1.0f) << "frame " << tf.index << ": faded towards a cut";
 }
 
+namespace {
+cv::Point2f mouth_centre(const Landmarks& lm) {
+  cv::Point2f c(0, 0);
+  for (int k = 48; k < 68; ++k) c += lm[k] / 20.0f;
+  return c;
+}
+}  // namespace
+
+// FitCheck confirms the fit of a face and not the same shape moved off it.
+TEST(Face, FitCheckConfirmsAFaceAndNotTheSkinBesideIt) {
+  std::vector<cv::Mat> frames = read_frames(test::shared_data("vox/00473.mp4"));
+  TrackerOptions opt;
+  opt.check_fit = false;
+  FitCheck check;
+  int checked = 0;
+  for (const TrackedFrame& tf : track_frames({frames[0], frames[50], frames[100]}, opt)) {
+    ASSERT_TRUE(tf.face.found);
+    EXPECT_TRUE(check.confirms(tf.frame, tf.face.landmarks)) << "frame " << tf.index;
+    // Down by 60% of the face (the chin and the neck), and to one side.
+    const cv::Rect2f b = tf.face.box;
+    for (cv::Point2f shift : {cv::Point2f(0, 0.6f * b.height), cv::Point2f(0.6f * b.width, 0.3f * b.height)}) {
+      Landmarks moved = tf.face.landmarks;
+      for (cv::Point2f& p : moved) p += shift;
+      EXPECT_FALSE(check.confirms(tf.frame, moved)) << "frame " << tf.index << ", moved by " << shift;
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 3);
+}
+
+// vox/00002 opens on a face in profile that the HOG detector does not find;
+// the SSD's best box gets a frontal fit on the cheek and neck. With the
+// check the tracker takes a fit on the lips (at about (88, 112) in frame 0,
+// by eye) or none.
+TEST(Face, ProfileFitOnTheNeckIsNotTaken) {
+  std::vector<cv::Mat> frames = read_frames(test::shared_data("vox/00002.mp4"));
+  frames.resize(3);
+  const cv::Point2f lips(88, 112);
+  TrackerOptions checked, unchecked;
+  unchecked.check_fit = false;
+  const std::vector<TrackedFrame> with = track_frames(frames, checked), without = track_frames(frames, unchecked);
+  ASSERT_TRUE(without[0].face.found);
+  EXPECT_GT(cv::norm(mouth_centre(without[0].face.landmarks) - lips), 2.5 * inter_ocular_distance(without[0].face.landmarks))
+      << "the unchecked fit should show the failure";
+  if (with[0].face.found)
+    EXPECT_LT(cv::norm(mouth_centre(with[0].face.landmarks) - lips), 1.5 * inter_ocular_distance(with[0].face.landmarks));
+}
+
 TEST(Face, MmodDetectorFindsTheFace) {
   std::vector<cv::Rect2f> boxes = first_frame_boxes("mmod", "../models/mmod_human_face_detector.dat");
   ASSERT_FALSE(boxes.empty());

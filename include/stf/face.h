@@ -40,6 +40,22 @@ class FaceDetector {
 
 std::unique_ptr<FaceDetector> make_face_detector(const DetectorOptions& opt);
 
+// A second opinion on a 68-point fit. The shape predictor returns a face
+// shape for any box; on a face turned to profile it puts one on the cheek or
+// the neck. FitCheck runs dlib's HOG detector (at a low threshold) on a crop
+// that frames the fitted face at about 90 px and confirms the fit when it
+// finds a face box over it.
+class FitCheck {
+ public:
+  FitCheck();
+  ~FitCheck();
+  bool confirms(const cv::Mat& bgr, const Landmarks& lm);
+
+  struct Impl;
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 // ---- landmarks ---------------------------------------------------------------
 
 class LandmarkModel {
@@ -129,6 +145,7 @@ struct TrackerOptions {
   std::string select = "largest";  // largest | center | index:N | point:X,Y
   std::optional<cv::Rect2f> fixed_box;  // --box: skip detection
   bool static_image = false;  // --static: detect once, reuse for every frame
+  bool check_fit = true;      // a fit FitCheck does not confirm counts as no face (not with fixed_box)
 };
 
 struct FaceObservation {

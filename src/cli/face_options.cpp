@@ -28,6 +28,11 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
       ->default_val(5)->check(CLI::Range(1, 1000))->group(g);
   cmd->add_option("--detect-size", o.detect_size, "Longest side of the downscaled copy the detector sees")
       ->default_val(480)->check(CLI::Range(64, 4096))->group(g);
+  cmd->add_flag("--no-fit-check", o.no_fit_check,
+                "Keep every 68-point fit (default: a fit counts only where dlib's HOG detector, run on a crop "
+                "around it, also sees a face; on a face turned to profile the fit lands on the cheek, and such "
+                "frames are passed through)")
+      ->group(g);
   cmd->add_option("--landmark-model", o.landmark_model, "dlib 68-point shape predictor")
       ->default_str(kDefaultLandmarkModel)->group(g);
   cmd->add_flag("--align", o.align, "Rotate crops so the eye line is level")->group(g);
@@ -62,6 +67,7 @@ TrackerOptions tracker_options(const FaceCliOptions& o) {
   t.smooth_radius = o.nosmooth ? 0 : o.smooth_radius;
   t.select = o.select;
   t.static_image = o.is_static;
+  t.check_fit = !o.no_fit_check;
   if (!o.box.empty()) {
     const float top = o.box[0], bottom = o.box[1], left = o.box[2], right = o.box[3];
     if (bottom <= top || right <= left) throw Error("--box needs top < bottom and left < right");

@@ -155,6 +155,39 @@ class FallbackDetector : public FaceDetector {
 
 }  // namespace
 
+struct FitCheck::Impl {
+  dlib::frontal_face_detector hog = dlib::get_frontal_face_detector();
+};
+
+FitCheck::FitCheck() : impl_(std::make_unique<Impl>()) {}
+FitCheck::~FitCheck() = default;
+
+bool FitCheck::confirms(const cv::Mat& bgr, const Landmarks& lm) {
+  // The face: the landmark bounds extended up by 15% (the forehead, as a
+  // detector box has it), scaled so its longer side is kFace px (the detector's window is 80),
+  // centred in a crop kContext times as large.
+  constexpr float kFace = 90, kContext = 1.6f, kThreshold = -1, kMinIou = 0.3f;
+  cv::Rect2f b = landmark_bounds(lm);
+  b.y -= 0.15f * b.height;
+  b.height *= 1.15f;
+  const float scale = kFace / std::max({b.width, b.height, 1.0f});
+  const int side = int(std::lround(kFace * kContext));
+  const cv::Point2f centre(b.x + b.width / 2, b.y + b.height / 2);
+  const cv::Matx23f to_crop(scale, 0, side / 2.0f - scale * centre.x, 0, scale, side / 2.0f - scale * centre.y);
+  cv::Mat gray;
+  cv::cvtColor(crop_face(bgr, to_crop, side).image, gray, cv::COLOR_BGR2GRAY);
+  std::vector<dlib::rect_detection> found;
+  impl_->hog(dlib::cv_image<unsigned char>(gray), found, kThreshold);
+  const cv::Rect2f face(side / 2.0f - scale * b.width / 2, side / 2.0f - scale * b.height / 2, scale * b.width,
+                        scale * b.height);
+  for (const dlib::rect_detection& d : found) {
+    const cv::Rect2f r(d.rect.left(), d.rect.top(), d.rect.width(), d.rect.height());
+    const float overlap = (r & face).area();
+    if (overlap > kMinIou * (r.area() + face.area() - overlap)) return true;
+  }
+  return false;
+}
+
 std::string bundled_dnn_detector() {
   const char* env = std::getenv("STF_MODELS_DIR");
   std::filesystem::path dir = env ? env : STF_MODELS_DIR;

@@ -80,6 +80,7 @@ struct FaceTracker::Impl {
   TrackerOptions opt;
   std::unique_ptr<FaceDetector> detector;
   std::shared_ptr<const LandmarkModel> landmarks;
+  std::unique_ptr<FitCheck> fit_check;
   TrackStats stats;
   std::deque<RawFrame> window;  // frames waiting for their future neighbours
   size_t next_out = 0;          // index into window of the next frame to emit
@@ -97,6 +98,7 @@ struct FaceTracker::Impl {
 
   Impl(const TrackerOptions& o, std::shared_ptr<const LandmarkModel> lm) : opt(o), landmarks(std::move(lm)) {
     if (!opt.fixed_box) detector = make_face_detector(opt.detector);
+    if (!opt.fixed_box && opt.check_fit) fit_check = std::make_unique<FitCheck>();
     if (opt.detect_every < 1) throw Error("--detect-every must be at least 1");
     if (opt.smooth_radius < 0) throw Error("--smooth must be 0 or more");
     select_face({cv::Rect2f(0, 0, 1, 1)}, opt.select, {1, 1});  // validates the selector early
@@ -128,6 +130,8 @@ struct FaceTracker::Impl {
     return sd[0] > 6.0;
   }
 
+  bool confirmed(const cv::Mat& frame, const Landmarks& lm) { return !fit_check || fit_check->confirms(frame, lm); }
+
   FaceObservation observe(const cv::Mat& frame) {
     FaceObservation obs;
     if (opt.static_image && static_face) return *static_face;
@@ -157,6 +161,14 @@ struct FaceTracker::Impl {
       boxes.erase(std::remove_if(boxes.begin(), boxes.end(), outside), boxes.end());
       ++stats.detections;
       since_detect = 0;
+      // Every box gets its fit; one the check does not confirm holds no face.
+      std::vector<cv::Rect2f> kept;
+      std::vector<Landmarks> fits;
+      for (const cv::Rect2f& b : boxes) {
+        const Landmarks lm = landmarks->fit(frame, b);
+        if (confirmed(frame, lm)) kept.push_back(b), fits.push_back(lm);
+      }
+      boxes = kept;
       int pick = -1;
       if (tracking && !cut) {  // keep following the same person
         float best = 0.2f;
@@ -168,8 +180,8 @@ struct FaceTracker::Impl {
         // of two faces of about one size the larger box need not hold the
         // larger face, so "largest" compares the fitted landmarks.
         std::vector<cv::Rect2f> faces = boxes;
-        if (opt.select == "largest" && faces.size() > 1)
-          for (cv::Rect2f& f : faces) f = landmark_bounds(landmarks->fit(frame, f));
+        if (opt.select == "largest")
+          for (size_t i = 0; i < faces.size(); ++i) faces[i] = landmark_bounds(fits[i]);
         pick = select_face(faces, opt.select, frame.size());
       }
       if (pick < 0) {
@@ -177,17 +189,21 @@ struct FaceTracker::Impl {
         tracking = false;
         return obs;
       }
-      obs.landmarks = landmarks->fit(frame, boxes[pick]);
+      obs.landmarks = fits[pick];
       remember_offset(boxes[pick], obs.landmarks);
     } else {
       ++since_detect;
-      cv::Rect2f box = tracking_box();
-      if (!plausible(frame, box)) {
+      const cv::Rect2f box = tracking_box();
+      bool face = plausible(frame, box);
+      if (face) {
+        obs.landmarks = landmarks->fit(frame, box);
+        face = confirmed(frame, obs.landmarks);
+      }
+      if (!face) {
         tracking = false;
         ++segment;
-        return obs;
+        return FaceObservation{};
       }
-      obs.landmarks = landmarks->fit(frame, box);
     }
     obs.found = true;
     obs.box = landmark_bounds(obs.landmarks);
