@@ -358,7 +358,8 @@ GenerateSummary generate(const GenerateOptions& opt) {
       source.run(one);
       Item it;
       if (!one.pop(it) || !it.face.found)
-        throw Error(o.face + ": no face found in the photo; try --box top bottom left right");
+        throw Error(o.face + ": no face found in the photo (a face turned to profile is not taken); "
+                    "try --box top bottom left right");
       for (int64_t i = 0; i < outputs; ++i) {
         check_cancelled();
         it.index = i;
@@ -446,7 +447,8 @@ GenerateSummary generate(const GenerateOptions& opt) {
   sink_thread.join();
   errors.rethrow();
   if (source.stats().with_face == 0 && !photo)
-    throw Error(o.face + ": no face found in any frame; try --box top bottom left right or --detector dnn");
+    throw Error(o.face + ": no face found in any frame (a face turned to profile is not taken); "
+                "try --box top bottom left right or --detector dnn");
   writer.finish();
   progress.finish();
   summary.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
