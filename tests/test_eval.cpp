@@ -12,6 +12,7 @@
 
 #include "eval/evaluate.h"
 #include "eval/metrics.h"
+#include "eval/report.h"
 #include "helpers.h"
 #include "stf/face.h"
 #include "stf/media.h"
@@ -145,6 +146,32 @@ TEST(Eval, SummaryHasTheMeanAndTheMedianOfEachMetric) {
   summarize_clips(ceiling);
   EXPECT_EQ(ceiling["mean"]["psnr"], "inf");
   EXPECT_EQ(ceiling["median"]["psnr"], "inf");
+}
+
+// The report's tables follow the command's: means, and with 3 clips or
+// more the medians too.
+TEST(Eval, ReportHasTheMediansWithThreeClipsOrMore) {
+  auto results = [](int clips) {
+    nlohmann::json r{{"model", "m.stfm"}, {"baseline", ""}, {"mode", "reconstruct"}, {"audio_shift", 0.0}};
+    const double lmd[] = {0.0512, 0.9, 0.0634};
+    for (const char* name : {"real", "model"}) {
+      nlohmann::json system{{"clips", nlohmann::json::array()}};
+      for (int i = 0; i < clips; ++i) {
+        const double value = std::string(name) == "real" ? 0.0 : lmd[i];
+        system["clips"].push_back({{"clip", "c" + std::to_string(i) + ".mp4"}, {"lmd_norm", value}});
+      }
+      summarize_clips(system);
+      r["systems"][name] = system;
+    }
+    return r;
+  };
+  const std::string three = eval_report_html(results(3), {}), two = eval_report_html(results(2), {});
+  EXPECT_NE(three.find("Means over clips"), std::string::npos);
+  const size_t medians = three.find("Medians over clips");
+  ASSERT_NE(medians, std::string::npos);
+  EXPECT_NE(three.find("<td>0.0634</td>", medians), std::string::npos) << "the model's median LMD/IOD";
+  EXPECT_NE(three.find("<td>0.3382</td>"), std::string::npos) << "the model's mean LMD/IOD";
+  EXPECT_EQ(two.find("Medians over clips"), std::string::npos);
 }
 
 TEST(Eval, ScoresARealClipWithTheCeilingOnTop) {

@@ -140,18 +140,24 @@ std::string eval_report_html(const nlohmann::json& results, const std::vector<Cl
   std::vector<std::string> names;  // in reading order, not the JSON's alphabetical one
   for (const char* n : {"real", "reference_copy", "model", "baseline"})
     if (r["systems"].contains(n)) names.push_back(n);
-  // Mean table.
-  h += "<h2>Means over clips</h2>\n<table><tr><th>system</th>";
-  for (const Metric& m : kMetrics)
-    if (std::string(m.key) != "offset") h += std::string("<th>") + m.title + "</th>";
-  h += "</tr>\n";
-  for (const auto& n : names) {
-    h += "<tr><td>" + escape(n) + "</td>";
+  // Mean table, and with 3 clips or more (as the command's table) the median one.
+  const size_t clip_count = r["systems"]["real"]["clips"].size();
+  for (const char* stat : {"mean", "median"}) {
+    if (std::string(stat) == "median" && clip_count < 3) break;
+    h += std::string("<h2>") + (std::string(stat) == "mean" ? "Means" : "Medians") +
+         " over clips</h2>\n<table><tr><th>system</th>";
     for (const Metric& m : kMetrics)
-      if (std::string(m.key) != "offset") h += "<td>" + cell(r["systems"][n]["mean"][m.key], m.format) + "</td>";
+      if (std::string(m.key) != "offset") h += std::string("<th>") + m.title + "</th>";
     h += "</tr>\n";
+    for (const auto& n : names) {
+      h += "<tr><td>" + escape(n) + "</td>";
+      for (const Metric& m : kMetrics)
+        if (std::string(m.key) != "offset") h += "<td>" + cell(r["systems"][n][stat][m.key], m.format) + "</td>";
+      h += "</tr>\n";
+    }
+    h += "</table>\n";
   }
-  h += "</table>\n<p class=\"note\">real = the real clip scored as if generated (the ceiling); reference copy = "
+  h += "<p class=\"note\">real = the real clip scored as if generated (the ceiling); reference copy = "
        "the first frame's mouth pasted on every frame (no motion). LSE-D*/LSE-C* use this project's own SyncNet "
        "expert, not syncnet_python's: compare them only with each other. Definitions: docs/metrics.md.</p>\n";
 
