@@ -164,8 +164,8 @@ FitCheck::~FitCheck() = default;
 
 bool FitCheck::confirms(const cv::Mat& bgr, const Landmarks& lm) {
   // The face: the landmark bounds extended up by 15% (the forehead, as a
-  // detector box has it), scaled so its longer side is kFace px (the detector's window is 80),
-  // centred in a crop kContext times as large.
+  // detector box has it), scaled so that its longer side is kFace px (the
+  // detector's window is 80), centred in a crop kContext times as large.
   constexpr float kFace = 90, kContext = 1.6f, kThreshold = -1, kMinIou = 0.3f;
   cv::Rect2f b = landmark_bounds(lm);
   b.y -= 0.15f * b.height;
