@@ -778,6 +778,28 @@ TEST(Face, ProfileFitOnTheNeckIsNotTaken) {
   if (with[0].face.found) EXPECT_LT(lips_off(with[0].face.landmarks), 1.5);
 }
 
+// A close-up photo whose face fills the picture (forehead and chin cut):
+// HOG finds nothing and the SSD's one box inside the picture holds part of
+// the face (its fit lies on the chin and the neck). The tracker then fits a
+// square over the middle of the photo, which the check confirms. Mouth
+// centre by eye: (93, 145).
+TEST(Face, CloseUpPhotoFillingThePictureIsFound) {
+  const cv::Mat photo = cv::imread(test::shared_data("faces/utk/11_0_0_20170110224408700.jpg"));
+  ASSERT_FALSE(photo.empty());
+  const cv::Point2f mouth(93, 145);
+  auto landmarks = std::make_shared<const LandmarkModel>();
+  const FaceObservation face = find_face(photo, landmarks);
+  ASSERT_TRUE(face.found);
+  EXPECT_LT(cv::norm(mouth_centre(face.landmarks) - mouth), 0.3 * inter_ocular_distance(face.landmarks));
+  TrackerOptions unchecked;
+  unchecked.static_image = true;
+  unchecked.check_fit = false;
+  const std::vector<TrackedFrame> out = track_frames({photo}, unchecked);
+  ASSERT_TRUE(out[0].face.found);
+  EXPECT_GT(cv::norm(mouth_centre(out[0].face.landmarks) - mouth), inter_ocular_distance(out[0].face.landmarks))
+      << "without the check, the SSD box's fit should show the failure";
+}
+
 TEST(Face, MmodDetectorFindsTheFace) {
   std::vector<cv::Rect2f> boxes = first_frame_boxes("mmod", "../models/mmod_human_face_detector.dat");
   ASSERT_FALSE(boxes.empty());

@@ -42,14 +42,15 @@ std::unique_ptr<FaceDetector> make_face_detector(const DetectorOptions& opt);
 
 // A second opinion on a 68-point fit. The shape predictor returns a face
 // shape for any box; on a face turned to profile it puts one on the cheek or
-// the neck. FitCheck runs dlib's HOG detector (at a low threshold) on a crop
-// that frames the fitted face at about 90 px and confirms the fit when it
-// finds a face box over it.
+// the neck. FitCheck runs dlib's HOG detector on a crop that frames the
+// fitted face at about 90 px and confirms the fit when it finds a face box
+// over it scoring at least min_score (the detector's own threshold is 0; -1
+// lets turned, blurred and rotated faces through).
 class FitCheck {
  public:
   FitCheck();
   ~FitCheck();
-  bool confirms(const cv::Mat& bgr, const Landmarks& lm);
+  bool confirms(const cv::Mat& bgr, const Landmarks& lm, double min_score = -1);
 
   struct Impl;
  private:

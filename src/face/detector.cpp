@@ -162,11 +162,11 @@ struct FitCheck::Impl {
 FitCheck::FitCheck() : impl_(std::make_unique<Impl>()) {}
 FitCheck::~FitCheck() = default;
 
-bool FitCheck::confirms(const cv::Mat& bgr, const Landmarks& lm) {
+bool FitCheck::confirms(const cv::Mat& bgr, const Landmarks& lm, double min_score) {
   // The face: the landmark bounds extended up by 15% (the forehead, as a
   // detector box has it), scaled so that its longer side is kFace px (the
   // detector's window is 80), centred in a crop kContext times as large.
-  constexpr float kFace = 90, kContext = 1.6f, kThreshold = -1, kMinIou = 0.3f;
+  constexpr float kFace = 90, kContext = 1.6f, kMinIou = 0.3f;
   cv::Rect2f b = landmark_bounds(lm);
   b.y -= 0.15f * b.height;
   b.height *= 1.15f;
@@ -177,7 +177,7 @@ bool FitCheck::confirms(const cv::Mat& bgr, const Landmarks& lm) {
   cv::Mat gray;
   cv::cvtColor(crop_face(bgr, to_crop, side).image, gray, cv::COLOR_BGR2GRAY);
   std::vector<dlib::rect_detection> found;
-  impl_->hog(dlib::cv_image<unsigned char>(gray), found, kThreshold);
+  impl_->hog(dlib::cv_image<unsigned char>(gray), found, min_score);
   const cv::Rect2f face(side / 2.0f - scale * b.width / 2, side / 2.0f - scale * b.height / 2, scale * b.width,
                         scale * b.height);
   for (const dlib::rect_detection& d : found) {

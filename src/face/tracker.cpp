@@ -169,6 +169,21 @@ struct FaceTracker::Impl {
         if (confirmed(frame, lm)) kept.push_back(b), fits.push_back(lm);
       }
       boxes = kept;
+      if (boxes.empty() && opt.static_image && fit_check) {
+        // A close-up photo whose face fills the picture: the detectors miss
+        // it or box a part of it, while a square over the middle of the
+        // picture holds it. Taken only when the check finds a face there at
+        // the detector's own threshold (at -1 it takes a webcam icon).
+        for (float share : {0.8f, 1.0f}) {
+          const float side = share * float(std::min(frame.cols, frame.rows));
+          const cv::Rect2f middle((frame.cols - side) / 2, (frame.rows - side) / 2, side, side);
+          const Landmarks lm = landmarks->fit(frame, middle);
+          if (!fit_check->confirms(frame, lm, 0.0)) continue;
+          boxes = {middle};
+          fits = {lm};
+          break;
+        }
+      }
       int pick = -1;
       if (tracking && !cut) {  // keep following the same person
         float best = 0.2f;
