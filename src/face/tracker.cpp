@@ -132,6 +132,21 @@ struct FaceTracker::Impl {
 
   bool confirmed(const cv::Mat& frame, const Landmarks& lm) { return !fit_check || fit_check->confirms(frame, lm); }
 
+  // A close-up photo whose face fills the picture: the detectors miss it or
+  // box a part of it, while a square over the middle of the picture holds
+  // it. Its fit is taken only when the check finds a face over it at the
+  // detector's own threshold (at -1 it takes a webcam icon).
+  bool fit_close_up(const cv::Mat& frame, cv::Rect2f& box, Landmarks& lm) const {
+    if (!fit_check) return false;
+    for (float share : {0.8f, 1.0f}) {
+      const float side = share * float(std::min(frame.cols, frame.rows));
+      box = cv::Rect2f((frame.cols - side) / 2, (frame.rows - side) / 2, side, side);
+      lm = landmarks->fit(frame, box);
+      if (fit_check->confirms(frame, lm, 0.0)) return true;
+    }
+    return false;
+  }
+
   FaceObservation observe(const cv::Mat& frame) {
     FaceObservation obs;
     if (opt.static_image && static_face) return *static_face;
@@ -169,21 +184,10 @@ struct FaceTracker::Impl {
         if (confirmed(frame, lm)) kept.push_back(b), fits.push_back(lm);
       }
       boxes = kept;
-      if (boxes.empty() && opt.static_image && fit_check) {
-        // A close-up photo whose face fills the picture: the detectors miss
-        // it or box a part of it, while a square over the middle of the
-        // picture holds it. Taken only when the check finds a face there at
-        // the detector's own threshold (at -1 it takes a webcam icon).
-        for (float share : {0.8f, 1.0f}) {
-          const float side = share * float(std::min(frame.cols, frame.rows));
-          const cv::Rect2f middle((frame.cols - side) / 2, (frame.rows - side) / 2, side, side);
-          const Landmarks lm = landmarks->fit(frame, middle);
-          if (!fit_check->confirms(frame, lm, 0.0)) continue;
-          boxes = {middle};
-          fits = {lm};
-          break;
-        }
-      }
+      cv::Rect2f middle;
+      Landmarks middle_fit;
+      if (boxes.empty() && opt.static_image && fit_close_up(frame, middle, middle_fit))
+        boxes = {middle}, fits = {middle_fit};
       int pick = -1;
       if (tracking && !cut) {  // keep following the same person
         float best = 0.2f;
