@@ -225,6 +225,11 @@ void summarize_clips(nlohmann::json& system) {
   system["median"] = median;
 }
 
+bool shows_medians(const nlohmann::json& results) {
+  const nlohmann::json& systems = results.at("systems");
+  return systems.contains("real") && systems["real"]["clips"].size() >= 3;
+}
+
 nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) {
   if (opt.clips.empty()) throw Error("no clips to evaluate: pass video files with --data");
   const bool dub = opt.mode == "dub";

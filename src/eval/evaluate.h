@@ -56,8 +56,12 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips =
 // Sets a system's "mean" and "median" of each metric over its "clips" that
 // have it. The mean leaves out infinite values ("inf": the PSNR of identical
 // frames) unless all are; the median counts them as the largest. The median
-// is what one clip with a failed tracking (vox/00002's flipping landmarks)
-// cannot drag.
+// is what one clip with a failed tracking (vox/00002 before the fit check,
+// models/README.md) cannot drag.
 void summarize_clips(nlohmann::json& system);
+
+// Whether the tables of `results` (what evaluate() returns) show the
+// medians next to the means: with 3 clips or more.
+bool shows_medians(const nlohmann::json& results);
 
 }  // namespace stf

@@ -140,10 +140,9 @@ std::string eval_report_html(const nlohmann::json& results, const std::vector<Cl
   std::vector<std::string> names;  // in reading order, not the JSON's alphabetical one
   for (const char* n : {"real", "reference_copy", "model", "baseline"})
     if (r["systems"].contains(n)) names.push_back(n);
-  // Mean table, and with 3 clips or more (as the command's table) the median one.
-  const size_t clip_count = r["systems"]["real"]["clips"].size();
+  // Mean table, and (as the command's) the median one.
   for (const char* stat : {"mean", "median"}) {
-    if (std::string(stat) == "median" && clip_count < 3) break;
+    if (std::string(stat) == "median" && !shows_medians(r)) break;
     h += std::string("<h2>") + (std::string(stat) == "mean" ? "Means" : "Medians") +
          " over clips</h2>\n<table><tr><th>system</th>";
     for (const Metric& m : kMetrics)
