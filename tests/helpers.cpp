@@ -13,6 +13,10 @@
 
 #include "train/preprocess.h"
 #include <unistd.h>
+extern "C" {
+#include <libavformat/avformat.h>
+#include <libavutil/display.h>
+}
 
 namespace fs = std::filesystem;
 
@@ -152,6 +156,44 @@ Npy read_npy(const std::string& path) {
   }
   if (!f) throw std::runtime_error(path + ": truncated");
   return out;
+}
+
+void remux(const std::string& in, const std::string& out, const Remux& r) {
+  AVFormatContext* ic = nullptr;
+  ASSERT_EQ(avformat_open_input(&ic, in.c_str(), nullptr, nullptr), 0);
+  ASSERT_GE(avformat_find_stream_info(ic, nullptr), 0);
+  AVFormatContext* oc = nullptr;
+  ASSERT_GE(avformat_alloc_output_context2(&oc, nullptr, nullptr, out.c_str()), 0);
+  for (unsigned i = 0; i < ic->nb_streams; ++i) {
+    AVStream* os = avformat_new_stream(oc, nullptr);
+    ASSERT_GE(avcodec_parameters_copy(os->codecpar, ic->streams[i]->codecpar), 0);
+    os->codecpar->codec_tag = 0;
+    os->time_base = ic->streams[i]->time_base;
+    if (os->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
+      uint8_t* m = av_stream_new_side_data(os, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(int32_t));
+      av_display_rotation_set(reinterpret_cast<int32_t*>(m), r.cw);  // "a pure clockwise rotation"
+      if (r.sar_num > 0) os->sample_aspect_ratio = os->codecpar->sample_aspect_ratio = AVRational{r.sar_num, r.sar_den};
+    }
+  }
+  ASSERT_GE(avio_open(&oc->pb, out.c_str(), AVIO_FLAG_WRITE), 0);
+  ASSERT_GE(avformat_write_header(oc, nullptr), 0);
+  AVPacket* pkt = av_packet_alloc();
+  while (av_read_frame(ic, pkt) >= 0) {
+    const AVStream* is = ic->streams[pkt->stream_index];
+    const bool audio = is->codecpar->codec_type == AVMEDIA_TYPE_AUDIO;
+    const double delay = audio ? std::max(r.audio_late, 0.0) : std::max(-r.audio_late, 0.0);
+    const int64_t shift = std::llround(delay / av_q2d(is->time_base));
+    if (pkt->pts != AV_NOPTS_VALUE) pkt->pts += shift;
+    if (pkt->dts != AV_NOPTS_VALUE) pkt->dts += shift;
+    av_packet_rescale_ts(pkt, is->time_base, oc->streams[pkt->stream_index]->time_base);
+    pkt->pos = -1;
+    ASSERT_GE(av_interleaved_write_frame(oc, pkt), 0);
+  }
+  av_packet_free(&pkt);
+  av_write_trailer(oc);
+  avio_closep(&oc->pb);
+  avformat_free_context(oc);
+  avformat_close_input(&ic);
 }
 
 }  // namespace stf::test

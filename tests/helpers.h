@@ -39,6 +39,19 @@ int interrupt_cli_when(const std::vector<std::string>& args, const std::string& 
                        bool (*ready)(const std::string& folder), const std::string& folder,
                        std::string* log);
 
+// What remux changes in a file's streams.
+struct Remux {
+  int cw = 0;                    // a display matrix asking players to turn the picture cw degrees clockwise
+  int sar_num = 0, sar_den = 1;  // when sar_num > 0, pixels sar_num / sar_den times as wide as tall
+  double audio_late = 0;         // seconds the sound starts after the picture (negative: before it)
+};
+
+// Copies a file's packets into a new MP4 with the changes in `r`: the
+// rotation as a phone filming in portrait writes it (FFmpeg's own tools read
+// it the same way), the aspect as HDV or DV stores it, the sound delayed as
+// in a recorder whose audio starts late.
+void remux(const std::string& in, const std::string& out, const Remux& r);
+
 struct Npy {
   std::vector<int64_t> shape;
   std::vector<double> data;  // converted from <f4 or <f8

@@ -209,6 +209,21 @@ TEST(Generate, KeepsA30FpsClipAt30FpsAndCutsAudioWithLoopNone) {
   EXPECT_GT(s["frames_with_face"].get<int64_t>(), 0.95 * s["frames"].get<int64_t>());
 }
 
+// Speech taken from another video is taken whole: a clip whose sound starts
+// 1 s before its picture drives a photo for all of its sound, not 1 s less
+// (the face video's own sound stays timed against its frames: the dubbing
+// tests above and Media.SoundIsTimedAgainstThePicture).
+TEST(Generate, SpeechFromAnotherVideoIsTakenWhole) {
+  std::string dir = test::temp_dir("genearly"), speech = dir + "/early.mp4", out = dir + "/out.mp4";
+  test::remux(test::shared_data("vox/00010.mp4"), speech, test::Remux{0, 0, 1, -1.0});
+  const double sound_s = read_audio(speech, 16000, SoundStart::own).size() / 16000.0;
+  ASSERT_NEAR(read_audio(speech).size() / 16000.0, sound_s - 1.0, 0.1);  // what plays with its picture
+  std::string photo = test::shared_data("faces/london/neutral_001_03.jpg");
+  nlohmann::json s = generate_json("--face " + q(photo) + " --audio " + q(speech) + " --outfile " + q(out));
+  EXPECT_NEAR(s["frames"].get<int64_t>() / 25.0, sound_s, 1.0 / 25);
+  EXPECT_NEAR(read_audio(out).size() / 16000.0, sound_s, 1.0 / 25);
+}
+
 TEST(Generate, OutputKeepsTheInputsColourTags) {
   // A phone's HDR video (BT.2020 HLG tags): untagged, the output would be
   // shown as SDR BT.709, washed out next to the input.

@@ -16,7 +16,6 @@
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
-#include <libavutil/display.h>
 #include <libavutil/opt.h>
 }
 
@@ -56,55 +55,6 @@ cv::Mat write_block_clip(const std::string& path) {
   for (int i = 0; i < 5; ++i) writer.write(stored);
   writer.finish();
   return stored;
-}
-
-// What remux changes in a file's streams.
-struct Remux {
-  int cw = 0;                // a display matrix asking players to turn the picture cw degrees clockwise
-  AVRational sar{0, 1};      // when given, pixels sar times as wide as tall
-  double audio_late = 0;     // seconds the sound starts after the picture (negative: before it)
-};
-
-// Copies a file's packets into a new MP4 with the changes in `r`: the
-// rotation as a phone filming in portrait writes it (FFmpeg's own tools read
-// it the same way), the aspect as HDV or DV stores it, the sound delayed as
-// in a recorder whose audio starts late.
-void remux(const std::string& in, const std::string& out, const Remux& r) {
-  AVFormatContext* ic = nullptr;
-  ASSERT_EQ(avformat_open_input(&ic, in.c_str(), nullptr, nullptr), 0);
-  ASSERT_GE(avformat_find_stream_info(ic, nullptr), 0);
-  AVFormatContext* oc = nullptr;
-  ASSERT_GE(avformat_alloc_output_context2(&oc, nullptr, nullptr, out.c_str()), 0);
-  for (unsigned i = 0; i < ic->nb_streams; ++i) {
-    AVStream* os = avformat_new_stream(oc, nullptr);
-    ASSERT_GE(avcodec_parameters_copy(os->codecpar, ic->streams[i]->codecpar), 0);
-    os->codecpar->codec_tag = 0;
-    os->time_base = ic->streams[i]->time_base;
-    if (os->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
-      uint8_t* m = av_stream_new_side_data(os, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(int32_t));
-      av_display_rotation_set(reinterpret_cast<int32_t*>(m), r.cw);  // "a pure clockwise rotation"
-      if (r.sar.num > 0) os->sample_aspect_ratio = os->codecpar->sample_aspect_ratio = r.sar;
-    }
-  }
-  ASSERT_GE(avio_open(&oc->pb, out.c_str(), AVIO_FLAG_WRITE), 0);
-  ASSERT_GE(avformat_write_header(oc, nullptr), 0);
-  AVPacket* pkt = av_packet_alloc();
-  while (av_read_frame(ic, pkt) >= 0) {
-    const AVStream* is = ic->streams[pkt->stream_index];
-    const bool audio = is->codecpar->codec_type == AVMEDIA_TYPE_AUDIO;
-    const double delay = audio ? std::max(r.audio_late, 0.0) : std::max(-r.audio_late, 0.0);
-    const int64_t shift = std::llround(delay / av_q2d(is->time_base));
-    if (pkt->pts != AV_NOPTS_VALUE) pkt->pts += shift;
-    if (pkt->dts != AV_NOPTS_VALUE) pkt->dts += shift;
-    av_packet_rescale_ts(pkt, is->time_base, oc->streams[pkt->stream_index]->time_base);
-    pkt->pos = -1;
-    ASSERT_GE(av_interleaved_write_frame(oc, pkt), 0);
-  }
-  av_packet_free(&pkt);
-  av_write_trailer(oc);
-  avio_closep(&oc->pb);
-  avformat_free_context(oc);
-  avformat_close_input(&ic);
 }
 
 // Three 64x64 frames of 10-bit HEVC tagged full range (0-1023, as some
@@ -393,7 +343,7 @@ TEST(Media, RotationMetadataIsApplied) {
       {90, cv::ROTATE_90_CLOCKWISE}, {180, cv::ROTATE_180}, {270, cv::ROTATE_90_COUNTERCLOCKWISE}};
   for (const auto& [cw, flag] : turns) {
     std::string path = dir + "/turned" + std::to_string(cw) + ".mp4";
-    remux(dir + "/plain.mp4", path, Remux{cw});
+    test::remux(dir + "/plain.mp4", path, test::Remux{cw});
     cv::Mat upright;
     cv::rotate(stored, upright, flag);
     VideoReader reader(path);
@@ -415,7 +365,7 @@ TEST(Media, AnamorphicPixelsAreReadSquare) {
   // 1440x1080): read as the 128x48 picture a player shows, the block too.
   std::string dir = test::temp_dir("sar");
   const cv::Mat stored = write_block_clip(dir + "/plain.mp4");
-  remux(dir + "/plain.mp4", dir + "/wide.mp4", Remux{0, AVRational{2, 1}});
+  test::remux(dir + "/plain.mp4", dir + "/wide.mp4", test::Remux{0, 2, 1});
   cv::Mat shown;
   cv::resize(stored, shown, cv::Size(128, 48), 0, 0, cv::INTER_CUBIC);
   VideoReader reader(dir + "/wide.mp4");
@@ -465,8 +415,8 @@ TEST(Media, SoundIsTimedAgainstThePicture) {
   const std::string dir = test::temp_dir("sound_start");
   const std::string src = test::shared_data("vox/00010.mp4");  // sound and picture both start at 0
   const std::vector<float> a = read_audio(src);
-  remux(src, dir + "/late.mp4", Remux{0, {0, 1}, 0.5});
-  remux(src, dir + "/early.mp4", Remux{0, {0, 1}, -0.2});
+  test::remux(src, dir + "/late.mp4", test::Remux{0, 0, 1, 0.5});
+  test::remux(src, dir + "/early.mp4", test::Remux{0, 0, 1, -0.2});
   const std::vector<float> late = read_audio(dir + "/late.mp4"), early = read_audio(dir + "/early.mp4");
   ASSERT_EQ(late.size(), a.size() + 8000);
   ASSERT_EQ(early.size(), a.size() - 3200);
@@ -478,6 +428,40 @@ TEST(Media, SoundIsTimedAgainstThePicture) {
   EXPECT_LT(std::sqrt(lead / 8000), 0.05 * std::sqrt(speech / a.size()));
   for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(late[8000 + i], a[i]) << i;
   for (size_t i = 0; i < early.size(); ++i) ASSERT_EQ(early[i], a[3200 + i]) << i;
+}
+
+// Speech taken from another file (SoundStart::own) keeps what its sound holds
+// before its picture starts: the stream from its first sample. That is the
+// original's samples after the AAC priming, which the copy plays (at most
+// 1024 samples; the original's edit list skipped them).
+TEST(Media, SoundOfItsOwnKeepsWhatPlaysBeforeThePicture) {
+  const std::string dir = test::temp_dir("sound_own");
+  const std::string src = test::shared_data("vox/00010.mp4");
+  const std::vector<float> a = read_audio(src);
+  test::remux(src, dir + "/early.mp4", test::Remux{0, 0, 1, -0.2});
+  const std::vector<float> own = read_audio(dir + "/early.mp4", 16000, SoundStart::own);
+  ASSERT_GE(own.size(), a.size());
+  const size_t priming = own.size() - a.size();
+  EXPECT_LE(priming, 1024u);
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(own[priming + i], a[i]) << i;
+}
+
+// Start times that leave sound and picture without any overlap (2 h apart, as
+// a broken file may state them) are not honoured: the sound starts with the
+// picture instead of after 2 h of silence, or not at all.
+TEST(Media, SoundHoursAwayFromThePictureStartsWithIt) {
+  const std::string dir = test::temp_dir("sound_bogus");
+  const std::string src = test::shared_data("vox/00010.mp4");
+  const std::vector<float> a = read_audio(src);
+  for (double late : {7200.0, -7200.0}) {
+    const std::string path = dir + "/bogus" + std::to_string(late > 0) + ".mp4";
+    test::remux(src, path, test::Remux{0, 0, 1, late});
+    const std::vector<float> b = read_audio(path);
+    ASSERT_GE(b.size(), a.size()) << late;
+    ASSERT_LE(b.size() - a.size(), 1024u) << late;
+    const size_t priming = b.size() - a.size();
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(b[priming + i], a[i]) << late << " " << i;
+  }
 }
 
 TEST(Media, StillImageIsOneFrameVideo) {

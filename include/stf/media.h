@@ -77,12 +77,20 @@ class VideoReader {
   std::unique_ptr<Impl> impl_;
 };
 
+// Where sample 0 of a file's sound lies. with_picture: in a file with a
+// picture, what plays with its first frame (silence first if the sound starts
+// later, sound from before the first frame dropped): a face video's own
+// sound, timed against its frames. own: the sound stream's first sample, as
+// for speech taken from another file, whose picture plays no part. A sound
+// whose stated start would not overlap the picture at all (start times hours
+// apart, as broken files give) starts with the first frame either way.
+enum class SoundStart { with_picture, own };
+
 // Decodes the first audio stream of any FFmpeg-readable file (audio or video)
-// to mono float32 in [-1, 1] at sample_rate; in a video, sample 0 plays with
-// the first frame (silence first if the sound starts later, sound from before
-// the first frame dropped). Throws if there is no audio stream or it holds no
-// samples.
-std::vector<float> read_audio(const std::string& path, int sample_rate = 16000);
+// to mono float32 in [-1, 1] at sample_rate. Throws if there is no audio
+// stream or it holds no samples.
+std::vector<float> read_audio(const std::string& path, int sample_rate = 16000,
+                              SoundStart start = SoundStart::with_picture);
 
 // Mono float samples from one rate to another (libswresample).
 std::vector<float> resample_audio(const std::vector<float>& samples, int from_rate, int to_rate);
@@ -123,8 +131,10 @@ class VideoWriter {
   // The first audio track of any media file, as it sounds: at its own
   // sample rate (AAC's rates up to 48 kHz; others become 48 kHz), mono or
   // stereo (more channels are mixed down to stereo), cut at `seconds` (< 0:
-  // whole). Decoded while the frames are written, never held whole.
-  void set_audio_from(const std::string& media_path, double seconds = -1);
+  // whole), starting as `start` says. Decoded while the frames are written,
+  // never held whole.
+  void set_audio_from(const std::string& media_path, double seconds = -1,
+                      SoundStart start = SoundStart::with_picture);
   void write(const cv::Mat& bgr);  // size must match the constructor's
   void finish();                   // flush, close, rename to the target path
   int64_t frames_written() const;

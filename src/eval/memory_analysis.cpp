@@ -123,7 +123,7 @@ nlohmann::json analyse_memory(const MemoryAnalysisOptions& opt) {
 
   Speech speech;
   if (!opt.text.empty()) speech = synthesize_speech(opt.text, opt.voice);
-  else speech.samples = read_audio(opt.audio, kSampleRate);
+  else speech.samples = read_audio(opt.audio, kSampleRate, SoundStart::own);  // as generate takes speech from another file
   const torch::Tensor mel = mel_spectrogram(speech.samples, speech_gain(speech.samples));  // as generate gives it
   const int64_t frames = static_cast<int64_t>(std::floor(double(speech.samples.size()) / kSampleRate * opt.fps));
   if (frames < 1 || mel.size(1) < 16) throw Error("the speech is shorter than one mel window (0.2 s)");

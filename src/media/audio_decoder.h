@@ -6,15 +6,18 @@
 #include <memory>
 #include <string>
 
+#include "stf/media.h"
+
 namespace stf {
 
 class AudioDecoder {
  public:
   // Converts to interleaved float32 in [-1, 1] at sample_rate (0: the
   // stream's) with `channels` channels (1: mixed down to mono; 2: stereo; 0:
-  // the stream's, more than two mixed down to stereo). Throws stf::Error
-  // naming the file if it has no decodable audio stream.
-  AudioDecoder(const std::string& path, int sample_rate, int channels);
+  // the stream's, more than two mixed down to stereo), sample 0 where `start`
+  // says (stf/media.h). Throws stf::Error naming the file if it has no
+  // decodable audio stream.
+  AudioDecoder(const std::string& path, int sample_rate, int channels, SoundStart start);
   ~AudioDecoder();
   AudioDecoder(const AudioDecoder&) = delete;
   AudioDecoder& operator=(const AudioDecoder&) = delete;
@@ -22,9 +25,7 @@ class AudioDecoder {
   // Fills dst with up to `frames` sample frames (frames x channels floats);
   // fewer only at the end of the stream, 0 after it. Encoders pad their last
   // frame (AAC: to 1024 samples): the stream ends where the container's
-  // duration says, when it says. In a file with a picture the sound is timed
-  // against it: silence first when the sound starts after the first frame,
-  // nothing of what plays before that frame.
+  // duration says, when it says.
   size_t read(float* dst, size_t frames);
 
   int sample_rate() const;          // of what read() gives

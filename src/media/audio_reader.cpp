@@ -81,7 +81,7 @@ struct AudioDecoder::Impl {
   }
 };
 
-AudioDecoder::AudioDecoder(const std::string& path, int sample_rate, int channels)
+AudioDecoder::AudioDecoder(const std::string& path, int sample_rate, int channels, SoundStart start)
     : impl_(std::make_unique<Impl>()) {
   Impl& d = *impl_;
   d.path = path;
@@ -112,15 +112,21 @@ AudioDecoder::AudioDecoder(const std::string& path, int sample_rate, int channel
     auto exact = std::llround(st->duration * av_q2d(st->time_base) * sample_rate);
     if (exact > 0) d.limit = static_cast<size_t>(exact);
   }
-  // In a file with a picture, sample 0 is what plays with its first frame
+  // SoundStart::with_picture: sample 0 is what plays with the first frame
   // (VideoReader's time 0): a recording whose sound starts late gets silence
   // before it, sound from before the first frame is dropped.
   const int v = av_find_best_stream(d.fmt, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-  if (v >= 0 && !(d.fmt->streams[v]->disposition & AV_DISPOSITION_ATTACHED_PIC)) {  // not an MP3's cover
+  if (start == SoundStart::with_picture && v >= 0 &&
+      !(d.fmt->streams[v]->disposition & AV_DISPOSITION_ATTACHED_PIC)) {  // not an MP3's cover
     const AVStream* vs = d.fmt->streams[v];
     if (st->start_time != AV_NOPTS_VALUE && vs->start_time != AV_NOPTS_VALUE) {
       const double late = st->start_time * av_q2d(st->time_base) - vs->start_time * av_q2d(vs->time_base);
-      const long long n = std::llround(late * sample_rate);
+      // Start times that leave no overlap (the sound after the picture's end
+      // or ending before its start) are a broken file's, not a recording's:
+      // honouring them would give hours of silence or no sound at all.
+      const bool overlaps = (vs->duration <= 0 || late < vs->duration * av_q2d(vs->time_base)) &&
+                            (st->duration <= 0 || -late < st->duration * av_q2d(st->time_base));
+      const long long n = overlaps ? std::llround(late * sample_rate) : 0;
       if (n > 0) d.lead = static_cast<size_t>(n);
       if (n < 0) d.skip = static_cast<size_t>(-n);
       if (d.limit != SIZE_MAX) d.limit = d.limit + d.lead - std::min(d.limit, d.skip);
@@ -167,8 +173,8 @@ double AudioDecoder::duration_seconds() const {
   return d.fmt->duration > 0 ? d.fmt->duration / double(AV_TIME_BASE) : 0.0;
 }
 
-std::vector<float> read_audio(const std::string& path, int sample_rate) {
-  AudioDecoder d(path, sample_rate, 1);
+std::vector<float> read_audio(const std::string& path, int sample_rate, SoundStart start) {
+  AudioDecoder d(path, sample_rate, 1, start);
   std::vector<float> out;
   const size_t chunk = 1 << 16;
   // Reserve the expected length (and the room one more read asks for) so a

@@ -240,15 +240,15 @@ void VideoWriter::set_audio(std::vector<float> samples) {
   s.open_audio_encoder(s.opt.audio_sample_rate, 1);
 }
 
-void VideoWriter::set_audio_from(const std::string& media_path, double seconds) {
+void VideoWriter::set_audio_from(const std::string& media_path, double seconds, SoundStart start) {
   Impl& s = *impl_;
   if (s.header_written || s.aenc) throw std::logic_error("VideoWriter::set_audio_from after the first frame or twice");
-  auto file = std::make_unique<AudioDecoder>(media_path, 0, 0);  // as stored, up to stereo
+  auto file = std::make_unique<AudioDecoder>(media_path, 0, 0, start);  // as stored, up to stereo
   const int rate = file->source_sample_rate();
   // AAC's rates up to 48 kHz (higher ones only cost bits); others become 48 kHz.
   static const int kAacRates[] = {8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000};
   if (std::find(std::begin(kAacRates), std::end(kAacRates), rate) == std::end(kAacRates))
-    file = std::make_unique<AudioDecoder>(media_path, 48000, 0);
+    file = std::make_unique<AudioDecoder>(media_path, 48000, 0, start);
   s.audio_file = std::move(file);
   s.open_audio_encoder(s.audio_file->sample_rate(), s.audio_file->channels());
   if (seconds >= 0) s.audio_end = static_cast<size_t>(std::llround(seconds * s.audio_rate));

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
+#include <filesystem>
 #include <limits>
 #include <mutex>
 #include <opencv2/imgproc.hpp>
@@ -93,11 +94,18 @@ class StageErrors {
 
 struct StopReading {};  // enough frames were read
 
+// The face video's own sound stays timed against its frames; speech from any
+// other file is taken from its first sample (its picture, if any, plays no part).
+SoundStart driving_sound_start(const GenerateOptions& opt) {
+  std::error_code ec;
+  return std::filesystem::equivalent(opt.audio, opt.face, ec) ? SoundStart::with_picture : SoundStart::own;
+}
+
 std::vector<float> driving_audio(const GenerateOptions& opt) {
   if (!opt.samples.empty()) return opt.samples;
   if (!opt.text.empty()) return synthesize_speech(opt.text, opt.voice).samples;
   if (opt.audio.empty()) throw Error("give the speech with --audio FILE or --text \"...\"");
-  return read_audio(opt.audio, kSampleRate);
+  return read_audio(opt.audio, kSampleRate, driving_sound_start(opt));
 }
 
 // (3, S, S) float in [0, 1] from an S x S BGR crop.
@@ -337,7 +345,8 @@ GenerateSummary generate(const GenerateOptions& opt) {
   wopt.color = reader.color();  // an HDR video keeps its look where untouched
   VideoWriter writer(o.outfile, out_w, out_h, wopt);
   if (o.samples.empty() && o.text.empty()) {
-    writer.set_audio_from(o.audio, summary.audio_seconds);  // as recorded (rate, stereo), cut like the samples
+    // as recorded (rate, stereo), cut like the samples
+    writer.set_audio_from(o.audio, summary.audio_seconds, driving_sound_start(o));
     std::vector<float>().swap(samples);  // the features are made (10 min: 38 MB)
   } else {
     writer.set_audio(std::move(samples));  // given or synthesised; the writer's copy is the only one
