@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "stf/audio.h"
 #include "stf/error.h"
@@ -33,6 +35,23 @@ int on_synth(short* wav, int count, espeak_EVENT* events) {
   return 0;  // continue
 }
 
+// The language names espeak-ng's voices answer to ("af en en-us ..."): the
+// espeak-ng program that would list them is not installed with the library.
+// Each is tried, as a few of the languages voices state are no voice's name.
+std::string voice_names() {
+  std::vector<std::string> names;
+  for (const espeak_VOICE** v = espeak_ListVoices(nullptr); v && *v; ++v) {
+    // languages: a priority byte, then a name, repeated; an empty name ends it.
+    for (const char* l = (*v)->languages; l && *l; l += std::strlen(l + 1) + 2) names.emplace_back(l + 1);
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::string out;
+  for (const std::string& n : names)
+    if (espeak_SetVoiceByName(n.c_str()) == EE_OK) out += (out.empty() ? "" : " ") + n;
+  return out;
+}
+
 }  // namespace
 
 Speech synthesize_speech(const std::string& text, const std::string& voice, int words_per_minute) {
@@ -47,7 +66,7 @@ Speech synthesize_speech(const std::string& text, const std::string& voice, int 
     espeak_SetSynthCallback(on_synth);
   }
   if (espeak_SetVoiceByName(voice.c_str()) != EE_OK)
-    throw Error("unknown espeak-ng voice '" + voice + "'; `espeak-ng --voices` lists them (e.g. en, en-us, de)");
+    throw Error("unknown espeak-ng voice '" + voice + "'; the voices installed: " + voice_names());
   espeak_SetParameter(espeakRATE, std::clamp(words_per_minute, espeakRATE_MINIMUM, espeakRATE_MAXIMUM), 0);
   Collected got;
   espeak_ERROR err = espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, nullptr, &got);

@@ -16,9 +16,9 @@ struct Speech {
   std::vector<PhonemeEvent> phonemes;
 };
 
-// Speaks `text` with an espeak-ng voice ("en", "en-us", "de", ... see
-// `espeak-ng --voices`) at `words_per_minute` (80-450). Throws stf::Error
-// for empty text or an unknown voice.
+// Speaks `text` with an espeak-ng voice ("en", "en-us", "de", ...; the error
+// for an unknown one lists them) at `words_per_minute` (80-450). Throws
+// stf::Error for empty text or an unknown voice.
 Speech synthesize_speech(const std::string& text, const std::string& voice = "en", int words_per_minute = 150);
 
 }  // namespace stf
