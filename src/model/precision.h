@@ -17,12 +17,15 @@ enum class Precision { fp32, bf16 };
 Precision parse_precision(const std::string& name);
 const char* precision_name(Precision p);
 bool cpu_has_amx_bf16();
+bool cpu_has_avx512();
 
 // Readies a generator for inference: eval mode, BatchNorm and the residual
 // additions folded into the convolutions (fold_for_inference), for bf16
 // every parameter and buffer converted to bfloat16, and 4-D weights in
 // channels-last layout (oneDNN then keeps the activations channels-last and
-// skips a layout change around every convolution). The encoders convert
+// skips a layout change around every convolution), except for models with
+// layers of 512 channels or more on CPUs without AVX-512, where oneDNN's
+// channels-last kernels are the slower ones (docs/performance.md). The encoders convert
 // their float inputs to the model's type and the decoder returns float32,
 // so callers pass and get float tensors either way.
 void prepare_inference(torch::nn::Module& model, Precision p);
