@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <numeric>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -222,6 +223,26 @@ TEST(Generate, SpeechFromAnotherVideoIsTakenWhole) {
   nlohmann::json s = generate_json("--face " + q(photo) + " --audio " + q(speech) + " --outfile " + q(out));
   EXPECT_NEAR(s["frames"].get<int64_t>() / 25.0, sound_s, 1.0 / 25);
   EXPECT_NEAR(read_audio(out).size() / 16000.0, sound_s, 1.0 / 25);
+}
+
+// --preset reaches the encoder: libx264 writes its settings into the stream
+// (an SEI message), subme=2 for veryfast (the default), subme=0 for ultrafast.
+TEST(Generate, PresetReachesTheEncoder) {
+  std::string dir = test::temp_dir("genpreset");
+  std::string photo = test::shared_data("faces/london/neutral_001_03.jpg");
+  auto settings = [&](const std::string& flag) {
+    const std::string out = dir + "/out" + std::to_string(flag.size()) + ".mp4";
+    generate_json("--face " + q(photo) + " --text 'Hello there.' --outfile " + q(out) + flag);
+    std::ifstream f(out, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const size_t at = bytes.find("subme=");
+    return at == std::string::npos ? std::string("none") : bytes.substr(at, 7);
+  };
+  EXPECT_EQ(settings(""), "subme=2");
+  EXPECT_EQ(settings(" --preset ultrafast"), "subme=0");
+  test::expect_one_line_error(
+      test::run_cli("generate --face " + q(photo) + " --text hi --preset quick --outfile " + q(dir + "/bad.mp4")),
+      "--preset");
 }
 
 TEST(Generate, OutputKeepsTheInputsColourTags) {

@@ -341,6 +341,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
   VideoWriterOptions wopt;
   wopt.fps = summary.fps;
   wopt.crf = o.crf;
+  wopt.preset = o.preset;
   wopt.audio_sample_rate = kSampleRate;
   wopt.color = reader.color();  // an HDR video keeps its look where untouched
   VideoWriter writer(o.outfile, out_w, out_h, wopt);

@@ -38,6 +38,7 @@ struct GenerateOptions {
   std::string loop = "pingpong";  // audio longer than the video: pingpong | repeat | none
   double resize_factor = 1;       // shrink the input (and output) by this factor first
   int crf = VideoWriterOptions{}.crf;  // x264 quality: 0 = lossless, 51 = worst
+  std::string preset = VideoWriterOptions{}.preset;  // x264 speed preset: ultrafast .. veryslow
   TrackerOptions tracker;
   CropOptions crop;        // size is taken from the model
   BlendOptions blend;
