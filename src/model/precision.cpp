@@ -43,14 +43,17 @@ void prepare_inference(torch::nn::Module& model, Precision p) {
   torch::NoGradGuard ng;
   if (p == Precision::bf16) model.to(torch::kBFloat16);
   int64_t widest = 0;
-  for (const auto& w : model.parameters())
+  bool on_cpu = true;
+  for (const auto& w : model.parameters()) {
     if (w.dim() == 4) widest = std::max(widest, w.size(0));
+    on_cpu = on_cpu && w.is_cpu();
+  }
   // Measured (docs/performance.md, 2026-12-03): with AVX2 alone oneDNN's
-  // channels-last kernels run the paper model's wide layers (256-512
+  // float32 channels-last kernels run the paper model's wide layers (256-512
   // channels) at 60-85% of the plain layout's speed; the lite model, whose
   // widest layers are 128-256 channels on small images, is faster
   // channels-last on both kinds of CPU.
-  if (!cpu_has_avx512() && widest >= 512) return;
+  if (p == Precision::fp32 && on_cpu && !cpu_has_avx512() && widest >= 512) return;
   for (auto& w : model.parameters())
     if (w.dim() == 4) w.set_data(w.contiguous(torch::MemoryFormat::ChannelsLast));
 }

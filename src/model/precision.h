@@ -23,9 +23,9 @@ bool cpu_has_avx512();
 // additions folded into the convolutions (fold_for_inference), for bf16
 // every parameter and buffer converted to bfloat16, and 4-D weights in
 // channels-last layout (oneDNN then keeps the activations channels-last and
-// skips a layout change around every convolution), except for models with
-// layers of 512 channels or more on CPUs without AVX-512, where oneDNN's
-// channels-last kernels are the slower ones (docs/performance.md). The
+// skips a layout change around every convolution), except for float32
+// models with layers of 512 channels or more on CPUs without AVX-512, where
+// oneDNN's channels-last kernels are the slower ones (docs/performance.md). The
 // encoders convert their float inputs to the model's type and the decoder
 // returns float32, so callers pass and get float tensors either way.
 void prepare_inference(torch::nn::Module& model, Precision p);
