@@ -57,11 +57,11 @@ struct InferenceModel {
 };
 
 // The layout prepare_inference gives the paper model's weights (and so its
-// activations): channels-last, or plain where that is faster (precision.h).
+// activations; its widest layer has 1024 outputs): channels-last, or plain
+// where that is faster (precision.h).
 torch::MemoryFormat paper_layout(const std::string& precision) {
-  torch::nn::Conv2d widest(torch::nn::Conv2dOptions(1, 1024, 1));  // the paper model's widest layer
-  stf::prepare_inference(*widest, stf::parse_precision(precision));
-  return widest->weight.suggest_memory_format();
+  return stf::channels_last_inference(stf::parse_precision(precision), true, 1024) ? torch::MemoryFormat::ChannelsLast
+                                                                                   : torch::MemoryFormat::Contiguous;
 }
 
 // The reference: one 256->256 3x3 convolution on 32x32, batch 16, in the

@@ -37,6 +37,15 @@ Precision parse_precision(const std::string& name) {
 
 const char* precision_name(Precision p) { return p == Precision::bf16 ? "bf16" : "fp32"; }
 
+bool channels_last_inference(Precision p, bool on_cpu, int64_t widest_channels) {
+  // Measured (docs/performance.md, 2026-12-03): with AVX2 alone oneDNN's
+  // float32 channels-last kernels run the paper model's wide layers (256-512
+  // channels) at 60-85% of the plain layout's speed; the lite model, whose
+  // widest layers are 128-256 channels on small images, is faster
+  // channels-last on both kinds of CPU.
+  return !(p == Precision::fp32 && on_cpu && !cpu_has_avx512() && widest_channels >= 512);
+}
+
 void prepare_inference(torch::nn::Module& model, Precision p) {
   model.eval();
   fold_for_inference(model);
@@ -48,12 +57,7 @@ void prepare_inference(torch::nn::Module& model, Precision p) {
     if (w.dim() == 4) widest = std::max(widest, w.size(0));
     on_cpu = on_cpu && w.is_cpu();
   }
-  // Measured (docs/performance.md, 2026-12-03): with AVX2 alone oneDNN's
-  // float32 channels-last kernels run the paper model's wide layers (256-512
-  // channels) at 60-85% of the plain layout's speed; the lite model, whose
-  // widest layers are 128-256 channels on small images, is faster
-  // channels-last on both kinds of CPU.
-  if (p == Precision::fp32 && on_cpu && !cpu_has_avx512() && widest >= 512) return;
+  if (!channels_last_inference(p, on_cpu, widest)) return;
   for (auto& w : model.parameters())
     if (w.dim() == 4) w.set_data(w.contiguous(torch::MemoryFormat::ChannelsLast));
 }

@@ -29,6 +29,10 @@ bool cpu_has_avx512();
 // encoders convert their float inputs to the model's type and the decoder
 // returns float32, so callers pass and get float tensors either way.
 void prepare_inference(torch::nn::Module& model, Precision p);
+// The layout rule prepare_inference applies: whether a model in `p`, on the
+// CPU or not, whose widest 4-D weight has `widest_channels` outputs, gets
+// channels-last weights.
+bool channels_last_inference(Precision p, bool on_cpu, int64_t widest_channels);
 
 // While alive (and constructed with on = true): CPU autocast to bfloat16, so
 // convolutions and matrix products run in bfloat16 on float32 weights (the

@@ -101,11 +101,11 @@ SoundStart driving_sound_start(const GenerateOptions& opt) {
   return std::filesystem::equivalent(opt.audio, opt.face, ec) ? SoundStart::with_picture : SoundStart::own;
 }
 
-std::vector<float> driving_audio(const GenerateOptions& opt) {
+std::vector<float> driving_audio(const GenerateOptions& opt, SoundStart start) {
   if (!opt.samples.empty()) return opt.samples;
   if (!opt.text.empty()) return synthesize_speech(opt.text, opt.voice).samples;
   if (opt.audio.empty()) throw Error("give the speech with --audio FILE or --text \"...\"");
-  return read_audio(opt.audio, kSampleRate, driving_sound_start(opt));
+  return read_audio(opt.audio, kSampleRate, start);
 }
 
 // (3, S, S) float in [0, 1] from an S x S BGR crop.
@@ -315,7 +315,8 @@ GenerateSummary generate(const GenerateOptions& opt) {
   summary.fps = photo ? o.fps : reader.fps();
   if (!(summary.fps > 0 && summary.fps <= 240)) throw Error(o.face + ": frame rate " + std::to_string(summary.fps) + " is not usable; try --fps");
 
-  std::vector<float> samples = driving_audio(o);
+  const SoundStart sound_start = driving_sound_start(o);
+  std::vector<float> samples = driving_audio(o, sound_start);
   int64_t outputs = std::max<int64_t>(1, std::llround(samples.size() * summary.fps / kSampleRate));
   if (samples.size() < size_t(kMelWindow * kHop)) {
     const std::string ms = std::to_string(samples.size() * 1000 / kSampleRate);
@@ -347,7 +348,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
   VideoWriter writer(o.outfile, out_w, out_h, wopt);
   if (o.samples.empty() && o.text.empty()) {
     // as recorded (rate, stereo), cut like the samples
-    writer.set_audio_from(o.audio, summary.audio_seconds, driving_sound_start(o));
+    writer.set_audio_from(o.audio, summary.audio_seconds, sound_start);
     std::vector<float>().swap(samples);  // the features are made (10 min: 38 MB)
   } else {
     writer.set_audio(std::move(samples));  // given or synthesised; the writer's copy is the only one
