@@ -3,8 +3,13 @@
 // Inputs: a 1280x720 clip made by scaling a shared GRID clip with our own
 // writer, and a 224x224 VoxCeleb2 crop.
 //
+// Also one 68-point fit alone: ours (LandmarkModel) against dlib's
+// shape_predictor, whose trees it repacks.
+//
 //   build/bench/bench_face
 #include <benchmark/benchmark.h>
+#include <dlib/image_processing/shape_predictor.h>
+#include <dlib/opencv/cv_image.h>
 
 #include <filesystem>
 #include <opencv2/imgproc.hpp>
@@ -67,8 +72,28 @@ void run(benchmark::State& state, const std::vector<cv::Mat>& frames) {
 void BM_Track720p(benchmark::State& state) { run(state, clip_720p()); }
 void BM_Track224(benchmark::State& state) { run(state, clip_224()); }
 
+// Fits on the 720p clip's frames in turn, in the face's box found on the
+// first. Argument: 0 LandmarkModel, 1 dlib::shape_predictor.
+void BM_LandmarkFit(benchmark::State& state) {
+  const std::vector<cv::Mat>& frames = clip_720p();
+  auto model = std::make_shared<const stf::LandmarkModel>();
+  const stf::FaceObservation face = stf::find_face(frames[0], model);
+  if (!face.found) return state.SkipWithError("no face in the 720p clip");
+  const cv::Rect2f b = stf::landmark_bounds(face.landmarks);
+  dlib::shape_predictor dlib_model;
+  if (state.range(0) == 1) dlib::deserialize(stf::kDefaultLandmarkModel) >> dlib_model;
+  const dlib::rectangle r(std::lround(b.x), std::lround(b.y), std::lround(b.x + b.width), std::lround(b.y + b.height));
+  size_t i = 0;
+  for (auto _ : state) {
+    const cv::Mat& f = frames[i++ % frames.size()];
+    if (state.range(0) == 0) benchmark::DoNotOptimize(model->fit(f, b));
+    else benchmark::DoNotOptimize(dlib_model(dlib::cv_image<dlib::bgr_pixel>(f), r));
+  }
+}
+
 }  // namespace
 
+BENCHMARK(BM_LandmarkFit)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
 // Arguments: detect every N frames; the fit check on (1) or off (0).
 BENCHMARK(BM_Track720p)->Args({1, 1})->Args({5, 1})->Args({10, 1})->Args({5, 0})->Unit(benchmark::kMillisecond)
     ->UseRealTime()->MinTime(3);

@@ -1,5 +1,7 @@
 // Face pipeline on real clips: detection + tracking coverage, landmark
 // sanity and jitter, crop/paste-back identity, black segments, face choice.
+#include <dlib/image_processing/shape_predictor.h>
+#include <dlib/opencv/cv_image.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -798,6 +800,48 @@ TEST(Face, CloseUpPhotoFillingThePictureIsFound) {
   ASSERT_TRUE(out[0].face.found);
   EXPECT_GT(cv::norm(mouth_centre(out[0].face.landmarks) - mouth), inter_ocular_distance(out[0].face.landmarks))
       << "without the check, the SSD box's fit should show the failure";
+}
+
+// LandmarkModel repacks dlib's trees (landmarks.cpp); dlib's own shape
+// predictor is the reference. Frames of clips and photos of all sizes, each
+// with the tracked face's box and boxes moved, scaled and cut by the
+// picture's edge (pixels sampled outside read as 0): every point the same.
+TEST(Face, LandmarkFitMatchesDlibsShapePredictor) {
+  dlib::shape_predictor reference;
+  dlib::deserialize(kDefaultLandmarkModel) >> reference;
+  const LandmarkModel model;
+  std::vector<cv::Mat> images;
+  for (const char* clip : {"vox/00010.mp4", "vox/00473.mp4", "grid/bbaf2n.mpg", "retalking/face1.mp4"}) {
+    std::vector<cv::Mat> frames = read_frames(test::shared_data(clip));
+    images.push_back(frames[0]);
+    images.push_back(frames[frames.size() / 2]);
+  }
+  for (const char* photo : {"faces/london/neutral_001_03.jpg", "faces/utk/11_0_0_20170110224408700.jpg"})
+    images.push_back(cv::imread(test::shared_data(photo)));
+  int fits = 0;
+  for (const cv::Mat& image : images) {
+    ASSERT_FALSE(image.empty());
+    TrackerOptions still;
+    still.static_image = true;
+    const std::vector<TrackedFrame> out = track_frames({image}, still);
+    ASSERT_TRUE(out[0].face.found);
+    const cv::Rect2f b = landmark_bounds(out[0].face.landmarks);
+    for (float dx : {-0.6f, -0.1f, 0.0f, 0.2f})
+      for (float scale : {0.7f, 1.0f, 1.4f}) {
+        const cv::Rect2f box(b.x + dx * b.width, b.y - 0.5f * dx * b.height, scale * b.width, scale * b.height);
+        const Landmarks ours = model.fit(image, box);
+        const dlib::full_object_detection theirs =
+            reference(dlib::cv_image<dlib::bgr_pixel>(image),
+                      dlib::rectangle(std::lround(box.x), std::lround(box.y), std::lround(box.x + box.width),
+                                      std::lround(box.y + box.height)));
+        for (int k = 0; k < 68; ++k) {
+          ASSERT_EQ(ours[k].x, theirs.part(k).x()) << "point " << k << ", fit " << fits;
+          ASSERT_EQ(ours[k].y, theirs.part(k).y()) << "point " << k << ", fit " << fits;
+        }
+        ++fits;
+      }
+  }
+  EXPECT_EQ(fits, 120);
 }
 
 TEST(Face, MmodDetectorFindsTheFace) {

@@ -26,10 +26,18 @@ double downscale(const cv::Mat& src, cv::Mat& dst, int max_side) {
   return 1.0 / s;
 }
 
-// dlib's HOG + linear SVM frontal detector: needs no model file.
+// dlib's HOG + linear SVM frontal detector, which needs no model file. dlib
+// decompresses its filters from a string at every get_frontal_face_detector()
+// (0.4 s here); a tracker wants two (detection and the fit check): they
+// copy one made once.
+dlib::frontal_face_detector frontal_face_detector() {
+  static const dlib::frontal_face_detector made = dlib::get_frontal_face_detector();
+  return made;
+}
+
 class HogDetector : public FaceDetector {
  public:
-  explicit HogDetector(int max_side) : max_side_(max_side), det_(dlib::get_frontal_face_detector()) {}
+  explicit HogDetector(int max_side) : max_side_(max_side), det_(frontal_face_detector()) {}
   std::vector<cv::Rect2f> detect(const cv::Mat& bgr) override {
     cv::Mat small, gray;
     double back = downscale(bgr, small, max_side_);
@@ -177,7 +185,7 @@ cv::Mat grey_crop(const cv::Mat& bgr, cv::Point2f centre, float scale, int side)
 }  // namespace
 
 struct FitCheck::Impl {
-  dlib::frontal_face_detector hog = dlib::get_frontal_face_detector();
+  dlib::frontal_face_detector hog = frontal_face_detector();
 };
 
 FitCheck::FitCheck() : impl_(std::make_unique<Impl>()) {}
