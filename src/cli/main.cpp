@@ -8,6 +8,13 @@
 #include "stf/error.h"
 
 int main(int argc, char** argv) {
+#ifdef STF_DETECTOR_AVX2  // CMake option STF_AVX2: the face detector was built with AVX2 and FMA
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+    std::fprintf(stderr, "error: this build of synctalkface needs a CPU with AVX2 and FMA (it was configured on "
+                         "one); build it on this machine, or configure with -DSTF_AVX2=OFF\n");
+    return 2;
+  }
+#endif
   stf::install_cancel_handler();
   CLI::App app{"SyncTalkFace: audio-driven lip-sync (AAAI 2022 Audio-Lip Memory)", "synctalkface"};
   app.set_version_flag("--version", std::string("synctalkface ") + STF_VERSION);
