@@ -570,6 +570,14 @@ TEST(Face, FacesCommandWritesJsonAndRejectsFacelessInput) {
   r = test::run_cli("faces '" + clip + "' --landmark-model /nonexistent.dat");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("libdlib-data"), std::string::npos) << r.output;
+
+  // Another dlib model in its place: one line that says what it is not.
+  const std::string detector_file = test::shared_data("../models/mmod_human_face_detector.dat");
+  r = test::run_cli("faces '" + clip + "' --landmark-model '" + detector_file + "'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("not a dlib shape predictor"), std::string::npos) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
 }
 
 // A video with a face, then black frames: those pass through as null (or are

@@ -1,5 +1,6 @@
 #include <dlib/image_processing/shape_predictor.h>
 #include <dlib/opencv/cv_image.h>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -54,7 +55,7 @@ void LandmarkModel::Impl::load(std::istream& in) {
       if (int(tree.splits.size()) != k.splits_per_tree || int(tree.leaf_values.size()) != k.splits_per_tree + 1)
         throw dlib::serialization_error("trees of different depths in one cascade");
       for (const dlib::impl::split_feature& s : tree.splits) {
-        if (s.idx1 > 0xffff || s.idx2 > 0xffff) throw dlib::serialization_error("split on pixel " + std::to_string(s.idx1));
+        if (s.idx1 > 0xffff || s.idx2 > 0xffff) throw dlib::serialization_error("split feature index out of range");
         k.features.push_back(uint32_t(s.idx1) | uint32_t(s.idx2) << 16);
         k.thresholds.push_back(s.thresh);
       }
@@ -88,7 +89,10 @@ LandmarkModel::LandmarkModel(const std::string& path) : impl_(std::make_unique<I
     std::ifstream in(path, std::ios::binary);
     impl_->load(in);
   } catch (const std::exception& e) {
-    throw Error(path + ": not a dlib shape predictor (" + std::string(e.what()).substr(0, 80) + ")");
+    std::string why = e.what();  // dlib's messages run over several lines
+    std::replace(why.begin(), why.end(), '\n', ' ');
+    why.erase(std::unique(why.begin(), why.end(), [](char a, char b) { return a == ' ' && b == ' '; }), why.end());
+    throw Error(path + ": not a dlib shape predictor (" + why.substr(0, 80) + ")");
   }
   if (impl_->initial_shape.size() != 2 * 68)
     throw Error(path + ": shape predictor has " + std::to_string(impl_->initial_shape.size() / 2) +
@@ -133,6 +137,7 @@ Landmarks LandmarkModel::fit(const cv::Mat& bgr, const cv::Rect2f& box) const {
   }
   return lm;
 }
+
 cv::Rect2f landmark_bounds(const Landmarks& lm) {
   float x0 = lm[0].x, y0 = lm[0].y, x1 = x0, y1 = y0;
   for (const auto& p : lm) {
