@@ -21,17 +21,8 @@ import sys
 
 import numpy as np
 
-
-def opening(path):
-    out = []
-    for f in json.load(open(path)):
-        if f is None or not f.get("landmarks"):
-            out.append(np.nan)
-            continue
-        p = np.array(f["landmarks"], float)
-        iod = np.linalg.norm(p[36:42].mean(0) - p[42:48].mean(0))
-        out.append(np.mean([np.linalg.norm(p[a] - p[b]) for a, b in ((61, 67), (62, 66), (63, 65))]) / iod)
-    return np.array(out)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mouth_follow import opening  # noqa: E402  (mouth opening per frame of a faces JSON)
 
 
 def band_centres():  # the mel filterbank's centres: 80 bands over 55-7600 Hz (HTK mel scale)

@@ -18,7 +18,7 @@ import numpy as np
 def opening(path):
     out = []
     for f in json.load(open(path)):
-        if f is None:
+        if f is None or not f.get("landmarks"):
             out.append(np.nan)
             continue
         p = np.array(f["landmarks"], float)
@@ -27,11 +27,12 @@ def opening(path):
     return np.array(out)
 
 
-for gen_path, spk_path in zip(sys.argv[1::2], sys.argv[2::2]):
-    g, s = opening(gen_path), opening(spk_path)
-    n = min(len(g), len(s))
-    g, s = g[:n], s[:n]
-    ok = ~(np.isnan(g) | np.isnan(s))
-    r = np.corrcoef(g[ok], s[ok])[0, 1] if ok.sum() >= 10 else float("nan")
-    print(f"{gen_path}: r {r:.3f} over {ok.sum()} frames; opening mean/std generated "
-          f"{np.nanmean(g):.4f}/{np.nanstd(g):.4f}, speaker {np.nanmean(s):.4f}/{np.nanstd(s):.4f}")
+if __name__ == "__main__":
+    for gen_path, spk_path in zip(sys.argv[1::2], sys.argv[2::2]):
+        g, s = opening(gen_path), opening(spk_path)
+        n = min(len(g), len(s))
+        g, s = g[:n], s[:n]
+        ok = ~(np.isnan(g) | np.isnan(s))
+        r = np.corrcoef(g[ok], s[ok])[0, 1] if ok.sum() >= 10 else float("nan")
+        print(f"{gen_path}: r {r:.3f} over {ok.sum()} frames; opening mean/std generated "
+              f"{np.nanmean(g):.4f}/{np.nanstd(g):.4f}, speaker {np.nanmean(s):.4f}/{np.nanstd(s):.4f}")
