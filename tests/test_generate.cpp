@@ -15,6 +15,7 @@
 #include "helpers.h"
 #include "eval/metrics.h"
 #include "model/model_file.h"
+#include "model/precision.h"
 #include "pipeline/generate.h"
 #include "stf/face.h"
 #include "stf/media.h"
@@ -243,6 +244,23 @@ TEST(Generate, PresetReachesTheEncoder) {
   test::expect_one_line_error(
       test::run_cli("generate --face " + q(photo) + " --text hi --preset quick --outfile " + q(dir + "/bad.mp4")),
       "--preset");
+}
+
+// --precision bf16 on a CPU without AMX bfloat16 units works, with a warning
+// that it is far slower there; fp32 and auto never warn.
+TEST(Generate, Bfloat16WithoutAmxUnitsWarns) {
+  std::string dir = test::temp_dir("genbf16");
+  std::string photo = test::shared_data("faces/london/neutral_001_03.jpg");
+  auto run = [&](const std::string& precision) {
+    return test::run_cli("generate --face " + q(photo) + " --text 'Hi.' --threads 2 --precision " + precision +
+                         " --outfile " + q(dir + "/" + precision + ".mp4"));
+  };
+  const test::CliResult bf16 = run("bf16"), fp32 = run("fp32"), automatic = run("auto");
+  EXPECT_EQ(bf16.status, 0) << bf16.output;
+  EXPECT_EQ(bf16.output.find("warning: this CPU has no AMX") != std::string::npos, !cpu_has_amx_bf16()) << bf16.output;
+  EXPECT_EQ(fp32.output.find("warning"), std::string::npos) << fp32.output;
+  EXPECT_EQ(automatic.output.find("warning"), std::string::npos) << automatic.output;
+  EXPECT_TRUE(fs::exists(dir + "/bf16.mp4"));
 }
 
 TEST(Generate, OutputKeepsTheInputsColourTags) {

@@ -67,6 +67,7 @@ void add_eval_command(CLI::App& root) {
   add_face_options(cmd, o->face);
   cmd->callback([o] {
     set_threads(o->threads);
+    warn_if_slow_precision(o->eval.precision);
     EvalOptions e = o->eval;
     for (const auto& [id, path] : collect_clips(o->data)) e.clips.push_back(path);
     e.tracker = tracker_options(o->face);

@@ -70,6 +70,7 @@ void add_generate_command(CLI::App& root) {
   add_face_options(cmd, o->face);
   cmd->callback([o] {
     set_threads(o->threads);
+    warn_if_slow_precision(o->gen.precision);
     GenerateOptions g = o->gen;
     g.model_threads = o->threads;
     g.tracker = tracker_options(o->face);

@@ -11,6 +11,11 @@ namespace stf::cli {
 // Adds `--threads N` (default 0 = all cores) to a subcommand.
 void add_threads_option(CLI::App* cmd, int& threads);
 
+// A warning on stderr when `--precision bf16` was asked for on a CPU without
+// AMX bfloat16 units, where oneDNN runs bfloat16 far slower than float32 (on
+// an AVX2 CPU the lite model 24x, `generate` 6x: docs/performance.md).
+void warn_if_slow_precision(const std::string& precision);
+
 // Each subcommand file defines one of these: it declares the subcommand and
 // its options on `root` and sets its callback.
 void add_probe_command(CLI::App& root);
