@@ -118,6 +118,7 @@ void add_train_commands(CLI::App& root) {
       ->default_val("fp32")->check(CLI::IsMember({"fp32", "bf16"}));
   gen->callback([g] {
     set_threads(g->threads);
+    warn_if_slow_precision(g->precision);
     g->train.dist = DistEnv::from_environment();
     ModelConfig c = ModelConfig::load(g->config);
     if (g->no_memory) c.memory = false, c.loss.store = 0, c.loss.align = 0;
