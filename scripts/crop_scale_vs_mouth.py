@@ -10,26 +10,17 @@ distance with the mouth opening (as scripts/mouth_follow.py measures it),
 and the mean over the clips whose name starts alike (the part before the
 first '_').
 """
-import json
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mouth_follow import opening  # noqa: E402  (mouth opening per frame of a faces JSON)
+from mouth_follow import opening, per_frame  # noqa: E402  (per-frame measures of a faces JSON)
 
 
-def bounds_height(path):
-    out = []
-    for f in json.load(open(path)):
-        if f is None or not f.get("landmarks"):
-            out.append(np.nan)
-            continue
-        p = np.array(f["landmarks"], float)
-        iod = np.linalg.norm(p[36:42].mean(0) - p[42:48].mean(0))
-        out.append((p[:, 1].max() - p[:, 1].min()) / iod)
-    return np.array(out)
+def bounds_height(path):  # the 68 landmarks' vertical extent over the inter-ocular distance
+    return per_frame(path, lambda p, iod: (p[:, 1].max() - p[:, 1].min()) / iod)
 
 
 if __name__ == "__main__":

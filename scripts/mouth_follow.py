@@ -15,16 +15,21 @@ import sys
 import numpy as np
 
 
-def opening(path):
+def per_frame(path, measure):
+    """measure(landmarks (68, 2), inter-ocular distance) for each frame of a faces JSON; nan where it has none."""
     out = []
     for f in json.load(open(path)):
         if f is None or not f.get("landmarks"):
             out.append(np.nan)
             continue
         p = np.array(f["landmarks"], float)
-        iod = np.linalg.norm(p[36:42].mean(0) - p[42:48].mean(0))
-        out.append(np.mean([np.linalg.norm(p[a] - p[b]) for a, b in ((61, 67), (62, 66), (63, 65))]) / iod)
+        out.append(measure(p, np.linalg.norm(p[36:42].mean(0) - p[42:48].mean(0))))
     return np.array(out)
+
+
+def opening(path):  # the three inner-lip gaps, mean, over the inter-ocular distance
+    gaps = ((61, 67), (62, 66), (63, 65))
+    return per_frame(path, lambda p, iod: np.mean([np.linalg.norm(p[a] - p[b]) for a, b in gaps]) / iod)
 
 
 if __name__ == "__main__":
