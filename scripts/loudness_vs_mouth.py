@@ -15,7 +15,6 @@ each taken per frame from 40 ms before to 80 ms after it, as
   excess_voice  the same over 250-4000 Hz
   excess_f1     the same over 300-1200 Hz (the first formant)
 """
-import json
 import os
 import sys
 
