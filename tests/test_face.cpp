@@ -896,6 +896,58 @@ TEST(Face, AlignedCropLevelsTheEyes) {
   EXPECT_LT(std::abs(eye_angle(crop_transform(lm, aligned))), 0.5);
 }
 
+// Crops placed by all 68 landmarks grow with the opening mouth (the chin
+// drops), so the face in them shrinks: a cue to the mouth that needs no
+// audio. Steady crops are placed by the points that do not move with the jaw.
+TEST(Face, SteadyCropDoesNotFollowTheMouth) {
+  CropOptions bounds, steady;
+  steady.placement = CropPlacement::steady;
+  // Moving the jaw below the mouth and the mouth itself leaves a steady crop where it was.
+  std::vector<TrackedFrame> photo = track_frames({cv::imread(test::shared_data("faces/london/neutral_001_03.jpg"))},
+                                                 TrackerOptions{});
+  ASSERT_TRUE(photo[0].face.found);
+  Landmarks open = photo[0].face.landmarks;
+  const float drop = 0.3f * landmark_bounds(open).height;
+  for (int i = 4; i <= 12; ++i) open[i].y += drop;
+  for (int i = 48; i <= 67; ++i) open[i].y += drop * (i >= 55 && i <= 59 ? 1.0f : 0.5f);
+  const cv::Matx23f before = crop_transform(photo[0].face.landmarks, steady), after = crop_transform(open, steady);
+  for (int k = 0; k < 6; ++k) EXPECT_EQ(before.val[k], after.val[k]);
+  EXPECT_LT(crop_transform(open, bounds)(0, 0), 0.9f * crop_transform(photo[0].face.landmarks, bounds)(0, 0));
+  // At rest the two frame the face alike (a model trained on one runs on the other's crops).
+  EXPECT_NEAR(before(0, 0), crop_transform(photo[0].face.landmarks, bounds)(0, 0), 0.1f * before(0, 0));
+
+  // On a speaker: the least-squares slope of the eyes' distance in the crop against the mouth's
+  // opening (inner lips 62-66), both in crop pixels.
+  std::vector<TrackedFrame> clip = track_frames(read_frames(test::shared_data("grid_s1/bbaf2n.mp4")), TrackerOptions{});
+  auto slope = [&](const CropOptions& opt) {
+    std::vector<double> eyes, opening;
+    for (const TrackedFrame& tf : clip) {
+      if (!tf.face.found) continue;
+      std::vector<cv::Point2f> p;
+      cv::transform(std::vector<cv::Point2f>(tf.face.landmarks.begin(), tf.face.landmarks.end()), p,
+                    crop_transform(tf.face.landmarks, opt));
+      cv::Point2f l(0, 0), r(0, 0);
+      for (int i = 36; i <= 41; ++i) l += p[i] / 6.0f;
+      for (int i = 42; i <= 47; ++i) r += p[i] / 6.0f;
+      eyes.push_back(cv::norm(r - l));
+      opening.push_back(cv::norm(p[66] - p[62]));
+    }
+    const double n = double(eyes.size());
+    double me = 0, mo = 0, cov = 0, var = 0;
+    for (size_t i = 0; i < eyes.size(); ++i) me += eyes[i] / n, mo += opening[i] / n;
+    for (size_t i = 0; i < eyes.size(); ++i) {
+      cov += (eyes[i] - me) * (opening[i] - mo);
+      var += (opening[i] - mo) * (opening[i] - mo);
+    }
+    return cov / var;
+  };
+  ASSERT_GT(clip.size(), 70u);
+  const double with_chin = slope(bounds), without = slope(steady);
+  EXPECT_LT(with_chin, -0.25) << "the chin-bounded crop shrinks the face as the mouth opens";
+  EXPECT_GT(without, 0.3 * with_chin) << "the steady crop should keep the face's scale";
+  std::printf("eye distance per unit of opening: bounds %.3f, steady %.3f\n", with_chin, without);
+}
+
 TEST(Face, CtrlCLeavesNoPartialOutput) {
   std::string dir = test::temp_dir("ctrlc"), log_dir = test::temp_dir("ctrlc_log"), log;
   // SIGINT arrives once the writer's hidden temp file exists, i.e. mid-run.

@@ -133,8 +133,10 @@ TEST(Model, ConfigRoundTripsThroughJson) {
     c.slots = 48;
     c.loss.vv = 0;
     c.hide_ref_mouth = true;
+    c.crop = CropPlacement::steady;
     ModelConfig back = ModelConfig::from_json(c.to_json());
     EXPECT_EQ(back.to_json(), c.to_json());
+    EXPECT_EQ(back.crop, CropPlacement::steady);
   }
   ModelConfig paper = ModelConfig::preset("paper");
   EXPECT_EQ(paper.image_size, 128);
@@ -147,6 +149,11 @@ TEST(Model, ConfigRoundTripsThroughJson) {
   nlohmann::json bad = paper.to_json();
   bad["image_size"] = 100;
   EXPECT_THROW(ModelConfig::from_json(bad), Error);
+  nlohmann::json old = paper.to_json();  // models before session 26 have no "crop": chin-bounded crops
+  old.erase("crop");
+  EXPECT_EQ(ModelConfig::from_json(old).crop, CropPlacement::bounds);
+  old["crop"] = "sideways";
+  EXPECT_THROW(ModelConfig::from_json(old), Error);
 }
 
 TEST(Model, FlopCounterCountsConvolutionsByHand) {

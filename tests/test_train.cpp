@@ -66,6 +66,33 @@ TEST(Preprocess, ResumesSkipsFailuresAndSplitsByClip) {
   EXPECT_NE(m["failed"][0]["reason"].get<std::string>().find("notes.mp4"), std::string::npos);
 }
 
+// --crop steady: recorded in each clip and the manifest; clips made with the
+// other placement are redone, not reused; a generator trained on the data
+// records it (also from a model that learned the other placement).
+TEST(Preprocess, CropPlacementIsRecordedAndTrainedOn) {
+  const std::string dir = test::temp_dir("prep_steady"), ds = dir + "/ds", run = dir + "/run";
+  const std::string clips = q(test::shared_data("grid_s1/bbaf2n.mp4")) + " " + q(test::shared_data("grid_s1/bbaf3s.mp4"));
+  auto manifest_crop = [&] { return nlohmann::json::parse(std::ifstream(ds + "/manifest.json"))["crop"]; };
+  test::CliResult r = test::run_cli("preprocess " + clips + " --out " + q(ds) + " --size 96 --val-ratio 0 --crop steady");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(manifest_crop(), "steady");
+  EXPECT_EQ(ClipFile(ds + "/clips/bbaf2n.stfclip").header().crop, CropPlacement::steady);
+  EXPECT_EQ(dataset_crop(ds), CropPlacement::steady);
+  EXPECT_EQ(dataset_crop(dataset_dir()), CropPlacement::bounds);  // the default
+
+  r = test::run_cli("train --data " + q(ds) + " --batch 2 --steps 1 --no-av --out " + q(run) + " --init " +
+                    q(STF_SOURCE_DIR "/models/synctalkface_lite.stfm"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(read_checkpoint_meta(run + "/last.ckpt")["config"]["crop"], "steady");
+
+  r = test::run_cli("preprocess " + clips + " --out " + q(ds) + " --size 96 --val-ratio 0");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("2 clips processed, 0 reused"), std::string::npos) << r.output;
+  EXPECT_EQ(manifest_crop(), "bounds");
+  EXPECT_EQ(ClipFile(ds + "/clips/bbaf2n.stfclip").header().crop, CropPlacement::bounds);
+  test::expect_one_line_error(test::run_cli("preprocess " + clips + " --out " + q(ds) + " --crop chin"), "--crop");
+}
+
 TEST(Dataset, BatchesHaveThePaperShapesAndDependOnlyOnTheSeed) {
   Dataset ds(dataset_dir(), "train", 96);
   // Workers build uint8 crops (9 frames + 5 references per sample); the step expands them.

@@ -81,8 +81,18 @@ double mouth_opening(const Landmarks& lm);
 
 // ---- crops ---------------------------------------------------------------------
 
+// Where a crop's box comes from. bounds: the box of all 68 landmarks, chin
+// included, so an opening mouth makes the box taller and the face in the crop
+// smaller (a cue to the mouth that needs no audio; the models of sessions
+// 1-25). steady: the box's bottom is placed from the nose and the eyes, which
+// do not move with speech. A model records the one it trained on (ModelConfig).
+enum class CropPlacement { bounds, steady };
+const char* crop_placement_name(CropPlacement p);             // "bounds" or "steady"
+CropPlacement parse_crop_placement(const std::string& name);  // throws stf::Error on another name
+
 struct CropOptions {
   int size = 96;                               // output side in pixels
+  CropPlacement placement = CropPlacement::bounds;
   std::array<float, 4> pads{0, 10, 0, 0};      // top, bottom, left, right, pixels (Wav2Lip --pads)
   bool align = false;                          // rotate so the eye line is level
 };
@@ -93,9 +103,9 @@ struct FaceCrop {
   cv::Matx23f to_crop; // frame pixel -> crop pixel
 };
 
-// The crop transform for a face: the landmark box extended up by 15% of its
-// height (forehead, like a detector box) and down by 10% (chin room),
-// padded, squared around its centre.
+// The crop transform for a face: the landmark box (see CropPlacement)
+// extended up by 15% of its height (forehead, like a detector box) and down
+// by 10% (chin room), padded, squared around its centre.
 cv::Matx23f crop_transform(const Landmarks& lm, const CropOptions& opt);
 // The same from a fixed box (--box): top, bottom, left, right in pixels.
 cv::Matx23f crop_transform(const cv::Rect2f& box, const CropOptions& opt);

@@ -14,7 +14,7 @@ void add_preprocess_command(CLI::App& root) {
     std::string out;
     int size = 128, threads = 0, min_frames = 25;
     double val_ratio = 0.05;
-    std::string val_match;
+    std::string val_match, crop = "bounds";
     FaceCliOptions face;
   };
   auto o = std::make_shared<Opts>();
@@ -29,6 +29,11 @@ void add_preprocess_command(CLI::App& root) {
   cmd->add_option("--val-match", o->val_match, "Hold out the clips whose path contains this text instead (e.g. a speaker folder)");
   cmd->add_option("--min-frames", o->min_frames, "Skip clips with fewer consecutive face frames")
       ->default_val(25)->check(CLI::Range(25, 100000));
+  cmd->add_option("--crop", o->crop,
+                  "Where crops sit on the face: bounds (the box of all 68 landmarks, chin included, so it moves "
+                  "with the mouth) or steady (placed by the nose and eyes). Recorded in the manifest; a model "
+                  "trained on the data keeps it")
+      ->default_val("bounds")->check(CLI::IsMember({"bounds", "steady"}));
   add_threads_option(cmd, o->threads);
   add_face_options(cmd, o->face);
   cmd->callback([o] {
@@ -37,6 +42,7 @@ void add_preprocess_command(CLI::App& root) {
     p.size = o->size;
     p.tracker = tracker_options(o->face);
     p.crop = crop_options(o->face, o->size);
+    p.crop.placement = parse_crop_placement(o->crop);
     p.val_ratio = o->val_ratio;
     p.val_match = o->val_match;
     p.min_frames = o->min_frames;

@@ -3,6 +3,7 @@
 
 #include "cli/common.h"
 #include "stf/threads.h"
+#include "train/dataset.h"
 #include "train/trainer.h"
 
 namespace stf::cli {
@@ -78,6 +79,7 @@ void add_train_commands(CLI::App& root) {
     set_threads(s->threads);
     s->train.dist = DistEnv::from_environment();
     s->train.config = ModelConfig::load(s->config);
+    s->train.config.crop = dataset_crop(s->train.data);
     TrainResult r = train_sync(s->train);
     if (s->train.dist.rank != 0) return;  // rank 0 reports for all
     std::printf("train-sync: %lld steps in %.1f s, BCE %.4f -> %.4f, best val BCE %s, %s\n",
@@ -128,6 +130,7 @@ void add_train_commands(CLI::App& root) {
     if (g->mouth_weight > 0) c.loss.mouth = g->mouth_weight;
     if (g->slots > 0) c.slots = g->slots;
     if (g->train.augment.hide_mouth >= 1) c.hide_ref_mouth = true;  // it never sees a reference's mouth
+    c.crop = dataset_crop(g->train.data);                           // generate places crops as the data did
     g->train.bf16 = g->precision == "bf16";
     c.validate();
     g->train.config = c;

@@ -166,6 +166,7 @@ nlohmann::json analyse_memory(const MemoryAnalysisOptions& opt) {
   // with the speech's mean audio feature, on the photo's face.
   CropOptions crop;
   crop.size = static_cast<int>(c.image_size);
+  crop.placement = c.crop;
   cv::Mat crop_img = crop_face(photo, crop_transform(face.landmarks, crop), crop.size).image;
   auto face_t = torch::from_blob(crop_img.data, {crop.size, crop.size, 3}, torch::kUInt8)
                     .permute({2, 0, 1}).to(torch::kFloat32).div(255.0).unsqueeze(0);  // (1, 3, S, S)

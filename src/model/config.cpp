@@ -56,6 +56,7 @@ nlohmann::json ModelConfig::to_json() const {
           {"feature", feature},
           {"memory", memory},
           {"hide_ref_mouth", hide_ref_mouth},
+          {"crop", crop_placement_name(crop)},
           {"slots", slots},
           {"kappa", kappa},
           {"slot_init_std", slot_init_std},
@@ -89,6 +90,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
     c.feature = j.value("feature", c.feature);
     c.memory = j.value("memory", c.memory);
     c.hide_ref_mouth = j.value("hide_ref_mouth", c.hide_ref_mouth);
+    c.crop = parse_crop_placement(j.value("crop", std::string(crop_placement_name(c.crop))));
     c.slots = j.value("slots", c.slots);
     c.kappa = j.value("kappa", c.kappa);
     c.slot_init_std = j.value("slot_init_std", c.slot_init_std);

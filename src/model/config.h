@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "stf/face.h"
+
 namespace stf {
 
 // PAPER.md: L = l1 L_recon + l2 L_av + l3 L_vv + l4 L_gan + l5 L_store + l6 L_align
@@ -25,6 +27,8 @@ struct ModelConfig {
   bool memory = true;        // false: the decoder gets f_aud alone (Wav2Lip-style baseline)
   bool hide_ref_mouth = false;  // not in the paper: the reference's mouth is hidden (hide_mouth) in
                                 // every input, as in training with --hide-ref-mouth 1
+  CropPlacement crop = CropPlacement::bounds;  // where its face crops sit (the training data's;
+                                              // generate places crops the same way)
   int slots = 96;            // S_mem
   double kappa = 16;         // addressing scale
   double slot_init_std = 0.5;

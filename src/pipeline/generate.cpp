@@ -308,6 +308,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
   }
   GenerateOptions o = opt;
   o.crop.size = S;
+  o.crop.placement = model->config().crop;
 
   VideoReader reader(o.face);
   const bool photo = reader.is_image();

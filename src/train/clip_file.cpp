@@ -16,7 +16,7 @@ static const uint32_t kVersion = 1;
 
 nlohmann::json ClipHeader::to_json() const {
   return {{"id", id}, {"source", source}, {"fps", fps}, {"frames", frames}, {"size", size},
-          {"first_frame", first_frame}, {"mel_columns", mel_columns}};
+          {"first_frame", first_frame}, {"mel_columns", mel_columns}, {"crop", crop_placement_name(crop)}};
 }
 
 ClipHeader ClipHeader::from_json(const nlohmann::json& j) {
@@ -28,6 +28,7 @@ ClipHeader ClipHeader::from_json(const nlohmann::json& j) {
   h.size = j.at("size");
   h.first_frame = j.at("first_frame");
   h.mel_columns = j.at("mel_columns");
+  h.crop = parse_crop_placement(j.value("crop", std::string("bounds")));  // files before session 26
   return h;
 }
 

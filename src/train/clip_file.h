@@ -3,7 +3,7 @@
 //
 // Layout (little endian): magic "STFCLIP\0", uint32 version (1), uint32
 // header length, header JSON {id, source, fps, frames, size, first_frame,
-// mel_columns}, then uint8 crops [frames, size, size, 3] (BGR), float32
+// mel_columns, crop}, then uint8 crops [frames, size, size, 3] (BGR), float32
 // landmarks [frames, 68, 2] in crop pixels, float32 mel [80, mel_columns].
 #pragma once
 #include <cstdint>
@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "stf/face.h"
 
 namespace stf {
 
@@ -21,6 +23,7 @@ struct ClipHeader {
   int size = 0;
   int64_t first_frame = 0;  // index in the source video of stored frame 0 (mel is of the whole audio)
   int64_t mel_columns = 0;
+  CropPlacement crop = CropPlacement::bounds;  // how its crops sit on the face
   nlohmann::json to_json() const;
   static ClipHeader from_json(const nlohmann::json& j);
 };

@@ -18,7 +18,9 @@ namespace fs = std::filesystem;
 // Frames a generator sample needs around its window start t: t-2 .. t+6.
 static constexpr int64_t kMinClipFrames = 25;
 
-Dataset::Dataset(const std::string& dir, const std::string& split, int image_size) : size_(image_size) {
+namespace {
+
+nlohmann::json read_manifest(const std::string& dir) {
   fs::path manifest_path = fs::path(dir) / "manifest.json";
   if (!fs::exists(manifest_path))
     throw Error(dir + ": no manifest.json; create the dataset with 'synctalkface preprocess VIDEOS --out " + dir + "'");
@@ -28,6 +30,22 @@ Dataset::Dataset(const std::string& dir, const std::string& split, int image_siz
   } catch (const std::exception&) {
     throw Error(manifest_path.string() + ": not valid JSON");
   }
+  return manifest;
+}
+
+}  // namespace
+
+CropPlacement dataset_crop(const std::string& dir) {
+  const nlohmann::json manifest = read_manifest(dir);
+  try {
+    return parse_crop_placement(manifest.value("crop", std::string("bounds")));  // datasets before session 26
+  } catch (const Error& e) {
+    throw Error(dir + "/manifest.json: " + e.what());
+  }
+}
+
+Dataset::Dataset(const std::string& dir, const std::string& split, int image_size) : size_(image_size) {
+  const nlohmann::json manifest = read_manifest(dir);
   for (const auto& c : manifest.value("clips", nlohmann::json::array())) {
     if (c.value("split", "") != split) continue;
     auto clip = std::make_unique<ClipFile>((fs::path(dir) / c.at("file").get<std::string>()).string());

@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 #include <vector>
 
+#include "stf/face.h"
 #include "train/augment.h"
 #include "train/batch.h"
 #include "train/clip_file.h"
@@ -38,6 +39,10 @@ struct GeneratorSamples {
 // (N, S0, S0, 3) uint8 BGR crops -> (N, 3, S, S) float in [0, 1]: box-averaged
 // down (as OpenCV's INTER_AREA) or bilinear up when S0 != S.
 torch::Tensor crops_to_float(const torch::Tensor& crops, int64_t size);
+
+// Where the dataset's crops sit on the face (its manifest's "crop"; bounds
+// for datasets made before the field existed). Throws stf::Error.
+CropPlacement dataset_crop(const std::string& dir);
 
 class Dataset {
  public:

@@ -142,6 +142,7 @@ void process_clip(const std::string& id, const std::string& path, const std::str
   h.fps = reader.fps();
   h.frames = static_cast<int64_t>(best_crops.size());
   h.size = copt.size;
+  h.crop = copt.placement;
   h.first_frame = best_first;
   h.mel_columns = mel.size(1);
   std::vector<const uint8_t*> pixels;
@@ -176,7 +177,7 @@ PreprocessReport preprocess(const std::vector<std::string>& inputs, const std::s
     if (fs::exists(file)) {
       try {
         ClipFile existing(file);
-        reuse = existing.header().size == opt.size;
+        reuse = existing.header().size == opt.size && existing.header().crop == opt.crop.placement;
       } catch (const Error&) {
         reuse = false;  // a damaged file from an interrupted run: redo it
       }
@@ -200,7 +201,8 @@ PreprocessReport preprocess(const std::vector<std::string>& inputs, const std::s
   }
   progress.finish();
   if (report.train + report.val == 0) throw Error("no clip could be used; see the warnings above");
-  nlohmann::json manifest{{"version", 1}, {"size", opt.size}, {"clips", manifest_clips}, {"failed", failed}};
+  nlohmann::json manifest{{"version", 1},           {"size", opt.size}, {"crop", crop_placement_name(opt.crop.placement)},
+                          {"clips", manifest_clips}, {"failed", failed}};
   write_file_atomic((fs::path(out_dir) / "manifest.json").string(), manifest.dump(1) + "\n");
   return report;
 }

@@ -269,7 +269,7 @@ void copy_state(torch::nn::Module& from, torch::nn::Module& to) {
 }
 
 // --init: the weights of another generator run with the same network (its
-// loss weights and hide_ref_mouth may differ), into a run that starts at
+// loss weights, hide_ref_mouth and crop placement may differ), into a run that starts at
 // step 0. From a training checkpoint every network comes (generator,
 // discriminator, lip critic); from an exported model file (`export`, e.g.
 // the bundled model) the generator only: the discriminator starts fresh and
@@ -283,6 +283,7 @@ bool init_from(const TrainOptions& opt, const std::map<std::string, torch::nn::M
   ModelConfig theirs = ModelConfig::from_json(m.at("config"));
   theirs.loss = opt.config.loss;
   theirs.hide_ref_mouth = opt.config.hide_ref_mouth;
+  theirs.crop = opt.config.crop;  // a model may learn crops placed otherwise
   if (theirs.to_json() != opt.config.to_json())
     throw Error(opt.init + ": checkpoint has another network than --config (only the loss flags may differ)");
   if (!model_file) {
