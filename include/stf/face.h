@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "stf/crop_placement.h"
+
 namespace stf {
 
 using Landmarks = std::array<cv::Point2f, 68>;  // dlib/iBUG 68-point order
@@ -80,15 +82,6 @@ float inter_ocular_distance(const Landmarks& lm);
 double mouth_opening(const Landmarks& lm);
 
 // ---- crops ---------------------------------------------------------------------
-
-// Where a crop's box comes from. bounds: the box of all 68 landmarks, chin
-// included, so an opening mouth makes the box taller and the face in the crop
-// smaller (a cue to the mouth that needs no audio; the models of sessions
-// 1-25). steady: the box's bottom is placed from the nose and the eyes, which
-// do not move with speech. A model records the one it trained on (ModelConfig).
-enum class CropPlacement { bounds, steady };
-const char* crop_placement_name(CropPlacement p);             // "bounds" or "steady"
-CropPlacement parse_crop_placement(const std::string& name);  // throws stf::Error on another name
 
 struct CropOptions {
   int size = 96;                               // output side in pixels

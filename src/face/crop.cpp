@@ -2,7 +2,6 @@
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
-#include "stf/error.h"
 #include "stf/face.h"
 
 namespace stf {
@@ -47,14 +46,6 @@ cv::Rect2f steady_bounds(const Landmarks& lm) {
 }
 
 }  // namespace
-
-const char* crop_placement_name(CropPlacement p) { return p == CropPlacement::steady ? "steady" : "bounds"; }
-
-CropPlacement parse_crop_placement(const std::string& name) {
-  if (name == "bounds") return CropPlacement::bounds;
-  if (name == "steady") return CropPlacement::steady;
-  throw Error("unknown crop placement '" + name + "' (bounds or steady)");
-}
 
 cv::Matx23f crop_transform(const Landmarks& lm, const CropOptions& opt) {
   cv::Rect2f b = opt.placement == CropPlacement::steady ? steady_bounds(lm) : landmark_bounds(lm);

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "stf/face.h"
+#include "stf/crop_placement.h"
 
 namespace stf {
 

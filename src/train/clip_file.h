@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "stf/face.h"
+#include "stf/crop_placement.h"
 
 namespace stf {
 

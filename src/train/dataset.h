@@ -15,7 +15,7 @@
 #include <torch/torch.h>
 #include <vector>
 
-#include "stf/face.h"
+#include "stf/crop_placement.h"
 #include "train/augment.h"
 #include "train/batch.h"
 #include "train/clip_file.h"
