@@ -3,8 +3,9 @@
 
 usage: crop_scale_vs_mouth.py CLIP.json [CLIP2.json ...]
 Each CLIP.json is `synctalkface faces CLIP --json CLIP.json`. crop_transform
-(src/face/crop.cpp) frames the bounds of all 68 landmarks, chin included, so
-an opening mouth makes the crop box taller and the face in it smaller. Per
+(src/face/crop.cpp) with the default `bounds` placement frames the bounds of
+all 68 landmarks, chin included, so an opening mouth makes the crop box taller
+and the face in it smaller (`preprocess --crop steady` avoids it). Per
 clip: the Pearson correlation of the bounds' height over the inter-ocular
 distance with the mouth opening (as scripts/mouth_follow.py measures it),
 and the mean over the clips whose name starts alike (the part before the

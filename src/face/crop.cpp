@@ -33,7 +33,7 @@ cv::Matx23f padded_square(cv::Rect2f box, float angle, const CropOptions& opt) {
 // 54 clips in models/README.md, session 25). Its left, right and top come
 // from the points that do not move with the jaw.
 cv::Rect2f steady_bounds(const Landmarks& lm) {
-  float x0 = lm[17].x, x1 = x0, y0 = lm[17].y, eye_y = 0;
+  float x0 = lm[0].x, x1 = x0, y0 = lm[0].y, eye_y = 0;
   auto take = [&](int i) {
     x0 = std::min(x0, lm[i].x);
     x1 = std::max(x1, lm[i].x);
