@@ -558,6 +558,13 @@ TEST(Face, FacesCommandWritesJsonAndRejectsFacelessInput) {
   EXPECT_EQ(j[10]["box"].size(), 4u);
   EXPECT_EQ(j[10]["landmarks"].size(), 68u);
   EXPECT_TRUE(fs::exists(dir + "/dbg.mp4"));
+  // --crop steady draws the crop box where a steady-crop model's crops sit:
+  // the same landmarks, another box.
+  r = test::run_cli("faces '" + clip + "' --crop steady --out '" + dir + "/dbg_steady.mp4'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  cv::Mat bounds_frame = read_frames(dir + "/dbg.mp4")[30], steady_frame = read_frames(dir + "/dbg_steady.mp4")[30];
+  EXPECT_GT(cv::norm(bounds_frame, steady_frame, cv::NORM_L1) / bounds_frame.total(), 0.5);
+  test::expect_one_line_error(test::run_cli("faces '" + clip + "' --crop chin"), "--crop");
 
   cv::Mat blank(200, 200, CV_8UC3, cv::Scalar(90, 120, 150));
   cv::imwrite(dir + "/wall.png", blank);

@@ -84,6 +84,13 @@ TEST(Preprocess, CropPlacementIsRecordedAndTrainedOn) {
                     q(STF_SOURCE_DIR "/models/synctalkface_lite.stfm"));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(read_checkpoint_meta(run + "/last.ckpt")["config"]["crop"], "steady");
+  // L_av's expert must have judged crops placed as the data's are.
+  ASSERT_EQ(test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(dir + "/sync") + " --steps 1 --batch 2")
+                .status,
+            0);
+  test::expect_one_line_error(test::run_cli("train --data " + q(ds) + " --batch 2 --steps 1 --out " + q(dir + "/av") +
+                                            " --sync " + q(dir + "/sync/last.ckpt")),
+                              "'bounds' crops");
 
   r = test::run_cli("preprocess " + clips + " --out " + q(ds) + " --size 96 --val-ratio 0");
   ASSERT_EQ(r.status, 0) << r.output;

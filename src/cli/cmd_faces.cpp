@@ -50,7 +50,7 @@ void draw_debug(cv::Mat& img, const FaceObservation& face, const CropOptions& cr
 
 void add_faces_command(CLI::App& root) {
   struct Opts {
-    std::string input, json, out;
+    std::string input, json, out, crop;
     int threads = 0;
     FaceCliOptions face;
   };
@@ -60,6 +60,7 @@ void add_faces_command(CLI::App& root) {
   cmd->add_option("input", o->input, "Video or image")->required();
   cmd->add_option("--json", o->json, "Write one entry per frame: {frame, box [x0,y0,x1,y1], landmarks} or null");
   cmd->add_option("--out", o->out, "Debug video with crop box, landmarks and blend mask drawn");
+  add_crop_option(cmd, o->crop, "For the debug video's crop box: steady to see the crops of a model trained on `preprocess --crop steady` data");
   add_threads_option(cmd, o->threads);
   add_face_options(cmd, o->face);
   cmd->callback([o] {
@@ -70,7 +71,8 @@ void add_faces_command(CLI::App& root) {
     TrackerOptions topt = tracker_options(o->face);
     if (reader.is_image()) topt.static_image = true;
     FaceTracker tracker(topt);
-    const CropOptions crop = crop_options(o->face, 96);
+    CropOptions crop = crop_options(o->face, 96);
+    crop.placement = parse_crop_placement(o->crop);
     std::unique_ptr<VideoWriter> writer;
     if (!o->out.empty()) {
       VideoWriterOptions wopt;

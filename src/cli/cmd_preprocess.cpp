@@ -29,11 +29,7 @@ void add_preprocess_command(CLI::App& root) {
   cmd->add_option("--val-match", o->val_match, "Hold out the clips whose path contains this text instead (e.g. a speaker folder)");
   cmd->add_option("--min-frames", o->min_frames, "Skip clips with fewer consecutive face frames")
       ->default_val(25)->check(CLI::Range(25, 100000));
-  cmd->add_option("--crop", o->crop,
-                  "Where crops sit on the face: bounds (the box of all 68 landmarks, chin included, so it moves "
-                  "with the mouth) or steady (placed by the nose and eyes). Recorded in the manifest; a model "
-                  "trained on the data keeps it")
-      ->default_val("bounds")->check(CLI::IsMember({"bounds", "steady"}));
+  add_crop_option(cmd, o->crop, "Recorded in the manifest; a model trained on the data keeps it");
   add_threads_option(cmd, o->threads);
   add_face_options(cmd, o->face);
   cmd->callback([o] {

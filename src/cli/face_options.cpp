@@ -84,6 +84,13 @@ CropOptions crop_options(const FaceCliOptions& o, int size) {
   return c;
 }
 
+void add_crop_option(CLI::App* cmd, std::string& placement, const std::string& role) {
+  cmd->add_option("--crop", placement,
+                  "Where crops sit on the face: bounds (the box of all 68 landmarks, chin included, so it moves "
+                  "with the mouth) or steady (placed by the nose and eyes). " + role)
+      ->default_val("bounds")->check(CLI::IsMember({"bounds", "steady"}));
+}
+
 BlendOptions blend_options(const FaceCliOptions& o) {
   BlendOptions b;
   b.seamless = o.seamless;

@@ -21,6 +21,8 @@ struct FaceCliOptions {
 void add_face_options(CLI::App* cmd, FaceCliOptions& o);
 TrackerOptions tracker_options(const FaceCliOptions& o);
 CropOptions crop_options(const FaceCliOptions& o, int size);
+// --crop bounds|steady (include/stf/crop_placement.h); `role` ends the help text.
+void add_crop_option(CLI::App* cmd, std::string& placement, const std::string& role);
 BlendOptions blend_options(const FaceCliOptions& o);
 
 }  // namespace stf::cli

@@ -422,6 +422,9 @@ TrainResult train_generator(const TrainOptions& opt) {
     ModelConfig sc = ModelConfig::from_json(m.at("config"));
     if (sc.image_size != c.image_size || sc.sync_width != c.sync_width || sc.sync_feature != c.sync_feature)
       throw Error(opt.sync + ": the SyncNet was trained for another configuration");
+    if (sc.crop != c.crop)
+      throw Error(opt.sync + ": the SyncNet was trained on '" + crop_placement_name(sc.crop) + "' crops, the data has '" +
+                  crop_placement_name(c.crop) + "' ones: train one on this data (train-sync)");
     load_checkpoint(opt.sync, {m, {{"syncnet", sync.get()}}, {}});
   }
   sync->to(device);
