@@ -187,6 +187,76 @@ TEST(Dataset, AugmentedSyncWindowsKeepTheirPairsAndChangeOnlyTheirLook) {
   EXPECT_LT(mirrored, 48);
 }
 
+// --augment-pace: a sample spoken p times as fast takes its frames every p
+// stored frames (rounded) and reads its mel windows every p columns from
+// each frame's own start. A clip whose crops hold their frame number and
+// whose mel holds its column number shows both, checked against a direct
+// computation: one p explains all 9 frames and all 5 x 16 columns.
+TEST(Dataset, PacedSamplesTakeFramesAndMelAtOnePace) {
+  const std::string dir = test::temp_dir("paced");
+  fs::create_directories(dir + "/clips");
+  ClipHeader h;
+  h.id = "count", h.fps = 25, h.frames = 60, h.size = 32, h.first_frame = 7;
+  h.mel_columns = 300;  // past the last window's reach (column 80 * 66 / 25 + 15 * 1.7 < 238)
+  std::vector<std::vector<uint8_t>> pixels;
+  std::vector<const uint8_t*> crops;
+  for (int64_t i = 0; i < h.frames; ++i) pixels.emplace_back(32 * 32 * 3, static_cast<uint8_t>(i));
+  for (const auto& p : pixels) crops.push_back(p.data());
+  std::vector<std::array<float, 136>> points(h.frames);
+  std::vector<float> mel(80 * h.mel_columns);
+  for (int b = 0; b < 80; ++b)
+    for (int64_t j = 0; j < h.mel_columns; ++j) mel[b * h.mel_columns + j] = 0.01f * j + 0.0001f * b;
+  write_clip_file(dir + "/clips/count.stfclip", h, crops, points, mel.data());
+  std::ofstream(dir + "/manifest.json") << R"({"version": 1, "clips": [{"file": "clips/count.stfclip", "split": "train"}]})";
+
+  Dataset ds(dir, "train", 32);
+  Augment paced;
+  paced.pace = true;
+  const int B = 300;
+  GeneratorSamples plain = ds.generator_batch(0, B, 4), s = ds.generator_batch(0, B, 4, paced);
+  int at_one = 0;
+  double slowest = 9, fastest = 0;
+  for (int b = 0; b < B; ++b) {
+    std::vector<int64_t> f(9), g(9);
+    for (int k = 0; k < 9; ++k) {
+      f[k] = s.frames[b][k][0][0][0].item<int64_t>();
+      g[k] = plain.frames[b][k][0][0][0].item<int64_t>();
+    }
+    for (int k = 1; k < 9; ++k) ASSERT_EQ(g[k], g[0] + k) << "without --augment-pace frames are consecutive";
+    // The paces that round to these frames (frame 2 of the 9 is t).
+    double lo = 0.8 - 1e-9, hi = 1.7 + 1e-9;
+    for (int k = -2; k <= 6; ++k) {
+      if (k == 0) continue;
+      const double a = (f[k + 2] - f[2] - 0.5) / k, c = (f[k + 2] - f[2] + 0.5) / k;
+      lo = std::max(lo, std::min(a, c)), hi = std::min(hi, std::max(a, c));
+    }
+    ASSERT_LE(lo, hi) << "sample " << b << ": no one pace takes these frames";
+    // The mel: window k of the sample starts at its frame's first column and
+    // steps by one pace p in [lo, hi] (the same for all 5 windows).
+    double step_lo = 9, step_hi = 0;
+    for (int k = 0; k < 5; ++k) {
+      auto w = s.mel[b * 5 + k][0];  // (80, 16)
+      const double start = std::floor(80.0 * (h.first_frame + f[k + 2]) / 25 + 1e-9);
+      const double step = (w[0][15].item<double>() - w[0][0].item<double>()) / 0.01 / 15;
+      step_lo = std::min(step_lo, step), step_hi = std::max(step_hi, step);
+      for (int i = 0; i < 16; ++i)
+        for (int band : {0, 79})
+          ASSERT_NEAR(w[band][i].item<double>(), 0.01 * (start + i * step) + 0.0001 * band, 2e-5)
+              << "sample " << b << " window " << k << " column " << i;
+    }
+    EXPECT_NEAR(step_lo, step_hi, 1e-3) << "sample " << b;
+    EXPECT_GE(step_lo, lo - 1e-3) << "sample " << b;
+    EXPECT_LE(step_hi, hi + 1e-3) << "sample " << b;
+    EXPECT_TRUE(torch::equal(s.sync_mel[b], s.mel[b * 5])) << "the sync window is the first frame's";
+    if (std::abs(step_lo - 1) < 1e-6) ++at_one;
+    slowest = std::min(slowest, step_lo), fastest = std::max(fastest, step_lo);
+  }
+  EXPECT_GT(at_one, B / 2 - 40);  // half the samples keep the recorded pace
+  EXPECT_LT(at_one, B / 2 + 40);
+  EXPECT_LT(slowest, 0.85);
+  EXPECT_GT(fastest, 1.6);
+}
+
 // --hide-ref-mouth: with probability p a sample's 5 reference frames lose
 // their mouth (a smooth colour field over mouth_region, same mean colour);
 // everything else in the batch is what it is without the option.

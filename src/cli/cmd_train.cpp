@@ -107,6 +107,9 @@ void add_train_commands(CLI::App& root) {
                   "(0 = off)")
       ->default_val(0)
       ->check(CLI::NonNegativeNumber);
+  gen->add_flag("--augment-pace", g->train.augment.pace,
+                "Not in the paper: half the samples as if spoken 0.8-1.7 times as fast (frames taken and the mel "
+                "read at that pace, pitch kept), for speech quicker or slower than the data's");
   gen->add_option("--hide-ref-mouth", g->train.augment.hide_mouth,
                   "Not in the paper: probability that a sample's reference frames have their mouth smoothed "
                   "away, so the generator must draw the mouth from the audio instead of copying it; at 1 the model "

@@ -24,6 +24,11 @@ SpeechChange draw_speech_change(std::mt19937_64& rng) {
   return c;
 }
 
+double draw_pace(std::mt19937_64& rng) {
+  if (std::bernoulli_distribution(0.5)(rng)) return 1;
+  return std::exp(std::uniform_real_distribution<double>(std::log(0.8), std::log(1.7))(rng));
+}
+
 torch::Tensor change_speech(const torch::Tensor& mel, const SpeechChange& c, std::mt19937_64& rng) {
   const int64_t bands = mel.size(0), T = mel.size(1);
   // Voice: band b takes the value at b / voice (linear interpolation).

@@ -13,7 +13,14 @@ struct Augment {
                         // room with background noise, by a longer or shorter vocal tract
   double hide_mouth = 0;  // train: the probability that a sample's reference frames have their
                           // mouth smoothed away (model/synctalkface.h), so the audio must draw it
+  bool pace = false;      // train: windows as if spoken faster or slower (draw_pace)
 };
+
+// How much faster than recorded a generator sample is spoken: 1 for half the
+// samples, the others log-uniform in [0.8, 1.7]. Its frames are taken every
+// `pace` frames and its mel windows read every `pace` columns (the pitch and
+// the spectrum stay: a time stretch).
+double draw_pace(std::mt19937_64& rng);
 
 // frames: (5, 3, S, S) in [0, 1] -> the same, mirrored with probability 1/2
 // and each channel scaled by a gain in [0.75, 1.25] plus one offset in

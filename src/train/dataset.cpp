@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "stf/audio.h"
@@ -97,9 +98,16 @@ torch::Tensor Dataset::mel(const ClipFile& c, std::mt19937_64& rng, bool augment
   return change_speech(mel, change, rng);
 }
 
-torch::Tensor Dataset::mel_window(const ClipFile& c, const torch::Tensor& mel, int64_t i) const {
+torch::Tensor Dataset::mel_window(const ClipFile& c, const torch::Tensor& mel, int64_t i, double pace) const {
   const ClipHeader& h = c.header();
-  return stf::mel_window(mel, h.first_frame + i, h.fps).unsqueeze(0).clone();  // (1, 80, 16)
+  if (pace == 1) return stf::mel_window(mel, h.first_frame + i, h.fps).unsqueeze(0).clone();  // (1, 80, 16)
+  const int64_t T = mel.size(1);
+  const double last_start = double(T - 1) - (kMelWindow - 1) * pace;  // the window's last column within the mel
+  const double start = std::clamp(std::floor(kMelFps * (h.first_frame + i) / h.fps + 1e-9), 0.0, last_start);
+  auto at = start + pace * torch::arange(kMelWindow, torch::kFloat64);  // (16,) fractional columns
+  auto below = at.floor().to(torch::kLong), above = (below + 1).clamp_max(T - 1);
+  auto w = (at - below.to(torch::kFloat64)).to(torch::kFloat32);        // (16,)
+  return (mel.index_select(1, below) * (1 - w) + mel.index_select(1, above) * w).unsqueeze(0);  // (1, 80, 16)
 }
 
 namespace {
@@ -132,21 +140,25 @@ size_t Dataset::clip_of(int64_t sample, uint64_t seed) const {
 std::vector<torch::Tensor> Dataset::generator_sample(const ClipFile& c, std::mt19937_64& rng,
                                                      const Augment& aug) const {
   const int64_t n = c.header().frames;
-  const int64_t t = std::uniform_int_distribution<int64_t>(2, n - 7)(rng);  // window t..t+4, lips t-2..t+6
+  const double pace = aug.pace ? draw_pace(rng) : 1;
+  // Window t..t+4, lips t-2..t+6, in steps of `pace` frames: frame k of the sample is stored frame at(k).
+  const int64_t t = std::uniform_int_distribution<int64_t>(static_cast<int64_t>(std::ceil(2 * pace)),
+                                                              static_cast<int64_t>(std::floor(n - 1 - 6 * pace)))(rng);
+  auto at = [&](int k) { return t + static_cast<int64_t>(std::lround(k * pace)); };
   int64_t r;
   do r = std::uniform_int_distribution<int64_t>(0, n - 5)(rng);
   while (std::abs(r - t) < 5);                                               // reference >= 5 frames away
   const torch::Tensor speech = mel(c, rng, aug.speech);  // (80, T)
   std::vector<torch::Tensor> around, references, windows;
-  for (int64_t i = t - 2; i <= t + 6; ++i) around.push_back(crop(c, i));  // frames t-2 .. t+6
+  for (int k = -2; k <= 6; ++k) around.push_back(crop(c, at(k)));  // frames t-2 .. t+6
   for (int k = 0; k < 5; ++k) {
     references.push_back(crop(c, r + k));
-    windows.push_back(mel_window(c, speech, t + k));
+    windows.push_back(mel_window(c, speech, at(k), pace));
   }
   torch::Tensor refs = torch::stack(references);  // (5, S0, S0, 3)
   const bool hide = aug.hide_mouth >= 1 || (aug.hide_mouth > 0 && std::bernoulli_distribution(aug.hide_mouth)(rng));
   if (hide) refs = hide_stored_mouths(refs);
-  return {torch::stack(around), refs, torch::stack(windows), mel_window(c, speech, t)};
+  return {torch::stack(around), refs, torch::stack(windows), windows.front()};
 }
 
 std::vector<torch::Tensor> Dataset::sync_sample(const ClipFile& c, std::mt19937_64& rng, const Augment& aug) const {

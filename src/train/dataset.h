@@ -71,7 +71,9 @@ class Dataset {
   torch::Tensor crop(const ClipFile& c, int64_t i) const;  // (S0, S0, 3) uint8, a copy
   // The clip's (80, T) mel: a view of the file, or an augmented copy.
   torch::Tensor mel(const ClipFile& c, std::mt19937_64& rng, bool augment) const;
-  torch::Tensor mel_window(const ClipFile& c, const torch::Tensor& mel, int64_t i) const;  // (1, 80, 16)
+  // (1, 80, 16): frame i's window; at a pace p != 1 its 16 columns are read
+  // every p columns from the same start (linear between columns).
+  torch::Tensor mel_window(const ClipFile& c, const torch::Tensor& mel, int64_t i, double pace = 1) const;
   std::vector<std::unique_ptr<ClipFile>> clips_;
   int size_;
 };
