@@ -102,7 +102,7 @@ torch::Tensor Dataset::mel_window(const ClipFile& c, const torch::Tensor& mel, i
   const ClipHeader& h = c.header();
   if (pace == 1) return stf::mel_window(mel, h.first_frame + i, h.fps).unsqueeze(0).clone();  // (1, 80, 16)
   const int64_t T = mel.size(1);
-  const double last_start = double(T - 1) - (kMelWindow - 1) * pace;  // the window's last column within the mel
+  const double last_start = double(T - 1) - (kMelWindow - 1) * pace;  // the last start whose window ends within the mel
   const double start = std::clamp(std::floor(kMelFps * (h.first_frame + i) / h.fps + 1e-9), 0.0, last_start);
   auto at = start + pace * torch::arange(kMelWindow, torch::kFloat64);  // (16,) fractional columns
   auto below = at.floor().to(torch::kLong), above = (below + 1).clamp_max(T - 1);
@@ -150,7 +150,7 @@ std::vector<torch::Tensor> Dataset::generator_sample(const ClipFile& c, std::mt1
   while (std::abs(r - t) < 5);                                               // reference >= 5 frames away
   const torch::Tensor speech = mel(c, rng, aug.speech);  // (80, T)
   std::vector<torch::Tensor> around, references, windows;
-  for (int k = -2; k <= 6; ++k) around.push_back(crop(c, at(k)));  // frames t-2 .. t+6
+  for (int k = -2; k <= 6; ++k) around.push_back(crop(c, at(k)));  // frames t-2 .. t+6 (at pace 1)
   for (int k = 0; k < 5; ++k) {
     references.push_back(crop(c, r + k));
     windows.push_back(mel_window(c, speech, at(k), pace));
