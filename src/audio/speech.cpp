@@ -2,7 +2,11 @@
 
 #include <espeak-ng/speak_lib.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -46,9 +50,18 @@ std::string voice_names() {
   }
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
+  // Trying a language whose full dictionary is not installed ('be') makes
+  // espeak-ng print a note on stderr: hidden, so the error stays one line.
+  std::fflush(stderr);
+  const int saved = dup(2), null = open("/dev/null", O_WRONLY);
+  if (saved >= 0 && null >= 0) dup2(null, 2);
   std::string out;
   for (const std::string& n : names)
     if (espeak_SetVoiceByName(n.c_str()) == EE_OK) out += (out.empty() ? "" : " ") + n;
+  std::fflush(stderr);
+  if (saved >= 0 && null >= 0) dup2(saved, 2);
+  if (null >= 0) close(null);
+  if (saved >= 0) close(saved);
   return out;
 }
 
