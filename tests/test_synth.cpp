@@ -121,6 +121,11 @@ TEST(Synth, BadInputsAndFacelessPhotos) {
   test::expect_one_line_error(test::run_cli("synth --faces " + q(dir + "/faces") + " --out " + q(dir + "/o2") +
                                             " --sentences " + q(dir + "/empty.txt")),
                               "no sentences");
+  // An unknown voice among good ones fails before any clip is written.
+  test::expect_one_line_error(test::run_cli("synth --faces " + q(dir + "/faces") + " --out " + q(dir + "/o3") +
+                                            " --clips 4 --seed 3 --voice en xx-nope"),  // seed 3: en for the first two
+                              "unknown espeak-ng voice 'xx-nope'");
+  EXPECT_FALSE(fs::exists(dir + "/o3/clips/synth_00000.mp4"));
 }
 
 // A face cropped just under the chin (as in 200x200 UTKFace crops): the

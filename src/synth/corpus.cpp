@@ -148,6 +148,7 @@ SynthReport synthesize_corpus(const SynthOptions& opt) {
   std::vector<std::string> face_paths = collect_faces(opt.faces);
   std::vector<std::string> sentences;
   if (!opt.sentences.empty()) sentences = read_sentences(opt.sentences);
+  for (const std::string& voice : opt.voices) synthesize_speech("a", voice);  // an unknown one fails before any clip
   fs::create_directories(fs::path(opt.out) / "clips");
   auto landmarks = std::make_shared<const LandmarkModel>();
   std::map<size_t, std::optional<Face>> faces;  // loaded on first use
