@@ -1,7 +1,8 @@
 // synctalkface eval --data CLIPS... [--model FILE] [--baseline FILE]
-// [--json OUT] [--report OUT.html] [--audio-shift S]: scores re-generated
-// clips against the real ones.
+// [--json OUT] [--report OUT.html] [--mode reconstruct|dub|sync] [--audio-shift S]:
+// scores re-generated clips against the real ones.
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/common.h"
 #include "cli/face_options.h"
@@ -43,12 +44,14 @@ void add_eval_command(CLI::App& root) {
   cmd->add_option("--sync", o->eval.sync, "SyncNet for LSE-D*/LSE-C* (default: the bundled expert)");
   cmd->add_option("--mode", o->eval.mode,
                   "reconstruct: each clip driven by its own audio; dub: by other speech (sync metrics, and the "
-                  "correlation with the speaker's mouth where the speech is a video)")
-      ->default_val("reconstruct")->check(CLI::IsMember({"reconstruct", "dub"}));
+                  "correlation with the speaker's mouth where the speech is a video); sync: reconstruct each clip "
+                  "with its own audio and with it shifted by --audio-shift, and compare the mouth landmark "
+                  "distances (per clip, and over all with a 95% bootstrap interval)")
+      ->default_val("reconstruct")->check(CLI::IsMember({"reconstruct", "dub", "sync"}));
   cmd->add_option("--audio", o->eval.dub_audio, "dub: this speech for every clip (default: the next clip's audio)");
   cmd->add_option("--audio-shift", o->eval.audio_shift,
-                  "Delay the driving audio by this many seconds (a sync check: scores should get worse)")
-      ->default_val(0);
+                  "Delay the driving audio by this many seconds (a sync check: scores should get worse); "
+                  "default 0, and 1 in sync mode, where only the second run is shifted");
   cmd->add_option("--ref-choice", o->eval.ref_choice, "As generate's: seconds of history to pick the reference from")
       ->default_val(2.0)->check(CLI::Range(0.0, 10.0));
   cmd->add_option("--guidance-scale", o->eval.guidance_scale, "As generate's: how far the mouth moves with the speech")
@@ -65,8 +68,9 @@ void add_eval_command(CLI::App& root) {
       ->default_val("fp32")->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   add_threads_option(cmd, o->threads);
   add_face_options(cmd, o->face);
-  cmd->callback([o] {
+  cmd->callback([o, cmd] {
     set_threads(o->threads);
+    if (o->eval.mode == "sync" && cmd->count("--audio-shift") == 0) o->eval.audio_shift = 1;
     warn_if_slow_precision(o->eval.precision);
     EvalOptions e = o->eval;
     for (const auto& [id, path] : collect_clips(o->data)) e.clips.push_back(path);
@@ -95,6 +99,26 @@ void add_eval_command(CLI::App& root) {
     if (shows_medians(r)) {  // one clip with a failed tracking can drag a mean
       std::printf("(median)\n");
       for (const auto& [name, s] : r["systems"].items()) row(name, s["median"]);
+    }
+    for (const std::string name : {"model", "baseline"}) {
+      if (!r.contains("sync") || !r["sync"].contains(name)) continue;
+      const nlohmann::json& c = r["sync"][name];
+      const double shift = r["audio_shift"].get<double>();
+      const std::string when = shift > 0 ? "late" : "early";
+      std::printf("\nsync check (%s): mouth landmark distance / IOD with each clip's own audio and with it %.2f s %s\n",
+                  name.c_str(), std::abs(shift), when.c_str());
+      std::printf("%-24s %8s %8s %13s\n", "clip", "own", when.c_str(), "own lower by");
+      for (const auto& p : c["clips"])
+        std::printf("%-24s %8.4f %8.4f %12.1f%%\n",
+                    std::filesystem::path(p["clip"].get<std::string>()).filename().string().c_str(),
+                    p["own"].get<double>(), p["shifted"].get<double>(), 100 * p["lower_by"].get<double>());
+      if (!c.contains("lower_by")) continue;
+      const size_t n = c["clips"].size();
+      const std::string all = "mean (" + std::to_string(n) + (n == 1 ? " clip)" : " clips)");
+      std::printf("%-24s %8.4f %8.4f %12.1f%%  (95%% interval over clips %.1f%% .. %.1f%%; own closer on %d of %zu)\n",
+                  all.c_str(), c["own"].get<double>(), c["shifted"].get<double>(), 100 * c["lower_by"].get<double>(),
+                  100 * c["interval95"][0].get<double>(), 100 * c["interval95"][1].get<double>(),
+                  c["closer"].get<int>(), n);
     }
     for (const auto& s : r["skipped"])
       std::printf("skipped %s: %s\n", s["clip"].get<std::string>().c_str(), s["reason"].get<std::string>().c_str());

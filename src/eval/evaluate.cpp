@@ -225,6 +225,28 @@ void summarize_clips(nlohmann::json& system) {
   system["median"] = median;
 }
 
+// The figures of the sync check for one generator: its clips scored with
+// their own audio against the same clips with it shifted, paired by clip.
+nlohmann::json compare_shift(const nlohmann::json& own, const nlohmann::json& shifted) {
+  nlohmann::json clips = nlohmann::json::array();
+  std::vector<double> a, b;
+  for (const auto& o : own)
+    for (const auto& s : shifted)
+      if (s["clip"] == o["clip"] && o.contains("lmd_norm") && s.contains("lmd_norm")) {
+        a.push_back(o["lmd_norm"].get<double>());
+        b.push_back(s["lmd_norm"].get<double>());
+        clips.push_back({{"clip", o["clip"]}, {"own", a.back()}, {"shifted", b.back()}, {"lower_by", lower_by({a.back()}, {b.back()})}});
+      }
+  if (a.empty()) return {{"clips", clips}};
+  int closer = 0;
+  for (size_t i = 0; i < a.size(); ++i) closer += a[i] < b[i];
+  const auto [lo, hi] = lower_by_interval(a, b);
+  double sa = 0, sb = 0;
+  for (size_t i = 0; i < a.size(); ++i) sa += a[i], sb += b[i];
+  return {{"clips", clips}, {"own", sa / a.size()}, {"shifted", sb / b.size()}, {"lower_by", lower_by(a, b)},
+          {"interval95", {lo, hi}}, {"closer", closer}};
+}
+
 bool shows_medians(const nlohmann::json& results) {
   const nlohmann::json& systems = results.at("systems");
   return systems.contains("real") && systems["real"]["clips"].size() >= 3;
@@ -232,8 +254,11 @@ bool shows_medians(const nlohmann::json& results) {
 
 nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) {
   if (opt.clips.empty()) throw Error("no clips to evaluate: pass video files with --data");
-  const bool dub = opt.mode == "dub";
-  if (!dub && opt.mode != "reconstruct") throw Error("--mode must be reconstruct or dub, not '" + opt.mode + "'");
+  const bool dub = opt.mode == "dub", sync_check = opt.mode == "sync";
+  if (!dub && !sync_check && opt.mode != "reconstruct")
+    throw Error("--mode must be reconstruct, dub or sync, not '" + opt.mode + "'");
+  if (sync_check && opt.audio_shift == 0)
+    throw Error("--mode sync compares each clip's own audio with it shifted: give a nonzero --audio-shift");
   if (dub && opt.dub_audio.empty() && opt.clips.size() < 2)
     throw Error("--mode dub needs --audio FILE or at least two clips (each is driven by the next one's audio)");
   const std::string model_path = opt.model.empty() ? default_model_path() : opt.model;
@@ -255,6 +280,20 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
 
   nlohmann::json systems, skipped = nlohmann::json::array();
   for (const char* name : {"real", "reference_copy", "model", "baseline"}) systems[name]["clips"] = nlohmann::json::array();
+  // What each generator is driven by: the speech (shifted by --audio-shift
+  // unless in sync mode), and in sync mode also the speech shifted.
+  struct Run {
+    std::string system, model;
+    bool shifted;
+  };
+  std::vector<Run> runs;
+  for (const auto& [name, path] : models) {
+    runs.push_back({name, path, false});
+    if (sync_check) {
+      runs.push_back({name + "_shifted", path, true});
+      systems[name + "_shifted"]["clips"] = nlohmann::json::array();
+    }
+  }
   std::map<std::string, std::optional<Track>> speakers;  // dub: tracked once per speech file
   Progress progress("eval", static_cast<int64_t>(opt.clips.size()), "clips", !opt.quiet);
   int64_t done = 0;
@@ -264,15 +303,16 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
     try {
       Track real = track_file(clip, opt.tracker, landmarks);
       const std::string speech = !dub ? clip : !opt.dub_audio.empty() ? opt.dub_audio : opt.clips[(c + 1) % opt.clips.size()];
-      std::vector<float> audio = read_audio(speech, kSampleRate);
-      if (opt.audio_shift != 0) {  // delay (or advance) the speech, keeping its length
+      std::vector<float> audio = read_audio(speech, kSampleRate), moved;
+      if (opt.audio_shift != 0) {  // delayed (or advanced), keeping its length
         const int64_t shift = std::llround(opt.audio_shift * kSampleRate);
-        std::vector<float> moved(audio.size(), 0.0f);
+        moved.assign(audio.size(), 0.0f);
         for (int64_t i = 0; i < int64_t(audio.size()); ++i)
           if (i - shift >= 0 && i - shift < int64_t(audio.size())) moved[i] = audio[i - shift];
-        audio = std::move(moved);
+        if (!sync_check) audio = std::move(moved);
       }
-      sync.mel = mel_spectrogram(audio);
+      const torch::Tensor mel = mel_spectrogram(audio);
+      sync.mel = mel;
       if (dub && !speakers.count(speech)) {  // the speaker's face, where the speech is a video with one
         std::optional<Track> t;
         try {
@@ -290,10 +330,10 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
       Track copy = track_frames(reference_copy(real, crop, opt.blend), opt.tracker, landmarks);
       systems["reference_copy"]["clips"].push_back(score(clip, real, copy, crop, sync, dub, truth, drv));
       std::vector<Track> generated;
-      for (const auto& [name, path] : models) {
+      for (const auto& [name, path, shifted] : runs) {
         GenerateOptions g;
         g.face = clip;
-        g.samples = audio;
+        g.samples = shifted ? moved : audio;
         g.model = path;
         g.outfile = (tmp / (name + ".mp4")).string();
         g.loop = "none";
@@ -313,11 +353,13 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
         g.crf = 0;
         generate(g);
         generated.push_back(track_file(g.outfile, opt.tracker, landmarks));
+        if (shifted) sync.mel = mel_spectrogram(moved);  // LSE against the speech that drove it
         systems[name]["clips"].push_back(score(clip, real, generated.back(), crop, sync, dub, truth, drv));
+        sync.mel = mel;
       }
       if (strips) {
         std::vector<std::pair<std::string, const Track*>> rows{{"real", &real}, {"reference copy", &copy}};
-        for (size_t m = 0; m < models.size(); ++m) rows.push_back({models[m].first, &generated[m]});
+        for (size_t m = 0; m < runs.size(); ++m) rows.push_back({runs[m].system, &generated[m]});
         strips->push_back({clip, frame_strip(rows, real, crop)});
       }
     } catch (const Error& e) {
@@ -330,9 +372,13 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
   if (skipped.size() == opt.clips.size()) throw Error("no clip could be evaluated; first reason: " + skipped[0]["reason"].get<std::string>());
   if (opt.baseline.empty()) systems.erase("baseline");
   for (auto& [name, s] : systems.items()) summarize_clips(s);
-  return {{"model", model_path}, {"baseline", opt.baseline}, {"mode", opt.mode},
-          {"audio_shift", opt.audio_shift}, {"ref_lag", opt.ref_lag}, {"ref_choice", opt.ref_choice},
-          {"guidance_scale", opt.guidance_scale}, {"systems", systems}, {"skipped", skipped}};
+  nlohmann::json r{{"model", model_path}, {"baseline", opt.baseline}, {"mode", opt.mode},
+                   {"audio_shift", opt.audio_shift}, {"ref_lag", opt.ref_lag}, {"ref_choice", opt.ref_choice},
+                   {"guidance_scale", opt.guidance_scale}, {"systems", systems}, {"skipped", skipped}};
+  if (sync_check)
+    for (const auto& [name, path] : models)
+      r["sync"][name] = compare_shift(systems[name]["clips"], systems[name + "_shifted"]["clips"]);
+  return r;
 }
 
 }  // namespace stf

@@ -17,9 +17,11 @@ struct EvalOptions {
   std::string model;               // empty = the bundled model
   std::string baseline;            // optional second model, scored in the same table
   std::string sync;                // SyncNet for LSE-D*/LSE-C*; empty = the bundled one
-  std::string mode = "reconstruct";  // or "dub": driven by other speech, sync metrics only
+  std::string mode = "reconstruct";  // or "dub": driven by other speech, sync metrics only; or "sync":
+                                     // reconstruct with the own speech and with it shifted by audio_shift
   std::string dub_audio;           // dub: this speech for every clip (default: the next clip's audio)
-  double audio_shift = 0;          // seconds the driving audio is delayed (a sync sanity check)
+  double audio_shift = 0;          // seconds the driving audio is delayed (a sync sanity check; in sync
+                                   // mode only the "_shifted" systems' audio)
   double ref_lag = 1.0;            // generate's reference lag (seconds; 0 = each frame is its own reference)
   double ref_choice = 2;           // generate's reference choice (seconds)
   double guidance_scale = 3;       // generate's audio guidance
@@ -47,6 +49,9 @@ struct ClipStrip {
 // the same correlation between the shown frames and the speaker's real
 // mouth at the same times: does the dubbed mouth move as the speaker's did.
 //  "skipped": [{clip, reason}], ...}
+// Sync mode adds the systems "model_shifted" (and "baseline_shifted"), the
+// same generator driven by the speech shifted by audio_shift, and
+// "sync": {"model": compare_shift(...), ...}.
 // lmd_truth: on clips with exact ground-truth landmarks beside them
 // (NAME.landmarks.json, as `synth` writes), the mean mouth-landmark distance
 // of each system's frames to that truth, divided by the inter-ocular distance.
@@ -59,6 +64,13 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips =
 // is what one clip with a failed tracking (vox/00002 before the fit check,
 // models/README.md) cannot drag.
 void summarize_clips(nlohmann::json& system);
+
+// The sync check of one generator from its systems' "clips" with the own
+// and with the shifted speech, paired by clip: {"clips": [{clip, own,
+// shifted, lower_by}], "own", "shifted" (mean LMD/IOD over the paired clips),
+// "lower_by" (1 - own / shifted of those means), "interval95" ([lo, hi],
+// lower_by_interval over the clips), "closer" (clips where own is lower)}.
+nlohmann::json compare_shift(const nlohmann::json& own, const nlohmann::json& shifted);
 
 // Whether the tables of `results` (what evaluate() returns) show the
 // medians next to the means: with 3 clips or more.

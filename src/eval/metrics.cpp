@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <opencv2/imgproc.hpp>
+#include <random>
 
 #include "stf/error.h"
 
@@ -112,6 +113,31 @@ double pearson(const std::vector<double>& a, const std::vector<double>& b) {
   }
   if (saa <= 1e-18 * n || sbb <= 1e-18 * n) return 0;
   return sab / std::sqrt(saa * sbb);
+}
+
+double lower_by(const std::vector<double>& a, const std::vector<double>& b) {
+  STF_ASSERT(a.size() == b.size() && !a.empty());
+  double sa = 0, sb = 0;
+  for (size_t i = 0; i < a.size(); ++i) sa += a[i], sb += b[i];
+  return 1 - sa / sb;
+}
+
+std::pair<double, double> lower_by_interval(const std::vector<double>& a, const std::vector<double>& b,
+                                            int resamples) {
+  STF_ASSERT(a.size() == b.size() && !a.empty() && resamples > 0);
+  std::mt19937_64 rng(1);
+  std::uniform_int_distribution<size_t> pick(0, a.size() - 1);
+  std::vector<double> v(resamples);
+  for (double& x : v) {
+    double sa = 0, sb = 0;
+    for (size_t k = 0; k < a.size(); ++k) {
+      const size_t i = pick(rng);
+      sa += a[i], sb += b[i];
+    }
+    x = 1 - sa / sb;
+  }
+  std::sort(v.begin(), v.end());
+  return {v[static_cast<size_t>(0.025 * resamples)], v[static_cast<size_t>(std::ceil(0.975 * resamples)) - 1]};
 }
 
 }  // namespace stf

@@ -1,6 +1,7 @@
 // Image and landmark metrics of the evaluation (definitions: docs/metrics.md).
 #pragma once
 #include <opencv2/core.hpp>
+#include <utility>
 #include <vector>
 
 #include "stf/face.h"
@@ -39,5 +40,17 @@ double mean_grey_change(const cv::Mat& a, const cv::Mat& b, const cv::Rect& r);
 // Pearson correlation of two series of the same length; 0 when there are
 // fewer than 3 points or either series is constant.
 double pearson(const std::vector<double>& a, const std::vector<double>& b);
+
+// How much lower paired per-clip scores a are than b, as one figure:
+// 1 - mean(a) / mean(b) (e.g. the mouth landmark distance with each clip's
+// own audio against the same with it delayed: 0.1 = own 10% lower).
+double lower_by(const std::vector<double>& a, const std::vector<double>& b);
+
+// A 95% interval for lower_by over the clips: its 2.5th and 97.5th
+// percentiles over `resamples` draws of as many clips with replacement (the
+// percentile bootstrap), with a fixed seed, so a run repeats its figures.
+// With few clips it is wide: that is what they tell.
+std::pair<double, double> lower_by_interval(const std::vector<double>& a, const std::vector<double>& b,
+                                            int resamples = 20000);
 
 }  // namespace stf

@@ -132,13 +132,15 @@ std::string eval_report_html(const nlohmann::json& results, const std::vector<Cl
   h += "<h1>SyncTalkFace evaluation</h1>\n<p>Model: <code>" + escape(r["model"].get<std::string>()) + "</code>";
   if (!r["baseline"].get<std::string>().empty())
     h += "<br>Baseline: <code>" + escape(r["baseline"].get<std::string>()) + "</code>";
-  char buf[128];
-  std::snprintf(buf, sizeof buf, "<br>Mode: %s; driving audio shifted by %.2f s.</p>\n",
-                r["mode"].get<std::string>().c_str(), r["audio_shift"].get<double>());
+  char buf[256];
+  const bool sync_check = r.contains("sync");
+  std::snprintf(buf, sizeof buf, "<br>Mode: %s; driving audio%s shifted by %.2f s.</p>\n",
+                r["mode"].get<std::string>().c_str(), sync_check ? " of the _shifted systems" : "",
+                r["audio_shift"].get<double>());
   h += buf;
 
   std::vector<std::string> names;  // in reading order, not the JSON's alphabetical one
-  for (const char* n : {"real", "reference_copy", "model", "baseline"})
+  for (const char* n : {"real", "reference_copy", "model", "model_shifted", "baseline", "baseline_shifted"})
     if (r["systems"].contains(n)) names.push_back(n);
   // Mean table, and (as the command's) the median one.
   for (const char* stat : {"mean", "median"}) {
@@ -159,6 +161,26 @@ std::string eval_report_html(const nlohmann::json& results, const std::vector<Cl
   h += "<p class=\"note\">real = the real clip scored as if generated (the ceiling); reference copy = "
        "the first frame's mouth pasted on every frame (no motion). LSE-D*/LSE-C* use this project's own SyncNet "
        "expert, not syncnet_python's: compare them only with each other. Definitions: docs/metrics.md.</p>\n";
+
+  for (const auto& [name, c] : r["sync"].items()) {  // own speech against shifted, paired by clip
+    h += "<h2>Sync check: " + escape(name) + "</h2>\n<table><tr><th>clip</th><th>LMD/IOD own audio</th>"
+         "<th>shifted</th><th>own lower by</th></tr>\n";
+    for (const auto& p : c["clips"]) {
+      std::snprintf(buf, sizeof buf, "<td>%.4f</td><td>%.4f</td><td>%.1f%%</td></tr>\n", p["own"].get<double>(),
+                    p["shifted"].get<double>(), 100 * p["lower_by"].get<double>());
+      h += "<tr><td>" + escape(base_name(p["clip"].get<std::string>())) + "</td>" + buf;
+    }
+    h += "</table>\n";
+    if (c.contains("lower_by")) {
+      std::snprintf(buf, sizeof buf,
+                    "<p>Means: %.4f own, %.4f shifted: own lower by %.1f%% (95%% bootstrap interval over clips "
+                    "%.1f%% .. %.1f%%); own closer on %d of %zu clips.</p>\n",
+                    c["own"].get<double>(), c["shifted"].get<double>(), 100 * c["lower_by"].get<double>(),
+                    100 * c["interval95"][0].get<double>(), 100 * c["interval95"][1].get<double>(),
+                    c["closer"].get<int>(), c["clips"].size());
+      h += buf;
+    }
+  }
 
   // Per-clip plots.
   std::vector<std::string> clips;
