@@ -289,6 +289,8 @@ TEST(Eval, SyncModeComparesOwnWithShiftedSpeech) {
                                             "/e0.json'"),
                               "nonzero --audio-shift");
   EXPECT_FALSE(std::filesystem::exists(dir + "/e0.json"));
+  test::expect_one_line_error(test::run_cli("eval --mode sync --audio '" + clip + "' --data '" + clip + "'"),
+                              "--mode dub");  // once silently ignored outside dub mode
 }
 
 TEST(Eval, DubModeScoresSyncOnly) {

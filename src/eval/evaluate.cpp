@@ -257,6 +257,8 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
   const bool dub = opt.mode == "dub", sync_check = opt.mode == "sync";
   if (!dub && !sync_check && opt.mode != "reconstruct")
     throw Error("--mode must be reconstruct, dub or sync, not '" + opt.mode + "'");
+  if (!dub && !opt.dub_audio.empty())
+    throw Error("--audio is the speech to dub the clips with: use it with --mode dub (the other modes use each clip's own)");
   if (sync_check && opt.audio_shift == 0)
     throw Error("--mode sync compares each clip's own audio with it shifted: give a nonzero --audio-shift");
   if (dub && opt.dub_audio.empty() && opt.clips.size() < 2)
