@@ -127,9 +127,16 @@ TEST(Metrics, MeanGreyChangeIsThePerPixelAbsoluteDifference) {
 }
 
 // lower_by by hand, and its bootstrap interval against the exact
-// distribution of the resampled statistic, enumerated over every way of
+// distribution of the resampled figure, enumerated over every way of
 // drawing the clips with replacement (slow and independent).
 TEST(Metrics, LowerByAndItsIntervalAgainstEveryResampling) {
+  auto lower_by_interval = [](const std::vector<double>& a, const std::vector<double>& b) {
+    return bootstrap_interval(a.size(), [&](const std::vector<size_t>& drawn) {
+      std::vector<double> da, db;
+      for (size_t i : drawn) da.push_back(a[i]), db.push_back(b[i]);
+      return lower_by(da, db);
+    });
+  };
   EXPECT_NEAR(lower_by({1, 2}, {2, 2}), 0.25, 1e-12);
   EXPECT_NEAR(lower_by({3}, {2}), -0.5, 1e-12);
   // Three clips: drawing one clip three times has probability 1/27 > 2.5%,
@@ -324,6 +331,13 @@ TEST(Eval, DubModeCorrelatesWithTheSpeakersMouth) {
   EXPECT_NEAR(j["systems"]["real"]["clips"][0]["driver_corr"].get<double>(), 1.0, 1e-9);
   EXPECT_LT(j["systems"]["reference_copy"]["clips"][0]["driver_corr"].get<double>(), 0.9);
   EXPECT_TRUE(j["systems"]["model"]["clips"][0].contains("driver_corr"));
+  // ... and the model's against that chance level, with its interval (one clip: none).
+  const auto& s = j["speaker_r"]["model"];
+  const double model = j["systems"]["model"]["mean"]["driver_corr"].get<double>();
+  EXPECT_DOUBLE_EQ(s["speaker_r"].get<double>(), model);
+  EXPECT_DOUBLE_EQ(s["interval95"][0].get<double>(), model);
+  EXPECT_NEAR(s["above_chance"].get<double>(), model - 1.0, 1e-9);
+  EXPECT_NE(r.output.find("above chance by"), std::string::npos) << r.output;
 }
 
 // A synthetic clip carries exact mouth landmarks: every system is also

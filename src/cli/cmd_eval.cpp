@@ -101,6 +101,15 @@ void add_eval_command(CLI::App& root) {
       for (const auto& [name, s] : r["systems"].items()) row(name, s["median"]);
     }
     for (const std::string name : {"model", "baseline"}) {
+      if (!r.contains("speaker_r") || !r["speaker_r"].contains(name)) continue;
+      const nlohmann::json& c = r["speaker_r"][name];
+      std::printf("\nSpeakerR (%s): %.3f (95%% interval over %d clips %.3f .. %.3f); the clips' own mouths (chance) "
+                  "%.3f: above chance by %.3f (%.3f .. %.3f)\n",
+                  name.c_str(), c["speaker_r"].get<double>(), c["clips"].get<int>(), c["interval95"][0].get<double>(),
+                  c["interval95"][1].get<double>(), c["chance"].get<double>(), c["above_chance"].get<double>(),
+                  c["above_chance_interval95"][0].get<double>(), c["above_chance_interval95"][1].get<double>());
+    }
+    for (const std::string name : {"model", "baseline"}) {
       if (!r.contains("sync") || !r["sync"].contains(name)) continue;
       const nlohmann::json& c = r["sync"][name];
       const double shift = r["audio_shift"].get<double>();

@@ -225,26 +225,64 @@ void summarize_clips(nlohmann::json& system) {
   system["median"] = median;
 }
 
-// The figures of the sync check for one generator: its clips scored with
-// their own audio against the same clips with it shifted, paired by clip.
-nlohmann::json compare_shift(const nlohmann::json& own, const nlohmann::json& shifted) {
-  nlohmann::json clips = nlohmann::json::array();
+namespace {
+
+// One metric of two systems, per clip, for the clips that have it in both.
+struct Paired {
+  std::vector<std::string> clips;
   std::vector<double> a, b;
-  for (const auto& o : own)
-    for (const auto& s : shifted)
-      if (s["clip"] == o["clip"] && o.contains("lmd_norm") && s.contains("lmd_norm")) {
-        a.push_back(o["lmd_norm"].get<double>());
-        b.push_back(s["lmd_norm"].get<double>());
-        clips.push_back({{"clip", o["clip"]}, {"own", a.back()}, {"shifted", b.back()}, {"lower_by", lower_by({a.back()}, {b.back()})}});
+};
+
+Paired paired(const nlohmann::json& x, const nlohmann::json& y, const char* key) {
+  Paired p;
+  for (const auto& c : x)
+    for (const auto& d : y)
+      if (d["clip"] == c["clip"] && c.contains(key) && d.contains(key)) {
+        p.clips.push_back(c["clip"].get<std::string>());
+        p.a.push_back(c[key].get<double>());
+        p.b.push_back(d[key].get<double>());
       }
-  if (a.empty()) return {{"clips", clips}};
+  return p;
+}
+
+std::vector<double> drawn(const std::vector<double>& v, const std::vector<size_t>& clips) {
+  std::vector<double> d;
+  for (size_t i : clips) d.push_back(v[i]);
+  return d;
+}
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return s / v.size();
+}
+
+}  // namespace
+
+nlohmann::json compare_shift(const nlohmann::json& own, const nlohmann::json& shifted) {
+  const Paired p = paired(own, shifted, "lmd_norm");
+  nlohmann::json clips = nlohmann::json::array();
   int closer = 0;
-  for (size_t i = 0; i < a.size(); ++i) closer += a[i] < b[i];
-  const auto [lo, hi] = lower_by_interval(a, b);
-  double sa = 0, sb = 0;
-  for (size_t i = 0; i < a.size(); ++i) sa += a[i], sb += b[i];
-  return {{"clips", clips}, {"own", sa / a.size()}, {"shifted", sb / b.size()}, {"lower_by", lower_by(a, b)},
+  for (size_t i = 0; i < p.a.size(); ++i) {
+    clips.push_back({{"clip", p.clips[i]}, {"own", p.a[i]}, {"shifted", p.b[i]}, {"lower_by", lower_by({p.a[i]}, {p.b[i]})}});
+    closer += p.a[i] < p.b[i];
+  }
+  if (p.a.empty()) return {{"clips", clips}};
+  const auto [lo, hi] = bootstrap_interval(
+      p.a.size(), [&](const std::vector<size_t>& d) { return lower_by(drawn(p.a, d), drawn(p.b, d)); });
+  return {{"clips", clips}, {"own", mean(p.a)}, {"shifted", mean(p.b)}, {"lower_by", lower_by(p.a, p.b)},
           {"interval95", {lo, hi}}, {"closer", closer}};
+}
+
+nlohmann::json compare_chance(const nlohmann::json& shown, const nlohmann::json& real) {
+  const Paired p = paired(shown, real, "driver_corr");
+  if (p.a.empty()) return nullptr;
+  std::vector<double> above;
+  for (size_t i = 0; i < p.a.size(); ++i) above.push_back(p.a[i] - p.b[i]);
+  const auto [lo, hi] = bootstrap_interval(p.a.size(), [&](const std::vector<size_t>& d) { return mean(drawn(p.a, d)); });
+  const auto [alo, ahi] = bootstrap_interval(p.a.size(), [&](const std::vector<size_t>& d) { return mean(drawn(above, d)); });
+  return {{"clips", p.a.size()}, {"speaker_r", mean(p.a)}, {"interval95", {lo, hi}}, {"chance", mean(p.b)},
+          {"above_chance", mean(above)}, {"above_chance_interval95", {alo, ahi}}};
 }
 
 bool shows_medians(const nlohmann::json& results) {
@@ -377,9 +415,11 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
   nlohmann::json r{{"model", model_path}, {"baseline", opt.baseline}, {"mode", opt.mode},
                    {"audio_shift", opt.audio_shift}, {"ref_lag", opt.ref_lag}, {"ref_choice", opt.ref_choice},
                    {"guidance_scale", opt.guidance_scale}, {"systems", systems}, {"skipped", skipped}};
-  if (sync_check)
-    for (const auto& [name, path] : models)
-      r["sync"][name] = compare_shift(systems[name]["clips"], systems[name + "_shifted"]["clips"]);
+  for (const auto& [name, path] : models) {
+    if (sync_check) r["sync"][name] = compare_shift(systems[name]["clips"], systems[name + "_shifted"]["clips"]);
+    if (dub && !systems[name]["mean"].is_null() && systems[name]["mean"].contains("driver_corr"))
+      r["speaker_r"][name] = compare_chance(systems[name]["clips"], systems["real"]["clips"]);
+  }
   return r;
 }
 

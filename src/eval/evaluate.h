@@ -51,7 +51,8 @@ struct ClipStrip {
 //  "skipped": [{clip, reason}], ...}
 // Sync mode adds the systems "model_shifted" (and "baseline_shifted"), the
 // same generator driven by the speech shifted by audio_shift, and
-// "sync": {"model": compare_shift(...), ...}.
+// "sync": {"model": compare_shift(...), ...}. Dub mode with speech from a
+// video adds "speaker_r": {"model": compare_chance(...), ...}.
 // lmd_truth: on clips with exact ground-truth landmarks beside them
 // (NAME.landmarks.json, as `synth` writes), the mean mouth-landmark distance
 // of each system's frames to that truth, divided by the inter-ocular distance.
@@ -71,6 +72,13 @@ void summarize_clips(nlohmann::json& system);
 // "lower_by" (1 - own / shifted of those means), "interval95" ([lo, hi],
 // lower_by_interval over the clips), "closer" (clips where own is lower)}.
 nlohmann::json compare_shift(const nlohmann::json& own, const nlohmann::json& shifted);
+
+// Dub mode, when the speech comes from a video with a face: one generator's
+// SpeakerR (driver_corr) against the chance level, the "real" system's (the
+// clip's own mouth, which ignores the speech), paired by clip: {"clips",
+// "speaker_r" (mean), "interval95", "chance" (mean), "above_chance" (mean
+// difference), "above_chance_interval95"}, intervals as bootstrap_interval.
+nlohmann::json compare_chance(const nlohmann::json& shown, const nlohmann::json& real);
 
 // Whether the tables of `results` (what evaluate() returns) show the
 // medians next to the means: with 3 clips or more.

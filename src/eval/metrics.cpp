@@ -122,19 +122,16 @@ double lower_by(const std::vector<double>& a, const std::vector<double>& b) {
   return 1 - sa / sb;
 }
 
-std::pair<double, double> lower_by_interval(const std::vector<double>& a, const std::vector<double>& b,
-                                            int resamples) {
-  STF_ASSERT(a.size() == b.size() && !a.empty() && resamples > 0);
+std::pair<double, double> bootstrap_interval(size_t n, const std::function<double(const std::vector<size_t>&)>& figure,
+                                             int resamples) {
+  STF_ASSERT(n > 0 && resamples > 0);
   std::mt19937_64 rng(1);
-  std::uniform_int_distribution<size_t> pick(0, a.size() - 1);
+  std::uniform_int_distribution<size_t> pick(0, n - 1);
+  std::vector<size_t> drawn(n);
   std::vector<double> v(resamples);
   for (double& x : v) {
-    double sa = 0, sb = 0;
-    for (size_t k = 0; k < a.size(); ++k) {
-      const size_t i = pick(rng);
-      sa += a[i], sb += b[i];
-    }
-    x = 1 - sa / sb;
+    for (size_t& i : drawn) i = pick(rng);
+    x = figure(drawn);
   }
   std::sort(v.begin(), v.end());
   return {v[static_cast<size_t>(0.025 * resamples)], v[static_cast<size_t>(std::ceil(0.975 * resamples)) - 1]};

@@ -1,5 +1,6 @@
 // Image and landmark metrics of the evaluation (definitions: docs/metrics.md).
 #pragma once
+#include <functional>
 #include <opencv2/core.hpp>
 #include <utility>
 #include <vector>
@@ -46,11 +47,12 @@ double pearson(const std::vector<double>& a, const std::vector<double>& b);
 // own audio against the same with it delayed: 0.1 = own 10% lower).
 double lower_by(const std::vector<double>& a, const std::vector<double>& b);
 
-// A 95% interval for lower_by over the clips: its 2.5th and 97.5th
+// A 95% interval for a figure computed over clips: its 2.5th and 97.5th
 // percentiles over `resamples` draws of as many clips with replacement (the
-// percentile bootstrap), with a fixed seed, so a run repeats its figures.
-// With few clips it is wide: that is what they tell.
-std::pair<double, double> lower_by_interval(const std::vector<double>& a, const std::vector<double>& b,
-                                            int resamples = 20000);
+// percentile bootstrap). `figure` gets the drawn clips' indices (0..n-1,
+// repeats allowed). A fixed seed: a run repeats its interval. With few
+// clips it is wide: that is what they tell.
+std::pair<double, double> bootstrap_interval(size_t n, const std::function<double(const std::vector<size_t>&)>& figure,
+                                             int resamples = 20000);
 
 }  // namespace stf
