@@ -276,8 +276,13 @@ TEST(Eval, LipSyncErrorFindsTheAudioOffsetOfARealClip) {
 TEST(Eval, SyncModeComparesOwnWithShiftedSpeech) {
   std::string dir = test::temp_dir("eval_sync");
   const std::string clip = test::shared_data("grid/bbaf2n.mpg");
-  test::CliResult r = test::run_cli("eval --mode sync --data '" + clip + "' --json '" + dir + "/e.json' --threads 2");
+  test::CliResult r = test::run_cli("eval --mode sync --data '" + clip + "' --json '" + dir + "/e.json' --report '" +
+                                    dir + "/r.html' --threads 2");
   ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream f(dir + "/r.html");
+  const std::string html((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("<h2>Sync check: model</h2>"), std::string::npos);
+  EXPECT_NE(html.find("<td>model_shifted</td>"), std::string::npos);
   EXPECT_NE(r.output.find("1.00 s late"), std::string::npos) << r.output;
   nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/e.json"));
   EXPECT_DOUBLE_EQ(j["audio_shift"].get<double>(), 1.0);

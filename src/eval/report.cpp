@@ -182,6 +182,17 @@ std::string eval_report_html(const nlohmann::json& results, const std::vector<Cl
     }
   }
 
+  for (const auto& [name, c] : r["speaker_r"].items()) {  // dub mode, speech from a video
+    std::snprintf(buf, sizeof buf,
+                  "<p>SpeakerR of %s: %.3f (95%% bootstrap interval over %d clips %.3f .. %.3f); above the clips' "
+                  "own mouths (chance, %.3f) by %.3f (%.3f .. %.3f).</p>\n",
+                  escape(name).c_str(), c["speaker_r"].get<double>(), c["clips"].get<int>(),
+                  c["interval95"][0].get<double>(), c["interval95"][1].get<double>(), c["chance"].get<double>(),
+                  c["above_chance"].get<double>(), c["above_chance_interval95"][0].get<double>(),
+                  c["above_chance_interval95"][1].get<double>());
+    h += buf;
+  }
+
   // Per-clip plots.
   std::vector<std::string> clips;
   for (const auto& c : r["systems"]["real"]["clips"]) clips.push_back(base_name(c["clip"].get<std::string>()));
