@@ -163,6 +163,33 @@ TEST(Generate, ReferenceChoiceSkipsFacesPosedOtherwise) {
   EXPECT_EQ(got[5], 1);
 }
 
+// A quick turn: when every crop lag frames back is posed more than 5% of the
+// crop away, a crop from `near` frames back posed like the frame is taken
+// (it drew a smear of two mouths otherwise); a turn within 5% is not.
+TEST(Generate, ReferenceOnAQuickTurnComesFromNearerFrames) {
+  auto crop = [](int i) { return torch::full({3, 2, 2}, float(i)); };
+  auto seen = [](const torch::Tensor& t) { return int(t[0][0][0].item<float>()); };
+  auto pose = [](float dx) { return std::vector<cv::Point2f>{{0.3f + dx, 0.4f}, {0.7f + dx, 0.4f}, {0.5f + dx, 0.6f}}; };
+  for (float turn : {0.1f, 0.04f}) {
+    // lag 3, choice 2, near 1: the head turns by `turn` at crop 5 and stays turned.
+    ReferenceHistory refs(3, 2, 1), before(3, 2);  // before: without the nearer frames
+    std::vector<int> got, old;
+    for (int i = 0; i < 8; ++i) {
+      const float dx = i >= 5 ? turn : 0;
+      got.push_back(seen(refs.next(0, crop(i), 0.1 * i, 0.5, pose(dx))));
+      old.push_back(seen(before.next(0, crop(i), 0.1 * i, 0.5, pose(dx))));
+    }
+    EXPECT_EQ(std::vector<int>(got.begin(), got.begin() + 6), std::vector<int>(old.begin(), old.begin() + 6)) << turn;
+    for (int i = 6; i < 8; ++i) {
+      EXPECT_LE(old[i], 4) << "lag 3 back at most: posed otherwise";
+      if (turn > 0.05f)
+        EXPECT_GE(got[i], 5) << i << ": a crop posed as the frame, 1-2 frames back";
+      else
+        EXPECT_EQ(got[i], old[i]) << i << ": within 5% the usual candidates stay";
+    }
+  }
+}
+
 TEST(Generate, DubsA25FpsClipForTheWholeAudio) {
   // 3 s of video, 5 s of speech: pingpong fills the rest.
   std::string dir = test::temp_dir("gen25"), out = dir + "/out.mp4";

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <exception>
 #include <filesystem>
-#include <limits>
 #include <mutex>
 #include <opencv2/imgproc.hpp>
 #include <thread>
@@ -55,6 +54,10 @@ constexpr double kLoopCacheBytes = 2.0 * (1 << 30);
 // hold more than this many bytes of frames (a 4K frame is 25 MB: the two
 // queues held 64 of them, 1.6 GB).
 constexpr double kQueueBytes = 256.0 * (1 << 20);
+
+// Seconds: the nearest a reference comes to its frame in training (5 frames
+// at 25 fps), and so the nearest ReferenceHistory takes one on a quick turn.
+constexpr double kNearestReference = 0.2;
 
 struct Item {
   int64_t index = 0;   // output frame
@@ -238,12 +241,17 @@ torch::Tensor ReferenceHistory::next(int64_t segment, const torch::Tensor& crop,
   recent_.push_back({crop, opening, pose, ++count_});
   if (recent_.size() > lag_ + choice_ + 1) recent_.pop_front();
   if (recent_.size() <= lag_ + 1) return recent_.front().crop;
-  const size_t n = recent_.size() - lag_;  // candidates: recent_[0, n), at least lag frames back
+  size_t n = recent_.size() - lag_;  // candidates: recent_[0, n), at least lag frames back
+  // A head turned quickly is posed unlike every crop lag frames back: then the
+  // crops from `near` frames back take part too (recent_[0, wide)).
+  const size_t wide = near_ > 0 && near_ < lag_ ? recent_.size() - near_ : n;
+  std::vector<double> dist(wide);
+  for (size_t i = 0; i < wide; ++i) dist[i] = pose_distance(recent_[i].pose, pose);
+  double nearest = *std::min_element(dist.begin(), dist.begin() + n);
+  const double nearest_wide = *std::min_element(dist.begin(), dist.end());
+  if (nearest > kFarPose && nearest_wide < nearest) n = wide, nearest = nearest_wide;
   // Only the candidates posed nearly as this frame is (within kPoseTolerance
   // of the nearest) take part; among them, the mouth is matched to the speech.
-  std::vector<double> dist(n);
-  double nearest = std::numeric_limits<double>::infinity();
-  for (size_t i = 0; i < n; ++i) nearest = std::min(nearest, dist[i] = pose_distance(recent_[i].pose, pose));
   std::vector<bool> posed(n);
   size_t m = 0;
   for (size_t i = 0; i < n; ++i) m += (posed[i] = dist[i] <= nearest + kPoseTolerance);
@@ -405,7 +413,8 @@ GenerateSummary generate(const GenerateOptions& opt) {
     cv::Mat photo_silent;                    // and its rendering with silent audio
     const torch::Tensor silence = silence_bottleneck(model);  // (1, C)
     ReferenceHistory references(static_cast<size_t>(std::llround(std::max(0.0, o.ref_lag) * summary.fps)),
-                                static_cast<size_t>(std::llround(std::max(0.0, o.ref_choice) * summary.fps)));
+                                static_cast<size_t>(std::llround(std::max(0.0, o.ref_choice) * summary.fps)),
+                                static_cast<size_t>(std::max<int64_t>(1, std::llround(kNearestReference * summary.fps))));
     std::vector<Item> batch;
     bool more = true;
     while (more) {
