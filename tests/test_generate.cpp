@@ -165,7 +165,8 @@ TEST(Generate, ReferenceChoiceSkipsFacesPosedOtherwise) {
 
 // A quick turn: when every crop lag frames back is posed more than 5% of the
 // crop away, a crop from `near` frames back posed like the frame is taken
-// (it drew a smear of two mouths otherwise); a turn within 5% is not.
+// (it drew a smear of two mouths otherwise), or the frame itself when none
+// is; a turn within 5% changes nothing.
 TEST(Generate, ReferenceOnAQuickTurnComesFromNearerFrames) {
   auto crop = [](int i) { return torch::full({3, 2, 2}, float(i)); };
   auto seen = [](const torch::Tensor& t) { return int(t[0][0][0].item<float>()); };
@@ -179,8 +180,9 @@ TEST(Generate, ReferenceOnAQuickTurnComesFromNearerFrames) {
       got.push_back(seen(refs.next(0, crop(i), 0.1 * i, 0.5, pose(dx))));
       old.push_back(seen(before.next(0, crop(i), 0.1 * i, 0.5, pose(dx))));
     }
-    EXPECT_EQ(std::vector<int>(got.begin(), got.begin() + 6), std::vector<int>(old.begin(), old.begin() + 6)) << turn;
-    for (int i = 6; i < 8; ++i) {
+    EXPECT_EQ(std::vector<int>(got.begin(), got.begin() + 5), std::vector<int>(old.begin(), old.begin() + 5)) << turn;
+    if (turn > 0.05f) EXPECT_EQ(got[5], 5) << "the turn's first frame: nothing before is posed alike";
+    for (int i = 5 + (turn > 0.05f); i < 8; ++i) {
       EXPECT_LE(old[i], 4) << "lag 3 back at most: posed otherwise";
       if (turn > 0.05f)
         EXPECT_GE(got[i], 5) << i << ": a crop posed as the frame, 1-2 frames back";
@@ -188,6 +190,12 @@ TEST(Generate, ReferenceOnAQuickTurnComesFromNearerFrames) {
         EXPECT_EQ(got[i], old[i]) << i << ": within 5% the usual candidates stay";
     }
   }
+  // A head still turning, 6% of the crop a frame: nothing before is posed alike, so the frame itself.
+  ReferenceHistory refs(3, 2, 1);
+  std::vector<int> got;
+  for (int i = 0; i < 8; ++i) got.push_back(seen(refs.next(0, crop(i), 0.1 * i, 0.5, pose(i >= 5 ? 0.06f * (i - 4) : 0))));
+  EXPECT_EQ(got[6], 6);
+  EXPECT_EQ(got[7], 7);
 }
 
 TEST(Generate, DubsA25FpsClipForTheWholeAudio) {

@@ -77,10 +77,12 @@ int64_t looped_frame(int64_t i, int64_t frames, const std::string& loop);
 // reference's pose and what surrounds the face (a reference turned another
 // way painted hair over a cheek). When even the nearest is posed more than
 // kFarPose away (a head turned or nodded quickly, so no crop lag frames back
-// is posed alike), the crops from `near` frames back (0 = none) take part
-// too, if one of them is posed nearer: the generator then draws one mouth,
-// not a smear of the reference's and the frame's (models/README.md,
-// session 29).
+// is posed alike), the crops from `near` frames back (0 = none of this) take
+// part too, if one of them is posed nearer, and when none is posed within
+// kFarPose either (the head still turning), the frame's own crop is the
+// reference: the generator then draws one mouth (for those few frames
+// partly the original one), not a smear of the reference's and the frame's
+// (models/README.md, session 29).
 class ReferenceHistory {
  public:
   explicit ReferenceHistory(size_t lag, size_t choice = 0, size_t near = 0) : lag_(lag), choice_(choice), near_(near) {}
