@@ -70,7 +70,8 @@ void summarize_clips(nlohmann::json& system);
 // and with the shifted speech, paired by clip: {"clips": [{clip, own,
 // shifted, lower_by}], "own", "shifted" (mean LMD/IOD over the paired clips),
 // "lower_by" (1 - own / shifted of those means), "interval95" ([lo, hi],
-// lower_by_interval over the clips), "closer" (clips where own is lower)}.
+// bootstrap_interval of lower_by over the clips), "closer" (clips where own
+// is lower)}.
 nlohmann::json compare_shift(const nlohmann::json& own, const nlohmann::json& shifted);
 
 // Dub mode, when the speech comes from a video with a face: one generator's
