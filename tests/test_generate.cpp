@@ -172,7 +172,7 @@ TEST(Generate, ReferenceOnAQuickTurnComesFromNearerFrames) {
   auto seen = [](const torch::Tensor& t) { return int(t[0][0][0].item<float>()); };
   auto pose = [](float dx) { return std::vector<cv::Point2f>{{0.3f + dx, 0.4f}, {0.7f + dx, 0.4f}, {0.5f + dx, 0.6f}}; };
   for (float turn : {0.1f, 0.04f}) {
-    // lag 3, choice 2, near 1: the head turns by `turn` at crop 5 and stays turned.
+    // lag 3, choice 2, near_lag 1: the head turns by `turn` at crop 5 and stays turned.
     ReferenceHistory refs(3, 2, 1), before(3, 2);  // before: without the nearer frames
     std::vector<int> got, old;
     for (int i = 0; i < 8; ++i) {

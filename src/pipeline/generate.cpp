@@ -243,15 +243,15 @@ torch::Tensor ReferenceHistory::next(int64_t segment, const torch::Tensor& crop,
   if (recent_.size() <= lag_ + 1) return recent_.front().crop;
   size_t n = recent_.size() - lag_;  // candidates: recent_[0, n), at least lag frames back
   // A head turned quickly is posed unlike every crop lag frames back: then the
-  // crops from `near` frames back take part too (recent_[0, wide)), and if
+  // crops from near_lag frames back take part too (recent_[0, wide)), and if
   // none of those is posed alike either, the frame's own crop is taken.
-  const size_t wide = near_ > 0 && near_ < lag_ ? recent_.size() - near_ : n;
+  const size_t wide = near_lag_ > 0 && near_lag_ < lag_ ? recent_.size() - near_lag_ : n;
   std::vector<double> dist(wide);
   for (size_t i = 0; i < wide; ++i) dist[i] = pose_distance(recent_[i].pose, pose);
   double nearest = *std::min_element(dist.begin(), dist.begin() + n);
   const double nearest_wide = *std::min_element(dist.begin(), dist.end());
   if (nearest > kFarPose && nearest_wide < nearest) n = wide, nearest = nearest_wide;
-  if (near_ > 0 && nearest > kFarPose) return recent_.back().crop;
+  if (near_lag_ > 0 && nearest > kFarPose) return recent_.back().crop;
   // Only the candidates posed nearly as this frame is (within kPoseTolerance
   // of the nearest) take part; among them, the mouth is matched to the speech.
   std::vector<bool> posed(n);

@@ -77,7 +77,7 @@ int64_t looped_frame(int64_t i, int64_t frames, const std::string& loop);
 // reference's pose and what surrounds the face (a reference turned another
 // way painted hair over a cheek). When even the nearest is posed more than
 // kFarPose away (a head turned or nodded quickly, so no crop lag frames back
-// is posed alike), the crops from `near` frames back (0 = none of this) take
+// is posed alike), the crops from `near_lag` frames back (0 = none of this) take
 // part too, if one of them is posed nearer, and when none is posed within
 // kFarPose either (the head still turning), the frame's own crop is the
 // reference: the generator then draws one mouth (for those few frames
@@ -85,7 +85,8 @@ int64_t looped_frame(int64_t i, int64_t frames, const std::string& loop);
 // (models/README.md, session 29).
 class ReferenceHistory {
  public:
-  explicit ReferenceHistory(size_t lag, size_t choice = 0, size_t near = 0) : lag_(lag), choice_(choice), near_(near) {}
+  explicit ReferenceHistory(size_t lag, size_t choice = 0, size_t near_lag = 0)
+      : lag_(lag), choice_(choice), near_lag_(near_lag) {}
   // crop (3, S, S), its mouth opening, the speech's loudness rank in [0, 1],
   // its pose (the landmarks that do not move with speech, in crop sides; empty = unknown) -> reference (3, S, S)
   torch::Tensor next(int64_t segment, const torch::Tensor& crop, double opening = 0, double loudness_rank = 0,
@@ -98,8 +99,9 @@ class ReferenceHistory {
   // dubbing sync unchanged; tighter leaves too few mouths to choose from
   // (models/README.md, session 17).
   static constexpr double kPoseTolerance = 0.01;
-  // 5% of the crop's side: on retalking/face3 it takes the frames of a quick
-  // nod and none of its steady ones (those lie within 4%).
+  // 5% of the crop's side: on the 14 real clips of the data it takes 5% of
+  // the frames, in runs during head movements; 3% took more and cost sync
+  // (models/README.md, session 29).
   static constexpr double kFarPose = 0.05;
   struct Crop {
     torch::Tensor crop;
@@ -107,7 +109,7 @@ class ReferenceHistory {
     std::vector<cv::Point2f> pose;
     int64_t number;  // counts the crops seen
   };
-  size_t lag_, choice_, near_;
+  size_t lag_, choice_, near_lag_;
   int64_t segment_ = -1, count_ = 0, chosen_ = -1;
   std::deque<Crop> recent_;  // the last lag + choice + 1 crops of the shot
 };
