@@ -352,6 +352,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
         if (!sync_check) audio = std::move(moved);
       }
       const torch::Tensor mel = mel_spectrogram(audio);
+      const torch::Tensor mel_moved = sync_check ? mel_spectrogram(moved) : mel;  // the shifted runs' speech
       sync.mel = mel;
       if (dub && !speakers.count(speech)) {  // the speaker's face, where the speech is a video with one
         std::optional<Track> t;
@@ -393,9 +394,8 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
         g.crf = 0;
         generate(g);
         generated.push_back(track_file(g.outfile, opt.tracker, landmarks));
-        if (shifted) sync.mel = mel_spectrogram(moved);  // LSE against the speech that drove it
+        sync.mel = shifted ? mel_moved : mel;  // LSE against the speech that drove it
         systems[name]["clips"].push_back(score(clip, real, generated.back(), crop, sync, dub, truth, drv));
-        sync.mel = mel;
       }
       if (strips) {
         std::vector<std::pair<std::string, const Track*>> rows{{"real", &real}, {"reference copy", &copy}};
