@@ -3,6 +3,7 @@
 // and the bad inputs of the training commands.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "model/precision.h"
 #include "stf/error.h"
 #include "train/checkpoint.h"
+#include "train/clip_file.h"
 #include "train/dataset.h"
 #include "train/losses.h"
 #include "train/preprocess.h"
@@ -57,6 +59,27 @@ TEST(Preprocess, ResumesSkipsFailuresAndSplitsByClip) {
   EXPECT_EQ(again.reused, 3) << "finished clips must not be redone";
   EXPECT_EQ(again.processed, 0);
   EXPECT_EQ(fs::last_write_time(dir + "/ds/clips/bbaf2n.stfclip"), stamp);
+
+  // Stored landmarks are in crop pixels: with the default (bounds) placement
+  // the 68 points fill the crop, eyes (36-47) above the mouth (48-67).
+  ClipFile clip(dir + "/ds/clips/bbaf2n.stfclip");
+  for (int64_t f : {int64_t(0), clip.header().frames - 1}) {
+    const float* lm = clip.landmarks(f);
+    float x0 = 1e9f, x1 = -1e9f, y0 = 1e9f, y1 = -1e9f, eye_y = 0, mouth_y = 0;
+    for (int i = 0; i < 68; ++i) {
+      x0 = std::min(x0, lm[2 * i]), x1 = std::max(x1, lm[2 * i]);
+      y0 = std::min(y0, lm[2 * i + 1]), y1 = std::max(y1, lm[2 * i + 1]);
+      if (i >= 36 && i < 48) eye_y += lm[2 * i + 1] / 12;
+      if (i >= 48) mouth_y += lm[2 * i + 1] / 20;
+    }
+    EXPECT_GT(x0, -2) << f;
+    EXPECT_LT(x1, opt.size + 2) << f;
+    EXPECT_GT(y0, -2) << f;
+    EXPECT_LT(y1, opt.size + 2) << f;
+    EXPECT_GT(x1 - x0, 0.6 * opt.size) << f;
+    EXPECT_GT(y1 - y0, 0.6 * opt.size) << f;
+    EXPECT_GT(mouth_y - eye_y, 0.25 * opt.size) << f;
+  }
 
   nlohmann::json m = nlohmann::json::parse(std::ifstream(dir + "/ds/manifest.json"));
   std::set<std::string> train, val;

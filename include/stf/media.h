@@ -67,10 +67,8 @@ class VideoReader {
   int height() const;
   int rotation() const;
   VideoColor color() const;    // a still image: the defaults
-  int64_t frames_read() const;
   int64_t corrupt_frames() const;  // packets the decoder rejected (skipped)
   bool is_image() const;
-  const std::string& path() const;
 
   struct Impl;
  private:
@@ -138,7 +136,6 @@ class VideoWriter {
   void write(const cv::Mat& bgr);  // size must match the constructor's
   void finish();                   // flush, close, rename to the target path
   int64_t frames_written() const;
-  const std::string& codec() const;
 
   struct Impl;
  private:

@@ -212,9 +212,7 @@ int VideoReader::width() const { return impl_->width; }
 int VideoReader::height() const { return impl_->height; }
 int VideoReader::rotation() const { return impl_->rotation; }
 VideoColor VideoReader::color() const { return impl_->color; }
-int64_t VideoReader::frames_read() const { return impl_->n; }
 int64_t VideoReader::corrupt_frames() const { return impl_->corrupt; }
 bool VideoReader::is_image() const { return impl_->image; }
-const std::string& VideoReader::path() const { return impl_->path; }
 
 }  // namespace stf

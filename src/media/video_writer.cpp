@@ -35,7 +35,6 @@ struct VideoWriter::Impl {
   AVFrame* vframe = nullptr;
   AVFrame* aframe = nullptr;
   AVPacket* pkt = nullptr;
-  std::string codec_name;
   cv::Mat staging;
   // The soundtrack: mono samples in memory (set_audio) or a file decoded as
   // it is written (set_audio_from); audio_end cuts it (SIZE_MAX: the whole).
@@ -70,7 +69,7 @@ struct VideoWriter::Impl {
     const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
     if (!codec) codec = avcodec_find_encoder(AV_CODEC_ID_MPEG4);
     if (!codec) throw Error(path + ": this FFmpeg has neither libx264 nor an MPEG-4 encoder");
-    codec_name = codec->name;
+    const std::string codec_name = codec->name;
     vst = avformat_new_stream(oc, nullptr);
     venc = avcodec_alloc_context3(codec);
     AVRational rate = av_d2q(opt.fps, 100000);
@@ -299,6 +298,5 @@ void VideoWriter::finish() {
 }
 
 int64_t VideoWriter::frames_written() const { return impl_->frames; }
-const std::string& VideoWriter::codec() const { return impl_->codec_name; }
 
 }  // namespace stf
