@@ -280,6 +280,33 @@ TEST(Dataset, PacedSamplesTakeFramesAndMelAtOnePace) {
   EXPECT_GT(fastest, 1.6);
 }
 
+// The shortest clip the dataset takes (25 frames) at 120 fps has 17 mel
+// columns, fewer than a window read at pace 1.7 spans (26): its paced
+// windows stay inside the mel (its last column repeats).
+TEST(Dataset, PacedWindowsOfAShortFastClipStayInsideItsMel) {
+  const std::string dir = test::temp_dir("paced_short");
+  fs::create_directories(dir + "/clips");
+  ClipHeader h;
+  h.id = "short", h.fps = 120, h.frames = 25, h.size = 32, h.mel_columns = 17;
+  std::vector<uint8_t> pixels(32 * 32 * 3, 128);
+  std::vector<const uint8_t*> crops(h.frames, pixels.data());
+  std::vector<std::array<float, 136>> points(h.frames);
+  std::vector<float> mel(80 * h.mel_columns);
+  for (int b = 0; b < 80; ++b)
+    for (int64_t j = 0; j < h.mel_columns; ++j) mel[b * h.mel_columns + j] = 0.01f * j;
+  write_clip_file(dir + "/clips/short.stfclip", h, crops, points, mel.data());
+  std::ofstream(dir + "/manifest.json") << R"({"version": 1, "clips": [{"file": "clips/short.stfclip", "split": "train"}]})";
+
+  Dataset ds(dir, "train", 32);
+  Augment paced;
+  paced.pace = true;
+  GeneratorSamples s = ds.generator_batch(0, 64, 4, paced);
+  EXPECT_GE(s.mel.min().item<double>(), 0);
+  EXPECT_LE(s.mel.max().item<double>(), 0.16 + 1e-6);
+  // The fastest windows reach the last column.
+  EXPECT_GT(s.mel.max().item<double>(), 0.16 - 1e-6);
+}
+
 // --hide-ref-mouth: with probability p a sample's 5 reference frames lose
 // their mouth (a smooth colour field over mouth_region, same mean colour);
 // everything else in the batch is what it is without the option.

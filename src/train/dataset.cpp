@@ -102,9 +102,10 @@ torch::Tensor Dataset::mel_window(const ClipFile& c, const torch::Tensor& mel, i
   const ClipHeader& h = c.header();
   if (pace == 1) return stf::mel_window(mel, h.first_frame + i, h.fps).unsqueeze(0).clone();  // (1, 80, 16)
   const int64_t T = mel.size(1);
-  const double last_start = double(T - 1) - (kMelWindow - 1) * pace;  // the last start whose window ends within the mel
+  // The last start whose window ends within the mel (0 for a mel shorter than the window: its last column repeats).
+  const double last_start = std::max(0.0, double(T - 1) - (kMelWindow - 1) * pace);
   const double start = std::clamp(std::floor(kMelFps * (h.first_frame + i) / h.fps + 1e-9), 0.0, last_start);
-  auto at = start + pace * torch::arange(kMelWindow, torch::kFloat64);  // (16,) fractional columns
+  auto at = (start + pace * torch::arange(kMelWindow, torch::kFloat64)).clamp_max(T - 1);  // (16,) fractional columns
   auto below = at.floor().to(torch::kLong), above = (below + 1).clamp_max(T - 1);
   auto w = (at - below.to(torch::kFloat64)).to(torch::kFloat32);        // (16,)
   return (mel.index_select(1, below) * (1 - w) + mel.index_select(1, above) * w).unsqueeze(0);  // (1, 80, 16)
