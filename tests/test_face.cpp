@@ -177,10 +177,11 @@ TEST(Face, MaskStopsShortOfTheCheeks) {
   EXPECT_GE(cheek_points, 3) << "the near cheek should reach beyond 0.35 mouth widths from the corner";
 }
 
-// The model's colour errors are local (a green patch over the mouth): the
-// paste-back moves the chroma toward the frame's, and keeps the mouth that
-// the generated crop draws in luminance (here a dark bar).
-TEST(Face, ColourMatchRemovesALocalTintButKeepsTheDrawnMouth) {
+// The model's colour errors are local (a green patch over the mouth) or
+// fine (a red streak along a lip): the paste-back moves the chroma toward
+// the frame's, damps the crop's fine colour, and keeps the mouth that the
+// generated crop draws in luminance (here a dark bar).
+TEST(Face, ColourMatchRemovesTintsAndStreaksButKeepsTheDrawnMouth) {
   std::vector<cv::Mat> frames = read_frames(test::shared_data("grid/bbaf2n.mpg"));
   std::vector<TrackedFrame> out = track_frames({frames.front()}, TrackerOptions{});
   ASSERT_TRUE(out[0].face.found);
@@ -222,6 +223,24 @@ TEST(Face, ColourMatchRemovesALocalTintButKeepsTheDrawnMouth) {
   cv::Rect bar_in_frame = cv::Rect(cv::Point(in_frame[0]), cv::Point(in_frame[1])) & cv::Rect(0, 0, frame.cols, frame.rows);
   ASSERT_FALSE(bar_in_frame.empty());
   EXPECT_GT(ycc_mean(frame, bar_in_frame)[0] - ycc_mean(a, bar_in_frame)[0], 30) << "the drawn mouth was lost";
+
+  // A red streak two crop pixels high along the upper lip, same luminance.
+  cv::cvtColor(crop_face(frame, m, copt.size).image, ycc, cv::COLOR_BGR2YCrCb);
+  const cv::Rect streak(box.x, box.y + 1, box.width, 2);
+  ycc(streak) += cv::Scalar(0, 40, 0);
+  cv::cvtColor(ycc, generated, cv::COLOR_YCrCb2BGR);
+  a = frame.clone();
+  b = frame.clone();
+  paste_back(a, generated, m, lm, match);
+  paste_back(b, generated, m, lm, plain);
+  cv::transform(std::vector<cv::Point2f>{{float(streak.x), float(streak.y)}, {float(streak.br().x), float(streak.br().y)}},
+                in_frame, back);
+  const cv::Rect streak_in_frame = cv::Rect(cv::Point(in_frame[0]), cv::Point(in_frame[1])) & cv::Rect(0, 0, frame.cols, frame.rows);
+  ASSERT_FALSE(streak_in_frame.empty());
+  const double red_b = ycc_mean(b, streak_in_frame)[1] - ycc_mean(frame, streak_in_frame)[1];
+  const double red_a = ycc_mean(a, streak_in_frame)[1] - ycc_mean(frame, streak_in_frame)[1];
+  EXPECT_GT(red_b, 15) << "the streak should show without colour matching";
+  EXPECT_LT(std::abs(red_a), 0.3 * red_b) << "the streak was not damped";
 }
 
 // On a high-resolution photo the upscaled crop loses the skin's texture:

@@ -88,16 +88,26 @@ cv::Mat smooth_field(const cv::Mat& m, double sigma) {
   return out;
 }
 
-// generated with its chroma (Cr, Cb) moved by the frame's minus its own,
-// smoothed by sigma: the generated luminance and fine colour, the frame's
-// colour at coarser scales. 8-bit BGR in and out.
+// How much of the generated crop's fine colour (finer than match_chroma's
+// sigma) stays: at the default guidance scale the model paints red and
+// green streaks along the lips there (retalking/face2 dubbed with
+// speech1.wav, frames 37-39) and purple spots on the demo photo's lips.
+constexpr float kFineColour = 0.25f;
+
+// generated with its chroma (Cr, Cb) taken to the frame's: the difference
+// (frame - generated) smoothed by sigma, plus (1 - kFineColour) of its
+// finer part. The generated luminance, the frame's colour at coarse scales,
+// and kFineColour of the generated colour's departure from the frame's at
+// fine ones (where the crop is the frame, the frame's own colour exactly).
+// 8-bit BGR in and out.
 cv::Mat match_chroma(const cv::Mat& generated, const cv::Mat& frame, double sigma) {
   cv::Mat g, f;
   cv::cvtColor(generated, g, cv::COLOR_BGR2YCrCb);
   cv::cvtColor(frame, f, cv::COLOR_BGR2YCrCb);
   g.convertTo(g, CV_32FC3);
   f.convertTo(f, CV_32FC3);
-  cv::Mat shift = smooth_field(f - g, sigma);
+  const cv::Mat diff = f - g;
+  cv::Mat shift = kFineColour * smooth_field(diff, sigma) + (1 - kFineColour) * diff;
   shift.forEach<cv::Vec3f>([](cv::Vec3f& v, const int*) { v[0] = 0; });  // luminance unchanged
   cv::Mat out;
   cv::Mat(g + shift).convertTo(out, CV_8UC3);
