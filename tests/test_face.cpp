@@ -241,6 +241,25 @@ TEST(Face, ColourMatchRemovesTintsAndStreaksButKeepsTheDrawnMouth) {
   const double red_a = ycc_mean(a, streak_in_frame)[1] - ycc_mean(frame, streak_in_frame)[1];
   EXPECT_GT(red_b, 15) << "the streak should show without colour matching";
   EXPECT_LT(std::abs(red_a), 0.3 * red_b) << "the streak was not damped";
+
+  // Skin drawn over the lower lip (a mouth the model draws higher up, as
+  // on retalking/face3 dubbed with speech2.wav, frame 20): the frame's old
+  // lip colour must not stay on it as a red patch.
+  cv::cvtColor(crop_face(frame, m, copt.size).image, ycc, cv::COLOR_BGR2YCrCb);
+  const cv::Scalar skin = cv::mean(ycc(cv::Rect(box.x, box.br().y + 3, box.width, 4)));
+  const cv::Rect lower_lip(box.x, box.br().y - box.height / 3, box.width, box.height / 3);
+  ycc(lower_lip).setTo(skin);
+  cv::cvtColor(ycc, generated, cv::COLOR_YCrCb2BGR);
+  a = frame.clone();
+  paste_back(a, generated, m, lm, match);
+  cv::transform(std::vector<cv::Point2f>{{float(lower_lip.x), float(lower_lip.y)}, {float(lower_lip.br().x), float(lower_lip.br().y)}},
+                in_frame, back);
+  const cv::Rect lip_in_frame = cv::Rect(cv::Point(in_frame[0]), cv::Point(in_frame[1])) & cv::Rect(0, 0, frame.cols, frame.rows);
+  ASSERT_FALSE(lip_in_frame.empty());
+  const double lips_cr = ycc_mean(frame, lip_in_frame)[1], out_cr = ycc_mean(a, lip_in_frame)[1];
+  ASSERT_GT(lips_cr - skin[1], 6) << "the lip should be redder than the skin";
+  EXPECT_LT(out_cr - skin[1], 0.7 * (lips_cr - skin[1])) << "the old lip's colour stayed: Cr " << out_cr << ", lip "
+                                                          << lips_cr << ", skin " << skin[1];
 }
 
 // On a high-resolution photo the upscaled crop loses the skin's texture:
@@ -337,10 +356,12 @@ TEST(Face, SharpenAddsDetailToTheRedrawnMouthOnly) {
   for (int c = 0; c < 3; ++c) EXPECT_NEAR(mean_a[c], mean_b[c], 3.0) << "sharpening changed the mouth's brightness";
 
   // Stripes of colour at one luminance (blue / green, Y ~129): the model's
-  // colour specks; the sharpening must not raise them.
+  // colour specks; the sharpening must not raise them (colour matching,
+  // which mutes them, off).
   cv::Mat specks = crop.image.clone();
   for (int x = lips.x; x < lips.br().x; ++x)
     specks(cv::Rect(x, lips.y, 1, lips.height)).setTo(x / 2 % 2 ? cv::Scalar(200, 120, 120) : cv::Scalar(60, 147, 120));
+  off.color_match = on.color_match = false;
   cv::Mat ycc_a, ycc_b;
   cv::cvtColor(paste(specks, off)(core), ycc_a, cv::COLOR_BGR2YCrCb);
   cv::cvtColor(paste(specks, on)(core), ycc_b, cv::COLOR_BGR2YCrCb);

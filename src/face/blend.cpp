@@ -88,29 +88,48 @@ cv::Mat smooth_field(const cv::Mat& m, double sigma) {
   return out;
 }
 
-// How much of the generated crop's fine colour (finer than match_chroma's
-// sigma) stays: at the default guidance scale the model paints red and
-// green streaks along the lips there (retalking/face2 dubbed with
-// speech1.wav, frames 37-39) and purple spots on the demo photo's lips.
-constexpr float kFineColour = 0.25f;
+// The model's own colour at scales finer than match_chroma's sigma: a share
+// of it, blurred by a fraction of sigma (about 1.5 crop pixels). At the
+// default guidance scale it paints thin red and green streaks along the
+// lips (retalking/face2 dubbed with speech1.wav, frames 37-39) and purple
+// spots on the demo photo's lips; the blur and the share mute those and
+// keep the lips' red where the model drew the lips.
+constexpr float kFineColour = 0.6f;
+constexpr float kFineBlur = 0.4f;
+// Luminance difference (grey levels) between generated and frame at which
+// the frame's colour still weighs exp(-1), about a third.
+constexpr float kSameLuma = 4.f;
 
-// generated with its chroma (Cr, Cb) taken to the frame's: the difference
-// (frame - generated) smoothed by sigma, plus (1 - kFineColour) of its
-// finer part. The generated luminance, the frame's colour at coarse scales,
-// and kFineColour of the generated colour's departure from the frame's at
-// fine ones (where the crop is the frame, the frame's own colour exactly).
-// 8-bit BGR in and out.
+// generated with its chroma (Cr, Cb) taken from the frame where the two
+// show the same thing (their luminance, blurred by sigma / 4, agrees: skin
+// the model redrew as it was, a photo's kept pixels, which get the frame's
+// colour exactly); where the model redrew the mouth, the frame's chroma at
+// coarse scales (smoothed by sigma) plus kFineColour of the generated
+// chroma's finer structure, blurred: the colour of the new mouth follows
+// the new mouth, and the old mouth's finer colour is not left on skin drawn
+// over it (retalking/face3 dubbed with speech2.wav, frame 20: a pink patch
+// on the chin; retalking/face5: a lipstick ring). The luminance,
+// which draws the mouth, is the generated one. 8-bit BGR in and out.
 cv::Mat match_chroma(const cv::Mat& generated, const cv::Mat& frame, double sigma) {
   cv::Mat g, f;
   cv::cvtColor(generated, g, cv::COLOR_BGR2YCrCb);
   cv::cvtColor(frame, f, cv::COLOR_BGR2YCrCb);
   g.convertTo(g, CV_32FC3);
   f.convertTo(f, CV_32FC3);
-  const cv::Mat diff = f - g;
-  cv::Mat shift = kFineColour * smooth_field(diff, sigma) + (1 - kFineColour) * diff;
-  shift.forEach<cv::Vec3f>([](cv::Vec3f& v, const int*) { v[0] = 0; });  // luminance unchanged
+  std::vector<cv::Mat> gc, fc;
+  cv::split(g, gc);
+  cv::split(f, fc);
+  const cv::Mat d = blurred(cv::abs(gc[0] - fc[0]), sigma / 4);
+  cv::Mat same;  // 1 where generated and frame agree in luminance, towards 0 where they differ
+  cv::exp(-d.mul(d) / (kSameLuma * kSameLuma), same);
+  const cv::Mat fine = blurred(g - smooth_field(g, sigma), kFineBlur * sigma);
+  const cv::Mat redrawn = smooth_field(f, sigma) + kFineColour * fine;
+  std::vector<cv::Mat> rc;
+  cv::split(redrawn, rc);
+  for (int c = 1; c < 3; ++c) gc[c] = same.mul(fc[c]) + (1 - same).mul(rc[c]);
   cv::Mat out;
-  cv::Mat(g + shift).convertTo(out, CV_8UC3);
+  cv::merge(gc, out);
+  out.convertTo(out, CV_8UC3);
   cv::cvtColor(out, out, cv::COLOR_YCrCb2BGR);
   return out;
 }
