@@ -422,13 +422,13 @@ TEST(Generate, FramesWithoutAFaceAreUnchanged) {
                                    q(dir + "/out.mp4"));
   EXPECT_EQ(s["frames"], 60);
   EXPECT_EQ(s["frames_with_face"], 30);
-  // Without --json the summary says so, and what finds small faces.
+  // Without --json the summary says so, and how to place a face by hand.
   test::CliResult plain = test::run_cli("generate --face " + q(dir + "/mixed.mp4") + " --audio " +
                                         q(test::shared_data("grid_s1/bbaf3s.mp4")) + " --loop none --outfile " +
                                         q(dir + "/plain.mp4"));
   EXPECT_EQ(plain.status, 0) << plain.output;
   EXPECT_NE(plain.output.find("frames without a face found are as in the input"), std::string::npos) << plain.output;
-  EXPECT_NE(plain.output.find("--detect-size"), std::string::npos) << plain.output;
+  EXPECT_NE(plain.output.find("--box"), std::string::npos) << plain.output;
   std::vector<cv::Mat> in = read_frames(dir + "/mixed.mp4"), got = read_frames(dir + "/out.mp4");
   std::vector<cv::Mat> ref = reencoded(in, 25, dir);
   ASSERT_EQ(got.size(), 60u);

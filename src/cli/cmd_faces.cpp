@@ -103,7 +103,7 @@ void add_faces_command(CLI::App& root) {
                    static_cast<long long>(reader.corrupt_frames()));
     if (st.with_face == 0)
       throw Error(o->input + ": no face found in any of " + std::to_string(st.frames) +
-                  " frames; try --box or a larger --detect-size");
+                  " frames (a face turned to profile or under ~70 px across is not taken); try --box");
     progress.finish();
     if (!o->json.empty()) write_file_atomic(o->json, frames.dump() + "\n");
     if (writer) writer->finish();

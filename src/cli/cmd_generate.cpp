@@ -87,8 +87,8 @@ void add_generate_command(CLI::App& root) {
                 s.outfile.c_str(), static_cast<long long>(s.frames), static_cast<long long>(s.frames_with_face),
                 s.fps, s.audio_seconds, s.wall_seconds, s.frames_per_second);
     if (s.frames_with_face < s.frames)
-      std::printf("%lld frames without a face found are as in the input; a face under ~100 px in a large picture "
-                  "needs a larger --detect-size\n",
+      std::printf("%lld frames without a face found are as in the input (a face turned to profile or under ~70 px "
+                  "across is not found; --box gives its place by hand)\n",
                   static_cast<long long>(s.frames - s.frames_with_face));
   });
 }

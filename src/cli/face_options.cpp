@@ -19,7 +19,8 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
   cmd->add_option("--face-select", o.select, "Which face to follow: largest (by its fitted landmarks), center, index:N (N-th from the left), point:X,Y")
       ->default_val("largest")->group(g);
   cmd->add_option("--detector", o.detector,
-                  "Face detector: auto (dlib HOG, then the bundled res10 SSD where HOG finds none), hog, dnn, mmod")
+                  "Face detector: auto (dlib HOG, then the bundled res10 SSD where HOG finds none, then HOG on the "
+                  "whole frame for a small face in a large picture), hog, dnn, mmod")
       ->default_val("auto")->group(g);
   cmd->add_option("--detector-model", o.detector_model,
                   "Detector weights: dnn .pb (its .pbtxt beside it; default: bundled), mmod .dat (required)")

@@ -38,9 +38,10 @@ dlib::frontal_face_detector frontal_face_detector() {
 class HogDetector : public FaceDetector {
  public:
   explicit HogDetector(int max_side) : max_side_(max_side), det_(frontal_face_detector()) {}
-  std::vector<cv::Rect2f> detect(const cv::Mat& bgr) override {
+  std::vector<cv::Rect2f> detect(const cv::Mat& bgr) override { return detect_at(bgr, max_side_); }
+  std::vector<cv::Rect2f> detect_at(const cv::Mat& bgr, int max_side) {
     cv::Mat small, gray;
-    double back = downscale(bgr, small, max_side_);
+    double back = downscale(bgr, small, max_side);
     cv::cvtColor(small, gray, cv::COLOR_BGR2GRAY);
     // HOG windows need some context around the face: a replicated border
     // lets it find faces cropped tightly or touching the frame edge.
@@ -147,18 +148,35 @@ class MmodDetector : public FaceDetector {
   MmodNet net_;
 };
 
-// HOG first (fast); the network only on frames where HOG finds nothing.
-class FallbackDetector : public FaceDetector {
+// --detector auto: HOG on the downscaled copy first (fast); the network
+// (when its weights are there) only on frames where HOG finds nothing. A
+// face under about 80 px in that copy is missed by both (a wide 1080p shot:
+// a face under ~300 px): on the first frame where neither finds one, and
+// every kWiderEvery such frames after, HOG also runs on the whole frame,
+// and once it finds a face there, every later detection does (a face that
+// small is found at no smaller size; the video's faceless stretches pay
+// one full-size pass per kWiderEvery frames).
+class AutoDetector : public FaceDetector {
  public:
-  FallbackDetector(std::unique_ptr<FaceDetector> first, std::unique_ptr<FaceDetector> second)
-      : first_(std::move(first)), second_(std::move(second)) {}
+  AutoDetector(int max_side, std::unique_ptr<FaceDetector> dnn) : size_(max_side), hog_(max_side), dnn_(std::move(dnn)) {}
   std::vector<cv::Rect2f> detect(const cv::Mat& bgr) override {
-    std::vector<cv::Rect2f> found = first_->detect(bgr);
-    return found.empty() ? second_->detect(bgr) : found;
+    std::vector<cv::Rect2f> found = hog_.detect_at(bgr, size_);
+    if (found.empty() && dnn_) found = dnn_->detect(bgr);
+    const int longest = std::max(bgr.cols, bgr.rows);
+    if (found.empty() && longest > size_ && misses_ % kWiderEvery == 0) {
+      found = hog_.detect_at(bgr, longest);
+      if (!found.empty()) size_ = longest;
+    }
+    misses_ = found.empty() ? misses_ + 1 : 0;
+    return found;
   }
 
  private:
-  std::unique_ptr<FaceDetector> first_, second_;
+  static constexpr int kWiderEvery = 25;
+  int size_;        // the longest side HOG sees: --detect-size, or the frame's once a face was found only there
+  int misses_ = 0;  // detections in a row that found nothing
+  HogDetector hog_;
+  std::unique_ptr<FaceDetector> dnn_;
 };
 
 // The side x side grey crop centred on `centre` at `scale` crop pixels per
@@ -229,9 +247,9 @@ std::unique_ptr<FaceDetector> make_face_detector(const DetectorOptions& opt) {
     return std::make_unique<MmodDetector>(opt.model, opt.max_side);
   }
   if (opt.kind == "auto") {
-    auto hog = std::make_unique<HogDetector>(opt.max_side);
-    if (!std::filesystem::exists(dnn_model)) return hog;  // HOG alone when the weights are absent
-    return std::make_unique<FallbackDetector>(std::move(hog), std::make_unique<DnnDetector>(dnn_model, opt.min_score));
+    std::unique_ptr<FaceDetector> dnn;  // none when the weights are absent: HOG alone
+    if (std::filesystem::exists(dnn_model)) dnn = std::make_unique<DnnDetector>(dnn_model, opt.min_score);
+    return std::make_unique<AutoDetector>(opt.max_side, std::move(dnn));
   }
   throw Error("unknown detector '" + opt.kind + "'; use auto, hog, dnn or mmod");
 }

@@ -470,8 +470,8 @@ GenerateSummary generate(const GenerateOptions& opt) {
   sink_thread.join();
   errors.rethrow();
   if (source.stats().with_face == 0 && !photo)
-    throw Error(o.face + ": no face found in any frame (a face turned to profile is not taken); "
-                "try --box top bottom left right or --detector dnn");
+    throw Error(o.face + ": no face found in any frame (a face turned to profile or under ~70 px across is not "
+                "taken); try --box top bottom left right or --detector dnn");
   writer.finish();
   progress.finish();
   summary.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
