@@ -728,7 +728,7 @@ TEST(Face, NoFaceIsTrackedOutsideTheFrame) {
 // A wide 1080p shot with a small face (vox/00010 at 0.6 scale: the face
 // about 70 px across): at the default --detect-size (480) neither HOG nor
 // the SSD sees it; the auto detector looks at the whole frame instead and,
-// having found the face there, keeps doing so.
+// having found the face there, keeps detecting at a size where it shows.
 TEST(Face, SmallFaceInAWidePictureIsFound) {
   std::vector<cv::Mat> clip = read_frames(test::shared_data("vox/00010.mp4")), frames;
   const cv::Rect placed(900, 500, 134, 134);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <dlib/dnn.h>
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <dlib/opencv/cv_image.h>
@@ -149,13 +150,15 @@ class MmodDetector : public FaceDetector {
 };
 
 // --detector auto: HOG on the downscaled copy first (fast); the network
-// (when its weights are there) only on frames where HOG finds nothing. A
-// face under about 80 px in that copy is missed by both (a wide 1080p shot:
-// a face under ~300 px): on the first frame where neither finds one, and
-// every kWiderEvery such frames after, HOG also runs on the whole frame,
-// and once it finds a face there, every later detection does (a face that
-// small is found at no smaller size; the video's faceless stretches pay
-// one full-size pass per kWiderEvery frames).
+// (when its weights are there) only on frames where HOG finds nothing.
+// HOG's window is 80 px, and the network misses faces much under that in
+// its 300 px input too (a wide 1080p shot: a face under ~100-300 px): on
+// the first frame where neither finds one, and every kWiderEvery such
+// frames after, HOG also runs on the whole frame, and once it finds a face
+// there, the copy grows so that this face is kFaceSide px across in it
+// (never past the frame's size): later detections find it without the
+// whole frame's cost where it is not that small. The video's faceless
+// stretches pay one full-size pass per kWiderEvery frames.
 class AutoDetector : public FaceDetector {
  public:
   AutoDetector(int max_side, std::unique_ptr<FaceDetector> dnn) : size_(max_side), hog_(max_side), dnn_(std::move(dnn)) {}
@@ -165,7 +168,8 @@ class AutoDetector : public FaceDetector {
     const int longest = std::max(bgr.cols, bgr.rows);
     if (found.empty() && longest > size_ && misses_ % kWiderEvery == 0) {
       found = hog_.detect_at(bgr, longest);
-      if (!found.empty()) size_ = longest;
+      if (!found.empty())
+        size_ = std::clamp(int(std::lround(kFaceSide * longest / std::max(1.0f, found[0].width))), size_, longest);
     }
     misses_ = found.empty() ? misses_ + 1 : 0;
     return found;
@@ -173,7 +177,8 @@ class AutoDetector : public FaceDetector {
 
  private:
   static constexpr int kWiderEvery = 25;
-  int size_;        // the longest side HOG sees: --detect-size, or the frame's once a face was found only there
+  static constexpr float kFaceSide = 100;
+  int size_;        // the longest side HOG sees: --detect-size, or larger once a face was found only in the whole frame
   int misses_ = 0;  // detections in a row that found nothing
   HogDetector hog_;
   std::unique_ptr<FaceDetector> dnn_;
