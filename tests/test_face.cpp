@@ -216,11 +216,14 @@ TEST(Face, ColourMatchRemovesTintsAndStreaksButKeepsTheDrawnMouth) {
   const double tint_b = std::abs(pb[1] - f[1]) + std::abs(pb[2] - f[2]);
   EXPECT_GT(tint_b, 20) << "the tint should show without colour matching";
   EXPECT_LT(tint_a, 0.5 * tint_b) << "the tint was not corrected";
-  std::vector<cv::Point2f> bar_corners{{float(bar.x), float(bar.y)}, {float(bar.br().x), float(bar.br().y)}}, in_frame;
   cv::Matx23f back;
   cv::invertAffineTransform(m, back);
-  cv::transform(bar_corners, in_frame, back);
-  cv::Rect bar_in_frame = cv::Rect(cv::Point(in_frame[0]), cv::Point(in_frame[1])) & cv::Rect(0, 0, frame.cols, frame.rows);
+  auto in_frame = [&](const cv::Rect& r) {  // a rectangle of the crop in frame pixels, inside the frame
+    std::vector<cv::Point2f> corners{{float(r.x), float(r.y)}, {float(r.br().x), float(r.br().y)}}, moved;
+    cv::transform(corners, moved, back);
+    return cv::Rect(cv::Point(moved[0]), cv::Point(moved[1])) & cv::Rect(0, 0, frame.cols, frame.rows);
+  };
+  const cv::Rect bar_in_frame = in_frame(bar);
   ASSERT_FALSE(bar_in_frame.empty());
   EXPECT_GT(ycc_mean(frame, bar_in_frame)[0] - ycc_mean(a, bar_in_frame)[0], 30) << "the drawn mouth was lost";
 
@@ -233,9 +236,7 @@ TEST(Face, ColourMatchRemovesTintsAndStreaksButKeepsTheDrawnMouth) {
   b = frame.clone();
   paste_back(a, generated, m, lm, match);
   paste_back(b, generated, m, lm, plain);
-  cv::transform(std::vector<cv::Point2f>{{float(streak.x), float(streak.y)}, {float(streak.br().x), float(streak.br().y)}},
-                in_frame, back);
-  const cv::Rect streak_in_frame = cv::Rect(cv::Point(in_frame[0]), cv::Point(in_frame[1])) & cv::Rect(0, 0, frame.cols, frame.rows);
+  const cv::Rect streak_in_frame = in_frame(streak);
   ASSERT_FALSE(streak_in_frame.empty());
   const double red_b = ycc_mean(b, streak_in_frame)[1] - ycc_mean(frame, streak_in_frame)[1];
   const double red_a = ycc_mean(a, streak_in_frame)[1] - ycc_mean(frame, streak_in_frame)[1];
@@ -252,9 +253,7 @@ TEST(Face, ColourMatchRemovesTintsAndStreaksButKeepsTheDrawnMouth) {
   cv::cvtColor(ycc, generated, cv::COLOR_YCrCb2BGR);
   a = frame.clone();
   paste_back(a, generated, m, lm, match);
-  cv::transform(std::vector<cv::Point2f>{{float(lower_lip.x), float(lower_lip.y)}, {float(lower_lip.br().x), float(lower_lip.br().y)}},
-                in_frame, back);
-  const cv::Rect lip_in_frame = cv::Rect(cv::Point(in_frame[0]), cv::Point(in_frame[1])) & cv::Rect(0, 0, frame.cols, frame.rows);
+  const cv::Rect lip_in_frame = in_frame(lower_lip);
   ASSERT_FALSE(lip_in_frame.empty());
   const double lips_cr = ycc_mean(frame, lip_in_frame)[1], out_cr = ycc_mean(a, lip_in_frame)[1];
   ASSERT_GT(lips_cr - skin[1], 6) << "the lip should be redder than the skin";

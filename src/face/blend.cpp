@@ -122,11 +122,11 @@ cv::Mat match_chroma(const cv::Mat& generated, const cv::Mat& frame, double sigm
   const cv::Mat d = blurred(cv::abs(gc[0] - fc[0]), sigma / 4);
   cv::Mat same;  // 1 where generated and frame agree in luminance, towards 0 where they differ
   cv::exp(-d.mul(d) / (kSameLuma * kSameLuma), same);
-  const cv::Mat fine = blurred(g - smooth_field(g, sigma), kFineBlur * sigma);
-  const cv::Mat redrawn = smooth_field(f, sigma) + kFineColour * fine;
-  std::vector<cv::Mat> rc;
-  cv::split(redrawn, rc);
-  for (int c = 1; c < 3; ++c) gc[c] = same.mul(fc[c]) + (1 - same).mul(rc[c]);
+  for (int c = 1; c < 3; ++c) {  // Cr, Cb
+    const cv::Mat fine = blurred(gc[c] - smooth_field(gc[c], sigma), kFineBlur * sigma);
+    const cv::Mat redrawn = smooth_field(fc[c], sigma) + kFineColour * fine;
+    gc[c] = same.mul(fc[c]) + (1 - same).mul(redrawn);
+  }
   cv::Mat out;
   cv::merge(gc, out);
   out.convertTo(out, CV_8UC3);
