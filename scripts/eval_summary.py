@@ -1,0 +1,51 @@
+#!/usr/bin/python3
+"""One line per folder of scripts/eval_battery.sh results, to compare runs.
+
+usage: eval_summary.py DIR [DIR ...]
+
+sync: mean mouth landmark distance / inter-ocular distance with the own and
+the 1 s late speech, how much lower the own is (and the same over the 8
+clips without vox/00002, whose landmark fits are fragile: models/README.md,
+session 30); vox and ret: PSNR, SSIM, the mouth-opening correlation r or
+LMD/IOD, mouth sharpness of the reconstructions; next and bb: SpeakerR, the
+dubbed mouth's opening correlated with the speaker's (docs/metrics.md).
+"""
+import json
+import os
+import sys
+
+
+def load(folder, name):
+    with open(os.path.join(folder, name + ".json")) as f:
+        return json.load(f)
+
+
+def lower_by(own, late):
+    return 100 * (1 - sum(own) / sum(late))
+
+
+def summary(folder):
+    sync = load(folder, "sync")
+    clips = sync["sync"]["model"]["clips"]
+    own = [c["own"] for c in clips]
+    late = [c["shifted"] for c in clips]
+    rest = [i for i, c in enumerate(clips) if not c["clip"].endswith("/00002.mp4")]
+    vox = sync["systems"]["model"]["mean"]
+    ret = load(folder, "ret")["systems"]["model"]["mean"]
+    nxt = load(folder, "next")["speaker_r"]["model"]["speaker_r"]
+    bb = load(folder, "bb")["speaker_r"]["model"]["speaker_r"]
+    lo, hi = sync["sync"]["model"]["interval95"]
+    return (f"{os.path.basename(os.path.normpath(folder))}: "
+            f"sync {sum(own) / len(own):.4f}/{sum(late) / len(late):.4f} {lower_by(own, late):.1f}% "
+            f"({100 * lo:.1f}..{100 * hi:.1f}%), 8 clips {lower_by([own[i] for i in rest], [late[i] for i in rest]):.1f}% | "
+            f"vox PSNR {vox['psnr']:.2f} SSIM {vox['ssim']:.4f} r {vox['mouth_corr']:.3f} "
+            f"sharp {vox['mouth_sharpness']:.3f} | "
+            f"ret PSNR {ret['psnr']:.2f} SSIM {ret['ssim']:.4f} LMD/IOD {ret['lmd_norm']:.4f} "
+            f"sharp {ret['mouth_sharpness']:.3f} | SpeakerR next {nxt:.3f} bb {bb:.3f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    for d in sys.argv[1:]:
+        print(summary(d))
