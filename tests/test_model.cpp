@@ -237,7 +237,7 @@ TEST(Model, Bfloat16InferenceStaysCloseToFloat) {
   EXPECT_LT(max, 0.1);
   EXPECT_GT(mean, 0);  // it did run in another format
   EXPECT_EQ(parse_precision("fp32"), Precision::fp32);
-  EXPECT_EQ(parse_precision("auto"), cpu_has_amx_bf16() ? Precision::bf16 : Precision::fp32);
+  EXPECT_EQ(parse_precision("auto"), cpu_has_fast_bf16() ? Precision::bf16 : Precision::fp32);
   EXPECT_THROW(parse_precision("fp16"), Error);
 }
 

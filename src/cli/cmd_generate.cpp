@@ -39,8 +39,8 @@ void add_generate_command(CLI::App& root) {
       ->default_val(GenerateOptions{}.preset)
       ->check(CLI::IsMember({"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}));
   cmd->add_option("--precision", o->gen.precision,
-                  "Model number format: fp32, bf16, or auto (bf16 on CPUs with AMX bfloat16 units, several times "
-                  "faster there; fp32 elsewhere)")
+                  "Model number format: fp32, bf16, or auto (bf16 on CPUs with bfloat16 units, AMX or AVX512_BF16, "
+                  "where it is faster; fp32 elsewhere)")
       ->default_val("auto")->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   cmd->add_option("--loop", o->gen.loop,
                   "Audio longer than the video: pingpong (forward then backward), repeat, none (cut the audio)")

@@ -119,7 +119,8 @@ void add_train_commands(CLI::App& root) {
   gen->add_option("--slots", g->slots, "Memory slots (0 = the config's)")->default_val(0)->check(CLI::NonNegativeNumber);
   gen->add_option("--precision", g->precision,
                   "fp32, or bf16: the forward passes under CPU autocast to bfloat16 (weights, gradients and Adam stay "
-                  "float32; ~1.7x faster steps on CPUs with AMX units, slower on others; CPU only)")
+                  "float32; 1.7-2.3x faster steps on CPUs with bfloat16 units, AMX or AVX512_BF16, far slower on others; "
+                  "CPU only)")
       ->default_val("fp32")->check(CLI::IsMember({"fp32", "bf16"}));
   gen->callback([g] {
     set_threads(g->threads);

@@ -13,9 +13,9 @@ void add_threads_option(CLI::App* cmd, int& threads) {
 }
 
 void warn_if_slow_precision(const std::string& precision) {
-  if (precision == "bf16" && !cpu_has_amx_bf16())
-    std::fprintf(stderr, "warning: this CPU has no AMX bfloat16 units: --precision bf16 runs far slower than "
-                         "fp32 here\n");
+  if (precision == "bf16" && !cpu_has_fast_bf16())
+    std::fprintf(stderr, "warning: this CPU has no bfloat16 units (AMX or AVX512_BF16): --precision bf16 runs far "
+                         "slower than fp32 here\n");
 }
 
 }  // namespace stf::cli

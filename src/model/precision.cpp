@@ -10,10 +10,10 @@
 
 namespace stf {
 
-bool cpu_has_amx_bf16() {
+bool cpu_has_fast_bf16() {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
-  return __builtin_cpu_supports("amx-bf16");
+  return __builtin_cpu_supports("amx-bf16") || __builtin_cpu_supports("avx512bf16");
 #else
   return false;
 #endif
@@ -31,7 +31,7 @@ bool cpu_has_avx512() {
 Precision parse_precision(const std::string& name) {
   if (name == "fp32") return Precision::fp32;
   if (name == "bf16") return Precision::bf16;
-  if (name == "auto") return cpu_has_amx_bf16() ? Precision::bf16 : Precision::fp32;
+  if (name == "auto") return cpu_has_fast_bf16() ? Precision::bf16 : Precision::fp32;
   throw Error("unknown precision '" + name + "'; use auto, fp32 or bf16");
 }
 

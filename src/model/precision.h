@@ -1,7 +1,8 @@
-// Number formats. Inference: fp32 by default; on CPUs with Intel AMX tile
-// units for bfloat16 (Sapphire Rapids and later), oneDNN runs bfloat16
-// convolutions several times faster than float32 (docs/performance.md), so
-// `auto` picks bf16 there. Training: float32 weights and optimiser always;
+// Number formats. Inference: fp32 by default; on CPUs with bfloat16 units,
+// Intel's AMX tiles (Sapphire Rapids and later) or the AVX512_BF16 dot
+// products (AMD Zen 4 and later, Intel Cooper Lake), oneDNN runs bfloat16
+// convolutions faster than float32 (several times with AMX, 1.6-1.9x on a
+// Zen 5; docs/performance.md), so `auto` picks bf16 there. Training: float32 weights and optimiser always;
 // `train --precision bf16` runs the forward passes under LibTorch's CPU
 // autocast to bfloat16 (BfloatAutocast).
 #pragma once
@@ -12,11 +13,11 @@ namespace stf {
 
 enum class Precision { fp32, bf16 };
 
-// "fp32" | "bf16" | "auto" (bf16 where cpu_has_amx_bf16(), else fp32);
+// "fp32" | "bf16" | "auto" (bf16 where cpu_has_fast_bf16(), else fp32);
 // anything else is an Error naming the choices.
 Precision parse_precision(const std::string& name);
 const char* precision_name(Precision p);
-bool cpu_has_amx_bf16();
+bool cpu_has_fast_bf16();  // AMX or AVX512_BF16 units
 bool cpu_has_avx512();
 
 // Readies a generator for inference: eval mode, BatchNorm and the residual
