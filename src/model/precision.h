@@ -2,9 +2,9 @@
 // Intel's AMX tiles (Sapphire Rapids and later) or the AVX512_BF16 dot
 // products (AMD Zen 4 and later, Intel Cooper Lake), oneDNN runs bfloat16
 // convolutions faster than float32 (several times with AMX, 1.6-1.9x on a
-// Zen 5; docs/performance.md), so `auto` picks bf16 there. Training: float32 weights and optimiser always;
-// `train --precision bf16` runs the forward passes under LibTorch's CPU
-// autocast to bfloat16 (BfloatAutocast).
+// Zen 5; docs/performance.md), so `auto` picks bf16 there. Training:
+// float32 weights and optimiser always; `train --precision bf16` runs the
+// forward passes under LibTorch's CPU autocast to bfloat16 (BfloatAutocast).
 #pragma once
 #include <string>
 #include <torch/torch.h>
