@@ -4,7 +4,7 @@
 // (and both timed alternately, ModelAgainstReference, for their ratio),
 // and `generate` end to end (decode, track, model, blend, encode) with its peak RSS, each
 // in its own process, on 720p and 224x224 clips; each in float32 and in
-// bfloat16 (generate --precision; fast on CPUs with AMX units only).
+// bfloat16 (generate --precision; fast only on CPUs with AMX or AVX512_BF16 units).
 //
 //   build/bench/bench_model                      (STF_BENCH_SECONDS=60 by default)
 //   build/bench/bench_model --benchmark_filter=EndToEnd

@@ -282,7 +282,8 @@ TEST(Generate, PresetReachesTheEncoder) {
 }
 
 // --precision bf16 on a CPU without bfloat16 units works, with a warning
-// that it is far slower there; fp32 and auto never warn.
+// that it is far slower there; fp32 and auto never warn; the summary names
+// the format used.
 TEST(Generate, Bfloat16WithoutBfloatUnitsWarns) {
   std::string dir = test::temp_dir("genbf16");
   std::string photo = test::shared_data("faces/london/neutral_001_03.jpg");
@@ -296,6 +297,11 @@ TEST(Generate, Bfloat16WithoutBfloatUnitsWarns) {
       << bf16.output;
   EXPECT_EQ(fp32.output.find("warning"), std::string::npos) << fp32.output;
   EXPECT_EQ(automatic.output.find("warning"), std::string::npos) << automatic.output;
+  // The summary line says which format the model ran in.
+  EXPECT_NE(bf16.output.find("frames/s, model in bf16"), std::string::npos) << bf16.output;
+  EXPECT_NE(fp32.output.find("frames/s, model in fp32"), std::string::npos) << fp32.output;
+  EXPECT_NE(automatic.output.find(cpu_has_fast_bf16() ? "model in bf16" : "model in fp32"), std::string::npos)
+      << automatic.output;
   EXPECT_TRUE(fs::exists(dir + "/bf16.mp4"));
 }
 

@@ -12,9 +12,9 @@ namespace stf::cli {
 void add_threads_option(CLI::App* cmd, int& threads);
 
 // A warning on stderr when `--precision bf16` was asked for on a CPU without
-// AMX bfloat16 units, where oneDNN runs bfloat16 far slower than float32 (on
-// an AVX2 CPU the lite model 24x, `generate` 6x, a `train` step 13x:
-// docs/performance.md).
+// bfloat16 units (AMX or AVX512_BF16), where oneDNN runs bfloat16 far slower
+// than float32 (on an AVX2 CPU the lite model 24x, `generate` 6x, a `train`
+// step 13x: docs/performance.md).
 void warn_if_slow_precision(const std::string& precision);
 
 // Each subcommand file defines one of these: it declares the subcommand and

@@ -304,7 +304,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
   const Precision precision = parse_precision(opt.precision);
   summary.precision = precision_name(precision);
   SyncTalkFace model = load_generator(summary.model);
-  prepare_inference(*model, precision);  // BatchNorm folded; bf16 on CPUs with AMX by default
+  prepare_inference(*model, precision);  // BatchNorm folded; bf16 by default on CPUs with bfloat16 units
   const int S = model->config().image_size;
   struct RestoreThreads {  // eval calls generate and then runs models of its own
     int torch_threads = torch::get_num_threads(), cv_threads = cv::getNumThreads();
