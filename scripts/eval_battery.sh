@@ -20,6 +20,7 @@ if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
 fi
 out=$1
 shift
+extra=("$@")  # options after OUT_DIR go to every eval
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${BIN:-$here/build/synctalkface}
 data=${DATA:-$here/../shared/data}
@@ -34,7 +35,6 @@ run() {  # name, eval options...
   "$bin" eval "$@" --json "$out/$name.json" "${extra[@]}" > "$out/$name.log" 2>&1 ||
     { echo "eval_battery: $name failed, see $out/$name.log" >&2; exit 1; }
 }
-extra=("$@")
 run sync --mode sync --data "$data/vox"
 run next --mode dub --data "$data/vox"
 run ret --data "$data/retalking"
