@@ -513,6 +513,16 @@ TEST(Train, InitStartsANewRunFromAnotherRunsWeights) {
   auto d = read_log(from_file + "/log.jsonl");
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0]["recon"], b[0]["recon"]);
+  // ... with another discriminator, which a model file does not hold (a training checkpoint does).
+  std::string wide = test::temp_dir("init_wide"), wide_run = test::temp_dir("init_wide_run");
+  std::ofstream(wide + "/c.json") << R"({"name": "lite", "disc_width": 4, "lr_discriminator": 1e-4})";
+  r = test::run_cli("train" + common + " --config " + q(wide + "/c.json") + " --out " + q(wide_run) + " --steps 1 --init " +
+                    q(exported + "/g.stfm"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(read_log(wide_run + "/log.jsonl")[0]["recon"], b[0]["recon"]);
+  test::expect_one_line_error(test::run_cli("train" + common + " --config " + q(wide + "/c.json") + " --out " +
+                                            q(fresh) + " --steps 1 --init " + q(first + "/last.ckpt")),
+                              "another network");
 
   test::expect_one_line_error(test::run_cli("train" + common + " --slots 24 --out " + q(fresh) + " --steps 1 --init " +
                                             q(first + "/last.ckpt")),

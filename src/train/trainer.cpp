@@ -284,6 +284,10 @@ bool init_from(const TrainOptions& opt, const std::map<std::string, torch::nn::M
   theirs.loss = opt.config.loss;
   theirs.hide_ref_mouth = opt.config.hide_ref_mouth;
   theirs.crop = opt.config.crop;  // a model may learn crops placed otherwise
+  if (model_file) {  // the discriminator starts fresh: it may be another one
+    theirs.disc_width = opt.config.disc_width;
+    theirs.lr_discriminator = opt.config.lr_discriminator;
+  }
   if (theirs.to_json() != opt.config.to_json())
     throw Error(opt.init + ": checkpoint has another network than --config (only the loss flags may differ)");
   if (!model_file) {
