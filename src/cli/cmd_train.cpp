@@ -94,8 +94,9 @@ void add_train_commands(CLI::App& root) {
   gen->add_option("--sync", g->train.sync, "Trained SyncNet checkpoint (needed for L_av)");
   gen->add_option("--init", g->train.init,
                   "Start from this generator checkpoint's weights, or an exported model's (e.g. the bundled one; the "
-                  "discriminator then starts fresh): a new run from step 0 with fresh optimisers, "
-                  "so loss flags, --hide-ref-mouth, --lr and data may differ (the network must be the same)")
+                  "discriminator then starts fresh, and may be another: a config's disc_width, lr_discriminator): a new run "
+                  "from step 0 with fresh optimisers, so loss flags, --hide-ref-mouth, --lr and data may differ (the "
+                  "generator must be the same)")
       ->excludes("--resume");
   gen->add_option("--sample-every", g->train.sample_every, "Steps between sample grid PNGs (0 = never)")->default_val(500);
   gen->add_flag("--no-memory", g->no_memory, "Ablation: no Audio-Lip Memory (Wav2Lip-style: decoder gets f_aud)");
