@@ -272,8 +272,9 @@ void copy_state(torch::nn::Module& from, torch::nn::Module& to) {
 // loss weights, hide_ref_mouth and crop placement may differ), into a run that starts at
 // step 0. From a training checkpoint every network comes (generator,
 // discriminator, lip critic); from an exported model file (`export`, e.g.
-// the bundled model) the generator only: the discriminator starts fresh and
-// the caller refreshes the critic. Returns true for a model file.
+// the bundled model) the generator only: the discriminator starts fresh (its
+// width and learning rate may differ) and the caller refreshes the critic.
+// Returns true for a model file.
 bool init_from(const TrainOptions& opt, const std::map<std::string, torch::nn::Module*>& modules,
                const torch::Device& device) {
   if (opt.init.empty()) return false;
@@ -289,7 +290,8 @@ bool init_from(const TrainOptions& opt, const std::map<std::string, torch::nn::M
     theirs.lr_discriminator = opt.config.lr_discriminator;
   }
   if (theirs.to_json() != opt.config.to_json())
-    throw Error(opt.init + ": checkpoint has another network than --config (only the loss flags may differ)");
+    throw Error(opt.init + ": checkpoint has another network than --config (only the loss flags may differ, and "
+                "from a model file the discriminator)");
   if (!model_file) {
     load_checkpoint(opt.init, {m, modules, {}}, device);
     return false;
