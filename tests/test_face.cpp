@@ -370,6 +370,66 @@ TEST(Face, SharpenAddsDetailToTheRedrawnMouthOnly) {
   EXPECT_LT(sd_b[2], 1.1 * sd_a[2]) << "sharpening amplified colour specks";
 }
 
+// In a video the model redraws the reference frame's mouth, soft: where the
+// generated face agrees with the reference at a few crop pixels' scale, the
+// reference's own fine lines come back at the frame's resolution; where the
+// model drew another mouth, nothing of the reference shows.
+TEST(Face, ReferenceDetailRestoresTheRedrawnMouthsLinesOnly) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const Landmarks& lm = p.lm;
+  const int S = CropOptions{}.size;
+  std::vector<cv::Point2f> mouth(lm.begin() + 48, lm.begin() + 68);
+  cv::Rect core = cv::boundingRect(mouth);
+  core = cv::Rect(core.x + core.width / 4, core.y + core.height / 4, core.width / 2, core.height / 2);
+  // The reference frame: the photo with teeth-like stripes 4 frame pixels wide over the mouth.
+  cv::Mat teeth = p.image.clone();
+  const cv::Rect lips = cv::boundingRect(mouth);
+  for (int x = lips.x; x < lips.br().x; ++x)
+    teeth(cv::Rect(x, lips.y, 1, lips.height)).setTo(x / 4 % 2 ? cv::Scalar(200, 200, 200) : cv::Scalar(80, 80, 80));
+  const float k = 2.5f;  // the photo's face is ~2.5x the crop's
+  cv::Mat reference;
+  cv::warpAffine(teeth, reference, p.to_crop * k, cv::Size(int(k * S), int(k * S)), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  // The model's rendering of it: the 96 px crop, blurred (the stripes, 1.6 crop pixels wide, nearly gone).
+  cv::Mat soft;
+  cv::GaussianBlur(crop_face(teeth, p.to_crop, S).image, soft, cv::Size(), 1.0);
+  BlendOptions off, on;
+  off.reference_detail = false;
+  ASSERT_TRUE(on.reference_detail) << "reference detail should be on by default";
+  auto paste = [&](const cv::Mat& generated, const BlendOptions& opt) {
+    cv::Mat out = p.image.clone();
+    paste_back(out, generated, p.to_crop, lm, opt, {}, reference);
+    return out;
+  };
+  const cv::Mat a = paste(soft, off), b = paste(soft, on);
+  EXPECT_GT(cv::PSNR(b(core), teeth(core)), cv::PSNR(a(core), teeth(core)) + 3) << "the reference's lines did not come back";
+  cv::Scalar mean_a, sd_a, mean_b, sd_b, mean_t, sd_t;
+  cv::meanStdDev(a(core), mean_a, sd_a);
+  cv::meanStdDev(b(core), mean_b, sd_b);
+  cv::meanStdDev(teeth(core), mean_t, sd_t);
+  EXPECT_GT(sd_b[1], 0.6 * sd_t[1]) << "the stripes' contrast: " << sd_b[1] << " of " << sd_t[1];
+  EXPECT_GT(sd_b[1], 1.5 * sd_a[1]);
+
+  // The reference frame's head 4 frame pixels to the left (a stripe's width): its stripes are moved onto the
+  // generated face's, not laid over them out of phase.
+  cv::Mat shifted;
+  cv::warpAffine(teeth, shifted, cv::Matx23f(1, 0, -4, 0, 1, 0), teeth.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  cv::warpAffine(shifted, reference, p.to_crop * k, reference.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  const cv::Mat e = paste(soft, on);
+  EXPECT_GT(cv::PSNR(e(core), teeth(core)), cv::PSNR(a(core), teeth(core)) + 2) << "the moved reference's lines are out of place";
+
+  // The model drew a closed, dark mouth instead: the reference's stripes must not show.
+  cv::Mat closed = crop_face(p.image, p.to_crop, S).image;
+  std::vector<cv::Point2f> in_crop;
+  cv::transform(mouth, in_crop, p.to_crop);
+  cv::rectangle(closed, cv::boundingRect(in_crop), cv::Scalar(60, 60, 110), cv::FILLED);
+  const cv::Mat c = paste(closed, off), d = paste(closed, on);
+  cv::meanStdDev(c(core), mean_a, sd_a);
+  cv::meanStdDev(d(core), mean_b, sd_b);
+  EXPECT_LT(sd_b[1], sd_a[1] + 3) << "the reference's mouth shows through";
+  EXPECT_GT(cv::PSNR(c, d), 40) << "another mouth: the paste should not change";
+}
+
 // A face larger than max_scale frame pixels per crop pixel is blended at
 // that scale and only the change is scaled up: the result must match the
 // blend at full size (the photo at 4x: ~10 frame pixels per crop pixel),

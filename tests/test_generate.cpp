@@ -121,6 +121,12 @@ TEST(Generate, ReferenceIsTheFaceFromLagFramesBeforeInTheSameShot) {
   ReferenceHistory itself(0);
   EXPECT_EQ(seen(itself.next(0, crop(5))), 5);
   EXPECT_EQ(seen(itself.next(0, crop(6))), 6);
+  // The sharp image given with a crop comes back with it.
+  ReferenceHistory sharp(2);
+  for (int i = 0; i < 5; ++i) {
+    const int got = seen(sharp.next(0, crop(i), 0, 0, {}, cv::Mat(1, 1, CV_8U, cv::Scalar(100 + i))));
+    EXPECT_EQ(sharp.sharp().at<uchar>(0, 0), 100 + got);
+  }
 }
 
 TEST(Generate, ReferenceChoiceMatchesTheMouthToTheSpeech) {

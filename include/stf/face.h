@@ -111,6 +111,7 @@ struct BlendOptions {
                             // chroma to the frame's at about half the mouth's height
   bool seamless = false;    // cv::seamlessClone instead of feathered alpha
   bool detail = true;       // the frame's fine texture kept where the generated face agrees with it
+  bool reference_detail = true;  // with detail: the redrawn mouth's fine lines from paste_back's `reference`
   float sharpen = 1.5f;     // elsewhere (the re-rendered mouth) an unsharp mask: its detail at the crop's
                             // pixel scale x (1 + sharpen); 0 = off. Not on the keep_frame path.
   bool keep_frame = true;   // with the model's silent rendering (paste_back's `silent`): the frame's own
@@ -134,8 +135,14 @@ cv::Mat lower_face_mask(const Landmarks& lm, const cv::Rect& roi);
 // silence; where it does not (a mouth in the frame the model would not render
 // in silence), the generated pixels. Detail transfer and colour matching's
 // global shift are then not needed; its local chroma step still applies.
+// `reference`, when given (and opt.reference_detail; generate passes a video
+// frame's): the crop the model was given as its reference, at any resolution
+// (crop_face's crop scaled up, square). It is moved by optical flow onto the
+// shapes the generated crop draws; where the two then agree in luminance at
+// a few crop pixels' scale, its finer detail replaces the generated face's.
 void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
-                const Landmarks& lm, const BlendOptions& opt = {}, const cv::Mat& silent = {});
+                const Landmarks& lm, const BlendOptions& opt = {}, const cv::Mat& silent = {},
+                const cv::Mat& reference = {});
 
 // ---- tracking ---------------------------------------------------------------------
 

@@ -39,7 +39,12 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
   cmd->add_flag("--align", o.align, "Rotate crops so the eye line is level")->group(g);
   cmd->add_flag("--seamless", o.seamless, "Paste back with cv::seamlessClone instead of a feathered mask")->group(g);
   cmd->add_flag("--no-detail", o.no_detail,
-                "Paste back the upscaled generated face as it is (default: the frame's own skin texture is kept where the generated face agrees with it)")
+                "Paste back the upscaled generated face as it is (default: the frame's own skin texture is kept where the generated face agrees with it; see also --no-reference-detail)")
+      ->group(g);
+  cmd->add_flag("--no-reference-detail", o.no_reference_detail,
+                "In a video, leave the re-rendered mouth as the model draws it, sharpened (default: its fine lines, "
+                "lip outline and teeth, come from the reference frame the model was given, at the video's "
+                "resolution, where the model drew the mouth as that frame has it)")
       ->group(g);
   cmd->add_option("--sharpen", o.sharpen,
                   "Sharpen the re-rendered mouth of a video (the model renders it at 96-128 px): its detail at the "
@@ -96,6 +101,7 @@ BlendOptions blend_options(const FaceCliOptions& o) {
   BlendOptions b;
   b.seamless = o.seamless;
   b.detail = !o.no_detail;
+  b.reference_detail = !o.no_reference_detail;
   b.sharpen = o.sharpen;
   b.motion_gain = o.motion_gain;
   b.keep_frame = !o.no_keep_frame;

@@ -1,6 +1,7 @@
 #include <limits>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/photo.hpp>
+#include <opencv2/video/tracking.hpp>
 
 #include "stf/face.h"
 
@@ -200,7 +201,8 @@ namespace {
 // detail; the redrawn mouth has none finer than the crop's pixel anyway. At
 // full size a 4000 px photo's face made ~65 MB float images per step.
 void paste_back_reduced(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop, const Landmarks& lm,
-                        const BlendOptions& opt, const cv::Mat& silent, const cv::Rect& roi, double f) {
+                        const BlendOptions& opt, const cv::Mat& silent, const cv::Mat& reference, const cv::Rect& roi,
+                        double f) {
   const int margin = static_cast<int>(std::ceil(2 * f));
   const cv::Rect outer = cv::Rect(roi.x - margin, roi.y - margin, roi.width + 2 * margin, roi.height + 2 * margin) &
                          cv::Rect(0, 0, frame.cols, frame.rows);
@@ -218,7 +220,7 @@ void paste_back_reduced(cv::Mat& frame, const cv::Mat& generated, const cv::Matx
   after = before.clone();
   BlendOptions at_scale = opt;
   at_scale.max_scale = std::numeric_limits<float>::infinity();
-  paste_back(after, generated, small_to_crop, small_lm, at_scale, silent);
+  paste_back(after, generated, small_to_crop, small_lm, at_scale, silent, reference);
   cv::subtract(after, before, change, cv::noArray(), CV_16SC3);
   cv::resize(change, change, outer.size(), 0, 0, cv::INTER_LINEAR);
   const cv::Mat mask = lower_face_mask(lm, outer);
@@ -234,10 +236,59 @@ void paste_back_reduced(cv::Mat& frame, const cv::Mat& generated, const cv::Matx
   }
 }
 
+// `reference` (a crop at k times the generated crop's resolution) seen in
+// the roi (`back`: crop -> roi pixels), moved so that its shapes lie where
+// the generated crop draws them: optical flow from the generated crop to the
+// reference shrunk to the crop's size, applied to the reference at its own
+// resolution (one resampling). The model draws the reference's lips again
+// but opened or closed as the speech asks; moved by the flow, the
+// reference's lines follow the drawn lips instead of showing them where the
+// reference had them. 8-bit BGR.
+cv::Mat reference_in_roi(const cv::Mat& generated, const cv::Mat& reference, const cv::Matx23f& back, cv::Size roi) {
+  const float k = float(reference.cols) / float(generated.cols);
+  cv::Mat g, r;
+  cv::cvtColor(generated, g, cv::COLOR_BGR2GRAY);
+  cv::resize(reference, r, generated.size(), 0, 0, cv::INTER_AREA);
+  cv::cvtColor(r, r, cv::COLOR_BGR2GRAY);
+  cv::Mat flow;  // (crop pixels) what the generated crop shows at c, the shrunk reference shows at c + flow(c)
+  cv::calcOpticalFlowFarneback(g, r, flow, 0.5, 3, 9, 3, 5, 1.1, 0);
+  cv::Matx23f to_crop;
+  cv::invertAffineTransform(back, to_crop);
+  cv::Mat at(roi, CV_32FC2);  // each roi pixel's crop coordinates, then its reference pixel
+  for (int y = 0; y < roi.height; ++y) {
+    cv::Vec2f* a = at.ptr<cv::Vec2f>(y);
+    for (int x = 0; x < roi.width; ++x)
+      a[x] = cv::Vec2f(to_crop(0, 0) * x + to_crop(0, 1) * y + to_crop(0, 2), to_crop(1, 0) * x + to_crop(1, 1) * y + to_crop(1, 2));
+  }
+  cv::Mat moved;
+  cv::remap(flow, moved, at, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  // Crop coordinate c lies at reference pixel k c; the shrunk reference's
+  // pixel i at k i + (k - 1) / 2 (resize's pixel centres).
+  const float offset = (k - 1) / 2;
+  for (int y = 0; y < roi.height; ++y) {
+    cv::Vec2f* a = at.ptr<cv::Vec2f>(y);
+    const cv::Vec2f* f = moved.ptr<cv::Vec2f>(y);
+    for (int x = 0; x < roi.width; ++x) a[x] = k * (a[x] + f[x]) + cv::Vec2f(offset, offset);
+  }
+  cv::Mat out;
+  cv::remap(reference, out, at, cv::noArray(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+  return out;
+}
+
+// paste_back's reference detail: the scale below which it is taken (in
+// crop pixels), and the luminance difference (grey levels, at that scale)
+// between the generated face and the reference at which it weighs exp(-1). On
+// retalking/face2 and face4 dubbed with speech1.wav, 1 crop pixel and 12
+// levels gave faint lip lines; 2.5 and 20 give lip outlines and, where the
+// model opened the mouth as the reference had, teeth (models/README.md,
+// session 34).
+constexpr double kReferenceScale = 2.5;
+constexpr float kReferenceTolerance = 20.f;
+
 }  // namespace
 
 void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
-                const Landmarks& lm, const BlendOptions& opt, const cv::Mat& silent) {
+                const Landmarks& lm, const BlendOptions& opt, const cv::Mat& silent, const cv::Mat& reference) {
   cv::Rect roi = cv::boundingRect(mask_polygon(lm, {0, 0}));
   roi = cv::Rect(roi.x - 2, roi.y - 2, roi.width + 4, roi.height + 4) & cv::Rect(0, 0, frame.cols, frame.rows);
   if (roi.empty()) return;
@@ -247,7 +298,7 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
   back(0, 2) -= roi.x;
   back(1, 2) -= roi.y;
   const double scale = std::sqrt(std::abs(back(0, 0) * back(1, 1) - back(0, 1) * back(1, 0)));
-  if (scale > opt.max_scale) return paste_back_reduced(frame, generated, to_crop, lm, opt, silent, roi, scale / opt.max_scale);
+  if (scale > opt.max_scale) return paste_back_reduced(frame, generated, to_crop, lm, opt, silent, reference, roi, scale / opt.max_scale);
   // Bicubic: the crop is upscaled (about 3x for a 720p face), and bilinear
   // interpolation blurs it further.
   cv::Mat warped;
@@ -297,6 +348,24 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
       const cv::Mat orig_low = blurred(orig, sigma);
       w = three(blurred(agreement(gen_low, orig_low, 12.f), sigma));
       gen += w.mul(orig - orig_low);
+      if (opt.reference_detail && !reference.empty()) {
+        // The redrawn mouth's detail from the reference crop, at its own
+        // (the frame's) resolution: the model draws the reference's lips
+        // again, soft and opened or closed as the speech asks, and the lines
+        // it blurs away (lip outline, teeth) are the reference's, moved onto
+        // the drawn shapes. Where the two still disagree at a few crop
+        // pixels' scale (the model drew another shape), none of it is taken.
+        const double rs = kReferenceScale * scale;
+        cv::Mat ref = reference_in_roi(generated, reference, back, roi.size());
+        ref.convertTo(ref, CV_32FC3);
+        const cv::Mat ref_coarse = smooth_field(ref, rs), gen_coarse = smooth_field(gen, rs);
+        cv::Mat d;  // their luminance difference at that scale (colour matching has moved the generated colours)
+        cv::transform(gen_coarse - ref_coarse, d, cv::Matx13f(0.114f, 0.587f, 0.299f));
+        cv::exp(-d.mul(d) / (kReferenceTolerance * kReferenceTolerance), d);
+        const cv::Mat wr = three(smooth_field(d, rs)).mul(cv::Scalar::all(1) - w);
+        gen = gen_coarse + wr.mul(ref - ref_coarse) + (cv::Scalar::all(1) - wr).mul(gen - gen_coarse);
+        w += wr;
+      }
     }
     if (opt.sharpen > 0) {
       // Luminance only: the crop's colour detail is mostly the model's

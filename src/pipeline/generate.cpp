@@ -68,6 +68,7 @@ struct Item {
   cv::Matx23f to_crop;
   cv::Mat generated;   // S x S BGR when the face was found
   cv::Mat silent;      // a photo's crop rendered with silent audio (BlendOptions::keep_frame), else empty
+  cv::Mat reference;   // a video frame's reference crop at up to the frame's resolution (sharp_crop), or empty
 };
 
 // Runs a stage; the first failure is kept and closes every queue so the
@@ -212,6 +213,20 @@ class Source {
   std::vector<TrackedFrame> cache_;
 };
 
+// The face crop at up to kSharpScale times the model's resolution, as far as
+// the frame has pixels for it; empty where the face is not larger in the
+// frame than in the crop. paste_back takes the fine detail of the redrawn
+// mouth from the reference's.
+constexpr double kSharpScale = 4;
+cv::Mat sharp_crop(const cv::Mat& frame, const cv::Matx23f& to_crop, int S) {
+  const double k = std::min(kSharpScale, 1 / double(std::hypot(to_crop(0, 0), to_crop(0, 1))));
+  if (k < 1.2) return {};
+  const int side = static_cast<int>(std::lround(k * S));
+  cv::Mat out;
+  cv::warpAffine(frame, out, to_crop * float(side / double(S)), cv::Size(side, side), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  return out;
+}
+
 // The head's pose in its crop: the landmarks that do not move with speech
 // (jaw above the chin, nose, eyes), in crop coordinates over the crop's side.
 std::vector<cv::Point2f> pose_points(const Landmarks& lm, const cv::Matx23f& to_crop, int S) {
@@ -235,12 +250,17 @@ double pose_distance(const std::vector<cv::Point2f>& a, const std::vector<cv::Po
 
 }  // namespace
 
+torch::Tensor ReferenceHistory::take(size_t i) {
+  sharp_ = recent_[i].sharp;
+  return recent_[i].crop;
+}
+
 torch::Tensor ReferenceHistory::next(int64_t segment, const torch::Tensor& crop, double opening,
-                                     double loudness_rank, const std::vector<cv::Point2f>& pose) {
+                                     double loudness_rank, const std::vector<cv::Point2f>& pose, const cv::Mat& sharp) {
   if (segment != segment_) recent_.clear(), segment_ = segment;
-  recent_.push_back({crop, opening, pose, ++count_});
+  recent_.push_back({crop, opening, pose, ++count_, sharp});
   if (recent_.size() > lag_ + choice_ + 1) recent_.pop_front();
-  if (recent_.size() <= lag_ + 1) return recent_.front().crop;
+  if (recent_.size() <= lag_ + 1) return take(0);
   size_t n = recent_.size() - lag_;  // candidates: recent_[0, n), at least lag frames back
   // A head turned quickly is posed unlike every crop lag frames back: then the
   // crops from near_lag frames back take part too (recent_[0, wide)), and if
@@ -251,7 +271,7 @@ torch::Tensor ReferenceHistory::next(int64_t segment, const torch::Tensor& crop,
   double nearest = *std::min_element(dist.begin(), dist.begin() + n);
   const double nearest_wide = *std::min_element(dist.begin(), dist.end());
   if (nearest > kFarPose && nearest_wide < nearest) n = wide, nearest = nearest_wide;
-  if (near_lag_ > 0 && nearest > kFarPose) return recent_.back().crop;
+  if (near_lag_ > 0 && nearest > kFarPose) return take(recent_.size() - 1);
   // Only the candidates posed nearly as this frame is (within kPoseTolerance
   // of the nearest) take part; among them, the mouth is matched to the speech.
   std::vector<bool> posed(n);
@@ -272,7 +292,7 @@ torch::Tensor ReferenceHistory::next(int64_t segment, const torch::Tensor& crop,
   // Keep the last frame's choice while it is nearly as good: fewer jumps between references.
   if (held < n && gap[held] <= gap[best] + kHold) best = held;
   chosen_ = recent_[best].number;
-  return recent_[best].crop;
+  return take(best);
 }
 
 std::vector<double> ranks(const std::vector<float>& values) {
@@ -396,7 +416,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
       while (generated.pop(it)) {
         if (it.face.found) {
           cv::Mat frame = it.frame.clone();
-          paste_back(frame, it.generated, it.to_crop, it.face.landmarks, o.blend, it.silent);
+          paste_back(frame, it.generated, it.to_crop, it.face.landmarks, o.blend, it.silent, it.reference);
           if (it.fade < 1) cv::addWeighted(frame, it.fade, it.frame, 1 - it.fade, 0, frame);
           writer.write(frame);
           ++summary.frames_with_face;
@@ -417,6 +437,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
     ReferenceHistory references(static_cast<size_t>(std::llround(std::max(0.0, o.ref_lag) * summary.fps)),
                                 static_cast<size_t>(std::llround(std::max(0.0, o.ref_choice) * summary.fps)),
                                 static_cast<size_t>(std::max<int64_t>(1, std::llround(kNearestReference * summary.fps))));
+    const bool sharp = !photo && o.blend.detail && o.blend.reference_detail;  // paste_back's reference detail
     std::vector<Item> batch;
     bool more = true;
     while (more) {
@@ -434,7 +455,9 @@ GenerateSummary generate(const GenerateOptions& opt) {
         if (photo && !photo_skips.empty()) continue;
         faces.push_back(to_tensor(crop_face(b.frame, b.to_crop, S).image));
         refs.push_back(references.next(b.segment, faces.back(), mouth_opening(b.face.landmarks),
-                                       loudness_rank[static_cast<size_t>(b.index)], pose_points(b.face.landmarks, b.to_crop, S)));
+                                       loudness_rank[static_cast<size_t>(b.index)], pose_points(b.face.landmarks, b.to_crop, S),
+                                       sharp ? sharp_crop(b.frame, b.to_crop, S) : cv::Mat()));
+        b.reference = references.sharp();
       }
       if (!mels.empty()) {
         const int64_t B = static_cast<int64_t>(mels.size());

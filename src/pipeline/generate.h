@@ -88,9 +88,12 @@ class ReferenceHistory {
   explicit ReferenceHistory(size_t lag, size_t choice = 0, size_t near_lag = 0)
       : lag_(lag), choice_(choice), near_lag_(near_lag) {}
   // crop (3, S, S), its mouth opening, the speech's loudness rank in [0, 1],
-  // its pose (the landmarks that do not move with speech, in crop sides; empty = unknown) -> reference (3, S, S)
+  // its pose (the landmarks that do not move with speech, in crop sides; empty = unknown),
+  // the same crop at a higher resolution (any image; may be empty) -> reference (3, S, S)
   torch::Tensor next(int64_t segment, const torch::Tensor& crop, double opening = 0, double loudness_rank = 0,
-                     const std::vector<cv::Point2f>& pose = {});
+                     const std::vector<cv::Point2f>& pose = {}, const cv::Mat& sharp = {});
+  // The `sharp` image given with the crop that the last next() returned.
+  const cv::Mat& sharp() const { return sharp_; }
   void reset() { recent_.clear(); }  // the face was lost
 
  private:
@@ -108,10 +111,13 @@ class ReferenceHistory {
     double opening;
     std::vector<cv::Point2f> pose;
     int64_t number;  // counts the crops seen
+    cv::Mat sharp;
   };
+  torch::Tensor take(size_t i);  // recent_[i] is the reference
   size_t lag_, choice_, near_lag_;
   int64_t segment_ = -1, count_ = 0, chosen_ = -1;
   std::deque<Crop> recent_;  // the last lag + choice + 1 crops of the shot
+  cv::Mat sharp_;
 };
 
 // Rank of each value among all of them, in [0, 1] (0 = the smallest; ties
