@@ -469,6 +469,26 @@ TEST(Face, LargeFaceBlendedAtReducedScaleMatchesFullSize) {
     cv::cvtColor(changed, changed, cv::COLOR_BGR2GRAY);
     EXPECT_EQ(cv::countNonZero(changed & outside), 0) << path << ": pixels outside the mask changed";
   }
+  // The video path with a reference (stripes over the lips, the crop at 4x its size; the model's soft
+  // rendering of it): its detail is taken at the reduced scale as at full size.
+  const int S = CropOptions{}.size;
+  cv::Mat teeth = big.clone(), reference, soft;
+  const cv::Rect lips_big = cv::boundingRect(mouth);
+  for (int x = lips_big.x; x < lips_big.br().x; ++x)
+    teeth(cv::Rect(x, lips_big.y, 1, lips_big.height)).setTo(x / 16 % 2 ? cv::Scalar(200, 200, 200) : cv::Scalar(80, 80, 80));
+  cv::warpAffine(teeth, reference, m * 4.f, cv::Size(4 * S, 4 * S), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  cv::GaussianBlur(crop_face(teeth, m, S).image, soft, cv::Size(), 1.0);
+  BlendOptions full, reduced, without;
+  full.max_scale = without.max_scale = std::numeric_limits<float>::infinity();
+  without.reference_detail = false;
+  cv::Mat a = big.clone(), b = big.clone(), c = big.clone(), d;
+  paste_back(a, soft, m, lm, full, {}, reference);
+  paste_back(b, soft, m, lm, reduced, {}, reference);
+  paste_back(c, soft, m, lm, without, {}, reference);
+  cv::absdiff(a, c, d);
+  ASSERT_GT(cv::mean(d, outside == 0)[1], 3) << "the reference changed nothing";
+  cv::absdiff(a, b, d);
+  for (int ch = 0; ch < 3; ++ch) EXPECT_LT(cv::mean(d, outside == 0)[ch], 1.5) << "with a reference";
 }
 
 // On the keep-frame path the speech's change in brightness is multiplied
