@@ -214,9 +214,9 @@ class Source {
 };
 
 // The face crop at up to kSharpScale times the model's resolution, as far as
-// the frame has pixels for it; empty where the face is not larger in the
-// frame than in the crop. paste_back takes the fine detail of the redrawn
-// mouth from the reference's.
+// the frame has pixels for it; empty where the face is less than 1.2 times
+// as large in the frame as in the crop (paste_back adds no detail there).
+// paste_back takes the fine detail of the redrawn mouth from the reference's.
 constexpr double kSharpScale = 4;
 cv::Mat sharp_crop(const cv::Mat& frame, const cv::Matx23f& to_crop, int S) {
   const double k = std::min(kSharpScale, 1 / double(std::hypot(to_crop(0, 0), to_crop(0, 1))));
