@@ -47,8 +47,8 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
                 "resolution, where the model drew the mouth as that frame has it)")
       ->group(g);
   cmd->add_option("--sharpen", o.sharpen,
-                  "Sharpen the re-rendered mouth of a video (the model renders it at 96-128 px): its detail at the "
-                  "model's pixel scale is multiplied by 1 + this; 0 = off")
+                  "Sharpen the re-rendered mouth of a video where the reference frame gives it no detail (the model "
+                  "renders it at 96-128 px): its detail at the model's pixel scale is multiplied by 1 + this; 0 = off")
       ->default_val(BlendOptions{}.sharpen)->check(CLI::Range(0.0, 5.0))->group(g);
   cmd->add_flag("--no-keep-frame", o.no_keep_frame,
                 "Paste back the model's rendering of the whole lower face (default: where the model's rendering of "
