@@ -70,6 +70,9 @@ cv::Mat blurred(const cv::Mat& m, double sigma) {
   return out;
 }
 
+// BGR weights of luminance (Y), for cv::transform.
+const cv::Matx13f kLuma(0.114f, 0.587f, 0.299f);
+
 // A one-channel weight as three channels.
 cv::Mat three(const cv::Mat& w) {
   cv::Mat w3;
@@ -150,8 +153,8 @@ cv::Mat keep_frame(const cv::Mat& target, const cv::Mat& warped, const cv::Mat& 
   warped_silent.convertTo(silent, CV_32FC3);
   const double sigma = 2.5 * std::max(1.0, scale);  // a few of the crop's pixels seen in the frame
   const cv::Mat w = smooth_field(agreement(smooth_field(frame, sigma), smooth_field(silent, sigma), 25.f), sigma / 2);
-  cv::Mat luma;  // of the speech's change, BGR weights of Y
-  cv::transform(gen - silent, luma, cv::Matx13f(0.114f, 0.587f, 0.299f));
+  cv::Mat luma;  // of the speech's change
+  cv::transform(gen - silent, luma, kLuma);
   cv::Mat out = gen + (gain - 1) * three(luma) + three(w).mul(frame - silent);
   out.convertTo(out, CV_8UC3);
   return out;
@@ -360,7 +363,7 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
         ref.convertTo(ref, CV_32FC3);
         const cv::Mat ref_coarse = smooth_field(ref, rs), gen_coarse = smooth_field(gen, rs);
         cv::Mat d;  // their luminance difference at that scale (colour matching has moved the generated colours)
-        cv::transform(gen_coarse - ref_coarse, d, cv::Matx13f(0.114f, 0.587f, 0.299f));
+        cv::transform(gen_coarse - ref_coarse, d, kLuma);
         cv::exp(-d.mul(d) / (kReferenceTolerance * kReferenceTolerance), d);
         const cv::Mat wr = three(smooth_field(d, rs)).mul(cv::Scalar::all(1) - w);
         gen = gen_coarse + wr.mul(ref - ref_coarse) + (cv::Scalar::all(1) - wr).mul(gen - gen_coarse);
@@ -371,7 +374,7 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
       // Luminance only: the crop's colour detail is mostly the model's
       // colour noise (blue and purple specks on lips and teeth).
       cv::Mat luma;
-      cv::transform(own, luma, cv::Matx13f(0.114f, 0.587f, 0.299f));  // BGR weights of Y
+      cv::transform(own, luma, kLuma);
       const cv::Mat own_luma = three(luma);
       gen += opt.sharpen * (w.empty() ? own_luma : cv::Mat((cv::Scalar::all(1) - w).mul(own_luma)));
     }
