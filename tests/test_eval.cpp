@@ -226,6 +226,7 @@ TEST(Eval, ScoresARealClipWithTheCeilingOnTop) {
   EXPECT_DOUBLE_EQ(s["real"]["mean"]["ssim"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(s["real"]["mean"]["lmd"].get<double>(), 0.0);
   EXPECT_NEAR(s["real"]["mean"]["mouth_corr"].get<double>(), 1.0, 1e-9);  // the speaker's mouth moves
+  EXPECT_DOUBLE_EQ(s["real"]["mean"]["mouth_range"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(s["real"]["mean"]["mouth_sharpness"].get<double>(), 1.0);
   EXPECT_LT(s["model"]["mean"]["mouth_sharpness"].get<double>(), 1.0);  // a 96 px mouth upscaled into the frame
   EXPECT_DOUBLE_EQ(s["real"]["mean"]["mouth_motion"].get<double>(), 1.0);
@@ -303,6 +304,28 @@ TEST(Eval, SyncModeComparesOwnWithShiftedSpeech) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/e0.json"));
   test::expect_one_line_error(test::run_cli("eval --mode sync --audio '" + clip + "' --data '" + clip + "'"),
                               "--mode dub");  // once silently ignored outside dub mode
+}
+
+// Photo mode: the clip's most closed-mouthed frame as a still, driven by the
+// clip's own speech. On a GRID speaker (heard once in training) the drawn
+// mouth opens and closes with the real one; the photo's mouth opened by the
+// model's darkening (--mouth-open, the default) spreads its opening wider
+// than the darkening alone does.
+TEST(Eval, PhotoModeDrivesTheClipsStillWithItsOwnSpeech) {
+  std::string dir = test::temp_dir("eval_photo");
+  const std::string clip = test::shared_data("grid/bbaf2n.mpg");
+  std::map<std::string, nlohmann::json> model;
+  for (std::string flag : {"", "--mouth-open 0"}) {
+    test::CliResult r = test::run_cli("eval --mode photo --data '" + clip + "' --json '" + dir + "/e.json' --threads 2 " + flag);
+    ASSERT_EQ(r.status, 0) << r.output;
+    nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/e.json"));
+    EXPECT_EQ(j["mode"], "photo");
+    EXPECT_DOUBLE_EQ(j["systems"]["real"]["mean"]["mouth_range"].get<double>(), 1.0);
+    model[flag] = j["systems"]["model"]["clips"][0];
+    EXPECT_NEAR(model[flag]["frames"].get<double>(), j["systems"]["real"]["clips"][0]["frames"].get<double>(), 1);
+  }
+  EXPECT_GT(model[""]["mouth_corr"].get<double>(), 0.5);
+  EXPECT_GT(model[""]["mouth_range"].get<double>(), model["--mouth-open 0"]["mouth_range"].get<double>() + 0.2);
 }
 
 TEST(Eval, DubModeScoresSyncOnly) {

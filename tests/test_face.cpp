@@ -508,6 +508,7 @@ TEST(Face, MotionGainScalesTheSpeechsBrightnessChangeOnly) {
   auto paste = [&](const cv::Mat& generated, float gain) {
     BlendOptions opt;
     opt.motion_gain = gain;
+    opt.mouth_open = 0;  // the brightness alone
     cv::Mat out = photo.clone();
     paste_back(out, generated, p.to_crop, lm, opt, silent);
     return out;
@@ -532,6 +533,66 @@ TEST(Face, MotionGainScalesTheSpeechsBrightnessChangeOnly) {
   EXPECT_GT(cv::PSNR(paste(silent, 3), photo), 50) << "silence should still give the photo";
 }
 
+// On the keep-frame path the lips darkened by the speech open the photo's
+// mouth: by mouth_open % of the mouth's width per grey level, as dlib's
+// landmark fit of the result measures it (the inner lips apart, the lower
+// lip further down than the upper lip goes up, the chin almost still); a
+// brightening or silence opens nothing, and outside the mask nothing changes.
+TEST(Face, DarkenedLipsOpenThePhotosMouth) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const cv::Mat& photo = p.image;
+  const Landmarks& lm = p.lm;
+  cv::Mat silent;
+  cv::GaussianBlur(crop_face(photo, p.to_crop, CropOptions{}.size).image, silent, cv::Size(), 1.5);
+  std::vector<cv::Point> lips;  // the outer lip polygon in the crop
+  for (int i = 48; i < 60; ++i) {
+    const cv::Point2f c = p.to_crop * cv::Vec3f(lm[i].x, lm[i].y, 1.f);
+    lips.emplace_back(c);
+  }
+  auto with_lips = [&](double change) {  // the silent rendering with the lips `change` levels brighter
+    cv::Mat lip_mask = cv::Mat::zeros(silent.size(), CV_8U), out = silent.clone();
+    cv::fillPoly(lip_mask, std::vector<std::vector<cv::Point>>{lips}, cv::Scalar(255));
+    cv::add(silent, cv::Scalar::all(change), out, lip_mask);
+    if (change < 0) cv::subtract(silent, cv::Scalar::all(-change), out, lip_mask);
+    return out;
+  };
+  auto paste = [&](const cv::Mat& generated, float open) {
+    BlendOptions opt;
+    opt.mouth_open = open;
+    cv::Mat out = photo.clone();
+    paste_back(out, generated, p.to_crop, lm, opt, silent);
+    return out;
+  };
+  auto fit = [](const cv::Mat& img) {
+    const std::vector<TrackedFrame> t = track_frames({img}, TrackerOptions{});
+    EXPECT_TRUE(t[0].face.found);
+    return t[0].face.landmarks;
+  };
+  const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  const cv::Mat dark = with_lips(-20);
+  const Landmarks closed = fit(paste(dark, 0)), opened = fit(paste(dark, 1));
+  const float h = 0.20f * width;  // 1% of the width per level
+  auto gap = [](const Landmarks& l) { return l[66].y - l[62].y; };
+  EXPECT_NEAR(gap(opened) - gap(closed), h, 0.35f * h) << "mouth width " << width;
+  EXPECT_GT(opened[57].y - closed[57].y, 0.5f * h) << "the lower lip should go down";
+  EXPECT_LT(std::abs(opened[51].y - closed[51].y), 0.4f * h) << "the upper lip moves less";
+  EXPECT_LT(std::abs(opened[8].y - closed[8].y), 0.25f * h) << "the chin moves little";
+  const Landmarks half = fit(paste(dark, 0.5f));
+  EXPECT_NEAR(gap(half) - gap(closed), h / 2, 0.35f * h / 2);
+
+  cv::Mat diff;
+  cv::absdiff(paste(with_lips(20), 1), paste(with_lips(20), 0), diff);
+  EXPECT_EQ(cv::countNonZero(diff.reshape(1)), 0) << "a brightening opened the mouth";
+  EXPECT_GT(cv::PSNR(paste(silent, 1), photo), 50) << "silence should give the photo";
+  cv::absdiff(paste(dark, 1), photo, diff);
+  cv::Mat changed;  // 8-bit sum of the channels' differences: > 0 where any changed
+  cv::transform(diff, changed, cv::Matx13f(1, 1, 1));
+  const cv::Mat outside = lower_face_mask(lm, cv::Rect(0, 0, photo.cols, photo.rows)) <= 0;
+  EXPECT_GT(cv::countNonZero(changed), 500);
+  EXPECT_EQ(cv::countNonZero(changed & outside), 0) << "pixels outside the mask changed";
+}
+
 // With the model's silent rendering of a photo (generate's keep_frame): in
 // silence the photo comes back as it is, not the soft rendering; the speech's
 // change is added to the photo; a mouth in the photo that the silent
@@ -554,6 +615,7 @@ TEST(Face, KeepFrameAddsOnlyTheSpeechsChangeToThePhoto) {
     return (s[0] + s[1] + s[2]) / 3;
   };
   BlendOptions keep, plain;
+  keep.mouth_open = 0;  // the change alone, not the opening it reads (DarkenedLipsOpenThePhotosMouth)
   plain.keep_frame = false;
 
   cv::Mat quiet = photo.clone(), soft = photo.clone();

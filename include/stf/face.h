@@ -116,7 +116,9 @@ struct BlendOptions {
                             // pixel scale x (1 + sharpen); 0 = off. Not on the keep_frame path.
   bool keep_frame = true;   // with the model's silent rendering (paste_back's `silent`): the frame's own
                             // pixels plus the speech's change, where that rendering matches the frame
-  float motion_gain = 2.0f;  // on that path, the speech's change in luminance times this (1 = as rendered)
+  float motion_gain = 1.0f;  // on that path, the speech's change in luminance times this (1 = as rendered)
+  float mouth_open = 1.0f;   // and the mouth opened by this % of its width per grey level the speech darkens
+                             // the lips by (mean over them); 0 = off
   float max_scale = 6.0f;    // a face larger than this many frame pixels per crop pixel is blended at that
                              // scale, and the change it makes scaled up (the frame keeps its own detail)
 };
@@ -135,6 +137,8 @@ cv::Mat lower_face_mask(const Landmarks& lm, const cv::Rect& roi);
 // silence; where it does not (a mouth in the frame the model would not render
 // in silence), the generated pixels. Detail transfer and colour matching's
 // global shift are then not needed; its local chroma step still applies.
+// The luminance the speech takes off the lips there also opens the frame's
+// mouth (opt.mouth_open): lips apart, jaw down, the inside painted.
 // `reference`, when given (and opt.reference_detail; generate passes a video
 // frame's): the crop the model was given as its reference, at any resolution
 // (crop_face's crop scaled up, square). It is moved by optical flow onto the

@@ -1,5 +1,5 @@
 // synctalkface eval --data CLIPS... [--model FILE] [--baseline FILE]
-// [--json OUT] [--report OUT.html] [--mode reconstruct|dub|sync] [--audio-shift S]:
+// [--json OUT] [--report OUT.html] [--mode reconstruct|dub|sync|photo] [--audio-shift S]:
 // scores re-generated clips against the real ones.
 #include <cstdio>
 #include <filesystem>
@@ -46,8 +46,10 @@ void add_eval_command(CLI::App& root) {
                   "reconstruct: each clip driven by its own audio; dub: by other speech (sync metrics, and the "
                   "correlation with the speaker's mouth where the speech is a video); sync: reconstruct each clip "
                   "with its own audio and with it shifted by --audio-shift, and compare the mouth landmark "
-                  "distances (per clip, and over all with a 95% bootstrap interval)")
-      ->default_val("reconstruct")->check(CLI::IsMember({"reconstruct", "dub", "sync"}));
+                  "distances (per clip, and over all with a 95% bootstrap interval); photo: each clip's frame "
+                  "with the most closed mouth, as a still photo, driven by the clip's own audio (read MouthR and "
+                  "Range: PSNR and LMD also count the head motion a still lacks)")
+      ->default_val("reconstruct")->check(CLI::IsMember({"reconstruct", "dub", "sync", "photo"}));
   cmd->add_option("--audio", o->eval.dub_audio, "dub: this speech for every clip (default: the next clip's audio)");
   cmd->add_option("--audio-shift", o->eval.audio_shift,
                   "Delay the driving audio by this many seconds (a sync check: scores should get worse); "
@@ -84,17 +86,18 @@ void add_eval_command(CLI::App& root) {
     const bool truth = r["systems"]["real"]["mean"].contains("lmd_truth");
     const bool driver = r["systems"]["real"]["mean"].contains("driver_corr");
     auto row = [&](const std::string& name, nlohmann::json m) {  // a copy: missing metrics (dub mode) read as null
-      std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s %7s %7s%s%s\n", name.c_str(), cell(m["psnr"], "%.2f").c_str(),
+      std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s %7s %7s %7s%s%s\n", name.c_str(), cell(m["psnr"], "%.2f").c_str(),
                   cell(m["ssim"], "%.4f").c_str(), cell(m["lmd"], "%.3f").c_str(), cell(m["lmd_norm"], "%.4f").c_str(),
-                  cell(m["mouth_corr"], "%.3f").c_str(), cell(m["mouth_sharpness"], "%.3f").c_str(),
+                  cell(m["mouth_corr"], "%.3f").c_str(), cell(m["mouth_range"], "%.3f").c_str(),
+                  cell(m["mouth_sharpness"], "%.3f").c_str(),
                   cell(m["mouth_motion"], "%.3f").c_str(),
                   cell(m["lse_d"], "%.3f").c_str(),
                   cell(m["lse_c"], "%.3f").c_str(),
                   truth ? ("  " + cell(m["lmd_truth"], "%13.4f")).c_str() : "",
                   driver ? ("  " + cell(m["driver_corr"], "%8.3f")).c_str() : "");
     };
-    std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s %7s %7s%s%s\n", "system (mean)", "PSNR", "SSIM", "LMD(px)", "LMD/IOD", "MouthR",
-                "Sharp", "Motion", "LSE-D*", "LSE-C*", truth ? "  LMD-truth/IOD" : "", driver ? "  SpeakerR" : "");
+    std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s %7s %7s %7s%s%s\n", "system (mean)", "PSNR", "SSIM", "LMD(px)", "LMD/IOD", "MouthR",
+                "Range", "Sharp", "Motion", "LSE-D*", "LSE-C*", truth ? "  LMD-truth/IOD" : "", driver ? "  SpeakerR" : "");
     for (const auto& [name, s] : r["systems"].items()) row(name, s["mean"]);
     if (shows_medians(r)) {  // one clip with a failed tracking can drag a mean
       std::printf("(median)\n");

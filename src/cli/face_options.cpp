@@ -59,6 +59,11 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
                   "With the frame kept (a photo): the change in brightness the speech makes to the mouth (an "
                   "opening darkens it) times this; 1 = as the model renders it")
       ->default_val(BlendOptions{}.motion_gain)->check(CLI::Range(0.0, 5.0))->group(g);
+  cmd->add_option("--mouth-open", o.mouth_open,
+                  "With the frame kept (a photo): open the mouth by this % of its width for each grey level the "
+                  "speech darkens the model's lips by (the model draws an opening on a still face mostly as a "
+                  "darkening); the lips move apart, the jaw follows, the inside is painted; 0 = off")
+      ->default_val(BlendOptions{}.mouth_open)->check(CLI::Range(0.0, 5.0))->group(g);
   cmd->add_flag("--strict", o.strict, "Frames without a face are an error (default: passed through unchanged)")
       ->group(g);
 }
@@ -104,6 +109,7 @@ BlendOptions blend_options(const FaceCliOptions& o) {
   b.reference_detail = !o.no_reference_detail;
   b.sharpen = o.sharpen;
   b.motion_gain = o.motion_gain;
+  b.mouth_open = o.mouth_open;
   b.keep_frame = !o.no_keep_frame;
   return b;
 }

@@ -14,7 +14,8 @@ struct FaceCliOptions {
   std::vector<float> box;  // top bottom left right; empty = detect
   bool nosmooth = false, is_static = false, strict = false, seamless = false, no_detail = false, no_reference_detail = false, no_keep_frame = false, align = false;
   bool no_fit_check = false;
-  float sharpen = BlendOptions{}.sharpen, motion_gain = BlendOptions{}.motion_gain;
+  float sharpen = BlendOptions{}.sharpen, motion_gain = BlendOptions{}.motion_gain,
+        mouth_open = BlendOptions{}.mouth_open;
   int smooth_radius = 2, detect_every = 5, detect_size = 480;
   std::string select = "largest", detector = "auto", detector_model, landmark_model;
 };

@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <unistd.h>
 
@@ -89,6 +90,23 @@ double driver_correlation(const Track& shown, double fps, const Track& driver) {
   return a.size() < 10 ? std::nan("") : pearson(a, b);
 }
 
+double std_dev(const std::vector<double>& v) {
+  if (v.empty()) return 0;
+  double sum = 0, sq = 0;
+  for (double x : v) sum += x, sq += x * x;
+  const double m = sum / v.size();
+  return std::sqrt(std::max(0.0, sq / v.size() - m * m));
+}
+
+// The frame whose mouth is the most closed (eval's photo mode), or -1 without a face.
+int64_t most_closed_mouth(const Track& t) {
+  int64_t best = -1;
+  for (size_t i = 0; i < t.faces.size(); ++i)
+    if (t.faces[i].found && (best < 0 || mouth_opening(t.faces[i].landmarks) < mouth_opening(t.faces[best].landmarks)))
+      best = static_cast<int64_t>(i);
+  return best;
+}
+
 // Scores `shown` frames against the real ones on the real frames' crops,
 // and their lip sync with the driving audio. driver (dub mode, when the
 // speech came from a video with a face): the speaker's own mouth.
@@ -144,6 +162,7 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
   j["lmd"] = lmd_sum / std::max<int64_t>(1, n_lm);
   j["lmd_norm"] = lmdn_sum / std::max<int64_t>(1, n_lm);
   j["mouth_corr"] = pearson(open_real, open_shown);
+  if (const double sd = std_dev(open_real); sd > 0) j["mouth_range"] = std_dev(open_shown) / sd;
   if (detail_real > 0) j["mouth_sharpness"] = detail_shown / detail_real;
   double truth_sum = 0;
   int64_t n_truth = 0;
@@ -205,7 +224,7 @@ std::vector<cv::Mat> reference_copy(const Track& real, const CropOptions& crop, 
 
 void summarize_clips(nlohmann::json& system) {
   nlohmann::json mean, median;
-  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "mouth_corr", "mouth_sharpness", "mouth_motion", "driver_corr", "lmd_truth", "lse_d", "lse_c"}) {
+  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "mouth_corr", "mouth_range", "mouth_sharpness", "mouth_motion", "driver_corr", "lmd_truth", "lse_d", "lse_c"}) {
     std::vector<double> all;  // "inf" as infinity
     double sum = 0;
     int finite = 0;
@@ -292,9 +311,9 @@ bool shows_medians(const nlohmann::json& results) {
 
 nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) {
   if (opt.clips.empty()) throw Error("no clips to evaluate: pass video files with --data");
-  const bool dub = opt.mode == "dub", sync_check = opt.mode == "sync";
-  if (!dub && !sync_check && opt.mode != "reconstruct")
-    throw Error("--mode must be reconstruct, dub or sync, not '" + opt.mode + "'");
+  const bool dub = opt.mode == "dub", sync_check = opt.mode == "sync", photo = opt.mode == "photo";
+  if (!dub && !sync_check && !photo && opt.mode != "reconstruct")
+    throw Error("--mode must be reconstruct, dub, sync or photo, not '" + opt.mode + "'");
   if (!dub && !opt.dub_audio.empty())
     throw Error("--audio is the speech to dub the clips with: use it with --mode dub (the other modes use each clip's own)");
   if (sync_check && opt.audio_shift == 0)
@@ -370,10 +389,18 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
       systems["real"]["clips"].push_back(score(clip, real, real, crop, sync, dub, truth, drv));
       Track copy = track_frames(reference_copy(real, crop, opt.blend), opt.tracker, landmarks);
       systems["reference_copy"]["clips"].push_back(score(clip, real, copy, crop, sync, dub, truth, drv));
+      std::string face = clip;
+      if (photo) {  // the still the generators are given
+        const int64_t still = most_closed_mouth(real);
+        if (still < 0) throw Error(clip + ": no face found in any frame");
+        face = (tmp / "photo.png").string();
+        if (!cv::imwrite(face, real.frames[static_cast<size_t>(still)])) throw Error("cannot write " + face);
+      }
       std::vector<Track> generated;
       for (const auto& [name, path, shifted] : runs) {
         GenerateOptions g;
-        g.face = clip;
+        g.face = face;
+        g.fps = real.fps;
         g.samples = shifted ? moved : audio;
         g.model = path;
         g.outfile = (tmp / (name + ".mp4")).string();

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <limits>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/photo.hpp>
@@ -72,6 +73,10 @@ cv::Mat blurred(const cv::Mat& m, double sigma) {
 
 // BGR weights of luminance (Y), for cv::transform.
 const cv::Matx13f kLuma(0.114f, 0.587f, 0.299f);
+
+float luma(const cv::Scalar& bgr) {
+  return kLuma(0) * float(bgr[0]) + kLuma(1) * float(bgr[1]) + kLuma(2) * float(bgr[2]);
+}
 
 // A one-channel weight as three channels.
 cv::Mat three(const cv::Mat& w) {
@@ -157,6 +162,145 @@ cv::Mat keep_frame(const cv::Mat& target, const cv::Mat& warped, const cv::Mat& 
   cv::transform(gen - silent, luma, kLuma);
   cv::Mat out = gen + (gain - 1) * three(luma) + three(w).mul(frame - silent);
   out.convertTo(out, CV_8UC3);
+  return out;
+}
+
+// ---- a photo's mouth opened -------------------------------------------------------
+// On a still face the model draws an opening mostly as a darkening between
+// the lips, a third of a speaker's opening at most (models/README.md,
+// sessions 13-15). keep_frame's path reads that darkening as an opening and
+// opens the photo's mouth by it: the upper lip goes up by kUpperLipShare of
+// the opening, the lower lip and the skin below it down by the rest, the
+// jaw's share fading out towards the chin, and between the lips the
+// mouth's inside is painted: dark, the upper teeth under the upper lip once
+// the gap is over 5% of the mouth's width, the tongue's red at the bottom
+// (models/README.md, session 35).
+constexpr float kUpperLipShare = 0.2f;
+constexpr float kWidestOpening = 0.6f;  // as a share of the mouth's width (a wide "ah" is about 0.5)
+constexpr float kCavity = 0.3f;   // the inside's colour as a share of the lips'
+constexpr float kTongue = 0.6f;   // the tongue's, likewise
+constexpr float kTeeth = 0.8f;    // the teeth's grey as a share of the skin's luminance
+constexpr float kTeethHeight = 0.1f;   // the upper teeth's visible height as a share of the mouth's width
+// Lips in the photo parted by less than this share of the mouth's width (a
+// dark line) get the inside painted over them; from twice that (an open
+// mouth, teeth showing) the photo's own inside is stretched instead.
+constexpr float kOpenInPhoto = 0.06f;
+
+std::vector<cv::Point> lip_polygon(const Landmarks& lm) {
+  std::vector<cv::Point> lips;
+  for (int i = 48; i < 60; ++i) lips.emplace_back(lm[i]);
+  return lips;
+}
+
+// Mean luminance (grey levels) the speech takes off the lips: silent -
+// generated over the outer lip polygon. 8-bit BGR images, landmarks in
+// their coordinates.
+float mouth_darkening(const cv::Mat& generated, const cv::Mat& silent, const Landmarks& lm) {
+  cv::Mat inside = cv::Mat::zeros(generated.size(), CV_8U);
+  cv::fillPoly(inside, std::vector<std::vector<cv::Point>>{lip_polygon(lm)}, cv::Scalar(255));
+  return luma(cv::mean(silent, inside) - cv::mean(generated, inside));
+}
+
+// t(s) along a polyline given as (s, t) points sorted by s; constant beyond its ends.
+float polyline_at(const std::vector<cv::Point2f>& st, float s) {
+  if (s <= st.front().x) return st.front().y;
+  for (size_t i = 1; i < st.size(); ++i)
+    if (s <= st[i].x) {
+      const float f = (s - st[i - 1].x) / std::max(1e-6f, st[i].x - st[i - 1].x);
+      return st[i - 1].y + f * (st[i].y - st[i - 1].y);
+    }
+  return st.back().y;
+}
+
+// `img` (8-bit BGR, landmarks in its coordinates) with the mouth opened by
+// h pixels at its middle, less towards the corners (an ellipse between the
+// inner corners 60 and 64). Coordinates: s along the line through the mouth
+// corners, t across it towards the chin, from the corners' midpoint. Each
+// column s is moved along t only: above the lips' line (the inner lip
+// contours 60-64, 64-60) down to the nose base by up to kUpperLipShare h,
+// below it by the rest, over the lower lip in full and fading to nothing at
+// the chin (landmark 8). A photo's mouth that is already open keeps its
+// inside, stretched; a closed one gets the inside painted (kOpenInPhoto).
+cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h) {
+  const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  if (h < 0.3f || width < 4) return img;
+  const cv::Point2f u = (lm[54] - lm[48]) / width, c = (lm[48] + lm[54]) * 0.5f;
+  cv::Point2f v(-u.y, u.x);
+  if (v.dot(lm[8] - lm[51]) < 0) v = -v;
+  auto st = [&](int i) { return cv::Point2f((lm[i] - c).dot(u), (lm[i] - c).dot(v)); };
+  std::vector<cv::Point2f> upper, lower;  // the inner lip contours as (s, t)
+  for (int i : {60, 61, 62, 63, 64}) upper.push_back(st(i));
+  for (int i : {60, 67, 66, 65, 64}) lower.push_back(st(i));
+  auto by_s = [](const cv::Point2f& a, const cv::Point2f& b) { return a.x < b.x; };
+  std::sort(upper.begin(), upper.end(), by_s);
+  std::sort(lower.begin(), lower.end(), by_s);
+  const float s_mid = (upper.front().x + upper.back().x) / 2;
+  const float half = std::max(1.f, (upper.back().x - upper.front().x) / 2);
+  const float t_nose = st(33).y, t_chin = st(8).y;
+  const float lip = std::max(1.f, st(57).y - st(66).y);  // the lower lip's height
+
+  cv::Mat map_x(img.size(), CV_32F), map_y(img.size(), CV_32F);
+  cv::Mat inside(img.size(), CV_32FC3, cv::Scalar::all(0));  // the painted inside's colour
+  cv::Mat cover(img.size(), CV_32F, cv::Scalar(0));            // and how much of each pixel it covers
+  cv::Mat lips_mask = cv::Mat::zeros(img.size(), CV_8U);
+  cv::fillPoly(lips_mask, std::vector<std::vector<cv::Point>>{lip_polygon(lm)}, cv::Scalar(255));
+  const cv::Scalar lip_colour = cv::mean(img, lips_mask);
+  const cv::Vec3f lips{float(lip_colour[0]), float(lip_colour[1]), float(lip_colour[2])};
+  const cv::Rect above = cv::Rect(cv::Point(lm[31]), cv::Point(lm[35].x, lm[51].y)) & cv::Rect(0, 0, img.cols, img.rows);
+  const cv::Scalar skin = above.empty() ? cv::mean(img) : cv::mean(img(above));  // between nose and mouth
+  const float teeth = kTeeth * luma(skin);
+  // the teeth's colour per unit of luminance: off-white, a share of the lips' hue in it
+  const cv::Vec3f tint = 0.7f * cv::Vec3f(0.9f, 0.98f, 1.02f) + 0.3f / std::max(1.f, luma(lip_colour)) * lips;
+  const float teeth_shown = std::clamp((h / width - 0.05f) / 0.1f, 0.f, 1.f);  // in full from 15% of the width
+  for (int y = 0; y < img.rows; ++y)
+    for (int x = 0; x < img.cols; ++x) {
+      const cv::Point2f p = cv::Point2f(float(x), float(y)) - c;
+      const float s = p.dot(u), t = p.dot(v);
+      const float q = (s - s_mid) / half;  // -1 .. 1 between the inner corners
+      const float open = std::abs(q) < 1 ? h * std::sqrt(1 - q * q) : 0.f;
+      const float t_up = polyline_at(upper, s), t_lo = std::max(t_up, polyline_at(lower, s));
+      const float top = t_up - kUpperLipShare * open, bottom = t_lo + (1 - kUpperLipShare) * open;
+      float from = t;  // the source pixel's t
+      if (t <= top) {
+        // moved up by H (1 - (t_up - from) / L) for from in [t_up - L, t_up]: solved for from
+        const float H = kUpperLipShare * open, L = std::max(1.f, t_up - t_nose);
+        if (H > 0) from = std::clamp((t + H - H * t_up / L) / (1 - H / L), t, t_up);
+      } else if (t >= bottom) {
+        // moved down by H over the lower lip (from <= t1), fading to 0 at the chin
+        const float H = (1 - kUpperLipShare) * open, t1 = t_lo + lip, L = std::max(1.f, t_chin - t1);
+        from = t - H <= t1 ? t - H : std::clamp((t - H * t_chin / L) / (1 - H / L), t1, t);
+      } else {
+        // the gap: the photo's own gap stretched over it, or the inside painted
+        const float r = (t - top) / std::max(1e-3f, bottom - top);  // 0 at the upper lip, 1 at the lower
+        from = t_up + r * (t_lo - t_up);
+        const float edge = std::min({1.f, t - top + 0.5f, bottom - t + 0.5f});  // anti-aliased lip edges
+        cover.at<float>(y, x) = edge * (1 - std::clamp((t_lo - t_up) / (kOpenInPhoto * width) - 1, 0.f, 1.f));
+        const float side = std::sqrt(1 - q * q);  // darker towards the corners
+        cv::Vec3f colour = kCavity * lips;
+        colour += std::clamp((r - 0.75f) / 0.25f, 0.f, 1.f) * side * (kTongue * lips - colour);
+        // the upper teeth: a band under the upper lip, in its shadow at the
+        // top, with a clear lower edge
+        const float band = std::min(0.3f * (bottom - top), kTeethHeight * width), d = t - top;
+        const float tooth = teeth_shown * side * std::clamp(band - d + 0.5f, 0.f, 1.f);
+        const float lit = std::clamp(d / (0.3f * band), 0.6f, 1.f) * teeth;
+        colour += tooth * (lit * tint - colour);
+        inside.at<cv::Vec3f>(y, x) = colour;
+      }
+      const cv::Point2f src = c + s * u + from * v;
+      map_x.at<float>(y, x) = src.x;
+      map_y.at<float>(y, x) = src.y;
+    }
+  cv::Mat out;
+  cv::remap(img, out, map_x, map_y, cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+  cv::GaussianBlur(inside, inside, cv::Size(), 0.5);  // no sharper than the photo
+  for (int y = 0; y < img.rows; ++y)
+    for (int x = 0; x < img.cols; ++x) {
+      const float g = cover.at<float>(y, x);
+      if (g <= 0) continue;
+      cv::Vec3b& o = out.at<cv::Vec3b>(y, x);
+      const cv::Vec3f& d = inside.at<cv::Vec3f>(y, x);
+      for (int k = 0; k < 3; ++k) o[k] = cv::saturate_cast<uchar>(o[k] + g * (d[k] - o[k]));
+    }
   return out;
 }
 
@@ -309,9 +453,13 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
   cv::Mat mask = lower_face_mask(lm, roi);
   cv::Mat target = frame(roi);
 
+  Landmarks in_roi;
+  for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
+  float darkening = 0;  // on the keep_frame path: what the speech takes off the lips' luminance
   if (opt.keep_frame && !silent.empty()) {
     cv::Mat warped_silent;
     cv::warpAffine(silent, warped_silent, back, roi.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+    darkening = mouth_darkening(warped, warped_silent, in_roi);
     warped = keep_frame(target, warped, warped_silent, scale, opt.motion_gain);
   } else if (opt.color_match) {
     // Skin just inside the mask edge should match: shift the generated
@@ -330,6 +478,12 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
     // lips): the chroma moves to the frame's at the scale of about half the
     // mouth's height, while the luminance, which draws the mouth, stays.
     warped = match_chroma(warped, target, 0.06 * cv::norm(lm[14] - lm[2]));
+  }
+  // After the colour matching, which would give the painted inside the
+  // photo's lip colour.
+  if (opt.mouth_open > 0 && darkening > 0) {
+    const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
+    warped = open_mouth(warped, in_roi, std::min(kWidestOpening, opt.mouth_open / 100 * darkening) * width);
   }
 
   if ((opt.detail || opt.sharpen > 0) && (silent.empty() || !opt.keep_frame) && scale > 1.2) {
