@@ -286,6 +286,14 @@ PhotoFace bundled_photo_face() {
   return p;
 }
 
+// A stand-in for the model's rendering of the photo with silent audio
+// (paste_back's `silent`): the photo's crop, blurred.
+cv::Mat soft_rendering(const PhotoFace& p) {
+  cv::Mat soft;
+  cv::GaussianBlur(crop_face(p.image, p.to_crop, CropOptions{}.size).image, soft, cv::Size(), 1.5);
+  return soft;
+}
+
 }  // namespace
 
 TEST(Face, DetailTransferKeepsSkinTextureButNotTheOldMouth) {
@@ -498,8 +506,7 @@ TEST(Face, MotionGainScalesTheSpeechsBrightnessChangeOnly) {
   ASSERT_TRUE(p.found);
   const cv::Mat& photo = p.image;
   const Landmarks& lm = p.lm;
-  cv::Mat silent;
-  cv::GaussianBlur(crop_face(photo, p.to_crop, CropOptions{}.size).image, silent, cv::Size(), 1.5);
+  const cv::Mat silent = soft_rendering(p);
   std::vector<cv::Point2f> mouth(lm.begin() + 48, lm.begin() + 68), in_crop;
   cv::transform(mouth, in_crop, p.to_crop);
   const cv::Rect inner = cv::boundingRect(in_crop);
@@ -543,8 +550,7 @@ TEST(Face, DarkenedLipsOpenThePhotosMouth) {
   ASSERT_TRUE(p.found);
   const cv::Mat& photo = p.image;
   const Landmarks& lm = p.lm;
-  cv::Mat silent;
-  cv::GaussianBlur(crop_face(photo, p.to_crop, CropOptions{}.size).image, silent, cv::Size(), 1.5);
+  const cv::Mat silent = soft_rendering(p);
   std::vector<cv::Point> lips;  // the outer lip polygon in the crop
   for (int i = 48; i < 60; ++i) {
     const cv::Point2f c = p.to_crop * cv::Vec3f(lm[i].x, lm[i].y, 1.f);
@@ -553,8 +559,7 @@ TEST(Face, DarkenedLipsOpenThePhotosMouth) {
   auto with_lips = [&](double change) {  // the silent rendering with the lips `change` levels brighter
     cv::Mat lip_mask = cv::Mat::zeros(silent.size(), CV_8U), out = silent.clone();
     cv::fillPoly(lip_mask, std::vector<std::vector<cv::Point>>{lips}, cv::Scalar(255));
-    cv::add(silent, cv::Scalar::all(change), out, lip_mask);
-    if (change < 0) cv::subtract(silent, cv::Scalar::all(-change), out, lip_mask);
+    cv::add(silent, cv::Scalar::all(change), out, lip_mask);  // saturated: a negative change darkens
     return out;
   };
   auto paste = [&](const cv::Mat& generated, float open) {
@@ -603,8 +608,7 @@ TEST(Face, KeepFrameAddsOnlyTheSpeechsChangeToThePhoto) {
   const cv::Mat& photo = p.image;
   const Landmarks& lm = p.lm;
   const cv::Matx23f& m = p.to_crop;
-  cv::Mat silent;  // the model's soft rendering of the photo
-  cv::GaussianBlur(crop_face(photo, m, CropOptions{}.size).image, silent, cv::Size(), 1.5);
+  const cv::Mat silent = soft_rendering(p);
   std::vector<cv::Point2f> mouth(lm.begin() + 48, lm.begin() + 68), in_crop;
   cv::transform(mouth, in_crop, m);
   const cv::Rect mouth_box = cv::boundingRect(mouth);
