@@ -98,7 +98,7 @@ TEST(Metrics, IdenticalInputsScorePerfectly) {
   EXPECT_NEAR(mouth_distance(lm, moved), 2.0, 1e-6);
 }
 
-TEST(Metrics, MouthOpeningAndCorrelationByHand) {
+TEST(Metrics, MouthOpeningCorrelationAndSpreadByHand) {
   Landmarks lm;
   for (int i = 0; i < 68; ++i) lm[i] = cv::Point2f(5, 30);
   for (int i = 42; i < 48; ++i) lm[i] = cv::Point2f(15, 30);  // eye centres 10 px apart
@@ -113,6 +113,10 @@ TEST(Metrics, MouthOpeningAndCorrelationByHand) {
   EXPECT_NEAR(pearson({1, 2, 3, 4}, {1, 3, 2, 4}), 0.8, 1e-12);  // 4 / sqrt(5 * 5)
   EXPECT_EQ(pearson({1, 2, 3}, {7, 7, 7}), 0.0);                 // a still mouth: no correlation
   EXPECT_EQ(pearson({1, 2}, {1, 2}), 0.0);                       // too short to say
+
+  EXPECT_NEAR(spread_ratio({1, 3}, {0, 4}), 0.5, 1e-12);  // SDs 1 and 2
+  EXPECT_NEAR(spread_ratio({5, 5, 8, 8}, {1, 2, 3, 4}), 1.5 / std::sqrt(1.25), 1e-12);
+  EXPECT_EQ(spread_ratio({1, 2}, {3, 3}), 0.0);  // a still real mouth: no ratio
 }
 
 TEST(Metrics, MeanGreyChangeIsThePerPixelAbsoluteDifference) {

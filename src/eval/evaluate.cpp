@@ -90,14 +90,6 @@ double driver_correlation(const Track& shown, double fps, const Track& driver) {
   return a.size() < 10 ? std::nan("") : pearson(a, b);
 }
 
-double std_dev(const std::vector<double>& v) {
-  if (v.empty()) return 0;
-  double sum = 0, sq = 0;
-  for (double x : v) sum += x, sq += x * x;
-  const double m = sum / v.size();
-  return std::sqrt(std::max(0.0, sq / v.size() - m * m));
-}
-
 // The frame whose mouth is the most closed (eval's photo mode), or -1 without a face.
 int64_t most_closed_mouth(const Track& t) {
   int64_t best = -1;
@@ -162,7 +154,7 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
   j["lmd"] = lmd_sum / std::max<int64_t>(1, n_lm);
   j["lmd_norm"] = lmdn_sum / std::max<int64_t>(1, n_lm);
   j["mouth_corr"] = pearson(open_real, open_shown);
-  if (const double sd = std_dev(open_real); sd > 0) j["mouth_range"] = std_dev(open_shown) / sd;
+  j["mouth_range"] = spread_ratio(open_shown, open_real);
   if (detail_real > 0) j["mouth_sharpness"] = detail_shown / detail_real;
   double truth_sum = 0;
   int64_t n_truth = 0;

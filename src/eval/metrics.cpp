@@ -115,6 +115,19 @@ double pearson(const std::vector<double>& a, const std::vector<double>& b) {
   return sab / std::sqrt(saa * sbb);
 }
 
+double spread_ratio(const std::vector<double>& a, const std::vector<double>& b) {
+  auto sd = [](const std::vector<double>& v) {
+    double m = 0, ss = 0;
+    for (double x : v) m += x;
+    m /= v.size();
+    for (double x : v) ss += (x - m) * (x - m);
+    return std::sqrt(ss / v.size());
+  };
+  if (a.empty() || b.empty()) return 0;
+  const double sb = sd(b);
+  return sb <= 1e-12 ? 0 : sd(a) / sb;
+}
+
 double lower_by(const std::vector<double>& a, const std::vector<double>& b) {
   STF_ASSERT(a.size() == b.size() && !a.empty());
   double sa = 0, sb = 0;

@@ -42,6 +42,10 @@ double mean_grey_change(const cv::Mat& a, const cv::Mat& b, const cv::Rect& r);
 // fewer than 3 points or either series is constant.
 double pearson(const std::vector<double>& a, const std::vector<double>& b);
 
+// How widely a series spreads against another: the ratio of their standard
+// deviations (over n, not n - 1); 0 when either is empty or b is constant.
+double spread_ratio(const std::vector<double>& a, const std::vector<double>& b);
+
 // How much lower paired per-clip scores a are than b, as one figure:
 // 1 - mean(a) / mean(b) (e.g. the mouth landmark distance with each clip's
 // own audio against the same with it delayed: 0.1 = own 10% lower).
