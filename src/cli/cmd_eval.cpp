@@ -1,5 +1,5 @@
 // synctalkface eval --data CLIPS... [--model FILE] [--baseline FILE]
-// [--json OUT] [--report OUT.html] [--mode reconstruct|dub|sync|photo] [--audio-shift S]:
+// [--json OUT] [--report OUT.html] [--mode reconstruct|dub|sync] [--still] [--audio-shift S]:
 // scores re-generated clips against the real ones.
 #include <cstdio>
 #include <filesystem>
@@ -46,10 +46,12 @@ void add_eval_command(CLI::App& root) {
                   "reconstruct: each clip driven by its own audio; dub: by other speech (sync metrics, and the "
                   "correlation with the speaker's mouth where the speech is a video); sync: reconstruct each clip "
                   "with its own audio and with it shifted by --audio-shift, and compare the mouth landmark "
-                  "distances (per clip, and over all with a 95% bootstrap interval); photo: each clip's frame "
-                  "with the most closed mouth, as a still photo, driven by the clip's own audio (read MouthR and "
-                  "Range: PSNR and LMD also count the head motion a still lacks)")
-      ->default_val("reconstruct")->check(CLI::IsMember({"reconstruct", "dub", "sync", "photo"}));
+                  "distances (per clip, and over all with a 95% bootstrap interval)")
+      ->default_val("reconstruct")->check(CLI::IsMember({"reconstruct", "dub", "sync"}));
+  cmd->add_flag("--still", o->eval.still,
+                "Score the photo path: the generators get each clip's frame with the most closed mouth as a "
+                "photo (any mode; read MouthR, Range, SpeakerR and LSE: PSNR and LMD also count the head motion "
+                "a photo lacks)");
   cmd->add_option("--audio", o->eval.dub_audio, "dub: this speech for every clip (default: the next clip's audio)");
   cmd->add_option("--audio-shift", o->eval.audio_shift,
                   "Delay the driving audio by this many seconds (a sync check: scores should get worse); "

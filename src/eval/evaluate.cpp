@@ -90,7 +90,7 @@ double driver_correlation(const Track& shown, double fps, const Track& driver) {
   return a.size() < 10 ? std::nan("") : pearson(a, b);
 }
 
-// The frame whose mouth is the most closed (eval's photo mode), or -1 without a face.
+// The frame whose mouth is the most closed (EvalOptions::still), or -1 without a face.
 int64_t most_closed_mouth(const Track& t) {
   int64_t best = -1;
   for (size_t i = 0; i < t.faces.size(); ++i)
@@ -303,9 +303,9 @@ bool shows_medians(const nlohmann::json& results) {
 
 nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) {
   if (opt.clips.empty()) throw Error("no clips to evaluate: pass video files with --data");
-  const bool dub = opt.mode == "dub", sync_check = opt.mode == "sync", photo = opt.mode == "photo";
-  if (!dub && !sync_check && !photo && opt.mode != "reconstruct")
-    throw Error("--mode must be reconstruct, dub, sync or photo, not '" + opt.mode + "'");
+  const bool dub = opt.mode == "dub", sync_check = opt.mode == "sync";
+  if (!dub && !sync_check && opt.mode != "reconstruct")
+    throw Error("--mode must be reconstruct, dub or sync, not '" + opt.mode + "'");
   if (!dub && !opt.dub_audio.empty())
     throw Error("--audio is the speech to dub the clips with: use it with --mode dub (the other modes use each clip's own)");
   if (sync_check && opt.audio_shift == 0)
@@ -382,7 +382,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
       Track copy = track_frames(reference_copy(real, crop, opt.blend), opt.tracker, landmarks);
       systems["reference_copy"]["clips"].push_back(score(clip, real, copy, crop, sync, dub, truth, drv));
       std::string face = clip;
-      if (photo) {  // the still the generators are given
+      if (opt.still) {  // the photo the generators are given
         const int64_t still = most_closed_mouth(real);
         if (still < 0) throw Error(clip + ": no face found in any frame");
         face = (tmp / "photo.png").string();
@@ -431,7 +431,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
   if (skipped.size() == opt.clips.size()) throw Error("no clip could be evaluated; first reason: " + skipped[0]["reason"].get<std::string>());
   if (opt.baseline.empty()) systems.erase("baseline");
   for (auto& [name, s] : systems.items()) summarize_clips(s);
-  nlohmann::json r{{"model", model_path}, {"baseline", opt.baseline}, {"mode", opt.mode},
+  nlohmann::json r{{"model", model_path}, {"baseline", opt.baseline}, {"mode", opt.mode}, {"still", opt.still},
                    {"audio_shift", opt.audio_shift}, {"ref_lag", opt.ref_lag}, {"ref_choice", opt.ref_choice},
                    {"guidance_scale", opt.guidance_scale}, {"systems", systems}, {"skipped", skipped}};
   for (const auto& [name, path] : models) {

@@ -18,9 +18,8 @@ struct EvalOptions {
   std::string baseline;            // optional second model, scored in the same table
   std::string sync;                // SyncNet for LSE-D*/LSE-C*; empty = the bundled one
   std::string mode = "reconstruct";  // or "dub": driven by other speech, sync metrics only; or "sync":
-                                     // reconstruct with the own speech and with it shifted by audio_shift;
-                                     // or "photo": the clip's most closed-mouthed frame, as a still, driven
-                                     // by the clip's own speech
+                                     // reconstruct with the own speech and with it shifted by audio_shift
+  bool still = false;              // the generators get the clip's most closed-mouthed frame as a photo
   std::string dub_audio;           // dub: this speech for every clip (default: the next clip's audio)
   double audio_shift = 0;          // seconds the driving audio is delayed (a sync sanity check; in sync
                                    // mode only the "_shifted" systems' audio)
