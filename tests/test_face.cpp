@@ -543,8 +543,9 @@ TEST(Face, MotionGainScalesTheSpeechsBrightnessChangeOnly) {
 // On the keep-frame path the lips darkened by the speech open the photo's
 // mouth: by mouth_open % of the mouth's width per grey level, as dlib's
 // landmark fit of the result measures it (the inner lips apart, the lower
-// lip further down than the upper lip goes up, the chin almost still); a
-// brightening or silence opens nothing, and outside the mask nothing changes.
+// lip further down than the upper lip goes up, the chin almost still); the
+// darkening's gain gives way to the opening; a brightening or silence opens
+// nothing, and outside the mask nothing changes.
 TEST(Face, DarkenedLipsOpenThePhotosMouth) {
   const PhotoFace p = bundled_photo_face();
   ASSERT_TRUE(p.found);
@@ -585,6 +586,19 @@ TEST(Face, DarkenedLipsOpenThePhotosMouth) {
   EXPECT_LT(std::abs(opened[8].y - closed[8].y), 0.25f * h) << "the chin moves little";
   const Landmarks half = fit(paste(dark, 0.5f));
   EXPECT_NEAR(gap(half) - gap(closed), h / 2, 0.35f * h / 2);
+
+  // The darkening's own gain (motion_gain) applies where the mouth opens
+  // little and falls to 1 once it opens by a tenth of its width.
+  auto with_gain = [&](const cv::Mat& generated, float gain) {
+    BlendOptions opt;
+    opt.motion_gain = gain;
+    cv::Mat out = photo.clone();
+    paste_back(out, generated, p.to_crop, lm, opt, silent);
+    return out;
+  };
+  EXPECT_EQ(cv::norm(with_gain(dark, 1), with_gain(dark, 3), cv::NORM_INF), 0) << "a wide opening, amplified";
+  const cv::Mat faint = with_lips(-3);  // opens by 3% of the width
+  EXPECT_GT(cv::norm(with_gain(faint, 1), with_gain(faint, 3), cv::NORM_INF), 2) << "a faint darkening not amplified";
 
   cv::Mat diff;
   cv::absdiff(paste(with_lips(20), 1), paste(with_lips(20), 0), diff);

@@ -177,6 +177,7 @@ cv::Mat keep_frame(const cv::Mat& target, const cv::Mat& warped, const cv::Mat& 
 // (models/README.md, session 35).
 constexpr float kUpperLipShare = 0.2f;
 constexpr float kWidestOpening = 0.6f;  // as a share of the mouth's width (a wide "ah" is about 0.5)
+constexpr float kGainFade = 0.1f;       // the opening (share of the width) from which motion_gain is 1
 constexpr float kCavity = 0.3f;   // the inside's colour as a share of the lips'
 constexpr float kTongue = 0.6f;   // the tongue's, likewise
 constexpr float kTeeth = 0.8f;    // the teeth's grey as a share of the skin's luminance
@@ -455,12 +456,19 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
 
   Landmarks in_roi;
   for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
-  float darkening = 0;  // on the keep_frame path: what the speech takes off the lips' luminance
+  float opening = 0;  // on the keep_frame path: how far the mouth opens (pixels)
   if (opt.keep_frame && !silent.empty()) {
     cv::Mat warped_silent;
     cv::warpAffine(silent, warped_silent, back, roi.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
-    darkening = mouth_darkening(warped, warped_silent, in_roi);
-    warped = keep_frame(target, warped, warped_silent, scale, opt.motion_gain);
+    const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
+    const float darkening = mouth_darkening(warped, warped_silent, in_roi);
+    if (darkening > 0) opening = std::min(kWidestOpening, opt.mouth_open / 100 * darkening) * width;
+    // Where the mouth opens little, the darkening is what shows the speech,
+    // amplified by motion_gain; as the opening takes over, the gain falls to
+    // 1 (amplified under a wide opening, the darkening blotches the lower lip
+    // that the opening moves down).
+    const float gain = 1 + (opt.motion_gain - 1) * std::clamp(1 - opening / (kGainFade * width), 0.f, 1.f);
+    warped = keep_frame(target, warped, warped_silent, scale, gain);
   } else if (opt.color_match) {
     // Skin just inside the mask edge should match: shift the generated
     // colours by the mean difference over the feather band.
@@ -481,10 +489,7 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
   }
   // After the colour matching, which would give the painted inside the
   // photo's lip colour.
-  if (opt.mouth_open > 0 && darkening > 0) {
-    const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
-    warped = open_mouth(warped, in_roi, std::min(kWidestOpening, opt.mouth_open / 100 * darkening) * width);
-  }
+  if (opening > 0) warped = open_mouth(warped, in_roi, opening);
 
   if ((opt.detail || opt.sharpen > 0) && (silent.empty() || !opt.keep_frame) && scale > 1.2) {
     // The generated crop is upscaled from the model's resolution (96 or 128
