@@ -276,7 +276,7 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h) {
         from = t_up + r * (t_lo - t_up);
         const float edge = std::min({1.f, t - top + 0.5f, bottom - t + 0.5f});  // anti-aliased lip edges
         cover.at<float>(y, x) = edge * (1 - std::clamp((t_lo - t_up) / (kOpenInPhoto * width) - 1, 0.f, 1.f));
-        const float side = std::sqrt(1 - q * q);  // darker towards the corners
+        const float side = std::sqrt(std::max(0.f, 1 - q * q));  // darker towards the corners
         cv::Vec3f colour = kCavity * lips;
         colour += std::clamp((r - 0.75f) / 0.25f, 0.f, 1.f) * side * (kTongue * lips - colour);
         // the upper teeth: a band under the upper lip, in its shadow at the
