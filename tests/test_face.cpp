@@ -563,9 +563,10 @@ TEST(Face, DarkenedLipsOpenThePhotosMouth) {
     cv::add(silent, cv::Scalar::all(change), out, lip_mask);  // saturated: a negative change darkens
     return out;
   };
-  auto paste = [&](const cv::Mat& generated, float open) {
+  auto paste = [&](const cv::Mat& generated, float open, float gain = BlendOptions{}.motion_gain) {
     BlendOptions opt;
     opt.mouth_open = open;
+    opt.motion_gain = gain;
     cv::Mat out = photo.clone();
     paste_back(out, generated, p.to_crop, lm, opt, silent);
     return out;
@@ -589,16 +590,9 @@ TEST(Face, DarkenedLipsOpenThePhotosMouth) {
 
   // The darkening's own gain (motion_gain) applies where the mouth opens
   // little and falls to 1 once it opens by a tenth of its width.
-  auto with_gain = [&](const cv::Mat& generated, float gain) {
-    BlendOptions opt;
-    opt.motion_gain = gain;
-    cv::Mat out = photo.clone();
-    paste_back(out, generated, p.to_crop, lm, opt, silent);
-    return out;
-  };
-  EXPECT_EQ(cv::norm(with_gain(dark, 1), with_gain(dark, 3), cv::NORM_INF), 0) << "a wide opening, amplified";
+  EXPECT_EQ(cv::norm(paste(dark, 1, 1), paste(dark, 1, 3), cv::NORM_INF), 0) << "a wide opening, amplified";
   const cv::Mat faint = with_lips(-3);  // opens by 3% of the width
-  EXPECT_GT(cv::norm(with_gain(faint, 1), with_gain(faint, 3), cv::NORM_INF), 2) << "a faint darkening not amplified";
+  EXPECT_GT(cv::norm(paste(faint, 1, 1), paste(faint, 1, 3), cv::NORM_INF), 2) << "a faint darkening not amplified";
 
   cv::Mat diff;
   cv::absdiff(paste(with_lips(20), 1), paste(with_lips(20), 0), diff);
