@@ -187,19 +187,21 @@ constexpr float kTeethHeight = 0.1f;   // the upper teeth's visible height as a 
 // mouth, teeth showing) the photo's own inside is stretched instead.
 constexpr float kOpenInPhoto = 0.06f;
 
-std::vector<cv::Point> lip_polygon(const Landmarks& lm) {
+// 255 inside the outer lip polygon (points 48-59), 0 elsewhere.
+cv::Mat lip_mask(cv::Size size, const Landmarks& lm) {
   std::vector<cv::Point> lips;
   for (int i = 48; i < 60; ++i) lips.emplace_back(lm[i]);
-  return lips;
+  cv::Mat mask = cv::Mat::zeros(size, CV_8U);
+  cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{lips}, cv::Scalar(255));
+  return mask;
 }
 
 // Mean luminance (grey levels) the speech takes off the lips: silent -
 // generated over the outer lip polygon. 8-bit BGR images, landmarks in
 // their coordinates.
 float mouth_darkening(const cv::Mat& generated, const cv::Mat& silent, const Landmarks& lm) {
-  cv::Mat inside = cv::Mat::zeros(generated.size(), CV_8U);
-  cv::fillPoly(inside, std::vector<std::vector<cv::Point>>{lip_polygon(lm)}, cv::Scalar(255));
-  return luma(cv::mean(silent, inside) - cv::mean(generated, inside));
+  const cv::Mat lips = lip_mask(generated.size(), lm);
+  return luma(cv::mean(silent, lips) - cv::mean(generated, lips));
 }
 
 // t(s) along a polyline given as (s, t) points sorted by s; constant beyond its ends.
@@ -243,9 +245,7 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h) {
   cv::Mat map_x(img.size(), CV_32F), map_y(img.size(), CV_32F);
   cv::Mat inside(img.size(), CV_32FC3, cv::Scalar::all(0));  // the painted inside's colour
   cv::Mat cover(img.size(), CV_32F, cv::Scalar(0));            // and how much of each pixel it covers
-  cv::Mat lips_mask = cv::Mat::zeros(img.size(), CV_8U);
-  cv::fillPoly(lips_mask, std::vector<std::vector<cv::Point>>{lip_polygon(lm)}, cv::Scalar(255));
-  const cv::Scalar lip_colour = cv::mean(img, lips_mask);
+  const cv::Scalar lip_colour = cv::mean(img, lip_mask(img.size(), lm));
   const cv::Vec3f lips{float(lip_colour[0]), float(lip_colour[1]), float(lip_colour[2])};
   const cv::Rect above = cv::Rect(cv::Point(lm[31]), cv::Point(lm[35].x, lm[51].y)) & cv::Rect(0, 0, img.cols, img.rows);
   const cv::Scalar skin = above.empty() ? cv::mean(img) : cv::mean(img(above));  // between nose and mouth
