@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <limits>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/photo.hpp>
 #include <opencv2/video/tracking.hpp>
@@ -242,9 +241,6 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h) {
   const float t_nose = st(33).y, t_chin = st(8).y;
   const float lip = std::max(1.f, st(57).y - st(66).y);  // the lower lip's height
 
-  cv::Mat map_x(img.size(), CV_32F), map_y(img.size(), CV_32F);
-  cv::Mat inside(img.size(), CV_32FC3, cv::Scalar::all(0));  // the painted inside's colour
-  cv::Mat cover(img.size(), CV_32F, cv::Scalar(0));            // and how much of each pixel it covers
   const cv::Scalar lip_colour = cv::mean(img, lip_mask(img.size(), lm));
   const cv::Vec3f lips{float(lip_colour[0]), float(lip_colour[1]), float(lip_colour[2])};
   const cv::Rect above = cv::Rect(cv::Point(lm[31]), cv::Point(lm[35].x, lm[51].y)) & cv::Rect(0, 0, img.cols, img.rows);
@@ -253,8 +249,18 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h) {
   // the teeth's colour per unit of luminance: off-white, a share of the lips' hue in it
   const cv::Vec3f tint = 0.7f * cv::Vec3f(0.9f, 0.98f, 1.02f) + 0.3f / std::max(1.f, luma(lip_colour)) * lips;
   const float teeth_shown = std::clamp((h / width - 0.05f) / 0.1f, 0.f, 1.f);  // in full from 15% of the width
-  for (int y = 0; y < img.rows; ++y)
-    for (int x = 0; x < img.cols; ++x) {
+  // Only pixels between the inner corners' columns and from the nose to the
+  // chin move: the rest of the image is left as it is.
+  std::vector<cv::Point2f> corners;
+  for (float s : {s_mid - half, s_mid + half})
+    for (float t : {t_nose, t_chin}) corners.push_back(c + s * u + t * v);
+  const cv::Rect box = (cv::boundingRect(corners) + cv::Size(2, 2)) & cv::Rect(0, 0, img.cols, img.rows);
+  if (box.empty()) return img;
+  cv::Mat map_x(box.size(), CV_32F), map_y(box.size(), CV_32F);  // each box pixel's source in img
+  cv::Mat inside(box.size(), CV_32FC3, cv::Scalar::all(0));      // the painted inside's colour
+  cv::Mat cover(box.size(), CV_32F, cv::Scalar(0));                // and how much of each pixel it covers
+  for (int y = box.y; y < box.br().y; ++y)
+    for (int x = box.x; x < box.br().x; ++x) {
       const cv::Point2f p = cv::Point2f(float(x), float(y)) - c;
       const float s = p.dot(u), t = p.dot(v);
       const float q = (s - s_mid) / half;  // -1 .. 1 between the inner corners
@@ -275,7 +281,7 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h) {
         const float r = (t - top) / std::max(1e-3f, bottom - top);  // 0 at the upper lip, 1 at the lower
         from = t_up + r * (t_lo - t_up);
         const float edge = std::min({1.f, t - top + 0.5f, bottom - t + 0.5f});  // anti-aliased lip edges
-        cover.at<float>(y, x) = edge * (1 - std::clamp((t_lo - t_up) / (kOpenInPhoto * width) - 1, 0.f, 1.f));
+        cover.at<float>(y - box.y, x - box.x) = edge * (1 - std::clamp((t_lo - t_up) / (kOpenInPhoto * width) - 1, 0.f, 1.f));
         const float side = std::sqrt(std::max(0.f, 1 - q * q));  // darker towards the corners
         cv::Vec3f colour = kCavity * lips;
         colour += std::clamp((r - 0.75f) / 0.25f, 0.f, 1.f) * side * (kTongue * lips - colour);
@@ -285,20 +291,20 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h) {
         const float tooth = teeth_shown * side * std::clamp(band - d + 0.5f, 0.f, 1.f);
         const float lit = std::clamp(d / (0.3f * band), 0.6f, 1.f) * teeth;
         colour += tooth * (lit * tint - colour);
-        inside.at<cv::Vec3f>(y, x) = colour;
+        inside.at<cv::Vec3f>(y - box.y, x - box.x) = colour;
       }
       const cv::Point2f src = c + s * u + from * v;
-      map_x.at<float>(y, x) = src.x;
-      map_y.at<float>(y, x) = src.y;
+      map_x.at<float>(y - box.y, x - box.x) = src.x;
+      map_y.at<float>(y - box.y, x - box.x) = src.y;
     }
-  cv::Mat out;
-  cv::remap(img, out, map_x, map_y, cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+  cv::Mat out = img.clone(), moved = out(box);
+  cv::remap(img, moved, map_x, map_y, cv::INTER_CUBIC, cv::BORDER_REPLICATE);
   cv::GaussianBlur(inside, inside, cv::Size(), 0.5);  // no sharper than the photo
-  for (int y = 0; y < img.rows; ++y)
-    for (int x = 0; x < img.cols; ++x) {
+  for (int y = 0; y < box.height; ++y)
+    for (int x = 0; x < box.width; ++x) {
       const float g = cover.at<float>(y, x);
       if (g <= 0) continue;
-      cv::Vec3b& o = out.at<cv::Vec3b>(y, x);
+      cv::Vec3b& o = moved.at<cv::Vec3b>(y, x);
       const cv::Vec3f& d = inside.at<cv::Vec3f>(y, x);
       for (int k = 0; k < 3; ++k) o[k] = cv::saturate_cast<uchar>(o[k] + g * (d[k] - o[k]));
     }
@@ -342,47 +348,6 @@ cv::Mat lower_face_mask(const Landmarks& lm, const cv::Rect& roi) {
 }
 
 namespace {
-
-// paste_back for a face seen larger than opt.max_scale frame pixels per crop
-// pixel: the same blend on the region shrunk by f, and only the change it
-// makes, scaled back up, added to the frame. The frame keeps its own fine
-// detail; the redrawn mouth has none finer than the crop's pixel anyway. At
-// full size a 4000 px photo's face made ~65 MB float images per step.
-void paste_back_reduced(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop, const Landmarks& lm,
-                        const BlendOptions& opt, const cv::Mat& silent, const cv::Mat& reference, const cv::Rect& roi,
-                        double f) {
-  const int margin = static_cast<int>(std::ceil(2 * f));
-  const cv::Rect outer = cv::Rect(roi.x - margin, roi.y - margin, roi.width + 2 * margin, roi.height + 2 * margin) &
-                         cv::Rect(0, 0, frame.cols, frame.rows);
-  const cv::Size small(std::max(1, int(std::lround(outer.width / f))), std::max(1, int(std::lround(outer.height / f))));
-  const float fx = float(outer.width) / small.width, fy = float(outer.height) / small.height;
-  // The small image's pixel centre i lies at frame coordinate c + f i (as resize maps it).
-  const float cx = outer.x + 0.5f * (fx - 1), cy = outer.y + 0.5f * (fy - 1);
-  Landmarks small_lm;
-  for (int i = 0; i < 68; ++i) small_lm[i] = cv::Point2f((lm[i].x - cx) / fx, (lm[i].y - cy) / fy);
-  const cv::Matx23f& m = to_crop;
-  const cv::Matx23f small_to_crop(m(0, 0) * fx, m(0, 1) * fy, m(0, 0) * cx + m(0, 1) * cy + m(0, 2),
-                                  m(1, 0) * fx, m(1, 1) * fy, m(1, 0) * cx + m(1, 1) * cy + m(1, 2));
-  cv::Mat before, after, change;
-  cv::resize(frame(outer), before, small, 0, 0, cv::INTER_AREA);
-  after = before.clone();
-  BlendOptions at_scale = opt;
-  at_scale.max_scale = std::numeric_limits<float>::infinity();
-  paste_back(after, generated, small_to_crop, small_lm, at_scale, silent, reference);
-  cv::subtract(after, before, change, cv::noArray(), CV_16SC3);
-  cv::resize(change, change, outer.size(), 0, 0, cv::INTER_LINEAR);
-  const cv::Mat mask = lower_face_mask(lm, outer);
-  cv::Mat target = frame(outer);
-  for (int y = 0; y < outer.height; ++y) {
-    const float* w = mask.ptr<float>(y);
-    const cv::Vec3s* d = change.ptr<cv::Vec3s>(y);
-    cv::Vec3b* t = target.ptr<cv::Vec3b>(y);
-    for (int x = 0; x < outer.width; ++x) {
-      if (w[x] <= 0) continue;  // outside the mask: untouched
-      for (int c = 0; c < 3; ++c) t[x][c] = cv::saturate_cast<uchar>(t[x][c] + d[x][c]);
-    }
-  }
-}
 
 // `reference` (a crop at k times the generated crop's resolution) seen in
 // the roi (`back`: crop -> roi pixels), moved so that its shapes lie where
@@ -433,20 +398,25 @@ cv::Mat reference_in_roi(const cv::Mat& generated, const cv::Mat& reference, con
 constexpr double kReferenceScale = 2.5;
 constexpr float kReferenceTolerance = 20.f;
 
-}  // namespace
+// The mask's bounding box in the frame, 2 pixels wider on each side.
+cv::Rect mask_roi(const Landmarks& lm, cv::Size frame) {
+  const cv::Rect r = cv::boundingRect(mask_polygon(lm, {0, 0}));
+  return cv::Rect(r.x - 2, r.y - 2, r.width + 4, r.height + 4) & cv::Rect(cv::Point(0, 0), frame);
+}
 
-void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
-                const Landmarks& lm, const BlendOptions& opt, const cv::Mat& silent, const cv::Mat& reference) {
-  cv::Rect roi = cv::boundingRect(mask_polygon(lm, {0, 0}));
-  roi = cv::Rect(roi.x - 2, roi.y - 2, roi.width + 4, roi.height + 4) & cv::Rect(0, 0, frame.cols, frame.rows);
-  if (roi.empty()) return;
+// paste_back at the frame's own scale, all but the opening: returns how
+// far the keep_frame path reads that the mouth opens, as a share of its
+// width (0 off that path).
+float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop, const Landmarks& lm,
+            const BlendOptions& opt, const cv::Mat& silent, const cv::Mat& reference) {
+  const cv::Rect roi = mask_roi(lm, frame.size());
+  if (roi.empty()) return 0;
   // Generated crop -> frame pixels of the roi.
   cv::Matx23f back;
   cv::invertAffineTransform(to_crop, back);
   back(0, 2) -= roi.x;
   back(1, 2) -= roi.y;
   const double scale = std::sqrt(std::abs(back(0, 0) * back(1, 1) - back(0, 1) * back(1, 0)));
-  if (scale > opt.max_scale) return paste_back_reduced(frame, generated, to_crop, lm, opt, silent, reference, roi, scale / opt.max_scale);
   // Bicubic: the crop is upscaled (about 3x for a 720p face), and bilinear
   // interpolation blurs it further.
   cv::Mat warped;
@@ -456,18 +426,17 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
 
   Landmarks in_roi;
   for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
-  float opening = 0;  // on the keep_frame path: how far the mouth opens (pixels)
+  float share = 0;  // on the keep_frame path: how far the mouth opens
   if (opt.keep_frame && !silent.empty()) {
     cv::Mat warped_silent;
     cv::warpAffine(silent, warped_silent, back, roi.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
-    const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
     const float darkening = mouth_darkening(warped, warped_silent, in_roi);
-    if (darkening > 0) opening = std::min(kWidestOpening, opt.mouth_open / 100 * darkening) * width;
+    if (darkening > 0) share = std::min(kWidestOpening, opt.mouth_open / 100 * darkening);
     // Where the mouth opens little, the darkening is what shows the speech,
     // amplified by motion_gain; as the opening takes over, the gain falls to
     // 1 (amplified under a wide opening, the darkening blotches the lower lip
     // that the opening moves down).
-    const float gain = 1 + (opt.motion_gain - 1) * std::clamp(1 - opening / (kGainFade * width), 0.f, 1.f);
+    const float gain = 1 + (opt.motion_gain - 1) * std::clamp(1 - share / kGainFade, 0.f, 1.f);
     warped = keep_frame(target, warped, warped_silent, scale, gain);
   } else if (opt.color_match) {
     // Skin just inside the mask edge should match: shift the generated
@@ -487,9 +456,6 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
     // mouth's height, while the luminance, which draws the mouth, stays.
     warped = match_chroma(warped, target, 0.06 * cv::norm(lm[14] - lm[2]));
   }
-  // After the colour matching, which would give the painted inside the
-  // photo's lip colour.
-  if (opening > 0) warped = open_mouth(warped, in_roi, opening);
 
   if ((opt.detail || opt.sharpen > 0) && (silent.empty() || !opt.keep_frame) && scale > 1.2) {
     // The generated crop is upscaled from the model's resolution (96 or 128
@@ -548,7 +514,7 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
       cv::seamlessClone(warped, region, hard, cv::Point(roi.width / 2, roi.height / 2), out, cv::NORMAL_CLONE);
       out.copyTo(target, mask > 0);
     }
-    return;
+    return share;
   }
   for (int y = 0; y < roi.height; ++y) {
     const float* m = mask.ptr<float>(y);
@@ -558,6 +524,77 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
       if (m[x] <= 0) continue;  // outside the mask: untouched
       for (int c = 0; c < 3; ++c)
         t[x][c] = cv::saturate_cast<uchar>(t[x][c] + m[x] * (float(g[x][c]) - float(t[x][c])));
+    }
+  }
+  return share;
+}
+
+// blend for a face seen larger than opt.max_scale frame pixels per crop
+// pixel: the same blend on the region shrunk by f, and only the change it
+// makes, scaled back up, added to the frame. The frame keeps its own fine
+// detail; the redrawn mouth has none finer than the crop's pixel anyway. At
+// full size a 4000 px photo's face made ~65 MB float images per step.
+float blend_reduced(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop, const Landmarks& lm,
+                    const BlendOptions& opt, const cv::Mat& silent, const cv::Mat& reference, const cv::Rect& roi,
+                    double f) {
+  const int margin = static_cast<int>(std::ceil(2 * f));
+  const cv::Rect outer = cv::Rect(roi.x - margin, roi.y - margin, roi.width + 2 * margin, roi.height + 2 * margin) &
+                         cv::Rect(0, 0, frame.cols, frame.rows);
+  const cv::Size small(std::max(1, int(std::lround(outer.width / f))), std::max(1, int(std::lround(outer.height / f))));
+  const float fx = float(outer.width) / small.width, fy = float(outer.height) / small.height;
+  // The small image's pixel centre i lies at frame coordinate c + f i (as resize maps it).
+  const float cx = outer.x + 0.5f * (fx - 1), cy = outer.y + 0.5f * (fy - 1);
+  Landmarks small_lm;
+  for (int i = 0; i < 68; ++i) small_lm[i] = cv::Point2f((lm[i].x - cx) / fx, (lm[i].y - cy) / fy);
+  const cv::Matx23f& m = to_crop;
+  const cv::Matx23f small_to_crop(m(0, 0) * fx, m(0, 1) * fy, m(0, 0) * cx + m(0, 1) * cy + m(0, 2),
+                                  m(1, 0) * fx, m(1, 1) * fy, m(1, 0) * cx + m(1, 1) * cy + m(1, 2));
+  cv::Mat before, after, change;
+  cv::resize(frame(outer), before, small, 0, 0, cv::INTER_AREA);
+  after = before.clone();
+  const float share = blend(after, generated, small_to_crop, small_lm, opt, silent, reference);
+  cv::subtract(after, before, change, cv::noArray(), CV_16SC3);
+  cv::resize(change, change, outer.size(), 0, 0, cv::INTER_LINEAR);
+  const cv::Mat mask = lower_face_mask(lm, outer);
+  cv::Mat target = frame(outer);
+  for (int y = 0; y < outer.height; ++y) {
+    const float* w = mask.ptr<float>(y);
+    const cv::Vec3s* d = change.ptr<cv::Vec3s>(y);
+    cv::Vec3b* t = target.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < outer.width; ++x) {
+      if (w[x] <= 0) continue;  // outside the mask: untouched
+      for (int c = 0; c < 3; ++c) t[x][c] = cv::saturate_cast<uchar>(t[x][c] + d[x][c]);
+    }
+  }
+  return share;
+}
+
+}  // namespace
+
+void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
+                const Landmarks& lm, const BlendOptions& opt, const cv::Mat& silent, const cv::Mat& reference) {
+  const cv::Rect roi = mask_roi(lm, frame.size());
+  if (roi.empty()) return;
+  const double scale = 1 / std::sqrt(std::abs(to_crop(0, 0) * to_crop(1, 1) - to_crop(0, 1) * to_crop(1, 0)));
+  const float share = scale > opt.max_scale
+                          ? blend_reduced(frame, generated, to_crop, lm, opt, silent, reference, roi, scale / opt.max_scale)
+                          : blend(frame, generated, to_crop, lm, opt, silent, reference);
+  if (share <= 0) return;
+  // The mouth opened last, on the blended frame at its full resolution
+  // (after the colour matching, which would give the painted inside the
+  // photo's lip colour), under the same mask.
+  Landmarks in_roi;
+  for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
+  cv::Mat target = frame(roi);
+  const cv::Mat opened = open_mouth(target, in_roi, share * static_cast<float>(cv::norm(lm[54] - lm[48])));
+  const cv::Mat mask = lower_face_mask(lm, roi);
+  for (int y = 0; y < roi.height; ++y) {
+    const float* m = mask.ptr<float>(y);
+    const cv::Vec3b* o = opened.ptr<cv::Vec3b>(y);
+    cv::Vec3b* t = target.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < roi.width; ++x) {
+      if (m[x] <= 0) continue;  // outside the mask: untouched
+      for (int c = 0; c < 3; ++c) t[x][c] = cv::saturate_cast<uchar>(t[x][c] + m[x] * (float(o[x][c]) - float(t[x][c])));
     }
   }
 }
