@@ -185,6 +185,19 @@ constexpr float kTeethHeight = 0.1f;   // the upper teeth's visible height as a 
 // dark line) get the inside painted over them; from twice that (an open
 // mouth, teeth showing) the photo's own inside is stretched instead.
 constexpr float kOpenInPhoto = 0.06f;
+// The jaw drops under the whole mouth: below the lower lip the opening's
+// full share moves the skin between the inner corners, and beyond them
+// less, down to nothing at kJawReach half-widths from the mouth's middle
+// (the lips' gap itself closes at the corners; a jaw that followed it made a
+// visible shear in the skin below them on large faces). A raised cosine.
+constexpr float kJawReach = 1.45f;
+float jaw_share(float q) {
+  const float a = (std::abs(q) - 1) / (kJawReach - 1);
+  if (a <= 0) return 1;
+  if (a >= 1) return 0;
+  const float c = std::cos(0.5f * float(CV_PI) * a);
+  return c * c;
+}
 
 // 255 inside the outer lip polygon (points 48-59), 0 elsewhere.
 cv::Mat lip_mask(cv::Size size, const Landmarks& lm) {
@@ -220,8 +233,9 @@ float polyline_at(const std::vector<cv::Point2f>& st, float s) {
 // corners, t across it towards the chin, from the corners' midpoint. Each
 // column s is moved along t only: above the lips' line (the inner lip
 // contours 60-64, 64-60) down to the nose base by up to kUpperLipShare h,
-// below it by the rest, over the lower lip in full and fading to nothing at
-// the chin (landmark 8). A photo's mouth that is already open keeps its
+// below it by the rest (the gap's ellipse at the lower lip's top edge, the
+// jaw's wider profile from its bottom edge, jaw_share) and fading to nothing
+// at the chin (landmark 8). A photo's mouth that is already open keeps its
 // inside, stretched; a closed one gets the inside painted (kOpenInPhoto).
 cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h) {
   const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
@@ -249,10 +263,10 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h) {
   // the teeth's colour per unit of luminance: off-white, a share of the lips' hue in it
   const cv::Vec3f tint = 0.7f * cv::Vec3f(0.9f, 0.98f, 1.02f) + 0.3f / std::max(1.f, luma(lip_colour)) * lips;
   const float teeth_shown = std::clamp((h / width - 0.05f) / 0.1f, 0.f, 1.f);  // in full from 15% of the width
-  // Only pixels between the inner corners' columns and from the nose to the
-  // chin move: the rest of the image is left as it is.
+  // Only pixels within the jaw's reach and from the nose to the chin move:
+  // the rest of the image is left as it is.
   std::vector<cv::Point2f> corners;
-  for (float s : {s_mid - half, s_mid + half})
+  for (float s : {s_mid - kJawReach * half, s_mid + kJawReach * half})
     for (float t : {t_nose, t_chin}) corners.push_back(c + s * u + t * v);
   const cv::Rect box = (cv::boundingRect(corners) + cv::Size(2, 2)) & cv::Rect(0, 0, img.cols, img.rows);
   if (box.empty()) return img;
@@ -273,9 +287,13 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h) {
         const float H = kUpperLipShare * open, L = std::max(1.f, t_up - t_nose);
         if (H > 0) from = std::clamp((t + H - H * t_up / L) / (1 - H / L), t, t_up);
       } else if (t >= bottom) {
-        // moved down by H over the lower lip (from <= t1), fading to 0 at the chin
-        const float H = (1 - kUpperLipShare) * open, t1 = t_lo + lip, L = std::max(1.f, t_chin - t1);
-        from = t - H <= t1 ? t - H : std::clamp((t - H * t_chin / L) / (1 - H / L), t1, t);
+        // moved down: the lower lip's top edge (t_lo) by the gap's share He,
+        // its bottom edge (t1) and the skin below by the jaw's Hj, fading to 0
+        // at the chin; the source `from` of t solved on each linear piece
+        const float He = (1 - kUpperLipShare) * open, Hj = (1 - kUpperLipShare) * h * jaw_share(q);
+        const float t1 = t_lo + lip, L = std::max(1.f, t_chin - t1);
+        const float k = (Hj - He) / lip;  // over the lip: D(from) = He + k (from - t_lo)
+        from = t <= t1 + Hj ? (t - He + k * t_lo) / (1 + k) : std::clamp((t - Hj * t_chin / L) / (1 - Hj / L), t1, t);
       } else {
         // the gap: the photo's own gap stretched over it, or the inside painted
         const float r = (t - top) / std::max(1e-3f, bottom - top);  // 0 at the upper lip, 1 at the lower
