@@ -227,8 +227,9 @@ float polyline_at(const std::vector<cv::Point2f>& st, float s) {
   return st.back().y;
 }
 
-// `img` (8-bit BGR, landmarks in its coordinates) with the mouth opened by
-// h pixels at its middle, less towards the corners (an ellipse between the
+// The pixels of `img` (8-bit BGR, landmarks in its coordinates) in `box`,
+// set to the region that moves (empty, and no pixels, when none does), with
+// the mouth opened by h pixels at its middle, less towards the corners (an ellipse between the
 // inner corners 60 and 64). Coordinates: s along the line through the mouth
 // corners, t across it towards the chin, from the corners' midpoint. Each
 // column s is moved along t only: above the lips' line (the inner lip
@@ -237,9 +238,10 @@ float polyline_at(const std::vector<cv::Point2f>& st, float s) {
 // jaw's wider profile from its bottom edge, jaw_share) and fading to nothing
 // at the chin (landmark 8). A photo's mouth that is already open keeps its
 // inside, stretched; a closed one gets the inside painted (kOpenInPhoto).
-cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h) {
+cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, cv::Rect& box) {
+  box = cv::Rect();
   const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
-  if (h < 0.3f || width < 4) return img;
+  if (h < 0.3f || width < 4) return {};
   const cv::Point2f u = (lm[54] - lm[48]) / width, c = (lm[48] + lm[54]) * 0.5f;
   cv::Point2f v(-u.y, u.x);
   if (v.dot(lm[8] - lm[51]) < 0) v = -v;
@@ -268,8 +270,8 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h) {
   std::vector<cv::Point2f> corners;
   for (float s : {s_mid - kJawReach * half, s_mid + kJawReach * half})
     for (float t : {t_nose, t_chin}) corners.push_back(c + s * u + t * v);
-  const cv::Rect box = (cv::boundingRect(corners) + cv::Size(2, 2)) & cv::Rect(0, 0, img.cols, img.rows);
-  if (box.empty()) return img;
+  box = (cv::boundingRect(corners) + cv::Size(2, 2)) & cv::Rect(0, 0, img.cols, img.rows);
+  if (box.empty()) return {};
   cv::Mat map_x(box.size(), CV_32F), map_y(box.size(), CV_32F);  // each box pixel's source in img
   cv::Mat inside(box.size(), CV_32FC3, cv::Scalar::all(0));      // the painted inside's colour
   cv::Mat cover(box.size(), CV_32F, cv::Scalar(0));                // and how much of each pixel it covers
@@ -315,7 +317,7 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h) {
       map_x.at<float>(y - box.y, x - box.x) = src.x;
       map_y.at<float>(y - box.y, x - box.x) = src.y;
     }
-  cv::Mat out = img.clone(), moved = out(box);
+  cv::Mat moved;
   cv::remap(img, moved, map_x, map_y, cv::INTER_CUBIC, cv::BORDER_REPLICATE);
   cv::GaussianBlur(inside, inside, cv::Size(), 0.5);  // no sharper than the photo
   for (int y = 0; y < box.height; ++y)
@@ -326,7 +328,7 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h) {
       const cv::Vec3f& d = inside.at<cv::Vec3f>(y, x);
       for (int k = 0; k < 3; ++k) o[k] = cv::saturate_cast<uchar>(o[k] + g * (d[k] - o[k]));
     }
-  return out;
+  return moved;
 }
 
 }  // namespace
@@ -338,7 +340,7 @@ cv::Mat lower_face_mask(const Landmarks& lm, const cv::Rect& roi) {
   // grows with r^3 (3 ms at r = 17, 50 ms at 35 here; a 4000 px photo took
   // minutes a frame); the smooth result is scaled back up and cut at the
   // polygon. The blocks are anchored at the frame's origin, so a pixel's
-  // value does not depend on the roi.
+  // value does not depend on the roi, given one that holds the polygon.
   const float r_full = feather_radius(lm);
   const int k = std::max(1, static_cast<int>(r_full / 8));
   auto floor_to = [k](int v) { return (v >= 0 ? v / k : -((-v + k - 1) / k)) * k; };
@@ -603,14 +605,16 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
   // photo's lip colour), under the same mask.
   Landmarks in_roi;
   for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
-  cv::Mat target = frame(roi);
-  const cv::Mat opened = open_mouth(target, in_roi, share * static_cast<float>(cv::norm(lm[54] - lm[48])));
-  const cv::Mat mask = lower_face_mask(lm, roi);
-  for (int y = 0; y < roi.height; ++y) {
+  cv::Rect box;  // what moves, in the roi
+  const cv::Mat opened = open_mouth(frame(roi), in_roi, share * static_cast<float>(cv::norm(lm[54] - lm[48])), box);
+  if (opened.empty()) return;
+  const cv::Mat mask = lower_face_mask(lm, roi)(box);  // the roi's (near its edges a box's own would differ)
+  cv::Mat target = frame(box + roi.tl());
+  for (int y = 0; y < box.height; ++y) {
     const float* m = mask.ptr<float>(y);
     const cv::Vec3b* o = opened.ptr<cv::Vec3b>(y);
     cv::Vec3b* t = target.ptr<cv::Vec3b>(y);
-    for (int x = 0; x < roi.width; ++x) {
+    for (int x = 0; x < box.width; ++x) {
       if (m[x] <= 0) continue;  // outside the mask: untouched
       for (int c = 0; c < 3; ++c) t[x][c] = cv::saturate_cast<uchar>(t[x][c] + m[x] * (float(o[x][c]) - float(t[x][c])));
     }
