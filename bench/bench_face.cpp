@@ -4,7 +4,8 @@
 // writer, and a 224x224 VoxCeleb2 crop.
 //
 // Also one 68-point fit alone: ours (LandmarkModel) against dlib's
-// shape_predictor, whose trees it repacks.
+// shape_predictor, whose trees it repacks; and the paste-back of a photo
+// whose mouth the speech opens.
 //
 //   build/bench/bench_face
 #include <benchmark/benchmark.h>
@@ -12,6 +13,7 @@
 #include <dlib/opencv/cv_image.h>
 
 #include <filesystem>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "stf/face.h"
@@ -91,6 +93,40 @@ void BM_LandmarkFit(benchmark::State& state) {
   }
 }
 
+// paste_back on the photo path (generate's keep-frame path, the mouth
+// opened by 25% of its width): the bundled photo scaled by the argument
+// (1: 512 px, the model's crop at ~3 photo pixels per crop pixel; 6: 3072
+// px, the reduced-scale blend), its crop blurred as the silent rendering,
+// the lips darkened by 25 levels as the speaking one. Per call, the frame
+// copy included.
+void BM_PhotoPasteBack(benchmark::State& state) {
+  stf::set_threads(0);
+  cv::Mat photo = cv::imread(STF_SOURCE_DIR "/examples/grace_hopper_512x512.jpg");
+  if (photo.empty()) return state.SkipWithError("no bundled photo");
+  auto model = std::make_shared<const stf::LandmarkModel>();
+  const stf::FaceObservation face = stf::find_face(photo, model);
+  if (!face.found) return state.SkipWithError("no face in the bundled photo");
+  const float k = float(state.range(0));
+  cv::resize(photo, photo, cv::Size(), k, k, cv::INTER_CUBIC);
+  stf::Landmarks lm;
+  for (int i = 0; i < 68; ++i) lm[i] = (face.landmarks[i] + cv::Point2f(0.5f, 0.5f)) * k - cv::Point2f(0.5f, 0.5f);
+  const cv::Matx23f to_crop = stf::crop_transform(lm, stf::CropOptions{});
+  cv::Mat silent, speaking;
+  cv::GaussianBlur(stf::crop_face(photo, to_crop, stf::CropOptions{}.size).image, silent, cv::Size(), 1.5);
+  std::vector<cv::Point> lips;
+  for (int i = 48; i < 60; ++i) lips.emplace_back(cv::Point2f(to_crop * cv::Vec3f(lm[i].x, lm[i].y, 1.f)));
+  cv::Mat lip_mask = cv::Mat::zeros(silent.size(), CV_8U);
+  cv::fillPoly(lip_mask, std::vector<std::vector<cv::Point>>{lips}, cv::Scalar(255));
+  speaking = silent.clone();
+  cv::subtract(silent, cv::Scalar::all(25), speaking, lip_mask);
+  cv::Mat frame;
+  for (auto _ : state) {
+    photo.copyTo(frame);
+    stf::paste_back(frame, speaking, to_crop, lm, stf::BlendOptions{}, silent);
+    benchmark::DoNotOptimize(frame.data);
+  }
+}
+
 }  // namespace
 
 BENCHMARK(BM_LandmarkFit)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
@@ -99,4 +135,5 @@ BENCHMARK(BM_Track720p)->Args({1, 1})->Args({5, 1})->Args({10, 1})->Args({5, 0})
     ->UseRealTime()->MinTime(3);
 BENCHMARK(BM_Track224)->Args({1, 1})->Args({5, 1})->Args({10, 1})->Args({5, 0})->Unit(benchmark::kMillisecond)
     ->UseRealTime()->MinTime(3);
+BENCHMARK(BM_PhotoPasteBack)->Arg(1)->Arg(6)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
 BENCHMARK_MAIN();
