@@ -1175,6 +1175,18 @@ TEST(Face, AlignedCropLevelsTheEyes) {
   aligned.align = true;
   EXPECT_GT(std::abs(eye_angle(crop_transform(lm, plain))), 8.0);
   EXPECT_LT(std::abs(eye_angle(crop_transform(lm, aligned))), 0.5);
+  // And the face lies in it as the upright photo's lies in its own:
+  // the box is taken around the levelled face (around the tilted one it was
+  // larger, the face in the crop smaller and lower).
+  std::vector<TrackedFrame> upright = track_frames({photo}, topt);
+  ASSERT_TRUE(upright[0].face.found);
+  const cv::Matx23f a = crop_transform(lm, aligned), b = crop_transform(upright[0].face.landmarks, aligned);
+  double apart = 0;  // mean distance of the 68 points, crop pixels
+  for (int i = 0; i < 68; ++i) {
+    const cv::Point2f u = upright[0].face.landmarks[i];
+    apart += cv::norm(a * cv::Vec3f(lm[i].x, lm[i].y, 1) - b * cv::Vec3f(u.x, u.y, 1)) / 68;
+  }
+  EXPECT_LT(apart, 1.0) << "crop pixels of " << CropOptions{}.size;
 }
 
 // Crops placed by all 68 landmarks grow with the opening mouth (the chin

@@ -18,12 +18,16 @@ cv::Matx23f square_transform(cv::Point2f c, float side, float angle, int size) {
                      -sn, cs, sn * c.x - cs * c.y + size / 2.0f);
 }
 
+// `box` in the frame turned by -angle (the face levelled), padded, squared,
+// its centre turned back.
 cv::Matx23f padded_square(cv::Rect2f box, float angle, const CropOptions& opt) {
   const auto& [top, bottom, left, right] = opt.pads;
   float x0 = box.x - left, x1 = box.x + box.width + right;
   float y0 = box.y - top, y1 = box.y + box.height + bottom;
   float side = std::max({x1 - x0, y1 - y0, 4.0f});
-  return square_transform({(x0 + x1) / 2, (y0 + y1) / 2}, side, angle, opt.size);
+  const cv::Point2f c((x0 + x1) / 2, (y0 + y1) / 2);
+  const float cs = std::cos(angle), sn = std::sin(angle);
+  return square_transform({cs * c.x - sn * c.y, sn * c.x + cs * c.y}, side, angle, opt.size);
 }
 
 // The landmark box with its bottom where the chin's lowest point is on a
@@ -49,18 +53,21 @@ cv::Rect2f steady_bounds(const Landmarks& lm) {
 }  // namespace
 
 cv::Matx23f crop_transform(const Landmarks& lm, const CropOptions& opt) {
-  cv::Rect2f b = opt.placement == CropPlacement::steady ? steady_bounds(lm) : landmark_bounds(lm);
-  // The 68 points stop at the brows; a detector box reaches the forehead.
-  // Below, room for a chin that drops when the mouth opens.
-  b.y -= 0.15f * b.height;
-  b.height *= 1.25f;
   float angle = 0;
+  Landmarks level = lm;  // turned by -angle: a rolled face's box is then an upright face's
   if (opt.align) {
     cv::Point2f left(0, 0), right(0, 0);
     for (int i = 36; i <= 41; ++i) left += lm[i] / 6.0f;
     for (int i = 42; i <= 47; ++i) right += lm[i] / 6.0f;
     angle = std::atan2(right.y - left.y, right.x - left.x);
+    const float cs = std::cos(angle), sn = std::sin(angle);
+    for (cv::Point2f& p : level) p = cv::Point2f(cs * p.x + sn * p.y, -sn * p.x + cs * p.y);
   }
+  cv::Rect2f b = opt.placement == CropPlacement::steady ? steady_bounds(level) : landmark_bounds(level);
+  // The 68 points stop at the brows; a detector box reaches the forehead.
+  // Below, room for a chin that drops when the mouth opens.
+  b.y -= 0.15f * b.height;
+  b.height *= 1.25f;
   return padded_square(b, angle, opt);
 }
 
