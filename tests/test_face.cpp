@@ -1189,6 +1189,44 @@ TEST(Face, AlignedCropLevelsTheEyes) {
   EXPECT_LT(apart, 1.0) << "crop pixels of " << CropOptions{}.size;
 }
 
+// Without --align, a head tilted sideways by more than 10 degrees is
+// turned in its crop to 10 (the model follows the speech on faces rolled up
+// to about that), one rolled less is left as it is, and the turn grows with
+// the roll without a jump.
+TEST(Face, CropTurnsAFaceRolledOver10DegreesTo10) {
+  const cv::Mat photo = cv::imread(test::shared_data("faces/london/neutral_001_03.jpg"));
+  ASSERT_FALSE(photo.empty());
+  const cv::Point2f centre(photo.cols / 2.0f, photo.rows / 2.0f);
+  auto roll_in_crop = [&](double degrees, double* in_frame) {
+    cv::Mat tilted;
+    cv::warpAffine(photo, tilted, cv::getRotationMatrix2D(centre, degrees, 1.0), photo.size(), cv::INTER_LINEAR,
+                   cv::BORDER_REPLICATE);
+    TrackerOptions topt;
+    topt.static_image = true;
+    const std::vector<TrackedFrame> out = track_frames({tilted}, topt);
+    EXPECT_TRUE(out[0].face.found) << degrees;
+    const Landmarks& lm = out[0].face.landmarks;
+    auto eye_angle = [&](const cv::Matx23f& m) {
+      cv::Point2f l(0, 0), r(0, 0);
+      for (int i = 36; i <= 41; ++i) l += cv::Point2f(m * cv::Vec3f(lm[i].x, lm[i].y, 1)) / 6.0f;
+      for (int i = 42; i <= 47; ++i) r += cv::Point2f(m * cv::Vec3f(lm[i].x, lm[i].y, 1)) / 6.0f;
+      return std::atan2(r.y - l.y, r.x - l.x) * 180 / M_PI;
+    };
+    *in_frame = eye_angle(cv::Matx23f(1, 0, 0, 0, 1, 0));
+    return eye_angle(crop_transform(lm, CropOptions{}));
+  };
+  double frame = 0;
+  for (double degrees : {25.0, -25.0, 15.0}) {
+    const double crop = roll_in_crop(degrees, &frame);
+    ASSERT_GT(std::abs(frame), 12) << degrees;
+    EXPECT_NEAR(std::abs(crop), 10, 0.1) << degrees;
+    EXPECT_GT(crop * frame, 0) << "turned the other way";
+  }
+  const double crop = roll_in_crop(5, &frame);
+  ASSERT_LT(std::abs(frame), 9);
+  EXPECT_NEAR(crop, frame, 0.01) << "a face rolled less than 10 degrees was turned";
+}
+
 // Crops placed by all 68 landmarks grow with the opening mouth (the chin
 // drops), so the face in them shrinks: a cue to the mouth that needs no
 // audio. Steady crops are placed by the points that do not move with the jaw.

@@ -87,7 +87,8 @@ struct CropOptions {
   int size = 96;                               // output side in pixels
   CropPlacement placement = CropPlacement::bounds;
   std::array<float, 4> pads{0, 10, 0, 0};      // top, bottom, left, right, pixels (Wav2Lip --pads)
-  bool align = false;                          // rotate so the eye line is level
+  bool align = false;                          // rotate so the eye line is level (else a face rolled over
+                                               // 10 degrees is turned to 10)
 };
 
 // A square crop of the face and the 2x3 affine transform frame -> crop.
