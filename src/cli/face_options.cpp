@@ -37,8 +37,8 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
   cmd->add_option("--landmark-model", o.landmark_model, "dlib 68-point shape predictor")
       ->default_str(kDefaultLandmarkModel)->group(g);
   cmd->add_flag("--align", o.align,
-                "Rotate crops so the eye line is level: for a head tilted sideways (on the demo photo turned by 25 "
-                "degrees the mouth opens twice as wide with it, as on the upright photo)")
+                "Rotate crops so the eye line is level (default: a head tilted sideways by more than 10 degrees is "
+                "turned to 10, as far as the model follows the speech as on an upright face)")
       ->group(g);
   cmd->add_flag("--seamless", o.seamless, "Paste back with cv::seamlessClone instead of a feathered mask")->group(g);
   cmd->add_flag("--no-detail", o.no_detail,
