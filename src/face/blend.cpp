@@ -426,9 +426,9 @@ cv::Rect mask_roi(const Landmarks& lm, cv::Size frame) {
 
 // paste_back at the frame's own scale, all but the opening: returns how
 // far the keep_frame path reads that the mouth opens, as a share of its
-// width (0 off that path).
+// width (0 off that path), and sets `mask` to the mask over mask_roi.
 float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop, const Landmarks& lm,
-            const BlendOptions& opt, const cv::Mat& silent, const cv::Mat& reference) {
+            const BlendOptions& opt, const cv::Mat& silent, const cv::Mat& reference, cv::Mat& mask) {
   const cv::Rect roi = mask_roi(lm, frame.size());
   if (roi.empty()) return 0;
   // Generated crop -> frame pixels of the roi.
@@ -441,7 +441,7 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
   // interpolation blurs it further.
   cv::Mat warped;
   cv::warpAffine(generated, warped, back, roi.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
-  cv::Mat mask = lower_face_mask(lm, roi);
+  mask = lower_face_mask(lm, roi);
   cv::Mat target = frame(roi);
 
   Landmarks in_roi;
@@ -556,7 +556,7 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
 // full size a 4000 px photo's face made ~65 MB float images per step.
 float blend_reduced(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop, const Landmarks& lm,
                     const BlendOptions& opt, const cv::Mat& silent, const cv::Mat& reference, const cv::Rect& roi,
-                    double f) {
+                    double f, cv::Mat& mask) {
   const int margin = static_cast<int>(std::ceil(2 * f));
   const cv::Rect outer = cv::Rect(roi.x - margin, roi.y - margin, roi.width + 2 * margin, roi.height + 2 * margin) &
                          cv::Rect(0, 0, frame.cols, frame.rows);
@@ -572,13 +572,15 @@ float blend_reduced(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f&
   cv::Mat before, after, change;
   cv::resize(frame(outer), before, small, 0, 0, cv::INTER_AREA);
   after = before.clone();
-  const float share = blend(after, generated, small_to_crop, small_lm, opt, silent, reference);
+  cv::Mat small_mask;
+  const float share = blend(after, generated, small_to_crop, small_lm, opt, silent, reference, small_mask);
   cv::subtract(after, before, change, cv::noArray(), CV_16SC3);
   cv::resize(change, change, outer.size(), 0, 0, cv::INTER_LINEAR);
-  const cv::Mat mask = lower_face_mask(lm, outer);
+  const cv::Mat outer_mask = lower_face_mask(lm, outer);
+  mask = outer_mask(roi - outer.tl());
   cv::Mat target = frame(outer);
   for (int y = 0; y < outer.height; ++y) {
-    const float* w = mask.ptr<float>(y);
+    const float* w = outer_mask.ptr<float>(y);
     const cv::Vec3s* d = change.ptr<cv::Vec3s>(y);
     cv::Vec3b* t = target.ptr<cv::Vec3b>(y);
     for (int x = 0; x < outer.width; ++x) {
@@ -596,9 +598,10 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
   const cv::Rect roi = mask_roi(lm, frame.size());
   if (roi.empty()) return;
   const double scale = 1 / std::sqrt(std::abs(to_crop(0, 0) * to_crop(1, 1) - to_crop(0, 1) * to_crop(1, 0)));
+  cv::Mat mask;  // over the roi
   const float share = scale > opt.max_scale
-                          ? blend_reduced(frame, generated, to_crop, lm, opt, silent, reference, roi, scale / opt.max_scale)
-                          : blend(frame, generated, to_crop, lm, opt, silent, reference);
+                          ? blend_reduced(frame, generated, to_crop, lm, opt, silent, reference, roi, scale / opt.max_scale, mask)
+                          : blend(frame, generated, to_crop, lm, opt, silent, reference, mask);
   if (share <= 0) return;
   // The mouth opened last, on the blended frame at its full resolution
   // (after the colour matching, which would give the painted inside the
@@ -608,10 +611,10 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
   cv::Rect box;  // what moves, in the roi
   const cv::Mat opened = open_mouth(frame(roi), in_roi, share * static_cast<float>(cv::norm(lm[54] - lm[48])), box);
   if (opened.empty()) return;
-  const cv::Mat mask = lower_face_mask(lm, roi)(box);  // the roi's (near its edges a box's own would differ)
   cv::Mat target = frame(box + roi.tl());
+  const cv::Mat under = mask(box);  // the blend's (near its edges a mask made for the box would differ)
   for (int y = 0; y < box.height; ++y) {
-    const float* m = mask.ptr<float>(y);
+    const float* m = under.ptr<float>(y);
     const cv::Vec3b* o = opened.ptr<cv::Vec3b>(y);
     cv::Vec3b* t = target.ptr<cv::Vec3b>(y);
     for (int x = 0; x < box.width; ++x) {
