@@ -229,8 +229,8 @@ float polyline_at(const std::vector<cv::Point2f>& st, float s) {
 
 // The pixels of `img` (8-bit BGR, landmarks in its coordinates) in `box`,
 // set to the region that moves (empty, and no pixels, when none does), with
-// the mouth opened by h pixels at its middle, less towards the corners (an ellipse between the
-// inner corners 60 and 64). Coordinates: s along the line through the mouth
+// the mouth opened by h pixels at its middle, less towards the corners (an
+// ellipse between the inner corners 60 and 64). Coordinates: s along the line through the mouth
 // corners, t across it towards the chin, from the corners' midpoint. Each
 // column s is moved along t only: above the lips' line (the inner lip
 // contours 60-64, 64-60) down to the nose base by up to kUpperLipShare h,
