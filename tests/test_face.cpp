@@ -286,6 +286,14 @@ PhotoFace bundled_photo_face() {
   return p;
 }
 
+// The eye line's angle (degrees) of landmarks `lm` mapped by m.
+double eye_angle(const Landmarks& lm, const cv::Matx23f& m) {
+  cv::Point2f l(0, 0), r(0, 0);
+  for (int i = 36; i <= 41; ++i) l += cv::Point2f(m * cv::Vec3f(lm[i].x, lm[i].y, 1)) / 6.0f;
+  for (int i = 42; i <= 47; ++i) r += cv::Point2f(m * cv::Vec3f(lm[i].x, lm[i].y, 1)) / 6.0f;
+  return std::atan2(r.y - l.y, r.x - l.x) * 180 / M_PI;
+}
+
 // A stand-in for the model's rendering of the photo with silent audio
 // (paste_back's `silent`): the photo's crop, blurred.
 cv::Mat soft_rendering(const PhotoFace& p) {
@@ -1165,16 +1173,10 @@ TEST(Face, AlignedCropLevelsTheEyes) {
   std::vector<TrackedFrame> out = track_frames({tilted}, topt);
   ASSERT_TRUE(out[0].face.found);
   const Landmarks& lm = out[0].face.landmarks;
-  auto eye_angle = [&](const cv::Matx23f& m) {
-    cv::Point2f l(0, 0), r(0, 0);
-    for (int i = 36; i <= 41; ++i) l += cv::Point2f(m * cv::Vec3f(lm[i].x, lm[i].y, 1)) / 6.0f;
-    for (int i = 42; i <= 47; ++i) r += cv::Point2f(m * cv::Vec3f(lm[i].x, lm[i].y, 1)) / 6.0f;
-    return std::atan2(r.y - l.y, r.x - l.x) * 180 / M_PI;
-  };
   CropOptions plain, aligned;
   aligned.align = true;
-  EXPECT_GT(std::abs(eye_angle(crop_transform(lm, plain))), 8.0);
-  EXPECT_LT(std::abs(eye_angle(crop_transform(lm, aligned))), 0.5);
+  EXPECT_GT(std::abs(eye_angle(lm, crop_transform(lm, plain))), 8.0);
+  EXPECT_LT(std::abs(eye_angle(lm, crop_transform(lm, aligned))), 0.5);
   // And the face lies in it as the upright photo's lies in its own:
   // the box is taken around the levelled face (around the tilted one it was
   // larger, the face in the crop smaller and lower).
@@ -1206,14 +1208,8 @@ TEST(Face, CropTurnsAFaceRolledOver10DegreesTo10) {
     const std::vector<TrackedFrame> out = track_frames({tilted}, topt);
     EXPECT_TRUE(out[0].face.found) << degrees;
     const Landmarks& lm = out[0].face.landmarks;
-    auto eye_angle = [&](const cv::Matx23f& m) {
-      cv::Point2f l(0, 0), r(0, 0);
-      for (int i = 36; i <= 41; ++i) l += cv::Point2f(m * cv::Vec3f(lm[i].x, lm[i].y, 1)) / 6.0f;
-      for (int i = 42; i <= 47; ++i) r += cv::Point2f(m * cv::Vec3f(lm[i].x, lm[i].y, 1)) / 6.0f;
-      return std::atan2(r.y - l.y, r.x - l.x) * 180 / M_PI;
-    };
-    *in_frame = eye_angle(cv::Matx23f(1, 0, 0, 0, 1, 0));
-    return eye_angle(crop_transform(lm, CropOptions{}));
+    *in_frame = eye_angle(lm, cv::Matx23f(1, 0, 0, 0, 1, 0));
+    return eye_angle(lm, crop_transform(lm, CropOptions{}));
   };
   double frame = 0;
   for (double degrees : {25.0, -25.0, 15.0}) {
