@@ -230,8 +230,9 @@ float polyline_at(const std::vector<cv::Point2f>& st, float s) {
 // The pixels of `img` (8-bit BGR, landmarks in its coordinates) in `box`,
 // set to the region that moves (empty, and no pixels, when none does), with
 // the mouth opened by h pixels at its middle, less towards the corners (an
-// ellipse between the inner corners 60 and 64). Coordinates: s along the line through the mouth
-// corners, t across it towards the chin, from the corners' midpoint. Each
+// ellipse between the inner corners 60 and 64). Coordinates: s along the
+// line through the mouth corners, t across it towards the chin, from the
+// corners' midpoint. Each
 // column s is moved along t only: above the lips' line (the inner lip
 // contours 60-64, 64-60) down to the nose base by up to kUpperLipShare h,
 // below it by the rest (the gap's ellipse at the lower lip's top edge, the
@@ -418,6 +419,21 @@ cv::Mat reference_in_roi(const cv::Mat& generated, const cv::Mat& reference, con
 constexpr double kReferenceScale = 2.5;
 constexpr float kReferenceTolerance = 20.f;
 
+// target (8-bit BGR, in place) moved towards src by the mask (CV_32F, 0..1,
+// all three the same size); pixels where it is 0 stay untouched.
+void mix_in(cv::Mat& target, const cv::Mat& src, const cv::Mat& mask) {
+  for (int y = 0; y < target.rows; ++y) {
+    const float* m = mask.ptr<float>(y);
+    const cv::Vec3b* g = src.ptr<cv::Vec3b>(y);
+    cv::Vec3b* t = target.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < target.cols; ++x) {
+      if (m[x] <= 0) continue;  // outside the mask: untouched
+      for (int c = 0; c < 3; ++c)
+        t[x][c] = cv::saturate_cast<uchar>(t[x][c] + m[x] * (float(g[x][c]) - float(t[x][c])));
+    }
+  }
+}
+
 // The mask's bounding box in the frame, 2 pixels wider on each side.
 cv::Rect mask_roi(const Landmarks& lm, cv::Size frame) {
   const cv::Rect r = cv::boundingRect(mask_polygon(lm, {0, 0}));
@@ -536,16 +552,7 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
     }
     return share;
   }
-  for (int y = 0; y < roi.height; ++y) {
-    const float* m = mask.ptr<float>(y);
-    const cv::Vec3b* g = warped.ptr<cv::Vec3b>(y);
-    cv::Vec3b* t = target.ptr<cv::Vec3b>(y);
-    for (int x = 0; x < roi.width; ++x) {
-      if (m[x] <= 0) continue;  // outside the mask: untouched
-      for (int c = 0; c < 3; ++c)
-        t[x][c] = cv::saturate_cast<uchar>(t[x][c] + m[x] * (float(g[x][c]) - float(t[x][c])));
-    }
-  }
+  mix_in(target, warped, mask);
   return share;
 }
 
@@ -612,16 +619,7 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
   const cv::Mat opened = open_mouth(frame(roi), in_roi, share * static_cast<float>(cv::norm(lm[54] - lm[48])), box);
   if (opened.empty()) return;
   cv::Mat target = frame(box + roi.tl());
-  const cv::Mat under = mask(box);  // the blend's (near its edges a mask made for the box would differ)
-  for (int y = 0; y < box.height; ++y) {
-    const float* m = under.ptr<float>(y);
-    const cv::Vec3b* o = opened.ptr<cv::Vec3b>(y);
-    cv::Vec3b* t = target.ptr<cv::Vec3b>(y);
-    for (int x = 0; x < box.width; ++x) {
-      if (m[x] <= 0) continue;  // outside the mask: untouched
-      for (int c = 0; c < 3; ++c) t[x][c] = cv::saturate_cast<uchar>(t[x][c] + m[x] * (float(o[x][c]) - float(t[x][c])));
-    }
-  }
+  mix_in(target, opened, mask(box));  // the blend's mask (near its edges one made for the box would differ)
 }
 
 }  // namespace stf
