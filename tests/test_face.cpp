@@ -620,6 +620,60 @@ TEST(Face, DarkenedLipsOpenThePhotosMouth) {
   EXPECT_EQ(cv::countNonZero(changed & outside), 0) << "pixels outside the mask changed";
 }
 
+// The opened mouth's inside: the upper teeth under the raised upper lip, as
+// bright as the skin at least and brighter than the inside below them; on a
+// darker face (the photo at half its brightness) they are as white as the
+// eyes' whites, not as dark as the skin (teeth are white whatever the skin).
+TEST(Face, OpenedMouthShowsTeethAsWhiteAsTheEyes) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const Landmarks& lm = p.lm;
+  const float w = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  struct Inside {
+    double skin, teeth, below;  // mean grey levels
+  };
+  auto open = [&](const cv::Mat& image) {  // the lips darkened by 30 levels: an opening of ~30% of the width
+    PhotoFace q = p;
+    q.image = image;
+    const cv::Mat silent = soft_rendering(q);
+    std::vector<cv::Point> lips;
+    for (int i = 48; i < 60; ++i) lips.emplace_back(cv::Point2f(p.to_crop * cv::Vec3f(lm[i].x, lm[i].y, 1.f)));
+    cv::Mat lip_mask = cv::Mat::zeros(silent.size(), CV_8U), dark = silent.clone();
+    cv::fillPoly(lip_mask, std::vector<std::vector<cv::Point>>{lips}, cv::Scalar(255));
+    cv::subtract(silent, cv::Scalar::all(30), dark, lip_mask);
+    cv::Mat out = image.clone(), grey, photo_grey;
+    paste_back(out, dark, p.to_crop, lm, BlendOptions{}, silent);
+    cv::cvtColor(out, grey, cv::COLOR_BGR2GRAY);
+    cv::cvtColor(image, photo_grey, cv::COLOR_BGR2GRAY);
+    // rows measured down from the photo's lips' line at the middle, in shares of the mouth's width
+    auto rows = [&](float from, float to) {
+      const cv::Point2f c = lm[62];
+      return cv::mean(grey(cv::Rect(cv::Point(int(c.x - 0.1f * w), int(c.y + from * w)),
+                                    cv::Point(int(c.x + 0.1f * w), int(c.y + to * w)))))[0];
+    };
+    Inside r;
+    r.skin = cv::mean(photo_grey(cv::Rect(cv::Point(lm[31]), cv::Point(int(lm[35].x), int(lm[51].y)))))[0];
+    r.teeth = rows(-0.02f, 0.04f);  // the upper lip rises by 6% of the width
+    r.below = rows(0.10f, 0.13f);
+    return r;
+  };
+  const Inside lit = open(p.image);
+  cv::Mat dim = p.image * 0.5;
+  const Inside dimmed = open(dim);
+  EXPECT_GT(lit.teeth, 0.9 * lit.skin) << "skin " << lit.skin;  // 151 against 148 when written
+  EXPECT_LT(lit.below, 0.5 * lit.teeth) << "teeth " << lit.teeth;  // 30
+  for (int first : {36, 42}) {  // the eyes' whites kept: the face alone darker
+    std::vector<cv::Point> eye;
+    for (int i = first; i < first + 6; ++i) eye.emplace_back(lm[i]);
+    cv::Mat inside = cv::Mat::zeros(dim.size(), CV_8U);
+    cv::fillPoly(inside, std::vector<std::vector<cv::Point>>{eye}, cv::Scalar(255));
+    p.image.copyTo(dim, inside);
+  }
+  const Inside dark_skin = open(dim);
+  EXPECT_GT(dark_skin.teeth, 1.2 * dark_skin.skin) << "skin " << dark_skin.skin;  // 100 against 74
+  EXPECT_GT(dark_skin.teeth, 1.2 * dimmed.teeth) << "the eyes' whites made no difference";  // 75 with dim eyes
+}
+
 // Below the mouth the opening moves the skin down with the jaw, smoothly
 // from column to column: a jaw that followed the lips' gap, which closes at
 // the corners, sheared the skin under each corner (a vertical line on large

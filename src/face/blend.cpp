@@ -171,16 +171,26 @@ cv::Mat keep_frame(const cv::Mat& target, const cv::Mat& warped, const cv::Mat& 
 // opens the photo's mouth by it: the upper lip goes up by kUpperLipShare of
 // the opening, the lower lip and the skin below it down by the rest, the
 // jaw's share fading out towards the chin, and between the lips the
-// mouth's inside is painted: dark, the upper teeth under the upper lip once
-// the gap is over 5% of the mouth's width, the tongue's red at the bottom
-// (models/README.md, session 35).
+// mouth's inside is painted (models/README.md, sessions 35 and 37): dark,
+// the upper teeth under the upper lip once the gap is over 5% of the
+// mouth's width, the tongue at the bottom once it is over 15%.
 constexpr float kUpperLipShare = 0.2f;
 constexpr float kWidestOpening = 0.6f;  // as a share of the mouth's width (a wide "ah" is about 0.5)
 constexpr float kGainFade = 0.1f;       // the opening (share of the width) from which motion_gain is 1
 constexpr float kCavity = 0.3f;   // the inside's colour as a share of the lips'
-constexpr float kTongue = 0.6f;   // the tongue's, likewise
-constexpr float kTeeth = 0.8f;    // the teeth's grey as a share of the skin's luminance
-constexpr float kTeethHeight = 0.1f;   // the upper teeth's visible height as a share of the mouth's width
+constexpr float kTongue = 0.8f;   // the tongue's, likewise
+// The teeth's grey: 1.1 times the skin's luminance, or nine tenths of the eyes'
+// whites where they are brighter (dark skin: teeth are white whatever the
+// skin). In real open mouths (gap over 15% of the width; five presenters)
+// the inside's brightest tenth is 0.9-1.2 times the skin's luminance.
+constexpr float kTeeth = 1.1f;
+constexpr float kSclera = 0.9f;
+constexpr float kTeethHeight = 0.13f;  // the upper teeth's visible height as a share of the mouth's width
+// Where the teeth meet (from the middle, shares of the mouth's width:
+// the incisors, then the canines); each line kSeam darker, a hundredth of
+// the width wide.
+constexpr float kSeams[] = {0.f, 0.16f, 0.28f, 0.38f};
+constexpr float kSeam = 0.15f;
 // Lips in the photo parted by less than this share of the mouth's width (a
 // dark line) get the inside painted over them; from twice that (an open
 // mouth, teeth showing) the photo's own inside is stretched instead.
@@ -216,6 +226,34 @@ float mouth_darkening(const cv::Mat& generated, const cv::Mat& silent, const Lan
   return luma(cv::mean(silent, lips) - cv::mean(generated, lips));
 }
 
+// The colour of the eyes' whites: the mean of the brightest fifth of the
+// pixels inside both eyes' outlines (points 36-41, 42-47; the white is
+// about half of the eye seen); 0 where they cover under 12 pixels (a small
+// face, closed eyes).
+cv::Scalar eye_white(const cv::Mat& frame, const Landmarks& lm) {
+  std::vector<std::pair<uchar, cv::Vec3b>> pixels;  // luminance, colour
+  for (int first : {36, 42}) {
+    std::vector<cv::Point> eye;
+    for (int i = first; i < first + 6; ++i) eye.emplace_back(lm[i]);
+    const cv::Rect r = cv::boundingRect(eye) & cv::Rect(0, 0, frame.cols, frame.rows);
+    if (r.empty()) continue;
+    for (cv::Point& p : eye) p -= r.tl();
+    cv::Mat inside = cv::Mat::zeros(r.size(), CV_8U), grey;
+    cv::fillPoly(inside, std::vector<std::vector<cv::Point>>{eye}, cv::Scalar(255));
+    cv::cvtColor(frame(r), grey, cv::COLOR_BGR2GRAY);
+    for (int y = 0; y < r.height; ++y)
+      for (int x = 0; x < r.width; ++x)
+        if (inside.at<uchar>(y, x)) pixels.emplace_back(grey.at<uchar>(y, x), frame(r).at<cv::Vec3b>(y, x));
+  }
+  if (pixels.size() < 12) return cv::Scalar::all(0);
+  const size_t n = pixels.size() / 5;
+  std::nth_element(pixels.begin(), pixels.begin() + n, pixels.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  cv::Scalar sum = cv::Scalar::all(0);
+  for (size_t i = 0; i < n; ++i) sum += cv::Scalar(pixels[i].second[0], pixels[i].second[1], pixels[i].second[2]);
+  return sum / double(n);
+}
+
 // t(s) along a polyline given as (s, t) points sorted by s; constant beyond its ends.
 float polyline_at(const std::vector<cv::Point2f>& st, float s) {
   if (s <= st.front().x) return st.front().y;
@@ -239,7 +277,7 @@ float polyline_at(const std::vector<cv::Point2f>& st, float s) {
 // jaw's wider profile from its bottom edge, jaw_share) and fading to nothing
 // at the chin (landmark 8). A photo's mouth that is already open keeps its
 // inside, stretched; a closed one gets the inside painted (kOpenInPhoto).
-cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, cv::Rect& box) {
+cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, const cv::Scalar& white, cv::Rect& box) {
   box = cv::Rect();
   const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
   if (h < 0.3f || width < 4) return {};
@@ -262,10 +300,15 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, cv::Rect& b
   const cv::Vec3f lips{float(lip_colour[0]), float(lip_colour[1]), float(lip_colour[2])};
   const cv::Rect above = cv::Rect(cv::Point(lm[31]), cv::Point(lm[35].x, lm[51].y)) & cv::Rect(0, 0, img.cols, img.rows);
   const cv::Scalar skin = above.empty() ? cv::mean(img) : cv::mean(img(above));  // between nose and mouth
-  const float teeth = kTeeth * luma(skin);
-  // the teeth's colour per unit of luminance: off-white, a share of the lips' hue in it
-  const cv::Vec3f tint = 0.7f * cv::Vec3f(0.9f, 0.98f, 1.02f) + 0.3f / std::max(1.f, luma(lip_colour)) * lips;
+  const float teeth = std::min(235.f, std::max(kTeeth * luma(skin), kSclera * luma(white)));
+  // the teeth's colour per unit of luminance: white, in part the light's
+  // colour (the eyes' whites', else the skin's), a little of the lips' hue
+  const cv::Scalar light = luma(white) > 0 ? white : skin;
+  const cv::Vec3f tint = 0.5f * cv::Vec3f(1, 1, 1) +
+                         0.4f / std::max(1.f, luma(light)) * cv::Vec3f(float(light[0]), float(light[1]), float(light[2])) +
+                         0.1f / std::max(1.f, luma(lip_colour)) * lips;
   const float teeth_shown = std::clamp((h / width - 0.05f) / 0.1f, 0.f, 1.f);  // in full from 15% of the width
+  const float tongue_shown = std::clamp((h / width - 0.15f) / 0.15f, 0.f, 1.f);  // from 15%, in full from 30%
   // Only pixels within the jaw's reach and from the nose to the chin move:
   // the rest of the image is left as it is.
   std::vector<cv::Point2f> corners;
@@ -304,13 +347,18 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, cv::Rect& b
         const float edge = std::min({1.f, t - top + 0.5f, bottom - t + 0.5f});  // anti-aliased lip edges
         cover.at<float>(y - box.y, x - box.x) = edge * (1 - std::clamp((t_lo - t_up) / (kOpenInPhoto * width) - 1, 0.f, 1.f));
         const float side = std::sqrt(std::max(0.f, 1 - q * q));  // darker towards the corners
+        const float d = t - top;  // from the upper lip
+        float seam = 1;  // the lines where the teeth meet
+        for (float at : kSeams)
+          seam -= kSeam * std::max(0.f, 1 - std::abs(std::abs(s - s_mid) - at * width) / (0.01f * width));
+        const float shade = (0.55f + 0.45f * side) * seam;  // the teeth recede into shadow at the sides
         cv::Vec3f colour = kCavity * lips;
-        colour += std::clamp((r - 0.75f) / 0.25f, 0.f, 1.f) * side * (kTongue * lips - colour);
+        colour += tongue_shown * std::clamp((r - 0.55f) / 0.3f, 0.f, 1.f) * side * (kTongue * lips - colour);
         // the upper teeth: a band under the upper lip, in its shadow at the
         // top, with a clear lower edge
-        const float band = std::min(0.3f * (bottom - top), kTeethHeight * width), d = t - top;
-        const float tooth = teeth_shown * side * std::clamp(band - d + 0.5f, 0.f, 1.f);
-        const float lit = std::clamp(d / (0.3f * band), 0.6f, 1.f) * teeth;
+        const float band = std::min(0.5f * (bottom - top), kTeethHeight * width);
+        const float tooth = teeth_shown * std::min(1.f, 1.5f * side) * std::clamp(band - d + 0.5f, 0.f, 1.f);
+        const float lit = std::clamp(d / (0.3f * band), 0.7f, 1.f) * shade * teeth;
         colour += tooth * (lit * tint - colour);
         inside.at<cv::Vec3f>(y - box.y, x - box.x) = colour;
       }
@@ -616,7 +664,8 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
   Landmarks in_roi;
   for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
   cv::Rect box;  // what moves, in the roi
-  const cv::Mat opened = open_mouth(frame(roi), in_roi, share * static_cast<float>(cv::norm(lm[54] - lm[48])), box);
+  const cv::Mat opened =
+      open_mouth(frame(roi), in_roi, share * static_cast<float>(cv::norm(lm[54] - lm[48])), eye_white(frame, lm), box);
   if (opened.empty()) return;
   cv::Mat target = frame(box + roi.tl());
   mix_in(target, opened, mask(box));  // the blend's mask (near its edges one made for the box would differ)
