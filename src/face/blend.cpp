@@ -177,6 +177,7 @@ cv::Mat keep_frame(const cv::Mat& target, const cv::Mat& warped, const cv::Mat& 
 constexpr float kUpperLipShare = 0.2f;
 constexpr float kWidestOpening = 0.6f;  // as a share of the mouth's width (a wide "ah" is about 0.5)
 constexpr float kGainFade = 0.1f;       // the opening (share of the width) from which motion_gain is 1
+                                        // (and at twice which the model's change is gone: blend)
 constexpr float kCavity = 0.3f;   // the inside's colour as a share of the lips'
 constexpr float kTongue = 0.8f;   // the tongue's, likewise
 // The teeth's grey: 1.1 times the skin's luminance, or nine tenths of the eyes'
@@ -518,9 +519,12 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
     if (darkening > 0) share = std::min(kWidestOpening, opt.mouth_open / 100 * darkening);
     // Where the mouth opens little, the darkening is what shows the speech,
     // amplified by motion_gain; as the opening takes over, the gain falls to
-    // 1 (amplified under a wide opening, the darkening blotches the lower lip
-    // that the opening moves down).
+    // 1, and then the model's change itself fades out (from kGainFade to
+    // twice that): under a wide opening it only blotched the lips, which the
+    // opening moves (the lower lip down onto where the model darkened the gap).
     const float gain = 1 + (opt.motion_gain - 1) * std::clamp(1 - share / kGainFade, 0.f, 1.f);
+    const float kept = std::clamp(2 - share / kGainFade, 0.f, 1.f);
+    if (kept < 1) cv::addWeighted(warped, kept, warped_silent, 1 - kept, 0, warped);
     warped = keep_frame(target, warped, warped_silent, scale, gain);
   } else if (opt.color_match) {
     // Skin just inside the mask edge should match: shift the generated
