@@ -294,6 +294,15 @@ double eye_angle(const Landmarks& lm, const cv::Matx23f& m) {
   return std::atan2(r.y - l.y, r.x - l.x) * 180 / M_PI;
 }
 
+// 255 inside the photo's outer lip polygon (points 48-59) in its crop of `size`.
+cv::Mat lips_in_crop(const PhotoFace& p, cv::Size size) {
+  std::vector<cv::Point> lips;
+  for (int i = 48; i < 60; ++i) lips.emplace_back(cv::Point2f(p.to_crop * cv::Vec3f(p.lm[i].x, p.lm[i].y, 1.f)));
+  cv::Mat mask = cv::Mat::zeros(size, CV_8U);
+  cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{lips}, cv::Scalar(255));
+  return mask;
+}
+
 // A stand-in for the model's rendering of the photo with silent audio
 // (paste_back's `silent`): the photo's crop, blurred.
 cv::Mat soft_rendering(const PhotoFace& p) {
@@ -567,15 +576,10 @@ TEST(Face, DarkenedLipsOpenThePhotosMouth) {
   const cv::Mat& photo = p.image;
   const Landmarks& lm = p.lm;
   const cv::Mat silent = soft_rendering(p);
-  std::vector<cv::Point> lips;  // the outer lip polygon in the crop
-  for (int i = 48; i < 60; ++i) {
-    const cv::Point2f c = p.to_crop * cv::Vec3f(lm[i].x, lm[i].y, 1.f);
-    lips.emplace_back(c);
-  }
+  const cv::Mat lips = lips_in_crop(p, silent.size());
   auto with_lips = [&](double change) {  // the silent rendering with the lips `change` levels brighter
-    cv::Mat lip_mask = cv::Mat::zeros(silent.size(), CV_8U), out = silent.clone();
-    cv::fillPoly(lip_mask, std::vector<std::vector<cv::Point>>{lips}, cv::Scalar(255));
-    cv::add(silent, cv::Scalar::all(change), out, lip_mask);  // saturated: a negative change darkens
+    cv::Mat out = silent.clone();
+    cv::add(silent, cv::Scalar::all(change), out, lips);  // saturated: a negative change darkens
     return out;
   };
   auto paste = [&](const cv::Mat& generated, float open, float gain = BlendOptions{}.motion_gain) {
@@ -614,11 +618,9 @@ TEST(Face, DarkenedLipsOpenThePhotosMouth) {
   // lips, the same mean darkening, give the same result.
   cv::Mat striped = dark.clone();
   for (int y = 0; y < striped.rows; ++y) {
-    cv::Mat row = striped.row(y), lips_row = (with_lips(-20) != silent).row(y);
-    cv::Mat on;
-    cv::transform(lips_row, on, cv::Matx13f(1, 1, 1));
-    if (y % 4 < 2) cv::add(row, cv::Scalar::all(12), row, on > 0);
-    else cv::subtract(row, cv::Scalar::all(12), row, on > 0);
+    cv::Mat row = striped.row(y);
+    if (y % 4 < 2) cv::add(row, cv::Scalar::all(12), row, lips.row(y));
+    else cv::subtract(row, cv::Scalar::all(12), row, lips.row(y));
   }
   cv::Mat diff;
   cv::absdiff(paste(dark, 1), paste(striped, 1), diff);
@@ -652,11 +654,8 @@ TEST(Face, OpenedMouthShowsTeethAsWhiteAsTheEyes) {
     PhotoFace q = p;
     q.image = image;
     const cv::Mat silent = soft_rendering(q);
-    std::vector<cv::Point> lips;
-    for (int i = 48; i < 60; ++i) lips.emplace_back(cv::Point2f(p.to_crop * cv::Vec3f(lm[i].x, lm[i].y, 1.f)));
-    cv::Mat lip_mask = cv::Mat::zeros(silent.size(), CV_8U), dark = silent.clone();
-    cv::fillPoly(lip_mask, std::vector<std::vector<cv::Point>>{lips}, cv::Scalar(255));
-    cv::subtract(silent, cv::Scalar::all(30), dark, lip_mask);
+    cv::Mat dark = silent.clone();
+    cv::subtract(silent, cv::Scalar::all(30), dark, lips_in_crop(p, silent.size()));
     cv::Mat out = image.clone(), grey, photo_grey;
     paste_back(out, dark, p.to_crop, lm, BlendOptions{}, silent);
     cv::cvtColor(out, grey, cv::COLOR_BGR2GRAY);
@@ -706,13 +705,11 @@ TEST(Face, OpenedJawMovesTheSkinBelowTheCornersSmoothly) {
   ramp.image = cv::Mat(p.image.rows * 4, p.image.cols * 4, CV_8UC3);
   for (int y = 0; y < ramp.image.rows; ++y)
     ramp.image.row(y).setTo(cv::Scalar::all(std::clamp(128 + (y - y_mid), 0.f, 255.f)));
+  ramp.lm = lm;
   ramp.to_crop = crop_transform(lm, CropOptions{});
   const cv::Mat silent = soft_rendering(ramp);
-  std::vector<cv::Point> lips;  // the outer lip polygon in the crop
-  for (int i = 48; i < 60; ++i) lips.emplace_back(cv::Point2f(ramp.to_crop * cv::Vec3f(lm[i].x, lm[i].y, 1.f)));
-  cv::Mat dark = silent.clone(), lip_mask = cv::Mat::zeros(silent.size(), CV_8U);
-  cv::fillPoly(lip_mask, std::vector<std::vector<cv::Point>>{lips}, cv::Scalar(255));
-  cv::subtract(silent, cv::Scalar::all(30), dark, lip_mask);  // opens by 30% of the width
+  cv::Mat dark = silent.clone();
+  cv::subtract(silent, cv::Scalar::all(30), dark, lips_in_crop(ramp, silent.size()));  // opens by 30% of the width
   BlendOptions open, shut;
   shut.mouth_open = 0;
   cv::Mat a = ramp.image.clone(), b = ramp.image.clone();
