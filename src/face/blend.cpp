@@ -303,11 +303,13 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, const cv::S
   const cv::Scalar skin = above.empty() ? cv::mean(img) : cv::mean(img(above));  // between nose and mouth
   const float teeth = std::min(235.f, std::max(kTeeth * luma(skin), kSclera * luma(white)));
   // the teeth's colour per unit of luminance: white, in part the light's
-  // colour (the eyes' whites', else the skin's), a little of the lips' hue
+  // colour (the eyes' whites', else the skin's), a little of the lips' hue,
+  // and a little warmer than all that (teeth are yellower than eyes' whites)
   const cv::Scalar light = luma(white) > 0 ? white : skin;
-  const cv::Vec3f tint = 0.35f * cv::Vec3f(1, 1, 1) +
-                         0.55f / std::max(1.f, luma(light)) * cv::Vec3f(float(light[0]), float(light[1]), float(light[2])) +
-                         0.1f / std::max(1.f, luma(lip_colour)) * lips;
+  const cv::Vec3f tint = (0.35f * cv::Vec3f(1, 1, 1) +
+                          0.55f / std::max(1.f, luma(light)) * cv::Vec3f(float(light[0]), float(light[1]), float(light[2])) +
+                          0.1f / std::max(1.f, luma(lip_colour)) * lips)
+                             .mul(cv::Vec3f(0.92f, 1.0f, 1.04f));
   const float teeth_shown = std::clamp((h / width - 0.05f) / 0.1f, 0.f, 1.f);  // in full from 15% of the width
   const float tongue_shown = std::clamp((h / width - 0.15f) / 0.15f, 0.f, 1.f);  // from 15%, in full from 30%
   // Only pixels within the jaw's reach and from the nose to the chin move:
