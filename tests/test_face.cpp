@@ -481,8 +481,12 @@ TEST(Face, LargeFaceBlendedAtReducedScaleMatchesFullSize) {
   cv::Rect around = cv::boundingRect(mouth);  // the lips, and as much above and below
   around = cv::Rect(around.x, around.y - around.height, around.width, 3 * around.height);
   for (const cv::Mat& given_silent : {cv::Mat(), silent}) {
+    // On the video path the teeth painted into the dark opening come after
+    // either blend, at full size; their edges move with the blend's by a
+    // pixel, so the mouth's worst difference is taken without them.
     BlendOptions full, reduced;
     full.max_scale = std::numeric_limits<float>::infinity();
+    full.teeth = reduced.teeth = false;
     cv::Mat a = big.clone(), b = big.clone();
     paste_back(a, spoken, m, lm, full, given_silent);
     paste_back(b, spoken, m, lm, reduced, given_silent);
@@ -520,6 +524,117 @@ TEST(Face, LargeFaceBlendedAtReducedScaleMatchesFullSize) {
   ASSERT_GT(cv::mean(d, outside == 0)[1], 3) << "the reference changed nothing";
   cv::absdiff(a, b, d);
   for (int ch = 0; ch < 3; ++ch) EXPECT_LT(cv::mean(d, outside == 0)[ch], 1.5) << "with a reference";
+}
+
+// In a video the model draws an opening the reference frame does not have
+// as a dark hole; paste_back paints the upper teeth over its top (session
+// 38), in the video's own teeth's colour where they were seen. Not where the
+// opening is a thin line, nor where the dark starts well below the upper lip
+// (teeth drawn above it), nor with teeth off. The photo stands in for a
+// video frame; the generated crop is its crop with a dark ellipse between
+// the lips, `height` of the mouth's width high, its top `below` under the
+// inner upper lip.
+TEST(Face, DarkRedrawnOpeningGetsUpperTeeth) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const Landmarks& lm = p.lm;
+  const float w = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  const float x_mid = (lm[60].x + lm[64].x) / 2, y_lip = lm[62].y;
+  auto generated = [&](float height, float below) {
+    cv::Mat drawn = p.image.clone();
+    const cv::Point2f centre(x_mid, y_lip + (below + height / 2) * w);
+    cv::ellipse(drawn, cv::RotatedRect(centre, cv::Size2f(0.8f * w, height * w), 0), cv::Scalar(30, 25, 45), cv::FILLED,
+                cv::LINE_AA);
+    cv::Mat soft;
+    cv::GaussianBlur(crop_face(drawn, p.to_crop, CropOptions{}.size).image, soft, cv::Size(), 0.7);
+    return soft;
+  };
+  auto paste = [&](const cv::Mat& g, bool teeth, const SeenTeeth& seen = {}) {
+    BlendOptions opt;
+    opt.teeth = teeth;
+    cv::Mat out = p.image.clone();
+    paste_back(out, g, p.to_crop, lm, opt, {}, {}, seen);
+    return out;
+  };
+  auto grey_in = [&](const cv::Mat& img, float from, float to) {  // rows from/to (shares of w) under the upper lip
+    cv::Mat grey;
+    cv::cvtColor(img, grey, cv::COLOR_BGR2GRAY);
+    return cv::mean(grey(cv::Rect(cv::Point(int(x_mid - 0.1f * w), int(y_lip + from * w)),
+                                  cv::Point(int(x_mid + 0.1f * w), int(y_lip + to * w)))))[0];
+  };
+  cv::Mat grey_photo;
+  cv::cvtColor(p.image, grey_photo, cv::COLOR_BGR2GRAY);
+  const double skin = cv::mean(grey_photo(cv::Rect(cv::Point(lm[31]), cv::Point(int(lm[35].x), int(lm[51].y)))))[0];
+
+  const cv::Mat open = generated(0.25f, 0);
+  const cv::Mat with = paste(open, true), without = paste(open, false);
+  EXPECT_LT(grey_in(without, 0.02f, 0.06f), 0.5 * skin) << "the drawn opening is not dark";
+  EXPECT_GT(grey_in(with, 0.02f, 0.06f), 0.8 * skin) << "no teeth at the top of the opening (skin " << skin << ")";
+  EXPECT_LT(grey_in(with, 0.18f, 0.23f), 0.5 * skin) << "the teeth fill the opening";
+  cv::Mat d, changed;
+  cv::absdiff(with, without, d);
+  cv::cvtColor(d, changed, cv::COLOR_BGR2GRAY);
+  const cv::Rect teeth_box = cv::boundingRect(changed > 3);
+  EXPECT_LT(teeth_box.width, 0.85 * w) << "teeth beyond the opening";
+  EXPECT_LT(teeth_box.y + teeth_box.height, y_lip + 0.2f * w) << "teeth below the opening's upper part";
+  const cv::Mat outside = lower_face_mask(lm, cv::Rect(0, 0, p.image.cols, p.image.rows)) <= 0;
+  EXPECT_EQ(cv::countNonZero(changed & outside), 0) << "pixels outside the mask changed";
+
+  // The video's own teeth: darker and bluer than the first guess.
+  SeenTeeth seen;
+  seen.frames = 100;
+  seen.share = 0.7f;
+  seen.tint = cv::Vec3f(1.3f, 1.f, 0.8f);  // B, G, R per unit of luminance
+  const cv::Mat own = paste(open, true, seen);
+  EXPECT_NEAR(grey_in(own, 0.03f, 0.06f), 0.7 * skin, 0.12 * skin);
+  const cv::Scalar c = cv::mean(own(cv::Rect(cv::Point(int(x_mid - 0.1f * w), int(y_lip + 0.03f * w)),
+                                              cv::Point(int(x_mid + 0.1f * w), int(y_lip + 0.06f * w)))));
+  EXPECT_GT(c[0], c[2] + 10) << "not the seen teeth's colour";
+
+  // A thin line, a dark that starts under drawn teeth: nothing painted.
+  for (auto [height, below] : {std::pair{0.03f, 0.f}, std::pair{0.25f, 0.15f}}) {
+    const cv::Mat g = generated(height, below);
+    EXPECT_EQ(cv::norm(paste(g, true), paste(g, false), cv::NORM_INF), 0) << height << " high, " << below << " below";
+  }
+}
+
+// TeethObserver: a frame whose mouth is open by over 15% of its width
+// counts by its brightest tenth between the inner lips, if that is as
+// bright as teeth; a closed mouth, or an open one without teeth, does not.
+TEST(Face, TeethObserverLearnsTheTeethFromOpenMouths) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  cv::Mat grey;
+  cv::cvtColor(p.image, grey, cv::COLOR_BGR2GRAY);
+  const double skin = cv::mean(grey(cv::Rect(cv::Point(p.lm[31]), cv::Point(int(p.lm[35].x), int(p.lm[51].y)))))[0];
+  TeethObserver closed;
+  closed.observe(p.image, p.lm);
+  EXPECT_EQ(closed.seen().frames, 0) << "the photo's mouth is closed";
+
+  // The lower inner lip moved down by 30% of the width; the inside painted dark, then its upper half white-blue.
+  Landmarks lm = p.lm;
+  const float w = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  for (int i : {65, 66, 67}) lm[i].y += 0.3f * w;
+  std::vector<cv::Point> inside;
+  for (int i = 60; i < 68; ++i) inside.emplace_back(lm[i]);
+  cv::Mat dark = p.image.clone();
+  cv::fillPoly(dark, std::vector<std::vector<cv::Point>>{inside}, cv::Scalar(20, 20, 30));
+  TeethObserver none;
+  for (int k = 0; k < 3; ++k) none.observe(dark, lm);
+  EXPECT_EQ(none.seen().frames, 0) << "a dark inside taken for teeth";
+  cv::Mat teeth = dark.clone(), upper = cv::Mat::zeros(dark.size(), CV_8U);
+  cv::fillPoly(upper, std::vector<std::vector<cv::Point>>{inside}, cv::Scalar(255));
+  const cv::Rect box = cv::boundingRect(inside);
+  upper.rowRange(box.y + box.height / 2, upper.rows).setTo(0);
+  teeth.setTo(cv::Scalar(230, 215, 200), upper);
+  TeethObserver seen;
+  for (int k = 0; k < 3; ++k) seen.observe(teeth, lm);
+  const SeenTeeth s = seen.seen();
+  ASSERT_EQ(s.frames, 3);
+  const double lum = 0.114 * 230 + 0.587 * 215 + 0.299 * 200;
+  EXPECT_NEAR(s.share, lum / skin, 0.03 * lum / skin);
+  EXPECT_NEAR(s.tint[0] * lum, 230, 4);
+  EXPECT_NEAR(s.tint[2] * lum, 200, 4);
 }
 
 // On the keep-frame path the speech's change in brightness is multiplied

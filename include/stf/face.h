@@ -113,6 +113,8 @@ struct BlendOptions {
   bool seamless = false;    // cv::seamlessClone instead of feathered alpha
   bool detail = true;       // the frame's fine texture kept where the generated face agrees with it
   bool reference_detail = true;  // with detail: the redrawn mouth's fine lines from paste_back's `reference`
+  bool teeth = true;        // in a video (not the keep_frame path): upper teeth painted where the redrawn
+                            // mouth is dark just under the upper lip
   float sharpen = 1.5f;     // elsewhere (the re-rendered mouth) an unsharp mask: its detail at the crop's
                             // pixel scale x (1 + sharpen); 0 = off. Not on the keep_frame path.
   bool keep_frame = true;   // with the model's silent rendering (paste_back's `silent`): the frame's own
@@ -128,6 +130,13 @@ struct BlendOptions {
 // Soft mask (CV_32F, 0..1, frame size restricted to `roi`) over the lower
 // face: the jaw line up to just under the nose, with a feathered edge.
 cv::Mat lower_face_mask(const Landmarks& lm, const cv::Rect& roi);
+
+// A person's teeth as a video shows them (TeethObserver, below).
+struct SeenTeeth {
+  int frames = 0;         // open-mouthed frames they were seen in; 0: none
+  float share = 0;        // their luminance over the skin's (between nose and mouth)
+  cv::Vec3f tint;         // their colour (BGR) per unit of luminance
+};
 
 // Pastes the generated crop's lower face back into the frame in place. Only
 // pixels under the mask change. `silent`, when given (and opt.keep_frame):
@@ -146,9 +155,30 @@ cv::Mat lower_face_mask(const Landmarks& lm, const cv::Rect& roi);
 // (crop_face's crop scaled up, square). It is moved by optical flow onto the
 // shapes the generated crop draws; where the two then agree in luminance at
 // a few crop pixels' scale, its finer detail replaces the generated face's.
+// In a video (not the keep_frame path) and with opt.teeth, where the
+// redrawn mouth turns dark just under the upper lip (an opening the model
+// drew without teeth), the upper teeth are painted over the top of that
+// dark, looking like `teeth` where the video has shown them, else like a
+// photo's painted teeth.
 void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
                 const Landmarks& lm, const BlendOptions& opt = {}, const cv::Mat& silent = {},
-                const cv::Mat& reference = {});
+                const cv::Mat& reference = {}, const SeenTeeth& teeth = {});
+
+// A person's teeth as a video shows them: observe() each real frame (before
+// paste_back); frames whose inner lips are apart by over 15% of the mouth's
+// width and whose brightest tenth between the lips is at least 0.8 of the
+// skin's luminance (teeth, not a tongue or lips) count, by that tenth's
+// colour relative to the skin's luminance (a change of light carries over).
+class TeethObserver {
+ public:
+  void observe(const cv::Mat& frame, const Landmarks& lm);
+  SeenTeeth seen() const;
+
+ private:
+  int frames_ = 0;
+  double share_sum_ = 0;
+  cv::Vec3d tint_sum_{0, 0, 0};
+};
 
 // ---- tracking ---------------------------------------------------------------------
 

@@ -49,6 +49,10 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
                 "lip outline and teeth, come from the reference frame the model was given, at the video's "
                 "resolution, where the model drew the mouth as that frame has it)")
       ->group(g);
+  cmd->add_flag("--no-teeth", o.no_teeth,
+                "In a video, leave the re-rendered mouth's opening as the model draws it (default: where it is "
+                "dark right under the upper lip, the upper teeth are painted into it, shaded as the face is lit)")
+      ->group(g);
   cmd->add_option("--sharpen", o.sharpen,
                   "Sharpen the re-rendered mouth of a video where the reference frame gives it no detail (the model "
                   "renders it at 96-128 px): its detail at the model's pixel scale is multiplied by 1 + this; 0 = off")
@@ -112,6 +116,7 @@ BlendOptions blend_options(const FaceCliOptions& o) {
   b.seamless = o.seamless;
   b.detail = !o.no_detail;
   b.reference_detail = !o.no_reference_detail;
+  b.teeth = !o.no_teeth;
   b.sharpen = o.sharpen;
   b.motion_gain = o.motion_gain;
   b.mouth_open = o.mouth_open;

@@ -266,6 +266,70 @@ float polyline_at(const std::vector<cv::Point2f>& st, float s) {
   return st.back().y;
 }
 
+// The mouth's own coordinates: s along the line through the corners (48,
+// 54), t across it towards the chin, from the corners' midpoint.
+struct MouthAxes {
+  cv::Point2f c, u, v;
+  float width;
+  explicit MouthAxes(const Landmarks& lm) : width(static_cast<float>(cv::norm(lm[54] - lm[48]))) {
+    u = (lm[54] - lm[48]) / std::max(1e-3f, width);
+    c = (lm[48] + lm[54]) * 0.5f;
+    v = cv::Point2f(-u.y, u.x);
+    if (v.dot(lm[8] - lm[51]) < 0) v = -v;
+  }
+  cv::Point2f st(const cv::Point2f& p) const { return cv::Point2f((p - c).dot(u), (p - c).dot(v)); }
+  cv::Point2f at(float s, float t) const { return c + s * u + t * v; }
+};
+
+// The inner lip contours (60-64 above, 64-67-60 below) as (s, t) points sorted by s.
+void inner_lips(const Landmarks& lm, const MouthAxes& m, std::vector<cv::Point2f>& upper, std::vector<cv::Point2f>& lower) {
+  upper.clear();
+  lower.clear();
+  for (int i : {60, 61, 62, 63, 64}) upper.push_back(m.st(lm[i]));
+  for (int i : {60, 67, 66, 65, 64}) lower.push_back(m.st(lm[i]));
+  auto by_s = [](const cv::Point2f& a, const cv::Point2f& b) { return a.x < b.x; };
+  std::sort(upper.begin(), upper.end(), by_s);
+  std::sort(lower.begin(), lower.end(), by_s);
+}
+
+// The mean colour between the nose and the mouth (31, 35 down to 51): the skin.
+cv::Scalar skin_colour(const cv::Mat& img, const Landmarks& lm) {
+  const cv::Rect above = cv::Rect(cv::Point(lm[31]), cv::Point(lm[35].x, lm[51].y)) & cv::Rect(0, 0, img.cols, img.rows);
+  return above.empty() ? cv::mean(img) : cv::mean(img(above));
+}
+
+// The painted upper teeth's look on a face: their luminance (grey levels)
+// and their colour per unit of it: white, in part the light's colour (the
+// eyes' whites', else the skin's), a little of the lips' hue, and a little
+// warmer than all that (teeth are yellower than eyes' whites).
+struct TeethLook {
+  float luminance;
+  cv::Vec3f tint;
+};
+TeethLook teeth_look(const cv::Scalar& skin, const cv::Scalar& lips, const cv::Scalar& white) {
+  const cv::Scalar light = luma(white) > 0 ? white : skin;
+  auto vec = [](const cv::Scalar& c) { return cv::Vec3f(float(c[0]), float(c[1]), float(c[2])); };
+  return {std::min(235.f, std::max(kTeeth * luma(skin), kSclera * luma(white))),
+          (0.35f * cv::Vec3f(1, 1, 1) + 0.55f / std::max(1.f, luma(light)) * vec(light) +
+           0.1f / std::max(1.f, luma(lips)) * vec(lips))
+              .mul(cv::Vec3f(0.92f, 1.0f, 1.04f))};
+}
+
+// The upper teeth at a point of the mouth's inside, d pixels below the
+// upper lip, in a band `band` pixels high, `side` from 1 in the middle to 0
+// at the inner corners, `off` pixels from the middle along the mouth of
+// width `width`: how much of the point they cover (0..1), and their
+// brightness there as a share of TeethLook::luminance (in the upper lip's
+// shadow at the top, receding at the sides, the lines where they meet).
+float tooth_cover(float d, float band, float side) {
+  return std::min(1.f, 1.5f * side) * std::clamp(band - d + 0.5f, 0.f, 1.f);
+}
+float tooth_light(float d, float band, float side, float off, float width) {
+  float seam = 1;
+  for (float at : kSeams) seam -= kSeam * std::max(0.f, 1 - std::abs(std::abs(off) - at * width) / (0.01f * width));
+  return std::clamp(d / (0.3f * band), 0.7f, 1.f) * (0.55f + 0.45f * side) * seam;
+}
+
 // The pixels of `img` (8-bit BGR, landmarks in its coordinates) in `box`,
 // set to the region that moves (empty, and no pixels, when none does), with
 // the mouth opened by h pixels at its middle, less towards the corners (an
@@ -280,18 +344,13 @@ float polyline_at(const std::vector<cv::Point2f>& st, float s) {
 // inside, stretched; a closed one gets the inside painted (kOpenInPhoto).
 cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, const cv::Scalar& white, cv::Rect& box) {
   box = cv::Rect();
-  const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  const MouthAxes m(lm);
+  const float width = m.width;
   if (h < 0.3f || width < 4) return {};
-  const cv::Point2f u = (lm[54] - lm[48]) / width, c = (lm[48] + lm[54]) * 0.5f;
-  cv::Point2f v(-u.y, u.x);
-  if (v.dot(lm[8] - lm[51]) < 0) v = -v;
-  auto st = [&](int i) { return cv::Point2f((lm[i] - c).dot(u), (lm[i] - c).dot(v)); };
+  const cv::Point2f u = m.u, c = m.c, v = m.v;
+  auto st = [&](int i) { return m.st(lm[i]); };
   std::vector<cv::Point2f> upper, lower;  // the inner lip contours as (s, t)
-  for (int i : {60, 61, 62, 63, 64}) upper.push_back(st(i));
-  for (int i : {60, 67, 66, 65, 64}) lower.push_back(st(i));
-  auto by_s = [](const cv::Point2f& a, const cv::Point2f& b) { return a.x < b.x; };
-  std::sort(upper.begin(), upper.end(), by_s);
-  std::sort(lower.begin(), lower.end(), by_s);
+  inner_lips(lm, m, upper, lower);
   const float s_mid = (upper.front().x + upper.back().x) / 2;
   const float half = std::max(1.f, (upper.back().x - upper.front().x) / 2);
   const float t_nose = st(33).y, t_chin = st(8).y;
@@ -299,17 +358,7 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, const cv::S
 
   const cv::Scalar lip_colour = cv::mean(img, lip_mask(img.size(), lm));
   const cv::Vec3f lips{float(lip_colour[0]), float(lip_colour[1]), float(lip_colour[2])};
-  const cv::Rect above = cv::Rect(cv::Point(lm[31]), cv::Point(lm[35].x, lm[51].y)) & cv::Rect(0, 0, img.cols, img.rows);
-  const cv::Scalar skin = above.empty() ? cv::mean(img) : cv::mean(img(above));  // between nose and mouth
-  const float teeth = std::min(235.f, std::max(kTeeth * luma(skin), kSclera * luma(white)));
-  // the teeth's colour per unit of luminance: white, in part the light's
-  // colour (the eyes' whites', else the skin's), a little of the lips' hue,
-  // and a little warmer than all that (teeth are yellower than eyes' whites)
-  const cv::Scalar light = luma(white) > 0 ? white : skin;
-  const cv::Vec3f tint = (0.35f * cv::Vec3f(1, 1, 1) +
-                          0.55f / std::max(1.f, luma(light)) * cv::Vec3f(float(light[0]), float(light[1]), float(light[2])) +
-                          0.1f / std::max(1.f, luma(lip_colour)) * lips)
-                             .mul(cv::Vec3f(0.92f, 1.0f, 1.04f));
+  const TeethLook teeth = teeth_look(skin_colour(img, lm), lip_colour, white);
   const float teeth_shown = std::clamp((h / width - 0.05f) / 0.1f, 0.f, 1.f);  // in full from 15% of the width
   const float tongue_shown = std::clamp((h / width - 0.15f) / 0.15f, 0.f, 1.f);  // from 15%, in full from 30%
   // Only pixels within the jaw's reach and from the nose to the chin move:
@@ -351,18 +400,12 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, const cv::S
         cover.at<float>(y - box.y, x - box.x) = edge * (1 - std::clamp((t_lo - t_up) / (kOpenInPhoto * width) - 1, 0.f, 1.f));
         const float side = std::sqrt(std::max(0.f, 1 - q * q));  // darker towards the corners
         const float d = t - top;  // from the upper lip
-        float seam = 1;  // the lines where the teeth meet
-        for (float at : kSeams)
-          seam -= kSeam * std::max(0.f, 1 - std::abs(std::abs(s - s_mid) - at * width) / (0.01f * width));
-        const float shade = (0.55f + 0.45f * side) * seam;  // the teeth recede into shadow at the sides
         cv::Vec3f colour = kCavity * lips;
         colour += tongue_shown * std::clamp((r - 0.55f) / 0.3f, 0.f, 1.f) * side * (kTongue * lips - colour);
-        // the upper teeth: a band under the upper lip, in its shadow at the
-        // top, with a clear lower edge
+        // the upper teeth: a band under the upper lip
         const float band = std::min(0.5f * (bottom - top), kTeethHeight * width);
-        const float tooth = teeth_shown * std::min(1.f, 1.5f * side) * std::clamp(band - d + 0.5f, 0.f, 1.f);
-        const float lit = std::clamp(d / (0.3f * band), 0.7f, 1.f) * shade * teeth;
-        colour += tooth * (lit * tint - colour);
+        const float lit = tooth_light(d, band, side, s - s_mid, width) * teeth.luminance;
+        colour += teeth_shown * tooth_cover(d, band, side) * (lit * teeth.tint - colour);
         inside.at<cv::Vec3f>(y - box.y, x - box.x) = colour;
       }
       const cv::Point2f src = c + s * u + from * v;
@@ -381,6 +424,148 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, const cv::S
       for (int k = 0; k < 3; ++k) o[k] = cv::saturate_cast<uchar>(o[k] + g * (d[k] - o[k]));
     }
   return moved;
+}
+
+// ---- teeth in a video's redrawn mouth ---------------------------------------------
+// In a video the model draws an opening the reference frame does not have
+// as a dark hole without teeth (retalking/face2 dubbed with speech1.wav: the
+// inside's top third at 0.50 of the skin's luminance, the real clip's 0.73;
+// models/README.md, session 38). Where the drawn mouth turns dark just under
+// the upper lip, the upper teeth are painted over the top of that dark as on
+// a photo (open_mouth): a dark run starting lower (under teeth the reference
+// detail brought) gets none. Luminance as shares of the skin's:
+constexpr float kDarkInside = 0.45f;  // a column's inside: the run below this
+// Teeth are at least this bright (real open mouths' brightest tenth between
+// the lips: 0.90-1.23; a tongue or lips, darker). TeethObserver takes a
+// frame's teeth from its mouth opened by over kOpenToSee of its width.
+constexpr float kTeethSeen = 0.8f;
+constexpr float kOpenToSee = 0.15f;
+// The inside's top must lie within this share of the mouth's width of the
+// frame's inner upper lip (the model redraws the upper lip near where it was).
+constexpr float kTopAbove = 0.12f, kTopBelow = 0.08f;
+// The dark inside must span this share of the frame's inner lips' width;
+// its height is read over kMiddle of the mouth's width either side of the middle.
+constexpr float kInsideAtLeast = 0.3f;
+constexpr float kMiddle = 0.15f;
+constexpr float kTeethFrom = 0.07f;
+// Half-widths of the smoothing along the mouth, shares of its width.
+constexpr float kSmoothTop = 0.05f, kSmoothRun = 0.1f;
+
+// The teeth's look is open_mouth's until the video has shown its own
+// (SeenTeeth), then theirs, as if the first guess were kSeenPrior frames.
+constexpr int kSeenPrior = 3;
+
+// img: 8-bit BGR (the blended roi), landmarks and `mask` (CV_32F, the
+// blend's) in its coordinates; only pixels under the mask change.
+void paint_teeth(cv::Mat& img, const Landmarks& lm, const cv::Mat& mask, const cv::Scalar& white, const SeenTeeth& seen) {
+  const MouthAxes m(lm);
+  if (m.width < 8) return;
+  std::vector<cv::Point2f> upper, lower;
+  inner_lips(lm, m, upper, lower);
+  const float s_mid = (upper.front().x + upper.back().x) / 2;
+  const float half = std::max(1.f, (upper.back().x - upper.front().x) / 2);
+  const cv::Scalar skin = skin_colour(img, lm);
+  const float dark = kDarkInside * luma(skin);
+  cv::Mat grey;
+  cv::cvtColor(img, grey, cv::COLOR_BGR2GRAY);
+  grey.convertTo(grey, CV_32F);
+  auto sample = [&](float s, float t) {  // bilinear, -1 outside the image
+    const cv::Point2f p = m.at(s, t);
+    const int x = int(std::floor(p.x)), y = int(std::floor(p.y));
+    if (x < 0 || y < 0 || x + 1 >= grey.cols || y + 1 >= grey.rows) return -1.f;
+    const float fx = p.x - x, fy = p.y - y;
+    return (1 - fy) * ((1 - fx) * grey.at<float>(y, x) + fx * grey.at<float>(y, x + 1)) +
+           fy * ((1 - fx) * grey.at<float>(y + 1, x) + fx * grey.at<float>(y + 1, x + 1));
+  };
+  // Each column (one pixel apart in s, over the mouth and a little beyond
+  // its inner corners): where the dark inside starts (t) and how far it runs.
+  const float s0 = s_mid - 1.3f * half;
+  const int n = int(std::ceil(2.6f * half)) + 1;
+  std::vector<float> top(n, 0.f), run(n, 0.f), found(n, 0.f);
+  for (int i = 0; i < n; ++i) {
+    const float s = s0 + float(i), t_up = polyline_at(upper, s);
+    const float first = t_up - kTopAbove * m.width, last = t_up + kTopBelow * m.width;
+    if (sample(s, first) <= dark) continue;  // dark already above the lip (a moustache, a shadow)
+    for (float t = first; t <= last; t += 0.5f) {
+      const float g = sample(s, t);
+      if (g < 0) break;
+      if (g >= dark) continue;
+      float end = t;
+      while (end < t + 0.6f * m.width && sample(s, end) >= 0 && sample(s, end) < dark) end += 0.5f;
+      top[i] = t;
+      run[i] = end - t;
+      found[i] = 1;
+      break;
+    }
+  }
+  // Smoothed along the mouth: the teeth's top edge over kSmoothTop of the
+  // mouth's width, their height (half the run) over kSmoothRun, so that
+  // their lower edge is one smooth curve, tapering where the inside ends.
+  std::vector<float> top_s(n), run_s(n);
+  const int rt = std::max(1, int(std::lround(kSmoothTop * m.width))), rr = std::max(1, int(std::lround(kSmoothRun * m.width)));
+  for (int i = 0; i < n; ++i) {
+    float w = 0, tw = 0, rs = 0;
+    for (int j = std::max(0, i - rr); j <= std::min(n - 1, i + rr); ++j) {
+      const float near = std::abs(j - i) <= rt ? 1.f : 1e-3f;  // the wider window only where no run is near
+      w += near * found[j];
+      tw += near * found[j] * top[j];
+      rs += run[j];
+    }
+    top_s[i] = w > 0 ? tw / w : 0;  // w > 0 wherever run_s[i] > 0
+    run_s[i] = rs / float(std::min(n - 1, i + rr) - std::max(0, i - rr) + 1);
+  }
+  int lo = n, hi = -1;  // the drawn inside's extent along the mouth
+  for (int i = 0; i < n; ++i)
+    if (run_s[i] > 0.05f * m.width) lo = std::min(lo, i), hi = std::max(hi, i);
+  // How far the mouth is open: the mean run over its middle (kMiddle of its
+  // width either side). Where that is small, the dark elsewhere is a
+  // corner's shadow or a smear the model drew, not an opening with teeth.
+  float open = 0;
+  int counted = 0;
+  for (int i = 0; i < n; ++i)
+    if (std::abs(s0 + float(i) - s_mid) <= kMiddle * m.width) open += run[i], ++counted;
+  open /= float(std::max(1, counted));
+  // Shown from kTeethFrom, in full 10% of the width later (as open_mouth's
+  // teeth_shown, from a gap of 5%: the dark run reads a soft drawn gap about
+  // 2% of the width wider than it is).
+  const float shown = std::clamp((open / m.width - kTeethFrom) / 0.1f, 0.f, 1.f);
+  if (shown <= 0 || hi - lo < kInsideAtLeast * 2 * half) return;
+  const float mid = 0.5f * float(lo + hi), reach = std::max(1.f, 0.5f * float(hi - lo));
+
+  TeethLook teeth = teeth_look(skin, cv::mean(img, lip_mask(img.size(), lm)), white);
+  if (seen.frames > 0) {  // the video's own teeth, taken over as they are seen
+    const float w = float(seen.frames) / float(seen.frames + kSeenPrior);
+    teeth.luminance = (1 - w) * teeth.luminance + w * std::min(235.f, seen.share * luma(skin));
+    teeth.tint = (1 - w) * teeth.tint + w * seen.tint;
+  }
+  std::vector<cv::Point2f> corners;  // of the teeth's band, column by column
+  for (int i = lo; i <= hi; ++i)
+    for (float t : {top_s[i] - 2, top_s[i] + kTeethHeight * m.width + 2}) corners.push_back(m.at(s0 + float(i), t));
+  const cv::Rect box = (cv::boundingRect(corners) + cv::Size(2, 2)) & cv::Rect(0, 0, img.cols, img.rows);
+  if (box.empty()) return;
+  cv::Mat colour(box.size(), CV_32FC3, cv::Scalar::all(0)), cover(box.size(), CV_32F, cv::Scalar(0));
+  for (int y = box.y; y < box.br().y; ++y)
+    for (int x = box.x; x < box.br().x; ++x) {
+      const cv::Point2f st = m.st(cv::Point2f(float(x), float(y)));
+      const int i = std::clamp(int(std::lround(st.x - s0)), lo, hi);
+      const float q = (float(i) - mid) / reach, side = std::sqrt(std::max(0.f, 1 - q * q));
+      const float d = st.y - top_s[i], band = std::min(0.5f * run_s[i], kTeethHeight * m.width);
+      colour.at<cv::Vec3f>(y - box.y, x - box.x) =
+          tooth_light(d, band, side, st.x - (s0 + mid), m.width) * teeth.luminance * teeth.tint;
+      if (std::abs(st.x - s0 - float(i)) > 0.5f) continue;  // beyond the inside's ends
+      cover.at<float>(y - box.y, x - box.x) =
+          shown * tooth_cover(d, band, side) * std::clamp(d + 0.5f, 0.f, 1.f) * mask.at<float>(y, x);
+    }
+  cv::GaussianBlur(colour, colour, cv::Size(), 0.5);  // no sharper than the frame
+  cv::Mat target = img(box);
+  for (int y = 0; y < box.height; ++y)
+    for (int x = 0; x < box.width; ++x) {
+      const float g = cover.at<float>(y, x);
+      if (g <= 0) continue;
+      cv::Vec3b& o = target.at<cv::Vec3b>(y, x);
+      const cv::Vec3f& c = colour.at<cv::Vec3f>(y, x);
+      for (int k = 0; k < 3; ++k) o[k] = cv::saturate_cast<uchar>(o[k] + g * (c[k] - o[k]));
+    }
 }
 
 }  // namespace
@@ -654,8 +839,8 @@ float blend_reduced(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f&
 
 }  // namespace
 
-void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
-                const Landmarks& lm, const BlendOptions& opt, const cv::Mat& silent, const cv::Mat& reference) {
+void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop, const Landmarks& lm,
+                const BlendOptions& opt, const cv::Mat& silent, const cv::Mat& reference, const SeenTeeth& teeth) {
   const cv::Rect roi = mask_roi(lm, frame.size());
   if (roi.empty()) return;
   const double scale = 1 / std::sqrt(std::abs(to_crop(0, 0) * to_crop(1, 1) - to_crop(0, 1) * to_crop(1, 0)));
@@ -663,18 +848,62 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
   const float share = scale > opt.max_scale
                           ? blend_reduced(frame, generated, to_crop, lm, opt, silent, reference, roi, scale / opt.max_scale, mask)
                           : blend(frame, generated, to_crop, lm, opt, silent, reference, mask);
+  Landmarks in_roi;
+  for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
+  if (opt.teeth && (silent.empty() || !opt.keep_frame)) {
+    // A video: teeth in the redrawn mouth's dark opening, at the frame's resolution.
+    cv::Mat target = frame(roi);
+    paint_teeth(target, in_roi, mask, eye_white(frame, lm), teeth);
+  }
   if (share <= 0) return;
   // The mouth opened last, on the blended frame at its full resolution
   // (after the colour matching, which would give the painted inside the
   // photo's lip colour), under the same mask.
-  Landmarks in_roi;
-  for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
   cv::Rect box;  // what moves, in the roi
   const cv::Mat opened =
       open_mouth(frame(roi), in_roi, share * static_cast<float>(cv::norm(lm[54] - lm[48])), eye_white(frame, lm), box);
   if (opened.empty()) return;
   cv::Mat target = frame(box + roi.tl());
   mix_in(target, opened, mask(box));  // the blend's mask (near its edges one made for the box would differ)
+}
+
+void TeethObserver::observe(const cv::Mat& frame, const Landmarks& lm) {
+  const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  const float gap = static_cast<float>(cv::norm(lm[61] - lm[67]) + cv::norm(lm[62] - lm[66]) + cv::norm(lm[63] - lm[65])) / 3;
+  if (width < 8 || gap < kOpenToSee * width) return;
+  std::vector<cv::Point> inside;
+  for (int i = 60; i < 68; ++i) inside.emplace_back(lm[i]);
+  const cv::Rect r = cv::boundingRect(inside) & cv::Rect(0, 0, frame.cols, frame.rows);
+  if (r.area() < 20) return;
+  for (cv::Point& p : inside) p -= r.tl();
+  cv::Mat mask = cv::Mat::zeros(r.size(), CV_8U), grey;
+  cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{inside}, cv::Scalar(255));
+  cv::cvtColor(frame(r), grey, cv::COLOR_BGR2GRAY);
+  std::vector<std::pair<uchar, cv::Vec3b>> pixels;  // luminance, colour
+  for (int y = 0; y < r.height; ++y)
+    for (int x = 0; x < r.width; ++x)
+      if (mask.at<uchar>(y, x)) pixels.emplace_back(grey.at<uchar>(y, x), frame(r).at<cv::Vec3b>(y, x));
+  const size_t n = pixels.size() / 10;
+  if (n < 2) return;
+  std::nth_element(pixels.begin(), pixels.begin() + n, pixels.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  cv::Scalar sum = cv::Scalar::all(0);
+  for (size_t i = 0; i < n; ++i) sum += cv::Scalar(pixels[i].second[0], pixels[i].second[1], pixels[i].second[2]);
+  const cv::Scalar teeth = sum / double(n);
+  const float skin = luma(skin_colour(frame, lm)), lum = luma(teeth);
+  if (skin < 1 || lum < kTeethSeen * skin) return;
+  share_sum_ += lum / skin;
+  for (int k = 0; k < 3; ++k) tint_sum_[k] += teeth[k] / lum;
+  ++frames_;
+}
+
+SeenTeeth TeethObserver::seen() const {
+  SeenTeeth s;
+  s.frames = frames_;
+  if (frames_ == 0) return s;
+  s.share = float(share_sum_ / frames_);
+  for (int k = 0; k < 3; ++k) s.tint[k] = float(tint_sum_[k] / frames_);
+  return s;
 }
 
 }  // namespace stf

@@ -413,10 +413,13 @@ GenerateSummary generate(const GenerateOptions& opt) {
   std::thread sink_thread([&] {
     errors.run([&] {
       Item it;
+      TeethObserver teeth;  // the video's own teeth, for those painted into a redrawn opening
       while (generated.pop(it)) {
         if (it.face.found) {
+          if (!photo) teeth.observe(it.frame, it.face.landmarks);
           cv::Mat frame = it.frame.clone();
-          paste_back(frame, it.generated, it.to_crop, it.face.landmarks, o.blend, it.silent, it.reference);
+          paste_back(frame, it.generated, it.to_crop, it.face.landmarks, o.blend, it.silent, it.reference,
+                     teeth.seen());
           if (it.fade < 1) cv::addWeighted(frame, it.fade, it.frame, 1 - it.fade, 0, frame);
           writer.write(frame);
           ++summary.frames_with_face;
