@@ -804,6 +804,51 @@ TEST(Face, OpenedMouthShowsTeethAsWhiteAsTheEyes) {
   EXPECT_GT(dark_skin.teeth, 1.2 * dimmed.teeth) << "the eyes' whites made no difference";  // 75 with dim eyes
 }
 
+// The painted inside carries the photo's grain: a flat painting in a grainy
+// scan looked pasted on. Measured as the robust spread (median absolute
+// deviation x 1.4826) of the grey levels less their one-pixel blur, in the
+// teeth's band and on the skin between nose and mouth; a photo blurred
+// smooth gets smooth teeth.
+TEST(Face, PaintedTeethAreAsGrainyAsThePhoto) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const Landmarks& lm = p.lm;
+  const float w = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  auto spread = [](const cv::Mat& bgr, const cv::Rect& r) {
+    cv::Mat grey, soft;
+    cv::cvtColor(bgr(r), grey, cv::COLOR_BGR2GRAY);
+    grey.convertTo(grey, CV_32F);
+    cv::GaussianBlur(grey, soft, cv::Size(), 1.0);
+    cv::Mat d = cv::abs(grey - soft);
+    std::vector<float> v(d.begin<float>(), d.end<float>());
+    std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
+    return 1.4826 * v[v.size() / 2];
+  };
+  const cv::Rect skin(cv::Point(lm[31]), cv::Point(int(lm[35].x), int(lm[51].y)));
+  const cv::Rect teeth(cv::Point(int(lm[62].x - 0.15f * w), int(lm[62].y)),
+                       cv::Point(int(lm[62].x + 0.15f * w), int(lm[62].y + 0.05f * w)));  // under the risen upper lip
+  auto opened = [&](const cv::Mat& image) {  // the lips darkened by 30 levels: an opening of ~30% of the width
+    PhotoFace q = p;
+    q.image = image;
+    const cv::Mat silent = soft_rendering(q);
+    cv::Mat dark = silent.clone();
+    cv::subtract(silent, cv::Scalar::all(30), dark, lips_in_crop(p, silent.size()));
+    cv::Mat out = image.clone();
+    paste_back(out, dark, p.to_crop, lm, BlendOptions{}, silent);
+    return out;
+  };
+  const double photo_grain = spread(p.image, skin);
+  ASSERT_GT(photo_grain, 3) << "the demo photo is a grainy scan";
+  const double teeth_grain = spread(opened(p.image), teeth);
+  EXPECT_GT(teeth_grain, 0.5 * photo_grain) << "the teeth are smooth in a grainy photo";
+  EXPECT_LT(teeth_grain, 1.5 * photo_grain) << "the teeth are grainier than the photo";
+  cv::Mat smooth;
+  cv::GaussianBlur(p.image, smooth, cv::Size(), 2.0);
+  const double smooth_grain = spread(smooth, skin);
+  ASSERT_LT(smooth_grain, 0.4 * photo_grain);
+  EXPECT_LT(spread(opened(smooth), teeth), 1.5 * smooth_grain) << "grain added to a smooth photo";
+}
+
 // Below the mouth the opening moves the skin down with the jaw, smoothly
 // from column to column: a jaw that followed the lips' gap, which closes at
 // the corners, sheared the skin under each corner (a vertical line on large

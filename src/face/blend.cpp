@@ -298,6 +298,48 @@ cv::Scalar skin_colour(const cv::Mat& img, const Landmarks& lm) {
   return above.empty() ? cv::mean(img) : cv::mean(img(above));
 }
 
+// The fine grain of `img` (8-bit BGR) on the skin between nose and mouth:
+// the robust spread (median absolute deviation, scaled to a standard
+// deviation) of its grey levels less their blur by one pixel. A scanned or
+// high-ISO photo has several grey levels of it (the demo photo 3.3), a
+// video's face about 1; a painted inside without it looks pasted on.
+float skin_grain(const cv::Mat& img, const Landmarks& lm) {
+  const cv::Rect above = cv::Rect(cv::Point(lm[31]), cv::Point(lm[35].x, lm[51].y)) & cv::Rect(0, 0, img.cols, img.rows);
+  if (above.area() < 16) return 0;
+  cv::Mat grey, soft;
+  cv::cvtColor(img(above), grey, cv::COLOR_BGR2GRAY);
+  grey.convertTo(grey, CV_32F);
+  cv::GaussianBlur(grey, soft, cv::Size(), 1.0);
+  std::vector<float> d;
+  for (int y = 0; y < grey.rows; ++y)
+    for (int x = 0; x < grey.cols; ++x) d.push_back(std::abs(grey.at<float>(y, x) - soft.at<float>(y, x)));
+  std::nth_element(d.begin(), d.begin() + long(d.size() / 2), d.end());
+  return 1.4826f * d[d.size() / 2];
+}
+
+// A fixed pseudo-random value per pixel position, mean 0 and standard
+// deviation 1, correlated over about two pixels as a photo's grain is (the
+// sum of four neighbours' uniform values): grain that stays in place from
+// frame to frame.
+float grain_at(int x, int y) {
+  auto uniform = [](int i, int j) {  // mean 0, standard deviation 1
+    uint32_t h = uint32_t(i) * 73856093u ^ uint32_t(j) * 19349663u;
+    h ^= h >> 13;
+    h *= 0x5bd1e995u;
+    h ^= h >> 15;
+    return (float(h & 0xffffu) / 65535.f - 0.5f) * 3.4641f;
+  };
+  return 0.5f * (uniform(x, y) + uniform(x + 1, y) + uniform(x, y + 1) + uniform(x + 1, y + 1));
+}
+
+// A painted colour with the grain of a face whose skin has `grain` and
+// luminance `skin`, at pixel (x, y): the grain in proportion to the colour's
+// luminance up to the skin's (it hardly shows in the photos' shadows).
+cv::Vec3f grainy(const cv::Vec3f& colour, float grain, float skin, int x, int y) {
+  const float lum = kLuma(0) * colour[0] + kLuma(1) * colour[1] + kLuma(2) * colour[2];
+  return colour + cv::Vec3f::all(grain * std::min(1.f, lum / std::max(1.f, skin)) * grain_at(x, y));
+}
+
 // The painted upper teeth's look on a face: their luminance (grey levels)
 // and their colour per unit of it: white, in part the light's colour (the
 // eyes' whites', else the skin's), a little of the lips' hue, and a little
@@ -358,7 +400,9 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, const cv::S
 
   const cv::Scalar lip_colour = cv::mean(img, lip_mask(img.size(), lm));
   const cv::Vec3f lips{float(lip_colour[0]), float(lip_colour[1]), float(lip_colour[2])};
-  const TeethLook teeth = teeth_look(skin_colour(img, lm), lip_colour, white);
+  const cv::Scalar skin = skin_colour(img, lm);
+  const float skin_luma = luma(skin);
+  const TeethLook teeth = teeth_look(skin, lip_colour, white);
   const float teeth_shown = std::clamp((h / width - 0.05f) / 0.1f, 0.f, 1.f);  // in full from 15% of the width
   const float tongue_shown = std::clamp((h / width - 0.15f) / 0.15f, 0.f, 1.f);  // from 15%, in full from 30%
   // Only pixels within the jaw's reach and from the nose to the chin move:
@@ -414,13 +458,14 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, const cv::S
     }
   cv::Mat moved;
   cv::remap(img, moved, map_x, map_y, cv::INTER_CUBIC, cv::BORDER_REPLICATE);
-  cv::GaussianBlur(inside, inside, cv::Size(), 0.5);  // no sharper than the photo
+  cv::GaussianBlur(inside, inside, cv::Size(), 0.5);  // no sharper than the photo, and as grainy
+  const float grain = skin_grain(img, lm);
   for (int y = 0; y < box.height; ++y)
     for (int x = 0; x < box.width; ++x) {
       const float g = cover.at<float>(y, x);
       if (g <= 0) continue;
       cv::Vec3b& o = moved.at<cv::Vec3b>(y, x);
-      const cv::Vec3f& d = inside.at<cv::Vec3f>(y, x);
+      const cv::Vec3f d = grainy(inside.at<cv::Vec3f>(y, x), grain, skin_luma, box.x + x, box.y + y);
       for (int k = 0; k < 3; ++k) o[k] = cv::saturate_cast<uchar>(o[k] + g * (d[k] - o[k]));
     }
   return moved;
@@ -556,14 +601,15 @@ void paint_teeth(cv::Mat& img, const Landmarks& lm, const cv::Mat& mask, const c
       cover.at<float>(y - box.y, x - box.x) =
           shown * tooth_cover(d, band, side) * std::clamp(d + 0.5f, 0.f, 1.f) * mask.at<float>(y, x);
     }
-  cv::GaussianBlur(colour, colour, cv::Size(), 0.5);  // no sharper than the frame
+  cv::GaussianBlur(colour, colour, cv::Size(), 0.5);  // no sharper than the frame, and as grainy
+  const float grain = skin_grain(img, lm);
   cv::Mat target = img(box);
   for (int y = 0; y < box.height; ++y)
     for (int x = 0; x < box.width; ++x) {
       const float g = cover.at<float>(y, x);
       if (g <= 0) continue;
       cv::Vec3b& o = target.at<cv::Vec3b>(y, x);
-      const cv::Vec3f& c = colour.at<cv::Vec3f>(y, x);
+      const cv::Vec3f c = grainy(colour.at<cv::Vec3f>(y, x), grain, luma(skin), box.x + x, box.y + y);
       for (int k = 0; k < 3; ++k) o[k] = cv::saturate_cast<uchar>(o[k] + g * (c[k] - o[k]));
     }
 }
