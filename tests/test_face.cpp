@@ -528,7 +528,8 @@ TEST(Face, LargeFaceBlendedAtReducedScaleMatchesFullSize) {
 
 // In a video the model draws an opening the reference frame does not have
 // as a dark hole; paste_back paints the upper teeth over its top (session
-// 38), in the video's own teeth's colour where they were seen. Not where the
+// 38), in the video's own teeth's colour where they were seen, and no
+// further than a limit. Not where the
 // opening is a thin line, nor where the dark starts well below the upper lip
 // (teeth drawn above it), nor with teeth off. The photo stands in for a
 // video frame; the generated crop is its crop with a dark ellipse between
@@ -596,6 +597,22 @@ TEST(Face, DarkRedrawnOpeningGetsUpperTeeth) {
     const cv::Mat g = generated(height, below);
     EXPECT_EQ(cv::norm(paste(g, true), paste(g, false), cv::NORM_INF), 0) << height << " high, " << below << " below";
   }
+
+  // paste_back returns how far the opening shows teeth; a limit holds the
+  // painting back (generate's for an opening one frame long: 0), and
+  // paint_teeth on paste_back's result without teeth paints the same.
+  cv::Mat out = p.image.clone();
+  EXPECT_GT(paste_back(out, open, p.to_crop, lm, BlendOptions{}), 0.9f);
+  out = p.image.clone();
+  EXPECT_EQ(paste_back(out, generated(0.03f, 0), p.to_crop, lm, BlendOptions{}), 0.f);
+  SeenTeeth limited;
+  limited.limit = 0;
+  EXPECT_EQ(cv::norm(paste(open, true, limited), without, cv::NORM_INF), 0) << "teeth beyond the limit";
+  limited.limit = 0.5f;
+  EXPECT_LT(grey_in(paste(open, true, limited), 0.02f, 0.06f), grey_in(with, 0.02f, 0.06f) - 10);
+  out = without.clone();
+  EXPECT_GT(paint_teeth(out, lm, SeenTeeth{}), 0.9f);
+  EXPECT_EQ(cv::norm(out, with, cv::NORM_INF), 0) << "paint_teeth differs from paste_back's";
 }
 
 // TeethObserver: a frame whose mouth is open by over 15% of its width

@@ -136,6 +136,7 @@ struct SeenTeeth {
   int frames = 0;         // open-mouthed frames they were seen in; 0: none
   float share = 0;        // their luminance over the skin's (between nose and mouth)
   cv::Vec3f tint;         // their colour (BGR) per unit of luminance
+  float limit = 1;        // teeth are painted no further than this (0..1; see paint_teeth)
 };
 
 // Pastes the generated crop's lower face back into the frame in place. Only
@@ -159,10 +160,20 @@ struct SeenTeeth {
 // redrawn mouth turns dark just under the upper lip (an opening the model
 // drew without teeth), the upper teeth are painted over the top of that
 // dark, looking like `teeth` where the video has shown them, else like a
-// photo's painted teeth.
-void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
-                const Landmarks& lm, const BlendOptions& opt = {}, const cv::Mat& silent = {},
-                const cv::Mat& reference = {}, const SeenTeeth& teeth = {});
+// photo's painted teeth (paint_teeth). Returns how far that opening shows
+// teeth (0..1; 0 off that path).
+float paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
+                 const Landmarks& lm, const BlendOptions& opt = {}, const cv::Mat& silent = {},
+                 const cv::Mat& reference = {}, const SeenTeeth& teeth = {});
+
+// The upper teeth painted into the dark opening of a mouth paste_back
+// redrew in `frame` (on the video path), as far as the opening shows them
+// (0..1, from its height), or teeth.limit if that is less; returns the
+// former (teeth.limit 0: only measured). paste_back does it with
+// opt.teeth; a caller that knows the frames around (generate) passes
+// opt.teeth = false, then this with the limit the neighbours allow, so
+// that an opening one frame long gets none (it flashed).
+float paint_teeth(cv::Mat& frame, const Landmarks& lm, const SeenTeeth& teeth);
 
 // A person's teeth as a video shows them: observe() each real frame (before
 // paste_back); frames whose inner lips are apart by over 15% of the mouth's

@@ -500,17 +500,29 @@ constexpr float kSmoothTop = 0.05f, kSmoothRun = 0.1f;
 // (SeenTeeth), then theirs, as if the first guess were kSeenPrior frames.
 constexpr int kSeenPrior = 3;
 
-// img: 8-bit BGR (the blended roi), landmarks and `mask` (CV_32F, the
-// blend's) in its coordinates; only pixels under the mask change.
-void paint_teeth(cv::Mat& img, const Landmarks& lm, const cv::Mat& mask, const cv::Scalar& white, const SeenTeeth& seen) {
-  const MouthAxes m(lm);
-  if (m.width < 8) return;
+// paint_teeth's reading of the redrawn mouth in img (8-bit BGR, the
+// blended roi, landmarks in its coordinates): column by column (one pixel
+// apart along the mouth from s0), the dark inside's top and height,
+// smoothed; its extent lo..hi; and how far it shows teeth (0..1).
+struct TeethPlan {
+  TeethPlan(const Landmarks& lm, const cv::Scalar& skin) : m(lm), skin(skin) {}
+  MouthAxes m;
+  cv::Scalar skin;
+  float s0 = 0;
+  std::vector<float> top, run;
+  int lo = 0, hi = -1;
+  float shows = 0;
+};
+
+TeethPlan measure_teeth(const cv::Mat& img, const Landmarks& lm) {
+  TeethPlan plan(lm, skin_colour(img, lm));
+  const MouthAxes& m = plan.m;
+  if (m.width < 8) return plan;
   std::vector<cv::Point2f> upper, lower;
   inner_lips(lm, m, upper, lower);
   const float s_mid = (upper.front().x + upper.back().x) / 2;
   const float half = std::max(1.f, (upper.back().x - upper.front().x) / 2);
-  const cv::Scalar skin = skin_colour(img, lm);
-  const float dark = kDarkInside * luma(skin);
+  const float dark = kDarkInside * luma(plan.skin);
   cv::Mat grey;
   cv::cvtColor(img, grey, cv::COLOR_BGR2GRAY);
   grey.convertTo(grey, CV_32F);
@@ -573,8 +585,25 @@ void paint_teeth(cv::Mat& img, const Landmarks& lm, const cv::Mat& mask, const c
   // Shown from kTeethFrom, in full 10% of the width later (as open_mouth's
   // teeth_shown, from a gap of 5%: the dark run reads a soft drawn gap about
   // 2% of the width wider than it is).
-  const float shown = std::clamp((open / m.width - kTeethFrom) / 0.1f, 0.f, 1.f);
-  if (shown <= 0 || hi - lo < kInsideAtLeast * 2 * half) return;
+  if (hi - lo >= kInsideAtLeast * 2 * half) plan.shows = std::clamp((open / m.width - kTeethFrom) / 0.1f, 0.f, 1.f);
+  plan.s0 = s0;
+  plan.top = std::move(top_s);
+  plan.run = std::move(run_s);
+  plan.lo = lo;
+  plan.hi = hi;
+  return plan;
+}
+
+// The teeth of `plan` painted into img `shown` far (0..1; at most
+// plan.shows); `mask` (CV_32F, the blend's) in img's coordinates: only
+// pixels under it change.
+void draw_teeth(cv::Mat& img, const Landmarks& lm, const TeethPlan& plan, float shown, const cv::Mat& mask,
+                const cv::Scalar& white, const SeenTeeth& seen) {
+  const MouthAxes& m = plan.m;
+  const cv::Scalar& skin = plan.skin;
+  const std::vector<float>&top_s = plan.top, &run_s = plan.run;
+  const float s0 = plan.s0;
+  const int lo = plan.lo, hi = plan.hi;
   const float mid = 0.5f * float(lo + hi), reach = std::max(1.f, 0.5f * float(hi - lo));
 
   TeethLook teeth = teeth_look(skin, cv::mean(img, lip_mask(img.size(), lm)), white);
@@ -885,10 +914,10 @@ float blend_reduced(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f&
 
 }  // namespace
 
-void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop, const Landmarks& lm,
-                const BlendOptions& opt, const cv::Mat& silent, const cv::Mat& reference, const SeenTeeth& teeth) {
+float paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop, const Landmarks& lm,
+                 const BlendOptions& opt, const cv::Mat& silent, const cv::Mat& reference, const SeenTeeth& teeth) {
   const cv::Rect roi = mask_roi(lm, frame.size());
-  if (roi.empty()) return;
+  if (roi.empty()) return 0;
   const double scale = 1 / std::sqrt(std::abs(to_crop(0, 0) * to_crop(1, 1) - to_crop(0, 1) * to_crop(1, 0)));
   cv::Mat mask;  // over the roi
   const float share = scale > opt.max_scale
@@ -896,21 +925,38 @@ void paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_
                           : blend(frame, generated, to_crop, lm, opt, silent, reference, mask);
   Landmarks in_roi;
   for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
+  float measured = 0;  // how far this frame's opening shows teeth
   if (opt.teeth && (silent.empty() || !opt.keep_frame)) {
     // A video: teeth in the redrawn mouth's dark opening, at the frame's resolution.
     cv::Mat target = frame(roi);
-    paint_teeth(target, in_roi, mask, eye_white(frame, lm), teeth);
+    const TeethPlan plan = measure_teeth(target, in_roi);
+    measured = plan.shows;
+    if (std::min(measured, teeth.limit) > 0)
+      draw_teeth(target, in_roi, plan, std::min(measured, teeth.limit), mask, eye_white(frame, lm), teeth);
   }
-  if (share <= 0) return;
+  if (share <= 0) return measured;
   // The mouth opened last, on the blended frame at its full resolution
   // (after the colour matching, which would give the painted inside the
   // photo's lip colour), under the same mask.
   cv::Rect box;  // what moves, in the roi
   const cv::Mat opened =
       open_mouth(frame(roi), in_roi, share * static_cast<float>(cv::norm(lm[54] - lm[48])), eye_white(frame, lm), box);
-  if (opened.empty()) return;
+  if (opened.empty()) return measured;
   cv::Mat target = frame(box + roi.tl());
   mix_in(target, opened, mask(box));  // the blend's mask (near its edges one made for the box would differ)
+  return measured;
+}
+
+float paint_teeth(cv::Mat& frame, const Landmarks& lm, const SeenTeeth& teeth) {
+  const cv::Rect roi = mask_roi(lm, frame.size());
+  if (roi.empty()) return 0;
+  Landmarks in_roi;
+  for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
+  cv::Mat target = frame(roi);
+  const TeethPlan plan = measure_teeth(target, in_roi);
+  const float shown = std::min(plan.shows, teeth.limit);
+  if (shown > 0) draw_teeth(target, in_roi, plan, shown, lower_face_mask(lm, roi), eye_white(frame, lm), teeth);
+  return plan.shows;
 }
 
 void TeethObserver::observe(const cv::Mat& frame, const Landmarks& lm) {

@@ -6,6 +6,7 @@
 #include <exception>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <opencv2/imgproc.hpp>
 #include <thread>
 
@@ -412,23 +413,58 @@ GenerateSummary generate(const GenerateOptions& opt) {
   });
   std::thread sink_thread([&] {
     errors.run([&] {
-      Item it;
-      TeethObserver teeth;  // the video's own teeth, for those painted into a redrawn opening
-      while (generated.pop(it)) {
+      // A video's teeth (paint_teeth) are painted one frame late, once the
+      // next frame shows whether the opening lasts: an opening that the
+      // frames on both sides lack gets none (it flashed).
+      const bool teeth_later = !photo && o.blend.teeth;
+      BlendOptions blend = o.blend;
+      blend.teeth = o.blend.teeth && !teeth_later;
+      TeethObserver seen;  // the video's own teeth, for those painted into a redrawn opening
+      struct Pasted {
+        Item item;
+        cv::Mat frame;      // pasted
+        float teeth = 0;    // how far its opening shows teeth
+      };
+      std::optional<Pasted> held;
+      float teeth_before = 0;  // the frame before the held one's
+      auto write_held = [&](float teeth_after) {
+        if (!held) return;
+        Item& it = held->item;
         if (it.face.found) {
-          if (!photo) teeth.observe(it.frame, it.face.landmarks);
-          cv::Mat frame = it.frame.clone();
-          paste_back(frame, it.generated, it.to_crop, it.face.landmarks, o.blend, it.silent, it.reference,
-                     teeth.seen());
-          if (it.fade < 1) cv::addWeighted(frame, it.fade, it.frame, 1 - it.fade, 0, frame);
-          writer.write(frame);
+          if (held->teeth > 0) {
+            SeenTeeth s = seen.seen();
+            s.limit = std::max(teeth_before, teeth_after);
+            paint_teeth(held->frame, it.face.landmarks, s);
+          }
+          if (it.fade < 1) cv::addWeighted(held->frame, it.fade, it.frame, 1 - it.fade, 0, held->frame);
+        }
+        writer.write(held->frame);
+        teeth_before = held->teeth;
+        held.reset();
+      };
+      Item it;
+      while (generated.pop(it)) {
+        Pasted p;
+        if (it.face.found) {
+          if (teeth_later) seen.observe(it.frame, it.face.landmarks);
+          p.frame = it.frame.clone();
+          paste_back(p.frame, it.generated, it.to_crop, it.face.landmarks, blend, it.silent, it.reference);
+          if (teeth_later) {
+            SeenTeeth measure_only;
+            measure_only.limit = 0;
+            p.teeth = paint_teeth(p.frame, it.face.landmarks, measure_only);
+          }
           ++summary.frames_with_face;
         } else {
-          writer.write(it.frame);
+          p.frame = it.frame;
         }
+        write_held(p.teeth);
+        p.item = std::move(it);
+        held = std::move(p);
         ++summary.frames;
         progress.update(summary.frames);
       }
+      write_held(0);
     });
   });
 
