@@ -311,6 +311,20 @@ cv::Mat soft_rendering(const PhotoFace& p) {
   return soft;
 }
 
+// `image` (the photo, or the photo changed) pasted back on the keep-frame
+// path with the lips of its soft rendering darkened by 30 levels: an
+// opening of about 30% of the mouth's width.
+cv::Mat opened_photo(const PhotoFace& p, const cv::Mat& image) {
+  PhotoFace q = p;
+  q.image = image;
+  const cv::Mat silent = soft_rendering(q);
+  cv::Mat dark = silent.clone();
+  cv::subtract(silent, cv::Scalar::all(30), dark, lips_in_crop(p, silent.size()));
+  cv::Mat out = image.clone();
+  paste_back(out, dark, p.to_crop, p.lm, BlendOptions{}, silent);
+  return out;
+}
+
 }  // namespace
 
 TEST(Face, DetailTransferKeepsSkinTextureButNotTheOldMouth) {
@@ -782,15 +796,9 @@ TEST(Face, OpenedMouthShowsTeethAsWhiteAsTheEyes) {
   struct Inside {
     double skin, teeth, below;  // mean grey levels
   };
-  auto open = [&](const cv::Mat& image) {  // the lips darkened by 30 levels: an opening of ~30% of the width
-    PhotoFace q = p;
-    q.image = image;
-    const cv::Mat silent = soft_rendering(q);
-    cv::Mat dark = silent.clone();
-    cv::subtract(silent, cv::Scalar::all(30), dark, lips_in_crop(p, silent.size()));
-    cv::Mat out = image.clone(), grey, photo_grey;
-    paste_back(out, dark, p.to_crop, lm, BlendOptions{}, silent);
-    cv::cvtColor(out, grey, cv::COLOR_BGR2GRAY);
+  auto open = [&](const cv::Mat& image) {
+    cv::Mat grey, photo_grey;
+    cv::cvtColor(opened_photo(p, image), grey, cv::COLOR_BGR2GRAY);
     cv::cvtColor(image, photo_grey, cv::COLOR_BGR2GRAY);
     // rows measured down from the photo's lips' line at the middle, in shares of the mouth's width
     auto rows = [&](float from, float to) {
@@ -844,26 +852,16 @@ TEST(Face, PaintedTeethAreAsGrainyAsThePhoto) {
   const cv::Rect skin(cv::Point(lm[31]), cv::Point(int(lm[35].x), int(lm[51].y)));
   const cv::Rect teeth(cv::Point(int(lm[62].x - 0.15f * w), int(lm[62].y)),
                        cv::Point(int(lm[62].x + 0.15f * w), int(lm[62].y + 0.05f * w)));  // under the risen upper lip
-  auto opened = [&](const cv::Mat& image) {  // the lips darkened by 30 levels: an opening of ~30% of the width
-    PhotoFace q = p;
-    q.image = image;
-    const cv::Mat silent = soft_rendering(q);
-    cv::Mat dark = silent.clone();
-    cv::subtract(silent, cv::Scalar::all(30), dark, lips_in_crop(p, silent.size()));
-    cv::Mat out = image.clone();
-    paste_back(out, dark, p.to_crop, lm, BlendOptions{}, silent);
-    return out;
-  };
   const double photo_grain = spread(p.image, skin);
   ASSERT_GT(photo_grain, 3) << "the demo photo is a grainy scan";
-  const double teeth_grain = spread(opened(p.image), teeth);
+  const double teeth_grain = spread(opened_photo(p, p.image), teeth);
   EXPECT_GT(teeth_grain, 0.5 * photo_grain) << "the teeth are smooth in a grainy photo";
   EXPECT_LT(teeth_grain, 1.5 * photo_grain) << "the teeth are grainier than the photo";
   cv::Mat smooth;
   cv::GaussianBlur(p.image, smooth, cv::Size(), 2.0);
   const double smooth_grain = spread(smooth, skin);
   ASSERT_LT(smooth_grain, 0.4 * photo_grain);
-  EXPECT_LT(spread(opened(smooth), teeth), 1.5 * smooth_grain) << "grain added to a smooth photo";
+  EXPECT_LT(spread(opened_photo(p, smooth), teeth), 1.5 * smooth_grain) << "grain added to a smooth photo";
 }
 
 // Below the mouth the opening moves the skin down with the jaw, smoothly
