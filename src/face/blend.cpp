@@ -492,7 +492,7 @@ constexpr float kTopAbove = 0.12f, kTopBelow = 0.08f;
 // its height is read over kMiddle of the mouth's width either side of the middle.
 constexpr float kInsideAtLeast = 0.3f;
 constexpr float kMiddle = 0.15f;
-constexpr float kTeethFrom = 0.07f;
+constexpr float kTeethFrom = 0.07f;  // teeth show from that height (measure_teeth)
 // Half-widths of the smoothing along the mouth, shares of its width.
 constexpr float kSmoothTop = 0.05f, kSmoothRun = 0.1f;
 
@@ -923,21 +923,14 @@ float paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to
   const float share = scale > opt.max_scale
                           ? blend_reduced(frame, generated, to_crop, lm, opt, silent, reference, roi, scale / opt.max_scale, mask)
                           : blend(frame, generated, to_crop, lm, opt, silent, reference, mask);
-  Landmarks in_roi;
-  for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
-  float measured = 0;  // how far this frame's opening shows teeth
-  if (opt.teeth && (silent.empty() || !opt.keep_frame)) {
-    // A video: teeth in the redrawn mouth's dark opening, at the frame's resolution.
-    cv::Mat target = frame(roi);
-    const TeethPlan plan = measure_teeth(target, in_roi);
-    measured = plan.shows;
-    if (std::min(measured, teeth.limit) > 0)
-      draw_teeth(target, in_roi, plan, std::min(measured, teeth.limit), mask, eye_white(frame, lm), teeth);
-  }
+  // A video: teeth in the redrawn mouth's dark opening, at the frame's resolution.
+  const float measured = opt.teeth && (silent.empty() || !opt.keep_frame) ? paint_teeth(frame, lm, teeth) : 0.f;
   if (share <= 0) return measured;
   // The mouth opened last, on the blended frame at its full resolution
   // (after the colour matching, which would give the painted inside the
   // photo's lip colour), under the same mask.
+  Landmarks in_roi;
+  for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
   cv::Rect box;  // what moves, in the roi
   const cv::Mat opened =
       open_mouth(frame(roi), in_roi, share * static_cast<float>(cv::norm(lm[54] - lm[48])), eye_white(frame, lm), box);
@@ -948,7 +941,7 @@ float paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to
 }
 
 float paint_teeth(cv::Mat& frame, const Landmarks& lm, const SeenTeeth& teeth) {
-  const cv::Rect roi = mask_roi(lm, frame.size());
+  const cv::Rect roi = mask_roi(lm, frame.size());  // the blend's mask, made again where teeth are painted
   if (roi.empty()) return 0;
   Landmarks in_roi;
   for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
