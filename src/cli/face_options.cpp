@@ -51,7 +51,8 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
       ->group(g);
   cmd->add_flag("--no-teeth", o.no_teeth,
                 "In a video, leave the re-rendered mouth's opening as the model draws it (default: where it is "
-                "dark right under the upper lip, the upper teeth are painted into it, shaded as the face is lit)")
+                "dark right under the upper lip, the upper teeth are painted into it, coloured as the video shows the "
+                "person's own teeth)")
       ->group(g);
   cmd->add_option("--sharpen", o.sharpen,
                   "Sharpen the re-rendered mouth of a video where the reference frame gives it no detail (the model "
