@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <optional>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/photo.hpp>
 #include <opencv2/video/tracking.hpp>
@@ -227,32 +228,41 @@ float mouth_darkening(const cv::Mat& generated, const cv::Mat& silent, const Lan
   return luma(cv::mean(silent, lips) - cv::mean(generated, lips));
 }
 
-// The colour of the eyes' whites: the mean of the brightest fifth of the
-// pixels inside both eyes' outlines (points 36-41, 42-47; the white is
-// about half of the eye seen); 0 where they cover under 12 pixels (a small
-// face, closed eyes).
-cv::Scalar eye_white(const cv::Mat& frame, const Landmarks& lm) {
+// The mean colour of the brightest 1/`part` of the pixels of `img` (8-bit
+// BGR) inside the polygons (pooled); none where they cover under `least`
+// pixels.
+std::optional<cv::Scalar> brightest_colour(const cv::Mat& img, const std::vector<std::vector<cv::Point>>& polygons,
+                                           size_t part, size_t least) {
   std::vector<std::pair<uchar, cv::Vec3b>> pixels;  // luminance, colour
-  for (int first : {36, 42}) {
-    std::vector<cv::Point> eye;
-    for (int i = first; i < first + 6; ++i) eye.emplace_back(lm[i]);
-    const cv::Rect r = cv::boundingRect(eye) & cv::Rect(0, 0, frame.cols, frame.rows);
+  for (std::vector<cv::Point> poly : polygons) {
+    const cv::Rect r = cv::boundingRect(poly) & cv::Rect(0, 0, img.cols, img.rows);
     if (r.empty()) continue;
-    for (cv::Point& p : eye) p -= r.tl();
+    for (cv::Point& p : poly) p -= r.tl();
     cv::Mat inside = cv::Mat::zeros(r.size(), CV_8U), grey;
-    cv::fillPoly(inside, std::vector<std::vector<cv::Point>>{eye}, cv::Scalar(255));
-    cv::cvtColor(frame(r), grey, cv::COLOR_BGR2GRAY);
+    cv::fillPoly(inside, std::vector<std::vector<cv::Point>>{poly}, cv::Scalar(255));
+    cv::cvtColor(img(r), grey, cv::COLOR_BGR2GRAY);
     for (int y = 0; y < r.height; ++y)
       for (int x = 0; x < r.width; ++x)
-        if (inside.at<uchar>(y, x)) pixels.emplace_back(grey.at<uchar>(y, x), frame(r).at<cv::Vec3b>(y, x));
+        if (inside.at<uchar>(y, x)) pixels.emplace_back(grey.at<uchar>(y, x), img(r).at<cv::Vec3b>(y, x));
   }
-  if (pixels.size() < 12) return cv::Scalar::all(0);
-  const size_t n = pixels.size() / 5;
+  if (pixels.size() < least) return std::nullopt;
+  const size_t n = pixels.size() / part;
   std::nth_element(pixels.begin(), pixels.begin() + n, pixels.end(),
                    [](const auto& a, const auto& b) { return a.first > b.first; });
   cv::Scalar sum = cv::Scalar::all(0);
   for (size_t i = 0; i < n; ++i) sum += cv::Scalar(pixels[i].second[0], pixels[i].second[1], pixels[i].second[2]);
   return sum / double(n);
+}
+
+// The colour of the eyes' whites: the mean of the brightest fifth of the
+// pixels inside both eyes' outlines (points 36-41, 42-47; the white is
+// about half of the eye seen); 0 where they cover under 12 pixels (a small
+// face, closed eyes).
+cv::Scalar eye_white(const cv::Mat& frame, const Landmarks& lm) {
+  std::vector<std::vector<cv::Point>> eyes(2);
+  for (int i = 36; i < 42; ++i) eyes[0].emplace_back(lm[i]);
+  for (int i = 42; i < 48; ++i) eyes[1].emplace_back(lm[i]);
+  return brightest_colour(frame, eyes, 5, 12).value_or(cv::Scalar::all(0));
 }
 
 // t(s) along a polyline given as (s, t) points sorted by s; constant beyond its ends.
@@ -292,9 +302,14 @@ void inner_lips(const Landmarks& lm, const MouthAxes& m, std::vector<cv::Point2f
   std::sort(lower.begin(), lower.end(), by_s);
 }
 
-// The mean colour between the nose and the mouth (31, 35 down to 51): the skin.
+// The skin between the nose and the mouth (31, 35 down to 51), within img.
+cv::Rect skin_rect(const cv::Mat& img, const Landmarks& lm) {
+  return cv::Rect(cv::Point(lm[31]), cv::Point(lm[35].x, lm[51].y)) & cv::Rect(0, 0, img.cols, img.rows);
+}
+
+// Its mean colour.
 cv::Scalar skin_colour(const cv::Mat& img, const Landmarks& lm) {
-  const cv::Rect above = cv::Rect(cv::Point(lm[31]), cv::Point(lm[35].x, lm[51].y)) & cv::Rect(0, 0, img.cols, img.rows);
+  const cv::Rect above = skin_rect(img, lm);
   return above.empty() ? cv::mean(img) : cv::mean(img(above));
 }
 
@@ -304,7 +319,7 @@ cv::Scalar skin_colour(const cv::Mat& img, const Landmarks& lm) {
 // high-ISO photo has several grey levels of it (the demo photo 3.3), a
 // video's face about 1; a painted inside without it looks pasted on.
 float skin_grain(const cv::Mat& img, const Landmarks& lm) {
-  const cv::Rect above = cv::Rect(cv::Point(lm[31]), cv::Point(lm[35].x, lm[51].y)) & cv::Rect(0, 0, img.cols, img.rows);
+  const cv::Rect above = skin_rect(img, lm);
   if (above.area() < 16) return 0;
   cv::Mat grey, soft;
   cv::cvtColor(img(above), grey, cv::COLOR_BGR2GRAY);
@@ -631,14 +646,14 @@ void draw_teeth(cv::Mat& img, const Landmarks& lm, const TeethPlan& plan, float 
           shown * tooth_cover(d, band, side) * std::clamp(d + 0.5f, 0.f, 1.f) * mask.at<float>(y, x);
     }
   cv::GaussianBlur(colour, colour, cv::Size(), 0.5);  // no sharper than the frame, and as grainy
-  const float grain = skin_grain(img, lm);
+  const float grain = skin_grain(img, lm), skin_luma = luma(skin);
   cv::Mat target = img(box);
   for (int y = 0; y < box.height; ++y)
     for (int x = 0; x < box.width; ++x) {
       const float g = cover.at<float>(y, x);
       if (g <= 0) continue;
       cv::Vec3b& o = target.at<cv::Vec3b>(y, x);
-      const cv::Vec3f c = grainy(colour.at<cv::Vec3f>(y, x), grain, luma(skin), box.x + x, box.y + y);
+      const cv::Vec3f c = grainy(colour.at<cv::Vec3f>(y, x), grain, skin_luma, box.x + x, box.y + y);
       for (int k = 0; k < 3; ++k) o[k] = cv::saturate_cast<uchar>(o[k] + g * (c[k] - o[k]));
     }
 }
@@ -956,29 +971,14 @@ void TeethObserver::observe(const cv::Mat& frame, const Landmarks& lm) {
   const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
   const float gap = static_cast<float>(cv::norm(lm[61] - lm[67]) + cv::norm(lm[62] - lm[66]) + cv::norm(lm[63] - lm[65])) / 3;
   if (width < 8 || gap < kOpenToSee * width) return;
-  std::vector<cv::Point> inside;
-  for (int i = 60; i < 68; ++i) inside.emplace_back(lm[i]);
-  const cv::Rect r = cv::boundingRect(inside) & cv::Rect(0, 0, frame.cols, frame.rows);
-  if (r.area() < 20) return;
-  for (cv::Point& p : inside) p -= r.tl();
-  cv::Mat mask = cv::Mat::zeros(r.size(), CV_8U), grey;
-  cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{inside}, cv::Scalar(255));
-  cv::cvtColor(frame(r), grey, cv::COLOR_BGR2GRAY);
-  std::vector<std::pair<uchar, cv::Vec3b>> pixels;  // luminance, colour
-  for (int y = 0; y < r.height; ++y)
-    for (int x = 0; x < r.width; ++x)
-      if (mask.at<uchar>(y, x)) pixels.emplace_back(grey.at<uchar>(y, x), frame(r).at<cv::Vec3b>(y, x));
-  const size_t n = pixels.size() / 10;
-  if (n < 2) return;
-  std::nth_element(pixels.begin(), pixels.begin() + n, pixels.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
-  cv::Scalar sum = cv::Scalar::all(0);
-  for (size_t i = 0; i < n; ++i) sum += cv::Scalar(pixels[i].second[0], pixels[i].second[1], pixels[i].second[2]);
-  const cv::Scalar teeth = sum / double(n);
-  const float skin = luma(skin_colour(frame, lm)), lum = luma(teeth);
+  std::vector<std::vector<cv::Point>> inside(1);
+  for (int i = 60; i < 68; ++i) inside[0].emplace_back(lm[i]);
+  const std::optional<cv::Scalar> teeth = brightest_colour(frame, inside, 10, 20);
+  if (!teeth) return;
+  const float skin = luma(skin_colour(frame, lm)), lum = luma(*teeth);
   if (skin < 1 || lum < kTeethSeen * skin) return;
   share_sum_ += lum / skin;
-  for (int k = 0; k < 3; ++k) tint_sum_[k] += teeth[k] / lum;
+  for (int k = 0; k < 3; ++k) tint_sum_[k] += (*teeth)[k] / lum;
   ++frames_;
 }
 
