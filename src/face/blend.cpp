@@ -355,6 +355,23 @@ cv::Vec3f grainy(const cv::Vec3f& colour, float grain, float skin, int x, int y)
   return colour + cv::Vec3f::all(grain * std::min(1.f, lum / std::max(1.f, skin)) * grain_at(x, y));
 }
 
+// A painting laid on `target` (8-bit BGR, in place): `colour` (CV_32FC3,
+// blurred here by half a pixel: no sharper than the picture) with the
+// picture's grain (grainy; the target's pixel (0, 0) lies at `origin` in
+// the picture), covering each pixel by `cover` (CV_32F, 0..1). All three
+// the same size.
+void lay_paint(cv::Mat& target, cv::Mat colour, const cv::Mat& cover, float grain, float skin, cv::Point origin) {
+  cv::GaussianBlur(colour, colour, cv::Size(), 0.5);
+  for (int y = 0; y < target.rows; ++y)
+    for (int x = 0; x < target.cols; ++x) {
+      const float g = cover.at<float>(y, x);
+      if (g <= 0) continue;
+      cv::Vec3b& o = target.at<cv::Vec3b>(y, x);
+      const cv::Vec3f c = grainy(colour.at<cv::Vec3f>(y, x), grain, skin, origin.x + x, origin.y + y);
+      for (int k = 0; k < 3; ++k) o[k] = cv::saturate_cast<uchar>(o[k] + g * (c[k] - o[k]));
+    }
+}
+
 // The painted upper teeth's look on a face: their luminance (grey levels)
 // and their colour per unit of it: white, in part the light's colour (the
 // eyes' whites', else the skin's), a little of the lips' hue, and a little
@@ -473,16 +490,7 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, const cv::S
     }
   cv::Mat moved;
   cv::remap(img, moved, map_x, map_y, cv::INTER_CUBIC, cv::BORDER_REPLICATE);
-  cv::GaussianBlur(inside, inside, cv::Size(), 0.5);  // no sharper than the photo, and as grainy
-  const float grain = skin_grain(img, lm);
-  for (int y = 0; y < box.height; ++y)
-    for (int x = 0; x < box.width; ++x) {
-      const float g = cover.at<float>(y, x);
-      if (g <= 0) continue;
-      cv::Vec3b& o = moved.at<cv::Vec3b>(y, x);
-      const cv::Vec3f d = grainy(inside.at<cv::Vec3f>(y, x), grain, skin_luma, box.x + x, box.y + y);
-      for (int k = 0; k < 3; ++k) o[k] = cv::saturate_cast<uchar>(o[k] + g * (d[k] - o[k]));
-    }
+  lay_paint(moved, inside, cover, skin_grain(img, lm), skin_luma, box.tl());
   return moved;
 }
 
@@ -645,17 +653,8 @@ void draw_teeth(cv::Mat& img, const Landmarks& lm, const TeethPlan& plan, float 
       cover.at<float>(y - box.y, x - box.x) =
           shown * tooth_cover(d, band, side) * std::clamp(d + 0.5f, 0.f, 1.f) * mask.at<float>(y, x);
     }
-  cv::GaussianBlur(colour, colour, cv::Size(), 0.5);  // no sharper than the frame, and as grainy
-  const float grain = skin_grain(img, lm), skin_luma = luma(skin);
   cv::Mat target = img(box);
-  for (int y = 0; y < box.height; ++y)
-    for (int x = 0; x < box.width; ++x) {
-      const float g = cover.at<float>(y, x);
-      if (g <= 0) continue;
-      cv::Vec3b& o = target.at<cv::Vec3b>(y, x);
-      const cv::Vec3f c = grainy(colour.at<cv::Vec3f>(y, x), grain, skin_luma, box.x + x, box.y + y);
-      for (int k = 0; k < 3; ++k) o[k] = cv::saturate_cast<uchar>(o[k] + g * (c[k] - o[k]));
-    }
+  lay_paint(target, colour, cover, skin_grain(img, lm), luma(skin), box.tl());
 }
 
 }  // namespace
