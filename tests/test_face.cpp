@@ -668,9 +668,10 @@ TEST(Face, TeethObserverLearnsTheTeethFromOpenMouths) {
   EXPECT_NEAR(s.tint[2] * lum, 200, 4);
 }
 
-// On the keep-frame path the speech's change in brightness is multiplied
-// by motion_gain, its change in colour is not, and silence stays the photo.
-TEST(Face, MotionGainScalesTheSpeechsBrightnessChangeOnly) {
+// On the keep-frame path the speech's darkening is multiplied by
+// motion_gain, its brightening and its change in colour are not, and
+// silence stays the photo.
+TEST(Face, MotionGainScalesTheSpeechsDarkeningOnly) {
   const PhotoFace p = bundled_photo_face();
   ASSERT_TRUE(p.found);
   const cv::Mat& photo = p.image;
@@ -698,6 +699,12 @@ TEST(Face, MotionGainScalesTheSpeechsBrightnessChangeOnly) {
   const double drop1 = grey(photo) - grey(paste(darker, 1)), drop2 = grey(photo) - grey(paste(darker, 2));
   EXPECT_GT(drop1, 20);
   EXPECT_NEAR(drop2 / drop1, 2.0, 0.3) << "drops " << drop1 << ", " << drop2;
+
+  cv::Mat brighter = silent.clone();  // lips pressed together, paler
+  brighter(inner) += cv::Scalar(20, 20, 20);
+  const double rise1 = grey(paste(brighter, 1)) - grey(photo), rise2 = grey(paste(brighter, 2)) - grey(photo);
+  EXPECT_GT(rise1, 12);
+  EXPECT_NEAR(rise2, rise1, 1.0) << "the brightening was amplified";
 
   cv::Mat tinted = silent.clone();  // the same luminance, another colour
   tinted(inner) += cv::Scalar(30, 0, 30);

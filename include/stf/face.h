@@ -119,7 +119,8 @@ struct BlendOptions {
                             // pixel scale x (1 + sharpen); 0 = off. Not on the keep_frame path.
   bool keep_frame = true;   // with the model's silent rendering (paste_back's `silent`): the frame's own
                             // pixels plus the speech's change, where that rendering matches the frame
-  float motion_gain = 2.0f;  // on that path, the speech's change in luminance times this (1 = as rendered),
+  float motion_gain = 2.0f;  // on that path, the speech's darkening times this (1 = as rendered; a brightening
+                             // stays as rendered),
                              // falling to 1 as the mouth opens by a tenth of its width
   float mouth_open = 1.0f;   // and the mouth opened by this % of its width per grey level the speech darkens
                              // the lips by (mean over them); 0 = off

@@ -64,10 +64,10 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
                 "the speech makes is added, so skin and closed lips stay sharp)")
       ->group(g);
   cmd->add_option("--motion-gain", o.motion_gain,
-                  "With the frame kept (a photo): the change in brightness the speech makes to the mouth (an "
-                  "opening darkens it) times this where the mouth opens little, falling to 1 as it opens by a "
-                  "tenth of its width (see --mouth-open) and to nothing by a fifth, where the opening alone shows "
-                  "the speech; 1 = as the model renders it")
+                  "With the frame kept (a photo): the darkening the speech makes to the mouth (an opening "
+                  "darkens it) times this where the mouth opens little, falling to 1 as it opens by a tenth of "
+                  "its width (see --mouth-open) and to nothing by a fifth, where the opening alone shows the "
+                  "speech; a brightening (lips pressed together) stays as rendered; 1 = as the model renders it")
       ->default_val(BlendOptions{}.motion_gain)->check(CLI::Range(0.0, 5.0))->group(g);
   cmd->add_option("--mouth-open", o.mouth_open,
                   "With the frame kept (a photo): open the mouth by this % of its width for each grey level the "

@@ -144,11 +144,13 @@ cv::Mat match_chroma(const cv::Mat& generated, const cv::Mat& frame, double sigm
 }
 
 // paste_back's `silent` path: the frame plus the speech's change
-// (generated - silent), its luminance times `gain`, where the silent
+// (generated - silent), its darkening times `gain`, where the silent
 // rendering matches the frame at a coarse scale (where the model's softness
 // does not count); the generated pixels (plus the gain's part) where it does
 // not (a mouth in the frame that the model would render otherwise in
 // silence: an open one is far more than 25 grey levels from a closed one).
+// A brightening is left as rendered: the model pales the lips it presses
+// together (a "p", an "m"), and amplified they turned white (session 39).
 // All three images 8-bit BGR of the same size.
 cv::Mat keep_frame(const cv::Mat& target, const cv::Mat& warped, const cv::Mat& warped_silent, double scale,
                    float gain) {
@@ -158,8 +160,9 @@ cv::Mat keep_frame(const cv::Mat& target, const cv::Mat& warped, const cv::Mat& 
   warped_silent.convertTo(silent, CV_32FC3);
   const double sigma = 2.5 * std::max(1.0, scale);  // a few of the crop's pixels seen in the frame
   const cv::Mat w = smooth_field(agreement(smooth_field(frame, sigma), smooth_field(silent, sigma), 25.f), sigma / 2);
-  cv::Mat luma;  // of the speech's change
+  cv::Mat luma;  // the speech's darkening (negative), 0 where it brightens
   cv::transform(gen - silent, luma, kLuma);
+  luma = cv::min(luma, 0.0);
   cv::Mat out = gen + (gain - 1) * three(luma) + three(w).mul(frame - silent);
   out.convertTo(out, CV_8UC3);
   return out;
