@@ -47,7 +47,9 @@ std::unique_ptr<FaceDetector> make_face_detector(const DetectorOptions& opt);
 // the neck. FitCheck runs dlib's HOG detector on a crop that frames the
 // fitted face at about 90 px and confirms the fit when it finds a face box
 // over it scoring at least min_score (the detector's own threshold is 0; -1
-// lets turned, blurred and rotated faces through).
+// lets turned, blurred and rotated faces through) and, where that box is
+// the detector's for a turned face, the fitted nose tip is not behind the
+// box's middle (a frontal shape fitted to the cheek of a face turned far).
 class FitCheck {
  public:
   FitCheck();

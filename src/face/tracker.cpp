@@ -131,7 +131,20 @@ struct FaceTracker::Impl {
     return sd[0] > 6.0;
   }
 
-  bool confirmed(const cv::Mat& frame, const Landmarks& lm) { return !fit_check || fit_check->confirms(frame, lm); }
+  // The fit in `box`, or where the check does not confirm it, the first
+  // confirmed fit in the box moved by kBoxShift of its width to either side:
+  // on a face turned far the shape predictor's fit depends on where the box
+  // sits, and the detector's box (centred on the visible head) can give a
+  // frontal shape on the cheek where a box nearer the face's front gives the
+  // turned one (vox/00002). False where none is confirmed.
+  bool fit_in(const cv::Mat& frame, const cv::Rect2f& box, Landmarks& lm) const {
+    constexpr float kBoxShift = 0.15f;
+    for (float shift : {0.0f, -kBoxShift, kBoxShift}) {
+      lm = landmarks->fit(frame, cv::Rect2f(box.x + shift * box.width, box.y, box.width, box.height));
+      if (!fit_check || fit_check->confirms(frame, lm)) return true;
+    }
+    return false;
+  }
 
   // A close-up photo whose face fills the picture: the detectors miss it or
   // box a part of it, while a square over the middle of the picture holds
@@ -181,8 +194,8 @@ struct FaceTracker::Impl {
       std::vector<cv::Rect2f> kept;
       std::vector<Landmarks> fits;
       for (const cv::Rect2f& b : boxes) {
-        const Landmarks lm = landmarks->fit(frame, b);
-        if (confirmed(frame, lm)) kept.push_back(b), fits.push_back(lm);
+        Landmarks lm;
+        if (fit_in(frame, b, lm)) kept.push_back(b), fits.push_back(lm);
       }
       boxes = kept;
       cv::Rect2f middle;
@@ -215,10 +228,7 @@ struct FaceTracker::Impl {
       ++since_detect;
       const cv::Rect2f box = tracking_box();
       bool face = plausible(frame, box);
-      if (face) {
-        obs.landmarks = landmarks->fit(frame, box);
-        face = confirmed(frame, obs.landmarks);
-      }
+      if (face) face = fit_in(frame, box, obs.landmarks);
       if (!face) {
         tracking = false;
         ++segment;
