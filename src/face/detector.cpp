@@ -239,8 +239,9 @@ bool FitCheck::confirms(const cv::Mat& bgr, const Landmarks& lm, double min_scor
     // turned far, the shape predictor sometimes fits a frontal shape to the
     // cheek, its nose in the middle of the visible face and its mouth on the
     // cheek (vox/00002): the detector's box then has the fitted nose tip
-    // behind its middle, where a right fit has it in front of it (on every
-    // other clip in ../shared/data; 0.03-0.24 behind on those frames). A
+    // behind its middle, where a right fit has it in front of it (on the 23
+    // other clips of ../shared/data's vox, retalking and grid; 0.03-0.24
+    // of the box's width behind on those frames). A
     // frontal face can have it a little behind (up to 0.07 on 600 photos of
     // faces/, over 0.03 on 2 of them): the tracker then fits again in moved
     // boxes, and got the same fit to a pixel. At 0.1, fits with the mouth
