@@ -762,6 +762,13 @@ void mix_in(cv::Mat& target, const cv::Mat& src, const cv::Mat& mask) {
   }
 }
 
+// The landmarks in the coordinates of `roi`, a rectangle of their picture.
+Landmarks in_rect(const Landmarks& lm, const cv::Rect& roi) {
+  Landmarks out;
+  for (int i = 0; i < 68; ++i) out[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
+  return out;
+}
+
 // The mask's bounding box in the frame, 2 pixels wider on each side.
 cv::Rect mask_roi(const Landmarks& lm, cv::Size frame) {
   const cv::Rect r = cv::boundingRect(mask_polygon(lm, {0, 0}));
@@ -788,8 +795,7 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
   mask = lower_face_mask(lm, roi);
   cv::Mat target = frame(roi);
 
-  Landmarks in_roi;
-  for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
+  const Landmarks in_roi = in_rect(lm, roi);
   float share = 0;  // on the keep_frame path: how far the mouth opens
   if (opt.keep_frame && !silent.empty()) {
     cv::Mat warped_silent;
@@ -946,8 +952,7 @@ float paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to
   // The mouth opened last, on the blended frame at its full resolution
   // (after the colour matching, which would give the painted inside the
   // photo's lip colour), under the same mask.
-  Landmarks in_roi;
-  for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
+  const Landmarks in_roi = in_rect(lm, roi);
   cv::Rect box;  // what moves, in the roi
   const cv::Mat opened =
       open_mouth(frame(roi), in_roi, share * static_cast<float>(cv::norm(lm[54] - lm[48])), eye_white(frame, lm), box);
@@ -960,8 +965,7 @@ float paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to
 float paint_teeth(cv::Mat& frame, const Landmarks& lm, const SeenTeeth& teeth) {
   const cv::Rect roi = mask_roi(lm, frame.size());  // the blend's mask, made again where teeth are painted
   if (roi.empty()) return 0;
-  Landmarks in_roi;
-  for (int i = 0; i < 68; ++i) in_roi[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
+  const Landmarks in_roi = in_rect(lm, roi);
   cv::Mat target = frame(roi);
   const TeethPlan plan = measure_teeth(target, in_roi);
   const float shown = std::min(plan.shows, teeth.limit);
