@@ -716,6 +716,57 @@ TEST(Face, MotionGainScalesTheSpeechsDarkeningOnly) {
   EXPECT_GT(cv::PSNR(paste(silent, 3), photo), 50) << "silence should still give the photo";
 }
 
+// The model draws its opening where its faces have the mouth, which on a
+// photo can lie a tenth of the mouth's width below the lips (a thin-lipped
+// smile, faces/london/smiling_172_08): darkening_shift finds how far, and
+// shift_change moves the speech's change onto the photo's lips.
+TEST(Face, SpeechsDarkeningIsMovedOntoThePhotosLips) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const Landmarks lm = to_crop_space(p.lm, p.to_crop);
+  const cv::Mat silent = soft_rendering(p);
+  const cv::Mat lips = lips_in_crop(p, silent.size());
+  const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  const cv::Moments m = cv::moments(std::vector<cv::Point2f>(lm.begin() + 48, lm.begin() + 60));
+  const double centre = m.m01 / m.m00;
+  auto darkened = [&](double down) {  // the lips' polygon, `down` mouth widths lower, 30 levels darker
+    const int px = static_cast<int>(std::lround(down * width));
+    const cv::Rect kept(0, 0, lips.cols, lips.rows - px);
+    cv::Mat below = cv::Mat::zeros(lips.size(), CV_8U);
+    lips(kept).copyTo(below(kept + cv::Point(0, px)));
+    cv::Mat dark = silent.clone();
+    cv::subtract(silent, cv::Scalar::all(30), dark, below);
+    return dark;
+  };
+  auto darkening_centre = [&](const cv::Mat& img) {  // in mouth widths below the lips' centre
+    cv::Mat a, b;
+    cv::cvtColor(silent, a, cv::COLOR_BGR2GRAY);
+    cv::cvtColor(img, b, cv::COLOR_BGR2GRAY);
+    double sum = 0, sum_y = 0;
+    for (int y = 0; y < a.rows; ++y)
+      for (int x = 0; x < a.cols; ++x) {
+        const int d = a.at<uchar>(y, x) - b.at<uchar>(y, x);
+        if (d <= 4) continue;
+        sum += d;
+        sum_y += d * y;
+      }
+    EXPECT_GT(sum, 0) << "nothing darkened";
+    return (sum_y / std::max(1e-9, sum) - centre) / width;
+  };
+  const cv::Mat low = darkened(0.12);
+  EXPECT_NEAR(darkening_centre(low), 0.12, 0.03) << "the test's own darkening";
+  const cv::Point2f by = darkening_shift({low, low}, silent, lm);
+  EXPECT_NEAR(by.y / width, -0.07, 0.03);  // to within a twentieth of the width
+  EXPECT_NEAR(by.x / width, 0.0, 0.03);    // the photo's mouth is level
+  EXPECT_NEAR(darkening_centre(shift_change(low, silent, by)), 0.05, 0.03) << "moved onto the lips";
+
+  EXPECT_EQ(darkening_shift({darkened(0.03)}, silent, lm), cv::Point2f(0, 0)) << "near enough";
+  EXPECT_NEAR(darkening_shift({darkened(0.4)}, silent, lm).y / width, -0.2, 1e-3) << "at most a fifth of the width";
+  EXPECT_EQ(darkening_shift({silent, silent}, silent, lm), cv::Point2f(0, 0)) << "silence moves nothing";
+  const cv::Mat same = shift_change(silent, silent, by);
+  EXPECT_EQ(cv::norm(same, silent, cv::NORM_INF), 0) << "no change, nothing moved";
+}
+
 // On the keep-frame path the lips darkened by the speech open the photo's
 // mouth: by mouth_open % of the mouth's width per grey level, as dlib's
 // landmark fit of the result measures it (the inner lips apart, the lower

@@ -106,6 +106,8 @@ cv::Matx23f crop_transform(const Landmarks& lm, const CropOptions& opt);
 // The same from a fixed box (--box): top, bottom, left, right in pixels.
 cv::Matx23f crop_transform(const cv::Rect2f& box, const CropOptions& opt);
 FaceCrop crop_face(const cv::Mat& frame, const cv::Matx23f& to_crop, int size);
+// Landmarks mapped by a crop transform into the crop's pixels.
+Landmarks to_crop_space(const Landmarks& lm, const cv::Matx23f& to_crop);
 
 // ---- paste-back -------------------------------------------------------------------
 
@@ -168,6 +170,20 @@ struct SeenTeeth {
 float paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop,
                  const Landmarks& lm, const BlendOptions& opt = {}, const cv::Mat& silent = {},
                  const cv::Mat& reference = {}, const SeenTeeth& teeth = {});
+
+// On a photo the model draws its opening where its training faces have the
+// mouth, which can lie a tenth of the mouth's width above or below the
+// photo's lips (a darkening on the chin under a thin-lipped smile). The
+// shift (pixels, across the mouth) that brings the centre of the darkening
+// renderings `spoken` make against `silent` (8-bit BGR crops; where darker
+// by over 4 grey levels, from the nose's base to the chin) to within a
+// twentieth of the mouth's width of the centre of the lips `lm` (in the
+// crops' coordinates); none where they darken too little to tell, at most a
+// fifth of the mouth's width.
+cv::Point2f darkening_shift(const std::vector<cv::Mat>& spoken, const cv::Mat& silent, const Landmarks& lm);
+
+// `silent` plus generated's change from it moved by `by` pixels.
+cv::Mat shift_change(const cv::Mat& generated, const cv::Mat& silent, cv::Point2f by);
 
 // The upper teeth painted into the dark opening of a mouth paste_back
 // redrew in `frame` (on the video path), as far as the opening shows them

@@ -62,13 +62,6 @@ Track track_frames(std::vector<cv::Mat> frames, const TrackerOptions& topt,
   return t;
 }
 
-// Mouth points mapped into crop pixels.
-Landmarks to_crop_space(const Landmarks& lm, const cv::Matx23f& m) {
-  Landmarks out;
-  for (size_t i = 0; i < lm.size(); ++i) out[i] = cv::Point2f(m * cv::Vec3f(lm[i].x, lm[i].y, 1));
-  return out;
-}
-
 struct SyncExpert {
   SyncNet net{nullptr};
   int64_t size = 0;

@@ -179,6 +179,14 @@ cv::Mat keep_frame(const cv::Mat& target, const cv::Mat& warped, const cv::Mat& 
 // the upper teeth under the upper lip once the gap is over 5% of the
 // mouth's width, the tongue at the bottom once it is over 15%.
 constexpr float kUpperLipShare = 0.2f;
+// darkening_shift: the darkening counted (grey levels); how far off its
+// centre may be and still count as on the lips (share of the mouth's width:
+// on 16 stills of GRID speakers, faces the model draws well, it lay
+// -0.15..+0.08 from the lips' centre, half of them within 0.05), and the most
+// the change is moved beyond that.
+constexpr float kDarkSeen = 4.f;
+constexpr float kDarkScatter = 0.05f;
+constexpr float kDarkShift = 0.2f;
 constexpr float kWidestOpening = 0.6f;  // as a share of the mouth's width (a wide "ah" is about 0.5)
 constexpr float kGainFade = 0.1f;       // the opening (share of the width) from which motion_gain is 1
                                         // (and at twice which the model's change is gone: blend)
@@ -960,6 +968,43 @@ float paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to
   cv::Mat target = frame(box + roi.tl());
   mix_in(target, opened, mask(box));  // the blend's mask (near its edges one made for the box would differ)
   return measured;
+}
+
+cv::Point2f darkening_shift(const std::vector<cv::Mat>& spoken, const cv::Mat& silent, const Landmarks& lm) {
+  const MouthAxes m(lm);
+  const float t_top = m.st(lm[33]).y, t_bottom = m.st(lm[8]).y, half = 0.6f * m.width;
+  const std::vector<cv::Point2f> corners = {m.at(-half, t_top), m.at(half, t_top), m.at(-half, t_bottom),
+                                            m.at(half, t_bottom)};
+  const cv::Rect r = cv::boundingRect(corners) & cv::Rect(0, 0, silent.cols, silent.rows);
+  const cv::Moments lips = cv::moments(std::vector<cv::Point2f>(lm.begin() + 48, lm.begin() + 60));
+  if (r.empty() || lips.m00 < 1e-3) return {0, 0};
+  double sum = 0, sum_t = 0;  // the darkening, and its moment along t
+  for (const cv::Mat& img : spoken)
+    for (int y = r.y; y < r.y + r.height; ++y)
+      for (int x = r.x; x < r.x + r.width; ++x) {
+        const cv::Point2f st = m.st(cv::Point2f(float(x), float(y)));
+        if (std::abs(st.x) > half || st.y < t_top || st.y > t_bottom) continue;
+        const cv::Vec3b g = img.at<cv::Vec3b>(y, x), q = silent.at<cv::Vec3b>(y, x);
+        const float d = kLuma(0) * float(q[0] - g[0]) + kLuma(1) * float(q[1] - g[1]) + kLuma(2) * float(q[2] - g[2]);
+        if (d <= kDarkSeen) continue;
+        sum += d;
+        sum_t += d * st.y;
+      }
+  if (spoken.empty() || sum < kDarkSeen * m.width * double(spoken.size())) return {0, 0};  // less than a line of it across the mouth
+  const float centre = m.st(cv::Point2f(float(lips.m10 / lips.m00), float(lips.m01 / lips.m00))).y;
+  const float off = float(sum_t / sum) - centre, scatter = kDarkScatter * m.width;
+  const float beyond = std::clamp(off - std::clamp(off, -scatter, scatter), -kDarkShift * m.width, kDarkShift * m.width);
+  return -beyond * m.v;
+}
+
+cv::Mat shift_change(const cv::Mat& generated, const cv::Mat& silent, cv::Point2f by) {
+  cv::Mat change, base, out;
+  cv::subtract(generated, silent, change, cv::noArray(), CV_32FC3);
+  cv::warpAffine(change, change, cv::Matx23f(1, 0, by.x, 0, 1, by.y), change.size(), cv::INTER_LINEAR,
+                 cv::BORDER_CONSTANT);
+  silent.convertTo(base, CV_32FC3);
+  cv::Mat(base + change).convertTo(out, CV_8UC3);
+  return out;
 }
 
 float paint_teeth(cv::Mat& frame, const Landmarks& lm, const SeenTeeth& teeth) {

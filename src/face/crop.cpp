@@ -107,4 +107,10 @@ FaceCrop crop_face(const cv::Mat& frame, const cv::Matx23f& to_crop, int size) {
   return out;
 }
 
+Landmarks to_crop_space(const Landmarks& lm, const cv::Matx23f& to_crop) {
+  Landmarks out;
+  for (size_t i = 0; i < lm.size(); ++i) out[i] = cv::Point2f(to_crop * cv::Vec3f(lm[i].x, lm[i].y, 1));
+  return out;
+}
+
 }  // namespace stf

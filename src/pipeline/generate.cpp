@@ -6,6 +6,7 @@
 #include <exception>
 #include <filesystem>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <opencv2/imgproc.hpp>
 #include <thread>
@@ -309,6 +310,27 @@ std::vector<double> ranks(const std::vector<float>& values) {
   return r;
 }
 
+// A photo rendered at the speech's loudest moments (its loudest 5% of
+// frames, 4 to 16 of them): where the model draws an opening on that face
+// (darkening_shift). `skips` are the photo's identity features.
+std::vector<cv::Mat> spoken_probe(SyncTalkFace& model, const torch::Tensor& mel, const std::vector<double>& loudness_rank,
+                                  double fps, const torch::Tensor& silence, double guidance,
+                                  const std::vector<torch::Tensor>& skips) {
+  std::vector<size_t> order(loudness_rank.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  const size_t n = std::min(order.size(), std::clamp<size_t>(order.size() / 20, 4, 16));
+  if (n == 0) return {};
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+                    [&](size_t a, size_t b) { return loudness_rank[a] > loudness_rank[b]; });
+  std::vector<torch::Tensor> mels;
+  for (size_t i = 0; i < n; ++i) mels.push_back(mel_window(mel, static_cast<int64_t>(order[i]), fps).unsqueeze(0));
+  auto bottleneck = model->bottleneck_from_audio(model->audio_encoder->forward(torch::stack(mels)));  // (n, C)
+  if (guidance != 1) bottleneck = silence + guidance * (bottleneck - silence);
+  std::vector<torch::Tensor> expanded;
+  for (const auto& s : skips) expanded.push_back(s.expand({static_cast<int64_t>(n), -1, -1, -1}));
+  return to_images(model->decode(bottleneck, expanded));
+}
+
 GenerateSummary generate(const GenerateOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   if (opt.outfile.empty()) throw Error("--outfile is required");
@@ -472,6 +494,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> photo_skips;  // identity features of a still, computed once
     cv::Mat photo_silent;                    // and its rendering with silent audio
+    cv::Point2f photo_shift(0, 0);           // where the speech's change moves onto its lips (darkening_shift)
     const torch::Tensor silence = silence_bottleneck(model);  // (1, C)
     ReferenceHistory references(static_cast<size_t>(std::llround(std::max(0.0, o.ref_lag) * summary.fps)),
                                 static_cast<size_t>(std::llround(std::max(0.0, o.ref_choice) * summary.fps)),
@@ -514,13 +537,19 @@ GenerateSummary generate(const GenerateOptions& opt) {
         auto bottleneck = model->bottleneck_from_audio(model->audio_encoder->forward(m));  // (B, C)
         if (o.guidance_scale != 1) bottleneck = silence + o.guidance_scale * (bottleneck - silence);
         const std::vector<cv::Mat> generated_crops = to_images(model->decode(bottleneck, skips));
-        if (photo && o.blend.keep_frame && photo_silent.empty())
+        if (photo && o.blend.keep_frame && photo_silent.empty()) {
           photo_silent = to_images(model->decode(silence, photo_skips))[0];
+          const Item& first = *std::find_if(batch.begin(), batch.end(), [](const Item& b) { return b.face.found; });
+          photo_shift = darkening_shift(spoken_probe(model, mel, loudness_rank, summary.fps, silence, o.guidance_scale,
+                                                     photo_skips),
+                                        photo_silent, to_crop_space(first.face.landmarks, first.to_crop));
+        }
         size_t k = 0;
         for (Item& b : batch) {
           if (!b.face.found) continue;
           b.generated = generated_crops[k++];
           b.silent = photo_silent;
+          if (photo_shift != cv::Point2f(0, 0)) b.generated = shift_change(b.generated, b.silent, photo_shift);
         }
       }
       for (Item& b : batch)
