@@ -842,6 +842,42 @@ TEST(Face, DarkenedLipsOpenThePhotosMouth) {
   EXPECT_EQ(cv::countNonZero(changed & outside), 0) << "pixels outside the mask changed";
 }
 
+// A mouth open in the photo keeps its own inside, teeth and all, where the
+// speech darkens it: the model's darkening smudged the teeth of smiling
+// photos (faces/utk); the opening stretches that inside instead.
+TEST(Face, PhotosOpenMouthKeepsItsOwnInside) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  Landmarks lm = p.lm;  // the lips 15% of the mouth's width apart, teeth between them
+  const float w = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  for (int i : {55, 56, 57, 58, 59, 65, 66, 67}) lm[i].y += 0.15f * w;
+  auto inner_mask = [](const Landmarks& l, cv::Size size) {
+    std::vector<cv::Point> inner;
+    for (int i = 60; i < 68; ++i) inner.emplace_back(l[i]);
+    cv::Mat mask = cv::Mat::zeros(size, CV_8U);
+    cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{inner}, cv::Scalar(255));
+    return mask;
+  };
+  cv::Mat photo = p.image.clone();
+  photo.setTo(cv::Scalar(215, 222, 228), inner_mask(lm, photo.size()));
+  PhotoFace q = p;
+  q.image = photo;
+  const cv::Mat silent = soft_rendering(q);
+  cv::Mat dark = silent.clone();  // the speech darkens the inside by 40 levels
+  cv::subtract(silent, cv::Scalar::all(40), dark, inner_mask(to_crop_space(lm, p.to_crop), silent.size()));
+  BlendOptions opt;
+  opt.mouth_open = 0;  // the darkening alone
+  cv::Mat out = photo.clone();
+  paste_back(out, dark, p.to_crop, lm, opt, silent);
+  cv::Mat core;  // the inside, away from its edges
+  cv::erode(inner_mask(lm, photo.size()), core, cv::Mat(), cv::Point(-1, -1), static_cast<int>(std::ceil(0.04f * w)));
+  ASSERT_GT(cv::countNonZero(core), 20);
+  cv::Mat a, b;
+  cv::cvtColor(photo, a, cv::COLOR_BGR2GRAY);
+  cv::cvtColor(out, b, cv::COLOR_BGR2GRAY);
+  EXPECT_NEAR(cv::mean(b, core)[0], cv::mean(a, core)[0], 2.0) << "the teeth darkened";
+}
+
 // The opened mouth's inside: the upper teeth under the raised upper lip, as
 // bright as the skin at least and brighter than the inside below them; on a
 // darker face (the photo at half its brightness) they are as white as the

@@ -783,6 +783,25 @@ cv::Rect mask_roi(const Landmarks& lm, cv::Size frame) {
   return cv::Rect(r.x - 2, r.y - 2, r.width + 4, r.height + 4) & cv::Rect(cv::Point(0, 0), frame);
 }
 
+// A mouth open in the photo (lips over 2 kOpenInPhoto of its width apart
+// in the middle, fading in from kOpenInPhoto) keeps its own inside, teeth
+// and all, within the inner lip contour (60-67): the model's darkening
+// there smudged the teeth (faces/utk smiles), and the speech's opening
+// stretches that inside (open_mouth). 8-bit BGR images, landmarks in their
+// coordinates.
+void keep_open_inside(cv::Mat& blended, const cv::Mat& photo, const Landmarks& lm) {
+  const MouthAxes m(lm);
+  const float apart = (m.st(lm[66]).y - m.st(lm[62]).y) / std::max(1.f, m.width);
+  const float own = std::clamp(apart / kOpenInPhoto - 1, 0.f, 1.f);
+  if (own <= 0) return;
+  std::vector<cv::Point> inner;
+  for (int i = 60; i < 68; ++i) inner.emplace_back(lm[i]);
+  cv::Mat cover = cv::Mat::zeros(blended.size(), CV_32F);
+  cv::fillPoly(cover, std::vector<std::vector<cv::Point>>{inner}, cv::Scalar(own));
+  cv::GaussianBlur(cover, cover, cv::Size(), std::max(0.5, 0.02 * m.width));
+  mix_in(blended, photo, cover);
+}
+
 // paste_back at the frame's own scale, all but the opening: returns how
 // far the keep_frame path reads that the mouth opens, as a share of its
 // width (0 off that path), and sets `mask` to the mask over mask_roi.
@@ -819,6 +838,7 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
     const float kept = std::clamp(2 - share / kGainFade, 0.f, 1.f);
     if (kept < 1) cv::addWeighted(warped, kept, warped_silent, 1 - kept, 0, warped);
     warped = keep_frame(target, warped, warped_silent, scale, gain);
+    keep_open_inside(warped, target, in_roi);
   } else if (opt.color_match) {
     // Skin just inside the mask edge should match: shift the generated
     // colours by the mean difference over the feather band.
