@@ -1010,10 +1010,12 @@ cv::Point2f darkening_shift(const std::vector<cv::Mat>& spoken, const cv::Mat& s
         sum += d;
         sum_t += d * st.y;
       }
-  if (spoken.empty() || sum < kDarkSeen * m.width * double(spoken.size())) return {0, 0};  // less than a line of it across the mouth
+  // Less than a line of it across the mouth: too little to tell.
+  if (spoken.empty() || sum < kDarkSeen * m.width * double(spoken.size())) return {0, 0};
   const float centre = m.st(cv::Point2f(float(lips.m10 / lips.m00), float(lips.m01 / lips.m00))).y;
   const float off = float(sum_t / sum) - centre, scatter = kDarkScatter * m.width;
-  const float beyond = std::clamp(off - std::clamp(off, -scatter, scatter), -kDarkShift * m.width, kDarkShift * m.width);
+  const float beyond =
+      std::clamp(off - std::clamp(off, -scatter, scatter), -kDarkShift * m.width, kDarkShift * m.width);
   return -beyond * m.v;
 }
 

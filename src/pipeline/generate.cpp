@@ -155,6 +155,14 @@ torch::Tensor silence_bottleneck(SyncTalkFace& model) {
   return model->bottleneck_from_audio(model->audio_encoder->forward(mel.view({1, 1, kMelBands, kMelWindow})));
 }
 
+// The bottleneck of mel windows `mels` (B, 1, 80, 16), taken `guidance`
+// times as far from silence's (GenerateOptions::guidance_scale). (B, C)
+torch::Tensor guided_bottleneck(SyncTalkFace& model, const torch::Tensor& mels, const torch::Tensor& silence,
+                                double guidance) {
+  torch::Tensor b = model->bottleneck_from_audio(model->audio_encoder->forward(mels));
+  return guidance == 1 ? b : silence + guidance * (b - silence);
+}
+
 // Source stage: decodes (and tracks) the frames that the output shows, in order.
 class Source {
  public:
@@ -324,8 +332,7 @@ std::vector<cv::Mat> spoken_probe(SyncTalkFace& model, const torch::Tensor& mel,
                     [&](size_t a, size_t b) { return loudness_rank[a] > loudness_rank[b]; });
   std::vector<torch::Tensor> mels;
   for (size_t i = 0; i < n; ++i) mels.push_back(mel_window(mel, static_cast<int64_t>(order[i]), fps).unsqueeze(0));
-  auto bottleneck = model->bottleneck_from_audio(model->audio_encoder->forward(torch::stack(mels)));  // (n, C)
-  if (guidance != 1) bottleneck = silence + guidance * (bottleneck - silence);
+  const torch::Tensor bottleneck = guided_bottleneck(model, torch::stack(mels), silence, guidance);  // (n, C)
   std::vector<torch::Tensor> expanded;
   for (const auto& s : skips) expanded.push_back(s.expand({static_cast<int64_t>(n), -1, -1, -1}));
   return to_images(model->decode(bottleneck, expanded));
@@ -534,8 +541,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
         } else {
           skips = model->encode_identity(model->inference_identity(torch::stack(faces), torch::stack(refs)));
         }
-        auto bottleneck = model->bottleneck_from_audio(model->audio_encoder->forward(m));  // (B, C)
-        if (o.guidance_scale != 1) bottleneck = silence + o.guidance_scale * (bottleneck - silence);
+        const torch::Tensor bottleneck = guided_bottleneck(model, m, silence, o.guidance_scale);  // (B, C)
         const std::vector<cv::Mat> generated_crops = to_images(model->decode(bottleneck, skips));
         if (photo && o.blend.keep_frame && photo_silent.empty()) {
           photo_silent = to_images(model->decode(silence, photo_skips))[0];
