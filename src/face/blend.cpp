@@ -182,8 +182,8 @@ constexpr float kUpperLipShare = 0.2f;
 // darkening_shift: the darkening counted (grey levels); how far off its
 // centre may be and still count as on the lips (share of the mouth's width:
 // on 16 stills of GRID speakers, faces the model draws well, it lay
-// -0.15..+0.08 from the lips' centre, half of them within 0.05), and the most
-// the change is moved beyond that.
+// -0.08..+0.15 from the lips' centre, the median distance 0.057), and the
+// most the change is moved beyond that.
 constexpr float kDarkSeen = 4.f;
 constexpr float kDarkScatter = 0.05f;
 constexpr float kDarkShift = 0.2f;
