@@ -208,6 +208,9 @@ constexpr float kSeam = 0.15f;
 // dark line) get the inside painted over them; from twice that (an open
 // mouth, teeth showing) the photo's own inside is stretched instead.
 constexpr float kOpenInPhoto = 0.06f;
+// How far the photo's own open mouth takes over (0..1) where its lips are
+// `gap` apart across a mouth `width` wide.
+float open_in_photo(float gap, float width) { return std::clamp(gap / (kOpenInPhoto * width) - 1, 0.f, 1.f); }
 // The jaw drops under the whole mouth: below the lower lip the opening's
 // full share moves the skin between the inner corners, and beyond them
 // less, down to nothing at kJawReach half-widths from the mouth's middle
@@ -484,7 +487,7 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, const cv::S
         const float r = (t - top) / std::max(1e-3f, bottom - top);  // 0 at the upper lip, 1 at the lower
         from = t_up + r * (t_lo - t_up);
         const float edge = std::min({1.f, t - top + 0.5f, bottom - t + 0.5f});  // anti-aliased lip edges
-        cover.at<float>(y - box.y, x - box.x) = edge * (1 - std::clamp((t_lo - t_up) / (kOpenInPhoto * width) - 1, 0.f, 1.f));
+        cover.at<float>(y - box.y, x - box.x) = edge * (1 - open_in_photo(t_lo - t_up, width));
         const float side = std::sqrt(std::max(0.f, 1 - q * q));  // darker towards the corners
         const float d = t - top;  // from the upper lip
         cv::Vec3f colour = kCavity * lips;
@@ -772,9 +775,7 @@ void mix_in(cv::Mat& target, const cv::Mat& src, const cv::Mat& mask) {
 
 // The landmarks in the coordinates of `roi`, a rectangle of their picture.
 Landmarks in_rect(const Landmarks& lm, const cv::Rect& roi) {
-  Landmarks out;
-  for (int i = 0; i < 68; ++i) out[i] = lm[i] - cv::Point2f(float(roi.x), float(roi.y));
-  return out;
+  return to_crop_space(lm, cv::Matx23f(1, 0, -float(roi.x), 0, 1, -float(roi.y)));
 }
 
 // The mask's bounding box in the frame, 2 pixels wider on each side.
@@ -791,8 +792,7 @@ cv::Rect mask_roi(const Landmarks& lm, cv::Size frame) {
 // coordinates.
 void keep_open_inside(cv::Mat& blended, const cv::Mat& photo, const Landmarks& lm) {
   const MouthAxes m(lm);
-  const float apart = (m.st(lm[66]).y - m.st(lm[62]).y) / std::max(1.f, m.width);
-  const float own = std::clamp(apart / kOpenInPhoto - 1, 0.f, 1.f);
+  const float own = open_in_photo(m.st(lm[66]).y - m.st(lm[62]).y, std::max(1.f, m.width));
   if (own <= 0) return;
   std::vector<cv::Point> inner;
   for (int i = 60; i < 68; ++i) inner.emplace_back(lm[i]);
