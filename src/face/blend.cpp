@@ -217,13 +217,19 @@ float open_in_photo(float gap, float width) { return std::clamp(gap / (kOpenInPh
 // (the lips' gap itself closes at the corners; a jaw that followed it made a
 // visible shear in the skin below them on large faces). A raised cosine.
 constexpr float kJawReach = 1.45f;
-float jaw_share(float q) {
-  const float a = (std::abs(q) - 1) / (kJawReach - 1);
+// 1 for a <= 0 down to 0 for a >= 1, a raised cosine between.
+float fade(float a) {
   if (a <= 0) return 1;
   if (a >= 1) return 0;
   const float c = std::cos(0.5f * float(CV_PI) * a);
   return c * c;
 }
+float jaw_share(float q) { return fade((std::abs(q) - 1) / (kJawReach - 1)); }
+// Lips rounded (an "oo", a "w": the corners come together) or spread (an
+// "ee"): the picture between the corners is squeezed or stretched along the
+// mouth, and the pull fades out over kLipReach of the mouth's width beyond
+// each corner (inside the blend's mask, which reaches 0.3 beyond them).
+constexpr float kLipReach = 0.2f;
 
 // 255 inside the outer lip polygon (points 48-59), 0 elsewhere.
 cv::Mat lip_mask(cv::Size size, const Landmarks& lm) {
@@ -424,17 +430,21 @@ float tooth_light(float d, float band, float side, float off, float width) {
 // ellipse between the inner corners 60 and 64). Coordinates: s along the
 // line through the mouth corners, t across it towards the chin, from the
 // corners' midpoint. Each
-// column s is moved along t only: above the lips' line (the inner lip
+// column s is moved along t: above the lips' line (the inner lip
 // contours 60-64, 64-60) down to the nose base by up to kUpperLipShare h,
 // below it by the rest (the gap's ellipse at the lower lip's top edge, the
 // jaw's wider profile from its bottom edge, jaw_share) and fading to nothing
 // at the chin (landmark 8). A photo's mouth that is already open keeps its
 // inside, stretched; a closed one gets the inside painted (kOpenInPhoto).
-cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, const cv::Scalar& white, cv::Rect& box) {
+// The lips are drawn `wider` (a share of the mouth's width, negative:
+// narrower) by moving each column's source along s (kLipReach).
+cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, float wider, const cv::Scalar& white,
+                   cv::Rect& box) {
   box = cv::Rect();
   const MouthAxes m(lm);
   const float width = m.width;
-  if (h < 0.3f || width < 4) return {};
+  const bool lips_pulled = std::abs(wider) * width >= 0.3f;
+  if ((h < 0.3f && !lips_pulled) || width < 4) return {};
   const cv::Point2f u = m.u, c = m.c, v = m.v;
   auto st = [&](int i) { return m.st(lm[i]); };
   std::vector<cv::Point2f> upper, lower;  // the inner lip contours as (s, t)
@@ -453,8 +463,21 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, const cv::S
   const float tongue_shown = std::clamp((h / width - 0.15f) / 0.15f, 0.f, 1.f);  // from 15%, in full from 30%
   // Only pixels within the jaw's reach and from the nose to the chin move:
   // the rest of the image is left as it is.
+  // The lips' pull (wider): full over the lips, fading out towards the nose
+  // and half way down to the chin (below the opened lower lip).
+  const float a = width / 2;  // the corners' distance from c
+  const float t_top = st(51).y, t_bottom = st(57).y + (1 - kUpperLipShare) * h;
+  auto source_s = [&](float s, float t) {
+    if (!lips_pulled) return s;
+    const float along = std::abs(s) <= a ? s : std::copysign(a, s) * fade((std::abs(s) - a) / (kLipReach * width));
+    const float across = t < t_top      ? fade((t_top - t) / std::max(1.f, t_top - t_nose))
+                         : t > t_bottom ? fade((t - t_bottom) / std::max(1.f, 0.5f * (t_chin - t_bottom)))
+                                        : 1.f;
+    return s - wider * along * across;
+  };
   std::vector<cv::Point2f> corners;
-  for (float s : {s_mid - kJawReach * half, s_mid + kJawReach * half})
+  const float reach = lips_pulled ? a + kLipReach * width : 0.f;
+  for (float s : {std::min(s_mid - kJawReach * half, -reach), std::max(s_mid + kJawReach * half, reach)})
     for (float t : {t_nose, t_chin}) corners.push_back(c + s * u + t * v);
   box = (cv::boundingRect(corners) + cv::Size(2, 2)) & cv::Rect(0, 0, img.cols, img.rows);
   if (box.empty()) return {};
@@ -464,7 +487,7 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, const cv::S
   for (int y = box.y; y < box.br().y; ++y)
     for (int x = box.x; x < box.br().x; ++x) {
       const cv::Point2f p = cv::Point2f(float(x), float(y)) - c;
-      const float s = p.dot(u), t = p.dot(v);
+      const float t = p.dot(v), s = source_s(p.dot(u), t);  // s: where the lips' pull takes the column from
       const float q = (s - s_mid) / half;  // -1 .. 1 between the inner corners
       const float open = std::abs(q) < 1 ? h * std::sqrt(1 - q * q) : 0.f;
       const float t_up = polyline_at(upper, s), t_lo = std::max(t_up, polyline_at(lower, s));
@@ -487,7 +510,8 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, const cv::S
         const float r = (t - top) / std::max(1e-3f, bottom - top);  // 0 at the upper lip, 1 at the lower
         from = t_up + r * (t_lo - t_up);
         const float edge = std::min({1.f, t - top + 0.5f, bottom - t + 0.5f});  // anti-aliased lip edges
-        cover.at<float>(y - box.y, x - box.x) = edge * (1 - open_in_photo(t_lo - t_up, width));
+        // (fading in over the first 0.3 pixels of the opening: the lips' pull alone paints nothing)
+        cover.at<float>(y - box.y, x - box.x) = edge * (1 - open_in_photo(t_lo - t_up, width)) * std::min(1.f, h / 0.3f);
         const float side = std::sqrt(std::max(0.f, 1 - q * q));  // darker towards the corners
         const float d = t - top;  // from the upper lip
         cv::Vec3f colour = kCavity * lips;
@@ -976,14 +1000,16 @@ float paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to
                           : blend(frame, generated, to_crop, lm, opt, silent, reference, mask);
   // A video: teeth in the redrawn mouth's dark opening, at the frame's resolution.
   const float measured = opt.teeth && (silent.empty() || !opt.keep_frame) ? paint_teeth(frame, lm, teeth) : 0.f;
-  if (share <= 0) return measured;
+  const float wider = opt.keep_frame && !silent.empty() ? opt.lip_width : 0.f;  // the photo path's
+  if (share <= 0 && wider == 0) return measured;
   // The mouth opened last, on the blended frame at its full resolution
   // (after the colour matching, which would give the painted inside the
   // photo's lip colour), under the same mask.
   const Landmarks in_roi = in_rect(lm, roi);
   cv::Rect box;  // what moves, in the roi
   const cv::Mat opened =
-      open_mouth(frame(roi), in_roi, share * static_cast<float>(cv::norm(lm[54] - lm[48])), eye_white(frame, lm), box);
+      open_mouth(frame(roi), in_roi, share * static_cast<float>(cv::norm(lm[54] - lm[48])), wider,
+                 eye_white(frame, lm), box);
   if (opened.empty()) return measured;
   cv::Mat target = frame(box + roi.tl());
   mix_in(target, opened, mask(box));  // the blend's mask (near its edges one made for the box would differ)

@@ -23,6 +23,7 @@
 #include "stf/files.h"
 #include "stf/media.h"
 #include "stf/threads.h"
+#include "synth/visemes.h"
 
 namespace stf {
 
@@ -107,12 +108,22 @@ SoundStart driving_sound_start(const GenerateOptions& opt) {
   return std::filesystem::equivalent(opt.audio, opt.face, ec) ? SoundStart::with_picture : SoundStart::own;
 }
 
-std::vector<float> driving_audio(const GenerateOptions& opt, SoundStart start) {
-  if (!opt.samples.empty()) return opt.samples;
-  if (!opt.text.empty()) return synthesize_speech(opt.text, opt.voice).samples;
+// The speech's samples, and its phonemes when it is a text spoken here.
+Speech driving_speech(const GenerateOptions& opt, SoundStart start) {
+  if (!opt.samples.empty()) return {opt.samples, {}};
+  if (!opt.text.empty()) return synthesize_speech(opt.text, opt.voice);
   if (opt.audio.empty()) throw Error("give the speech with --audio FILE or --text \"...\"");
-  return read_audio(opt.audio, kSampleRate, start);
+  return {read_audio(opt.audio, kSampleRate, start), {}};
 }
+
+// A photo speaking a text has its lips rounded ("oo", "w") and spread
+// ("ee") as its phonemes ask (open_mouth, src/face/blend.cpp): the share of
+// the mouth's width they are drawn wider per unit of the viseme table's
+// width (-0.55 for a "w" .. 0.45 for an "ee", src/synth/visemes.cpp): a
+// "w" narrows the mouth by 8%, an "ee" widens it by 7%. Between the 1st
+// and the 99th percentile of its frames, GRID s1's mouth (dlib's corners
+// 48-54, 81 sentences) is 8.5% narrower .. 7.8% wider than its median.
+constexpr float kLipWidth = 0.15f;
 
 // (3, S, S) float in [0, 1] from an S x S BGR crop.
 torch::Tensor to_tensor(const cv::Mat& crop) {
@@ -377,7 +388,8 @@ GenerateSummary generate(const GenerateOptions& opt) {
   if (!(summary.fps > 0 && summary.fps <= 240)) throw Error(o.face + ": frame rate " + std::to_string(summary.fps) + " is not usable; try --fps");
 
   const SoundStart sound_start = driving_sound_start(o);
-  std::vector<float> samples = driving_audio(o, sound_start);
+  Speech speech = driving_speech(o, sound_start);
+  std::vector<float> samples = std::move(speech.samples);
   int64_t outputs = std::max<int64_t>(1, std::llround(samples.size() * summary.fps / kSampleRate));
   if (samples.size() < size_t(kMelWindow * kHop)) {
     const std::string ms = std::to_string(samples.size() * 1000 / kSampleRate);
@@ -397,6 +409,10 @@ GenerateSummary generate(const GenerateOptions& opt) {
     throw Error(o.face + ": too long to loop in memory (" + std::to_string(video_frames) +
                 " frames) for audio that is longer; use --loop none to cut the audio, or a shorter clip");
   summary.audio_seconds = double(samples.size()) / kSampleRate;
+  std::vector<float> lip_width;  // per output frame, a photo speaking a text (kLipWidth)
+  if (photo && o.blend.keep_frame && !speech.phonemes.empty())
+    for (const MouthFrame& f : mouth_track(speech.phonemes, summary.audio_seconds, outputs, summary.fps))
+      lip_width.push_back(kLipWidth * f.shape.width);
   torch::Tensor mel = mel_spectrogram(samples, speech_gain(samples));  // (80, T), at the model's speech level
   const std::vector<double> loudness_rank = ranks(frame_loudness(mel, outputs, summary.fps));
 
@@ -477,6 +493,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
         if (it.face.found) {
           if (teeth_later) seen.observe(it.frame, it.face.landmarks);
           p.frame = it.frame.clone();
+          if (!lip_width.empty()) blend.lip_width = lip_width[static_cast<size_t>(it.index)];
           paste_back(p.frame, it.generated, it.to_crop, it.face.landmarks, blend, it.silent, it.reference);
           if (teeth_later) {
             SeenTeeth measure_only;
