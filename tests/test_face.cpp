@@ -927,6 +927,47 @@ TEST(Face, PhotosLipsRoundAndSpreadByLipWidth) {
   EXPECT_EQ(cv::norm(pasted(-0.1f, false), pasted(0, false), cv::NORM_INF), 0) << "acted off the photo path";
 }
 
+// BlendOptions::least_open opens a photo's mouth the speech does not darken
+// (generated = silent; at 0 the photo stays as it is), and changes nothing
+// where the speech opens it further.
+TEST(Face, PhotosMouthOpensByAtLeastLeastOpen) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const Landmarks& lm = p.lm;
+  const cv::Mat silent = soft_rendering(p);
+  auto pasted = [&](float least) {
+    BlendOptions opt;
+    opt.least_open = least;
+    cv::Mat out = p.image.clone(), grey;
+    paste_back(out, silent, p.to_crop, lm, opt, silent);
+    cv::cvtColor(out, grey, cv::COLOR_BGR2GRAY);
+    return grey;
+  };
+  // grey levels down the middle column, from the upper lip's top to the chin
+  const int x = static_cast<int>(lm[62].x), top = static_cast<int>(lm[51].y), bottom = static_cast<int>(lm[8].y);
+  cv::Mat photo_grey;
+  cv::cvtColor(p.image, photo_grey, cv::COLOR_BGR2GRAY);
+  const cv::Mat closed = pasted(0);
+  EXPECT_LT(cv::norm(closed(cv::Rect(x - 20, top, 41, bottom - top)), photo_grey(cv::Rect(x - 20, top, 41, bottom - top)),
+                     cv::NORM_L1) / (41.0 * (bottom - top)), 2.0) << "a closed mouth moved";
+  const cv::Mat opened = pasted(0.2f);
+  double change = cv::norm(opened(cv::Rect(x - 5, top, 11, bottom - top)), photo_grey(cv::Rect(x - 5, top, 11, bottom - top)),
+                           cv::NORM_L1) / (11.0 * (bottom - top));
+  EXPECT_GT(change, 8.0) << "the mouth did not open";
+  // Where the speech opens the mouth further (lips darkened by 30 levels: 30%
+  // of the width), a smaller least_open changes nothing.
+  cv::Mat dark = silent.clone();
+  cv::subtract(silent, cv::Scalar::all(30), dark, lips_in_crop(p, silent.size()));
+  auto spoken = [&](float least) {
+    BlendOptions opt;
+    opt.least_open = least;
+    cv::Mat out = p.image.clone();
+    paste_back(out, dark, p.to_crop, lm, opt, silent);
+    return out;
+  };
+  EXPECT_EQ(cv::norm(spoken(0.1f), spoken(0), cv::NORM_INF), 0);
+}
+
 // The opened mouth's inside: the upper teeth under the raised upper lip, as
 // bright as the skin at least and brighter than the inside below them; on a
 // darker face (the photo at half its brightness) they are as white as the

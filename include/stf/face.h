@@ -128,8 +128,9 @@ struct BlendOptions {
                              // falling to 1 as the mouth opens by a tenth of its width
   float mouth_open = 1.0f;   // and the mouth opened by this % of its width per grey level the speech darkens
                              // the lips by (mean over them); 0 = off
-  float lip_width = 0;       // and the lips drawn this share of their width wider (negative: narrower, rounded);
-                             // generate sets it per frame for a photo speaking a text (its phonemes)
+  float lip_width = 0;       // and the lips drawn this share of their width wider (negative: narrower, rounded),
+  float least_open = 0;      // and the mouth opened by at least this share of its width; generate sets both
+                             // per frame for a photo speaking a text (from its phonemes)
   float max_scale = 6.0f;    // a face larger than this many frame pixels per crop pixel is blended at that
                              // scale, and the change it makes scaled up (the frame keeps its own detail)
 };

@@ -853,6 +853,7 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
     cv::warpAffine(silent, warped_silent, back, roi.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
     const float darkening = mouth_darkening(warped, warped_silent, in_roi);
     if (darkening > 0) share = std::min(kWidestOpening, opt.mouth_open / 100 * darkening);
+    share = std::max(share, std::min(kWidestOpening, opt.least_open));
     // Where the mouth opens little, the darkening is what shows the speech,
     // amplified by motion_gain; as the opening takes over, the gain falls to
     // 1, and then the model's change itself fades out (from kGainFade to

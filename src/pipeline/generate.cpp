@@ -124,6 +124,12 @@ Speech driving_speech(const GenerateOptions& opt, SoundStart start) {
 // and the 99th percentile of its frames, GRID s1's mouth (dlib's corners
 // 48-54, 81 sentences) is 8.5% narrower .. 7.8% wider than its median.
 constexpr float kLipWidth = 0.15f;
+// Its mouth also opens by at least this share of its width per unit of the
+// viseme table's opening (0.6 for an open vowel: 21% of the width, the demo
+// photo's 90th percentile; 0.38 for a mid vowel: 13%): a face the model
+// hardly darkens still speaks (a VoxCeleb2 face: models/README.md,
+// "Session 41").
+constexpr float kTextOpen = 0.35f;
 
 // (3, S, S) float in [0, 1] from an S x S BGR crop.
 torch::Tensor to_tensor(const cv::Mat& crop) {
@@ -409,10 +415,12 @@ GenerateSummary generate(const GenerateOptions& opt) {
     throw Error(o.face + ": too long to loop in memory (" + std::to_string(video_frames) +
                 " frames) for audio that is longer; use --loop none to cut the audio, or a shorter clip");
   summary.audio_seconds = double(samples.size()) / kSampleRate;
-  std::vector<float> lip_width;  // per output frame, a photo speaking a text (kLipWidth)
+  std::vector<float> lip_width, least_open;  // per output frame, a photo speaking a text (kLipWidth, kTextOpen)
   if (photo && o.blend.keep_frame && !speech.phonemes.empty())
-    for (const MouthFrame& f : mouth_track(speech.phonemes, summary.audio_seconds, outputs, summary.fps))
+    for (const MouthFrame& f : mouth_track(speech.phonemes, summary.audio_seconds, outputs, summary.fps)) {
       lip_width.push_back(kLipWidth * f.shape.width);
+      least_open.push_back(kTextOpen * f.shape.open);
+    }
   torch::Tensor mel = mel_spectrogram(samples, speech_gain(samples));  // (80, T), at the model's speech level
   const std::vector<double> loudness_rank = ranks(frame_loudness(mel, outputs, summary.fps));
 
@@ -493,7 +501,10 @@ GenerateSummary generate(const GenerateOptions& opt) {
         if (it.face.found) {
           if (teeth_later) seen.observe(it.frame, it.face.landmarks);
           p.frame = it.frame.clone();
-          if (!lip_width.empty()) blend.lip_width = lip_width[static_cast<size_t>(it.index)];
+          if (!lip_width.empty()) {
+            blend.lip_width = lip_width[static_cast<size_t>(it.index)];
+            blend.least_open = least_open[static_cast<size_t>(it.index)];
+          }
           paste_back(p.frame, it.generated, it.to_crop, it.face.landmarks, blend, it.silent, it.reference);
           if (teeth_later) {
             SeenTeeth measure_only;
