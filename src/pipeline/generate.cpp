@@ -122,7 +122,7 @@ Speech driving_speech(const GenerateOptions& opt, SoundStart start) {
 // width (-0.55 for a "w" .. 0.45 for an "ee", src/synth/visemes.cpp): a
 // "w" narrows the mouth by 8%, an "ee" widens it by 7%. Between the 1st
 // and the 99th percentile of its frames, GRID s1's mouth (dlib's corners
-// 48-54, 81 sentences) is 8.5% narrower .. 7.8% wider than its median.
+// 48-54, 81 sentences) is 8.6% narrower .. 7.8% wider than its median.
 constexpr float kLipWidth = 0.15f;
 // Its mouth also opens by at least this share of its width per unit of the
 // viseme table's opening (0.6 for an open vowel: 21% of the width, the demo
