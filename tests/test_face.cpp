@@ -879,7 +879,7 @@ TEST(Face, PhotosOpenMouthKeepsItsOwnInside) {
 }
 
 // A photo's lips drawn narrower (rounded) or wider (spread) by
-// BlendOptions::lip_width, with no opening: red lips come out 4-10% narrower
+// BlendOptions::phonemes.wider, with no opening: red lips come out 4-10% narrower
 // for -0.1 and 5-12% wider for +0.1 (measured: 5.6% and 9.9%; their pointed
 // ends count a pixel or two either way), the same for 0; off the photo path
 // (no silent rendering) it does nothing.
@@ -896,7 +896,7 @@ TEST(Face, PhotosLipsRoundAndSpreadByLipWidth) {
   const cv::Mat silent = soft_rendering(q);
   auto pasted = [&](float wider, bool photo_path) {
     BlendOptions opt;
-    opt.lip_width = wider;
+    opt.phonemes.wider = wider;
     cv::Mat out = photo.clone();
     paste_back(out, silent, p.to_crop, lm, opt, photo_path ? silent : cv::Mat());
     return out;
@@ -927,17 +927,18 @@ TEST(Face, PhotosLipsRoundAndSpreadByLipWidth) {
   EXPECT_EQ(cv::norm(pasted(-0.1f, false), pasted(0, false), cv::NORM_INF), 0) << "acted off the photo path";
 }
 
-// BlendOptions::least_open opens a photo's mouth the speech does not darken
-// (generated = silent; at 0 the photo stays as it is), and changes nothing
-// where the speech opens it further.
-TEST(Face, PhotosMouthOpensByAtLeastLeastOpen) {
+// BlendOptions::phonemes: least_open opens a photo's mouth the speech does
+// not darken (generated = silent; at 0 the photo stays as it is) and changes
+// nothing where the speech opens it further; pressed keeps the photo's
+// closed lips where the speech opens them.
+TEST(Face, PhotosMouthOpensAndClosesAsThePhonemesAsk) {
   const PhotoFace p = bundled_photo_face();
   ASSERT_TRUE(p.found);
   const Landmarks& lm = p.lm;
   const cv::Mat silent = soft_rendering(p);
   auto pasted = [&](float least) {
     BlendOptions opt;
-    opt.least_open = least;
+    opt.phonemes.least_open = least;
     cv::Mat out = p.image.clone(), grey;
     paste_back(out, silent, p.to_crop, lm, opt, silent);
     cv::cvtColor(out, grey, cv::COLOR_BGR2GRAY);
@@ -958,14 +959,23 @@ TEST(Face, PhotosMouthOpensByAtLeastLeastOpen) {
   // of the width), a smaller least_open changes nothing.
   cv::Mat dark = silent.clone();
   cv::subtract(silent, cv::Scalar::all(30), dark, lips_in_crop(p, silent.size()));
-  auto spoken = [&](float least) {
+  auto spoken = [&](const PhonemeShape& ph) {
     BlendOptions opt;
-    opt.least_open = least;
-    cv::Mat out = p.image.clone();
+    opt.phonemes = ph;
+    cv::Mat out = p.image.clone(), grey;
     paste_back(out, dark, p.to_crop, lm, opt, silent);
-    return out;
+    cv::cvtColor(out, grey, cv::COLOR_BGR2GRAY);
+    return grey;
   };
-  EXPECT_EQ(cv::norm(spoken(0.1f), spoken(0), cv::NORM_INF), 0);
+  EXPECT_EQ(cv::norm(spoken({0.1f, 0, 0}), spoken({}), cv::NORM_INF), 0);
+  // Lips pressed together (p, b, m) keep the photo's closed mouth whatever
+  // the speech and the floor ask; half pressed, the mouth opens half as far.
+  const cv::Rect mouth(x - 20, top, 41, bottom - top);
+  auto moved = [&](const cv::Mat& grey) { return cv::norm(grey(mouth), photo_grey(mouth), cv::NORM_L1) / mouth.area(); };
+  EXPECT_LT(moved(spoken({0.2f, 0, 1})), 1.0);
+  EXPECT_GT(moved(spoken({})), 8.0);
+  EXPECT_GT(moved(spoken({0, 0, 0.5f})), 2.0);
+  EXPECT_LT(moved(spoken({0, 0, 0.5f})), moved(spoken({})) - 2.0);
 }
 
 // The opened mouth's inside: the upper teeth under the raised upper lip, as

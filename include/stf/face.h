@@ -111,6 +111,15 @@ Landmarks to_crop_space(const Landmarks& lm, const cv::Matx23f& to_crop);
 
 // ---- paste-back -------------------------------------------------------------------
 
+// What a text's phonemes ask of a photo's mouth at one frame (generate sets
+// it per frame for a photo speaking a text; all 0 elsewhere).
+struct PhonemeShape {
+  float least_open = 0;  // the mouth opened by at least this share of its width
+  float wider = 0;       // the lips drawn this share of their width wider (negative: narrower, rounded)
+  float pressed = 0;     // the lips pressed together (p, b, m; silence): the speech's change and opening
+                         // faded out by this (0..1; 1: the photo's own mouth)
+};
+
 struct BlendOptions {
   bool color_match = true;  // match the generated crop's colour to the skin around the mask, and its
                             // chroma to the frame's at about half the mouth's height
@@ -128,9 +137,7 @@ struct BlendOptions {
                              // falling to 1 as the mouth opens by a tenth of its width
   float mouth_open = 1.0f;   // and the mouth opened by this % of its width per grey level the speech darkens
                              // the lips by (mean over them); 0 = off
-  float lip_width = 0;       // and the lips drawn this share of their width wider (negative: narrower, rounded),
-  float least_open = 0;      // and the mouth opened by at least this share of its width; generate sets both
-                             // per frame for a photo speaking a text (from its phonemes)
+  PhonemeShape phonemes;     // and, on that path, the mouth shaped as a text's phonemes ask
   float max_scale = 6.0f;    // a face larger than this many frame pixels per crop pixel is blended at that
                              // scale, and the change it makes scaled up (the frame keeps its own detail)
 };

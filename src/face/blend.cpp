@@ -853,14 +853,18 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
     cv::warpAffine(silent, warped_silent, back, roi.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
     const float darkening = mouth_darkening(warped, warped_silent, in_roi);
     if (darkening > 0) share = std::min(kWidestOpening, opt.mouth_open / 100 * darkening);
-    share = std::max(share, std::min(kWidestOpening, opt.least_open));
+    // A text's phonemes: the mouth opened at least as far as they ask, and
+    // where they press the lips together, the speech's change and opening
+    // fade out (the model closes them a frame or two late, or not at all).
+    const PhonemeShape& ph = opt.phonemes;
+    share = (1 - ph.pressed) * std::max(share, std::min(kWidestOpening, ph.least_open));
     // Where the mouth opens little, the darkening is what shows the speech,
     // amplified by motion_gain; as the opening takes over, the gain falls to
     // 1, and then the model's change itself fades out (from kGainFade to
     // twice that): under a wide opening it only blotched the lips, which the
     // opening moves (the lower lip down onto where the model darkened the gap).
     const float gain = 1 + (opt.motion_gain - 1) * std::clamp(1 - share / kGainFade, 0.f, 1.f);
-    const float kept = std::clamp(2 - share / kGainFade, 0.f, 1.f);
+    const float kept = (1 - ph.pressed) * std::clamp(2 - share / kGainFade, 0.f, 1.f);
     if (kept < 1) cv::addWeighted(warped, kept, warped_silent, 1 - kept, 0, warped);
     warped = keep_frame(target, warped, warped_silent, scale, gain);
     keep_open_inside(warped, target, in_roi);
@@ -1001,7 +1005,7 @@ float paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to
                           : blend(frame, generated, to_crop, lm, opt, silent, reference, mask);
   // A video: teeth in the redrawn mouth's dark opening, at the frame's resolution.
   const float measured = opt.teeth && (silent.empty() || !opt.keep_frame) ? paint_teeth(frame, lm, teeth) : 0.f;
-  const float wider = opt.keep_frame && !silent.empty() ? opt.lip_width : 0.f;  // the photo path's
+  const float wider = opt.keep_frame && !silent.empty() ? opt.phonemes.wider : 0.f;  // the photo path's
   if (share <= 0 && wider == 0) return measured;
   // The mouth opened last, on the blended frame at its full resolution
   // (after the colour matching, which would give the painted inside the

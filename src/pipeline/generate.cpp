@@ -130,6 +130,11 @@ constexpr float kLipWidth = 0.15f;
 // hardly darkens still speaks (a VoxCeleb2 face: models/README.md,
 // "Session 41").
 constexpr float kTextOpen = 0.35f;
+// And its lips are pressed together (the speech's change and opening fade
+// out) as the track's opening falls below this (p, b and m hold it at 0 from
+// 50 ms before their release; silence is 0): the model closes the lips a
+// frame or two late, or leaves them parted (the demo's "am", "Hopper").
+constexpr float kPressedBelow = 0.1f;
 
 // (3, S, S) float in [0, 1] from an S x S BGR crop.
 torch::Tensor to_tensor(const cv::Mat& crop) {
@@ -415,12 +420,11 @@ GenerateSummary generate(const GenerateOptions& opt) {
     throw Error(o.face + ": too long to loop in memory (" + std::to_string(video_frames) +
                 " frames) for audio that is longer; use --loop none to cut the audio, or a shorter clip");
   summary.audio_seconds = double(samples.size()) / kSampleRate;
-  std::vector<float> lip_width, least_open;  // per output frame, a photo speaking a text (kLipWidth, kTextOpen)
+  std::vector<PhonemeShape> phoneme_shapes;  // per output frame, a photo speaking a text
   if (photo && o.blend.keep_frame && !speech.phonemes.empty())
-    for (const MouthFrame& f : mouth_track(speech.phonemes, summary.audio_seconds, outputs, summary.fps)) {
-      lip_width.push_back(kLipWidth * f.shape.width);
-      least_open.push_back(kTextOpen * f.shape.open);
-    }
+    for (const MouthFrame& f : mouth_track(speech.phonemes, summary.audio_seconds, outputs, summary.fps))
+      phoneme_shapes.push_back({kTextOpen * f.shape.open, kLipWidth * f.shape.width,
+                                std::clamp(1 - f.shape.open / kPressedBelow, 0.f, 1.f)});
   torch::Tensor mel = mel_spectrogram(samples, speech_gain(samples));  // (80, T), at the model's speech level
   const std::vector<double> loudness_rank = ranks(frame_loudness(mel, outputs, summary.fps));
 
@@ -501,10 +505,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
         if (it.face.found) {
           if (teeth_later) seen.observe(it.frame, it.face.landmarks);
           p.frame = it.frame.clone();
-          if (!lip_width.empty()) {
-            blend.lip_width = lip_width[static_cast<size_t>(it.index)];
-            blend.least_open = least_open[static_cast<size_t>(it.index)];
-          }
+          if (!phoneme_shapes.empty()) blend.phonemes = phoneme_shapes[static_cast<size_t>(it.index)];
           paste_back(p.frame, it.generated, it.to_crop, it.face.landmarks, blend, it.silent, it.reference);
           if (teeth_later) {
             SeenTeeth measure_only;
