@@ -883,7 +883,7 @@ TEST(Face, PhotosOpenMouthKeepsItsOwnInside) {
 // for -0.1 and 5-12% wider for +0.1 (measured: 5.6% and 9.9%; their pointed
 // ends count a pixel or two either way), the same for 0; off the photo path
 // (no silent rendering) it does nothing.
-TEST(Face, PhotosLipsRoundAndSpreadByLipWidth) {
+TEST(Face, PhotosLipsRoundAndSpread) {
   const PhotoFace p = bundled_photo_face();
   ASSERT_TRUE(p.found);
   const Landmarks& lm = p.lm;

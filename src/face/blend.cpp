@@ -461,8 +461,6 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, float wider
   const TeethLook teeth = teeth_look(skin, lip_colour, white);
   const float teeth_shown = std::clamp((h / width - 0.05f) / 0.1f, 0.f, 1.f);  // in full from 15% of the width
   const float tongue_shown = std::clamp((h / width - 0.15f) / 0.15f, 0.f, 1.f);  // from 15%, in full from 30%
-  // Only pixels within the jaw's reach and from the nose to the chin move:
-  // the rest of the image is left as it is.
   // The lips' pull (wider): full over the lips, fading out towards the nose
   // and half way down to the chin (below the opened lower lip).
   const float a = width / 2;  // the corners' distance from c
@@ -475,6 +473,8 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, float wider
                                         : 1.f;
     return s - wider * along * across;
   };
+  // Only pixels within the jaw's (and the pull's) reach and from the nose to
+  // the chin move: the rest of the image is left as it is.
   std::vector<cv::Point2f> corners;
   const float reach = lips_pulled ? a + kLipReach * width : 0.f;
   for (float s : {std::min(s_mid - kJawReach * half, -reach), std::max(s_mid + kJawReach * half, reach)})
