@@ -927,11 +927,10 @@ TEST(Face, PhotosLipsRoundAndSpread) {
   EXPECT_EQ(cv::norm(pasted(-0.1f, false), pasted(0, false), cv::NORM_INF), 0) << "acted off the photo path";
 }
 
-// BlendOptions::phonemes: least_open opens a photo's mouth the speech does
+// BlendOptions::phonemes.least_open opens a photo's mouth the speech does
 // not darken (generated = silent; at 0 the photo stays as it is) and changes
-// nothing where the speech opens it further; pressed keeps the photo's
-// closed lips where the speech opens them.
-TEST(Face, PhotosMouthOpensAndClosesAsThePhonemesAsk) {
+// nothing where the speech opens it further.
+TEST(Face, PhotosMouthOpensAtLeastAsThePhonemesAsk) {
   const PhotoFace p = bundled_photo_face();
   ASSERT_TRUE(p.found);
   const Landmarks& lm = p.lm;
@@ -967,15 +966,7 @@ TEST(Face, PhotosMouthOpensAndClosesAsThePhonemesAsk) {
     cv::cvtColor(out, grey, cv::COLOR_BGR2GRAY);
     return grey;
   };
-  EXPECT_EQ(cv::norm(spoken({0.1f, 0, 0}), spoken({}), cv::NORM_INF), 0);
-  // Lips pressed together (p, b, m) keep the photo's closed mouth whatever
-  // the speech and the floor ask; half pressed, the mouth opens half as far.
-  const cv::Rect mouth(x - 20, top, 41, bottom - top);
-  auto moved = [&](const cv::Mat& grey) { return cv::norm(grey(mouth), photo_grey(mouth), cv::NORM_L1) / mouth.area(); };
-  EXPECT_LT(moved(spoken({0.2f, 0, 1})), 1.0);
-  EXPECT_GT(moved(spoken({})), 8.0);
-  EXPECT_GT(moved(spoken({0, 0, 0.5f})), 2.0);
-  EXPECT_LT(moved(spoken({0, 0, 0.5f})), moved(spoken({})) - 2.0);
+  EXPECT_EQ(cv::norm(spoken({0.1f, 0}), spoken({}), cv::NORM_INF), 0);
 }
 
 // The opened mouth's inside: the upper teeth under the raised upper lip, as

@@ -116,8 +116,6 @@ Landmarks to_crop_space(const Landmarks& lm, const cv::Matx23f& to_crop);
 struct PhonemeShape {
   float least_open = 0;  // the mouth opened by at least this share of its width
   float wider = 0;       // the lips drawn this share of their width wider (negative: narrower, rounded)
-  float pressed = 0;     // the lips pressed together (p, b, m; silence): the speech's change and opening
-                         // faded out by this (0..1; 1: the photo's own mouth)
 };
 
 struct BlendOptions {

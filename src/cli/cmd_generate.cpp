@@ -25,7 +25,7 @@ void add_generate_command(CLI::App& root) {
       "  synctalkface generate --face photo.jpg --text \"Hello there\" --outfile out.mp4");
   cmd->add_option("--face", o->gen.face, "Video or photo with the face")->required();
   auto* audio = cmd->add_option("--audio", o->gen.audio, "Speech: any audio file, or a video with sound (the output carries it as recorded)");
-  auto* text = cmd->add_option("--text", o->gen.text, "Speech: text to speak (espeak-ng); on a photo its phonemes also shape the lips: rounded, spread, opened, pressed together");
+  auto* text = cmd->add_option("--text", o->gen.text, "Speech: text to speak (espeak-ng); its phonemes also close the lips on p, b, m and, on a photo, round, spread and open them");
   audio->excludes(text);
   cmd->add_option("--voice", o->gen.voice, "espeak-ng voice for --text (e.g. en, en-us, de; a variant after +: en-us+f3)")->default_val("en");
   cmd->add_option("--outfile", o->gen.outfile, "Output video (.mp4, .m4v or .mov): H.264 + AAC; written only when complete")->required();

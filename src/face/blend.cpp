@@ -853,18 +853,15 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
     cv::warpAffine(silent, warped_silent, back, roi.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
     const float darkening = mouth_darkening(warped, warped_silent, in_roi);
     if (darkening > 0) share = std::min(kWidestOpening, opt.mouth_open / 100 * darkening);
-    // A text's phonemes: the mouth opened at least as far as they ask, and
-    // where they press the lips together, the speech's change and opening
-    // fade out (the model closes them a frame or two late, or not at all).
-    const PhonemeShape& ph = opt.phonemes;
-    share = (1 - ph.pressed) * std::max(share, std::min(kWidestOpening, ph.least_open));
+    // A text's phonemes: the mouth opened at least as far as they ask.
+    share = std::max(share, std::min(kWidestOpening, opt.phonemes.least_open));
     // Where the mouth opens little, the darkening is what shows the speech,
     // amplified by motion_gain; as the opening takes over, the gain falls to
     // 1, and then the model's change itself fades out (from kGainFade to
     // twice that): under a wide opening it only blotched the lips, which the
     // opening moves (the lower lip down onto where the model darkened the gap).
     const float gain = 1 + (opt.motion_gain - 1) * std::clamp(1 - share / kGainFade, 0.f, 1.f);
-    const float kept = (1 - ph.pressed) * std::clamp(2 - share / kGainFade, 0.f, 1.f);
+    const float kept = std::clamp(2 - share / kGainFade, 0.f, 1.f);
     if (kept < 1) cv::addWeighted(warped, kept, warped_silent, 1 - kept, 0, warped);
     warped = keep_frame(target, warped, warped_silent, scale, gain);
     keep_open_inside(warped, target, in_roi);

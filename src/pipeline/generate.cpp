@@ -130,10 +130,11 @@ constexpr float kLipWidth = 0.15f;
 // hardly darkens still speaks (a VoxCeleb2 face: models/README.md,
 // "Session 41").
 constexpr float kTextOpen = 0.35f;
-// And its lips are pressed together (the speech's change and opening fade
-// out) as the track's opening falls below this (p, b and m hold it at 0 from
-// 50 ms before their release; silence is 0): the model closes the lips a
-// frame or two late, or leaves them parted (the demo's "am", "Hopper").
+// Any face speaking a text has its lips pressed together (the model given
+// silence's audio feature instead of the speech's) as the track's opening
+// falls below this (p, b and m hold it at 0 from 50 ms before their
+// release; silence is 0): the model closes the lips a frame or two late, or
+// leaves them parted (the demo's "am", "Hopper").
 constexpr float kPressedBelow = 0.1f;
 
 // (3, S, S) float in [0, 1] from an S x S BGR crop.
@@ -420,11 +421,15 @@ GenerateSummary generate(const GenerateOptions& opt) {
     throw Error(o.face + ": too long to loop in memory (" + std::to_string(video_frames) +
                 " frames) for audio that is longer; use --loop none to cut the audio, or a shorter clip");
   summary.audio_seconds = double(samples.size()) / kSampleRate;
-  std::vector<PhonemeShape> phoneme_shapes;  // per output frame, a photo speaking a text
-  if (photo && o.blend.keep_frame && !speech.phonemes.empty())
-    for (const MouthFrame& f : mouth_track(speech.phonemes, summary.audio_seconds, outputs, summary.fps))
-      phoneme_shapes.push_back({kTextOpen * f.shape.open, kLipWidth * f.shape.width,
-                                std::clamp(1 - f.shape.open / kPressedBelow, 0.f, 1.f)});
+  // Per output frame of a text: how far the lips are pressed together (0..1),
+  // and on a photo what else its phonemes ask (kTextOpen, kLipWidth).
+  std::vector<float> pressed;
+  std::vector<PhonemeShape> phoneme_shapes;
+  if (!speech.phonemes.empty())
+    for (const MouthFrame& f : mouth_track(speech.phonemes, summary.audio_seconds, outputs, summary.fps)) {
+      pressed.push_back(std::clamp(1 - f.shape.open / kPressedBelow, 0.f, 1.f));
+      if (photo) phoneme_shapes.push_back({(1 - pressed.back()) * kTextOpen * f.shape.open, kLipWidth * f.shape.width});
+    }
   torch::Tensor mel = mel_spectrogram(samples, speech_gain(samples));  // (80, T), at the model's speech level
   const std::vector<double> loudness_rank = ranks(frame_loudness(mel, outputs, summary.fps));
 
@@ -544,12 +549,14 @@ GenerateSummary generate(const GenerateOptions& opt) {
       while (batch.size() < size_t(o.batch) && (more = decoded.pop(it))) batch.push_back(std::move(it));
       check_cancelled();
       std::vector<torch::Tensor> faces, refs, mels;
+      std::vector<float> kept;  // 1 - pressed
       for (Item& b : batch) {
         if (!b.face.found) {
           references.reset();
           continue;
         }
         mels.push_back(mel_window(mel, b.index, summary.fps).unsqueeze(0));  // (1, 80, 16)
+        kept.push_back(pressed.empty() ? 1.f : 1 - pressed[static_cast<size_t>(b.index)]);
         if (photo && !photo_skips.empty()) continue;
         faces.push_back(to_tensor(crop_face(b.frame, b.to_crop, S).image));
         refs.push_back(references.next(b.segment, faces.back(), mouth_opening(b.face.landmarks),
@@ -570,7 +577,9 @@ GenerateSummary generate(const GenerateOptions& opt) {
         } else {
           skips = model->encode_identity(model->inference_identity(torch::stack(faces), torch::stack(refs)));
         }
-        const torch::Tensor bottleneck = guided_bottleneck(model, m, silence, o.guidance_scale);  // (B, C)
+        torch::Tensor bottleneck = guided_bottleneck(model, m, silence, o.guidance_scale);  // (B, C)
+        if (!pressed.empty())  // lips pressed together: silence's feature
+          bottleneck = silence + torch::tensor(kept).to(bottleneck.options()).unsqueeze(1) * (bottleneck - silence);
         const std::vector<cv::Mat> generated_crops = to_images(model->decode(bottleneck, skips));
         if (photo && o.blend.keep_frame && photo_silent.empty()) {
           photo_silent = to_images(model->decode(silence, photo_skips))[0];
