@@ -230,6 +230,8 @@ float jaw_share(float q) { return fade((std::abs(q) - 1) / (kJawReach - 1)); }
 // mouth, and the pull fades out over kLipReach of the mouth's width beyond
 // each corner (inside the blend's mask, which reaches 0.3 beyond them).
 constexpr float kLipReach = 0.2f;
+// Pixels: an opening or a pull of the lips smaller than this moves nothing.
+constexpr float kLeastMove = 0.3f;
 
 // 255 inside the outer lip polygon (points 48-59), 0 elsewhere.
 cv::Mat lip_mask(cv::Size size, const Landmarks& lm) {
@@ -443,8 +445,8 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, float wider
   box = cv::Rect();
   const MouthAxes m(lm);
   const float width = m.width;
-  const bool lips_pulled = std::abs(wider) * width >= 0.3f;
-  if ((h < 0.3f && !lips_pulled) || width < 4) return {};
+  const bool lips_pulled = std::abs(wider) * width >= kLeastMove;
+  if ((h < kLeastMove && !lips_pulled) || width < 4) return {};
   const cv::Point2f u = m.u, c = m.c, v = m.v;
   auto st = [&](int i) { return m.st(lm[i]); };
   std::vector<cv::Point2f> upper, lower;  // the inner lip contours as (s, t)
@@ -510,8 +512,9 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, float wider
         const float r = (t - top) / std::max(1e-3f, bottom - top);  // 0 at the upper lip, 1 at the lower
         from = t_up + r * (t_lo - t_up);
         const float edge = std::min({1.f, t - top + 0.5f, bottom - t + 0.5f});  // anti-aliased lip edges
-        // (fading in over the first 0.3 pixels of the opening: the lips' pull alone paints nothing)
-        cover.at<float>(y - box.y, x - box.x) = edge * (1 - open_in_photo(t_lo - t_up, width)) * std::min(1.f, h / 0.3f);
+        // (fading in over the first kLeastMove of the opening: the lips' pull alone paints nothing)
+        cover.at<float>(y - box.y, x - box.x) =
+            edge * (1 - open_in_photo(t_lo - t_up, width)) * std::min(1.f, h / kLeastMove);
         const float side = std::sqrt(std::max(0.f, 1 - q * q));  // darker towards the corners
         const float d = t - top;  // from the upper lip
         cv::Vec3f colour = kCavity * lips;

@@ -549,14 +549,14 @@ GenerateSummary generate(const GenerateOptions& opt) {
       while (batch.size() < size_t(o.batch) && (more = decoded.pop(it))) batch.push_back(std::move(it));
       check_cancelled();
       std::vector<torch::Tensor> faces, refs, mels;
-      std::vector<float> kept;  // 1 - pressed
+      std::vector<float> kept;  // a text's frames: 1 - pressed
       for (Item& b : batch) {
         if (!b.face.found) {
           references.reset();
           continue;
         }
         mels.push_back(mel_window(mel, b.index, summary.fps).unsqueeze(0));  // (1, 80, 16)
-        kept.push_back(pressed.empty() ? 1.f : 1 - pressed[static_cast<size_t>(b.index)]);
+        if (!pressed.empty()) kept.push_back(1 - pressed[static_cast<size_t>(b.index)]);
         if (photo && !photo_skips.empty()) continue;
         faces.push_back(to_tensor(crop_face(b.frame, b.to_crop, S).image));
         refs.push_back(references.next(b.segment, faces.back(), mouth_opening(b.face.landmarks),
