@@ -879,7 +879,7 @@ TEST(Face, PhotosOpenMouthKeepsItsOwnInside) {
 }
 
 // A photo's lips drawn narrower (rounded) or wider (spread) by
-// BlendOptions::phonemes.wider, with no opening: red lips come out 4-10% narrower
+// BlendOptions::speech_shape.wider, with no opening: red lips come out 4-10% narrower
 // for -0.1 and 5-12% wider for +0.1 (measured: 5.6% and 9.9%; their pointed
 // ends count a pixel or two either way), the same for 0; off the photo path
 // (no silent rendering) it does nothing.
@@ -896,7 +896,7 @@ TEST(Face, PhotosLipsRoundAndSpread) {
   const cv::Mat silent = soft_rendering(q);
   auto pasted = [&](float wider, bool photo_path) {
     BlendOptions opt;
-    opt.phonemes.wider = wider;
+    opt.speech_shape.wider = wider;
     cv::Mat out = photo.clone();
     paste_back(out, silent, p.to_crop, lm, opt, photo_path ? silent : cv::Mat());
     return out;
@@ -927,7 +927,7 @@ TEST(Face, PhotosLipsRoundAndSpread) {
   EXPECT_EQ(cv::norm(pasted(-0.1f, false), pasted(0, false), cv::NORM_INF), 0) << "acted off the photo path";
 }
 
-// BlendOptions::phonemes.least_open opens a photo's mouth the speech does
+// BlendOptions::speech_shape.least_open opens a photo's mouth the speech does
 // not darken (generated = silent; at 0 the photo stays as it is) and changes
 // nothing where the speech opens it further.
 TEST(Face, PhotosMouthOpensAtLeastAsThePhonemesAsk) {
@@ -939,7 +939,7 @@ TEST(Face, PhotosMouthOpensAtLeastAsThePhonemesAsk) {
   cv::subtract(silent, cv::Scalar::all(30), dark, lips_in_crop(p, silent.size()));
   auto pasted = [&](const cv::Mat& generated, float least) {  // grey
     BlendOptions opt;
-    opt.phonemes.least_open = least;
+    opt.speech_shape.least_open = least;
     cv::Mat out = p.image.clone(), grey;
     paste_back(out, generated, p.to_crop, lm, opt, silent);
     cv::cvtColor(out, grey, cv::COLOR_BGR2GRAY);

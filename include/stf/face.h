@@ -111,9 +111,10 @@ Landmarks to_crop_space(const Landmarks& lm, const cv::Matx23f& to_crop);
 
 // ---- paste-back -------------------------------------------------------------------
 
-// What a text's phonemes ask of a photo's mouth at one frame (generate sets
-// it per frame for a photo speaking a text; all 0 elsewhere).
-struct PhonemeShape {
+// What the speech asks of a photo's mouth at one frame beyond the model's
+// rendering (generate sets it per frame on a photo: from a text's phonemes,
+// or the opening alone from recorded speech's loudness; all 0 elsewhere).
+struct SpeechShape {
   float least_open = 0;  // the mouth opened by at least this share of its width
   float wider = 0;       // the lips drawn this share of their width wider (negative: narrower, rounded)
 };
@@ -135,7 +136,7 @@ struct BlendOptions {
                              // falling to 1 as the mouth opens by a tenth of its width
   float mouth_open = 1.0f;   // and the mouth opened by this % of its width per grey level the speech darkens
                              // the lips by (mean over them); 0 = off
-  PhonemeShape phonemes;     // and, on that path, the mouth shaped as a text's phonemes ask
+  SpeechShape speech_shape;  // and, on that path, the mouth shaped as the speech asks
   float max_scale = 6.0f;    // a face larger than this many frame pixels per crop pixel is blended at that
                              // scale, and the change it makes scaled up (the frame keeps its own detail)
 };

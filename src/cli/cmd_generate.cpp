@@ -24,7 +24,7 @@ void add_generate_command(CLI::App& root) {
       "  synctalkface generate --face talk.mp4 --audio speech.wav --outfile out.mp4\n"
       "  synctalkface generate --face photo.jpg --text \"Hello there\" --outfile out.mp4");
   cmd->add_option("--face", o->gen.face, "Video or photo with the face")->required();
-  auto* audio = cmd->add_option("--audio", o->gen.audio, "Speech: any audio file, or a video with sound (the output carries it as recorded)");
+  auto* audio = cmd->add_option("--audio", o->gen.audio, "Speech: any audio file, or a video with sound (the output carries it as recorded); on a photo its loudness also opens the mouth");
   auto* text = cmd->add_option("--text", o->gen.text, "Speech: text to speak (espeak-ng); its phonemes also close the lips on p, b, m and, on a photo, round, spread and open them");
   audio->excludes(text);
   cmd->add_option("--voice", o->gen.voice, "espeak-ng voice for --text (e.g. en, en-us, de; a variant after +: en-us+f3)")->default_val("en");

@@ -856,8 +856,8 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
     cv::warpAffine(silent, warped_silent, back, roi.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
     const float darkening = mouth_darkening(warped, warped_silent, in_roi);
     if (darkening > 0) share = std::min(kWidestOpening, opt.mouth_open / 100 * darkening);
-    // A text's phonemes: the mouth opened at least as far as they ask.
-    share = std::max(share, std::min(kWidestOpening, opt.phonemes.least_open));
+    // The speech (a text's phonemes, recorded speech's loudness): the mouth opened at least as far as it asks.
+    share = std::max(share, std::min(kWidestOpening, opt.speech_shape.least_open));
     // Where the mouth opens little, the darkening is what shows the speech,
     // amplified by motion_gain; as the opening takes over, the gain falls to
     // 1, and then the model's change itself fades out (from kGainFade to
@@ -1005,7 +1005,7 @@ float paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to
                           : blend(frame, generated, to_crop, lm, opt, silent, reference, mask);
   // A video: teeth in the redrawn mouth's dark opening, at the frame's resolution.
   const float measured = opt.teeth && (silent.empty() || !opt.keep_frame) ? paint_teeth(frame, lm, teeth) : 0.f;
-  const float wider = opt.keep_frame && !silent.empty() ? opt.phonemes.wider : 0.f;  // the photo path's
+  const float wider = opt.keep_frame && !silent.empty() ? opt.speech_shape.wider : 0.f;  // the photo path's
   if (share <= 0 && wider == 0) return measured;
   // The mouth opened last, on the blended frame at its full resolution
   // (after the colour matching, which would give the painted inside the

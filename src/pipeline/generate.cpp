@@ -136,6 +136,18 @@ constexpr float kTextOpen = 0.35f;
 // release; silence is 0): the model closes the lips a frame or two late, or
 // leaves them parted (the demo's "am", "Hopper").
 constexpr float kPressedBelow = 0.1f;
+// A photo speaking recorded speech opens its mouth by at least this share of
+// its width times speech_opening (0..1, from the speech's loudness): there
+// are no phonemes, and the model hardly darkens some faces (models/README.md,
+// "Session 42"). GRID speakers' inner lips part by 0.09 of the mouth's width
+// at the median frame, 0.18 at the 90th percentile (dlib; closed: about 0.03).
+constexpr float kSpeechOpen = 0.15f;
+// speech_opening's bounds, in frame_loudness's units (normalised log-mel:
+// 1 = 12.5 dB; -4 is the floor, digital silence; speech's loud frames lie
+// near -0.8, GRID's pauses at -3.6 .. -3.2): the level under which the audio
+// counts as silence (fading in over kSilenceFade above it), and the least
+// spread of the ramp from the speech's quiet frames to its loud ones.
+constexpr float kSilenceBelow = -3.5f, kSilenceFade = 0.5f, kLeastSpread = 1.0f;
 
 // (3, S, S) float in [0, 1] from an S x S BGR crop.
 torch::Tensor to_tensor(const cv::Mat& crop) {
@@ -328,6 +340,18 @@ torch::Tensor ReferenceHistory::next(int64_t segment, const torch::Tensor& crop,
   return take(best);
 }
 
+std::vector<float> speech_opening(const std::vector<float>& loudness) {
+  if (loudness.empty()) return {};
+  std::vector<float> sorted(loudness);
+  std::sort(sorted.begin(), sorted.end());
+  auto at = [&](double q) { return sorted[static_cast<size_t>(q * double(sorted.size() - 1))]; };
+  const float quiet = at(0.10), spread = std::max(at(0.90) - quiet, kLeastSpread);
+  std::vector<float> open;
+  for (float l : loudness)
+    open.push_back(std::clamp((l - quiet) / spread, 0.f, 1.f) * std::clamp((l - kSilenceBelow) / kSilenceFade, 0.f, 1.f));
+  return open;
+}
+
 std::vector<double> ranks(const std::vector<float>& values) {
   std::vector<float> sorted(values);
   std::sort(sorted.begin(), sorted.end());
@@ -421,17 +445,21 @@ GenerateSummary generate(const GenerateOptions& opt) {
     throw Error(o.face + ": too long to loop in memory (" + std::to_string(video_frames) +
                 " frames) for audio that is longer; use --loop none to cut the audio, or a shorter clip");
   summary.audio_seconds = double(samples.size()) / kSampleRate;
-  // Per output frame of a text: how far the lips are pressed together (0..1),
-  // and on a photo what else its phonemes ask (kTextOpen, kLipWidth).
+  // Per output frame of a text: how far the lips are pressed together (0..1);
+  // on a photo what else the speech asks: a text's phonemes (kTextOpen,
+  // kLipWidth), recorded speech's loudness (kSpeechOpen; below).
   std::vector<float> pressed;
-  std::vector<PhonemeShape> phoneme_shapes;
+  std::vector<SpeechShape> shapes;
   if (!speech.phonemes.empty())
     for (const MouthFrame& f : mouth_track(speech.phonemes, summary.audio_seconds, outputs, summary.fps)) {
       pressed.push_back(std::clamp(1 - f.shape.open / kPressedBelow, 0.f, 1.f));
-      if (photo) phoneme_shapes.push_back({(1 - pressed.back()) * kTextOpen * f.shape.open, kLipWidth * f.shape.width});
+      if (photo) shapes.push_back({(1 - pressed.back()) * kTextOpen * f.shape.open, kLipWidth * f.shape.width});
     }
   torch::Tensor mel = mel_spectrogram(samples, speech_gain(samples));  // (80, T), at the model's speech level
-  const std::vector<double> loudness_rank = ranks(frame_loudness(mel, outputs, summary.fps));
+  const std::vector<float> loudness = frame_loudness(mel, outputs, summary.fps);
+  const std::vector<double> loudness_rank = ranks(loudness);
+  if (photo && speech.phonemes.empty())
+    for (float open : speech_opening(loudness)) shapes.push_back({kSpeechOpen * open, 0.f});
 
   VideoWriterOptions wopt;
   wopt.fps = summary.fps;
@@ -510,7 +538,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
         if (it.face.found) {
           if (teeth_later) seen.observe(it.frame, it.face.landmarks);
           p.frame = it.frame.clone();
-          if (!phoneme_shapes.empty()) blend.phonemes = phoneme_shapes[static_cast<size_t>(it.index)];
+          if (!shapes.empty()) blend.speech_shape = shapes[static_cast<size_t>(it.index)];
           paste_back(p.frame, it.generated, it.to_crop, it.face.landmarks, blend, it.silent, it.reference);
           if (teeth_later) {
             SeenTeeth measure_only;

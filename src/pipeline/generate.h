@@ -120,6 +120,13 @@ class ReferenceHistory {
   cv::Mat sharp_;
 };
 
+// How far recorded speech asks a photo's mouth to open at each frame, 0..1,
+// from its loudness at the frames (frame_loudness of the mel at the model's
+// speech level): 0 up to the speech's 10th percentile, rising to 1 at its
+// 90th (over at least 12.5 dB: a steady noise stays near 0), and 0 where the
+// audio is near the mel's floor (digital silence).
+std::vector<float> speech_opening(const std::vector<float>& loudness);
+
 // Rank of each value among all of them, in [0, 1] (0 = the smallest; ties
 // share their mean rank).
 std::vector<double> ranks(const std::vector<float>& values);
