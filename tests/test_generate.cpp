@@ -421,7 +421,7 @@ TEST(Generate, SpeechOpeningFollowsTheLoudness) {
 // with recorded speech where the speech is loud: dlib's inner-lip opening
 // over the inter-ocular distance, loud frames (speech_opening >= 0.6)
 // against the quiet ones (0), and its correlation with speech_opening.
-// Measured (session 42): 0.066 against 0.009, r 0.79; without the least
+// Measured (session 42): 0.084 against 0.008, r 0.83; without the least
 // opening 0.039 against 0.007, r 0.53.
 TEST(Generate, RecordedSpeechOpensAPhotosMouthWhereItIsLoud) {
   std::string dir = test::temp_dir("genloud");
@@ -441,8 +441,8 @@ TEST(Generate, RecordedSpeechOpensAPhotosMouthWhereItIsLoud) {
   }
   ASSERT_GE(loud.size(), 10u);
   ASSERT_GE(quiet.size(), 5u);
-  EXPECT_GT(mean_of(loud) - mean_of(quiet), 0.045) << "loud " << mean_of(loud) << " quiet " << mean_of(quiet);
-  EXPECT_GT(pearson(drawn, asked), 0.65);
+  EXPECT_GT(mean_of(loud) - mean_of(quiet), 0.05) << "loud " << mean_of(loud) << " quiet " << mean_of(quiet);
+  EXPECT_GT(pearson(drawn, asked), 0.68);
 }
 
 // Audio guidance: the same speech opens the mouth wider and moves it more at
