@@ -135,7 +135,7 @@ struct BlendOptions {
                              // stays as rendered),
                              // falling to 1 as the mouth opens by a tenth of its width
   float mouth_open = 1.0f;   // and the mouth opened by this % of its width per grey level the speech darkens
-                             // the lips by (mean over them); 0 = off
+                             // the lips by (mean over them), and at least as speech_shape asks; 0 = off
   SpeechShape speech_shape;  // and, on that path, the mouth shaped as the speech asks
   float max_scale = 6.0f;    // a face larger than this many frame pixels per crop pixel is blended at that
                              // scale, and the change it makes scaled up (the frame keeps its own detail)

@@ -72,8 +72,8 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
   cmd->add_option("--mouth-open", o.mouth_open,
                   "With the frame kept (a photo): open the mouth by this % of its width for each grey level the "
                   "speech darkens the model's lips by (the model draws an opening on a still face mostly as a "
-                  "darkening); the lips move apart, the jaw follows, the inside is painted; 0 = off (the speech's least "
-                  "opening, from a text's phonemes or recorded speech's loudness, still applies)")
+                  "darkening), and at least as far as a text's phonemes or recorded speech's loudness ask; the lips "
+                  "move apart, the jaw follows, the inside is painted; 0 = off (the darkening-only rendering)")
       ->default_val(BlendOptions{}.mouth_open)->check(CLI::Range(0.0, 5.0))->group(g);
   cmd->add_flag("--strict", o.strict, "Frames without a face are an error (default: passed through unchanged)")
       ->group(g);

@@ -856,8 +856,9 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
     cv::warpAffine(silent, warped_silent, back, roi.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
     const float darkening = mouth_darkening(warped, warped_silent, in_roi);
     if (darkening > 0) share = std::min(kWidestOpening, opt.mouth_open / 100 * darkening);
-    // The speech (a text's phonemes, recorded speech's loudness): the mouth opened at least as far as it asks.
-    share = std::max(share, std::min(kWidestOpening, opt.speech_shape.least_open));
+    // The speech (a text's phonemes, recorded speech's loudness): the mouth opened at least as far as it
+    // asks, unless the opening is off.
+    if (opt.mouth_open > 0) share = std::max(share, std::min(kWidestOpening, opt.speech_shape.least_open));
     // Where the mouth opens little, the darkening is what shows the speech,
     // amplified by motion_gain; as the opening takes over, the gain falls to
     // 1, and then the model's change itself fades out (from kGainFade to
