@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The evaluations every change to the model or the paste-back is judged by
-# (models/README.md, sessions 29-32), then one summary line.
+# (models/README.md, sessions 29-32 and, for photos, 35-42), then one summary line.
 #
-# usage: scripts/eval_battery.sh OUT_DIR [extra eval options...]
+# usage: scripts/eval_battery.sh [--stills] OUT_DIR [extra eval options...]
 #   BIN=path   the synctalkface binary (default build/synctalkface; copy it
 #              elsewhere first if you will rebuild while this runs)
 #   DATA=path  the shared data (default ../shared/data)
@@ -13,9 +13,19 @@
 #   next   vox, each face dubbed with the next clip's speech (SpeakerR)
 #   ret    retalking presenters re-generated from their own speech (PSNR, SSIM, LMD)
 #   bb     vox, each face dubbed with GRID s1 bbaf2n (clean speech; SpeakerR)
+# With --stills, instead three runs of `eval --still` (the photo path: each
+# clip's most closed-mouthed frame made to speak; about 4 minutes):
+#   still       vox and grid, each photo from its clip's speech (MouthR, Range)
+#   still_bb    vox photos dubbed with GRID s1 bbaf2n (SpeakerR)
+#   still_next  vox photos dubbed with the next clip's speech (SpeakerR)
 set -euo pipefail
+stills=0
+if [ "${1:-}" = "--stills" ]; then
+  stills=1
+  shift
+fi
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 out=$1
@@ -35,8 +45,14 @@ run() {  # name, eval options...
   "$bin" eval "$@" --json "$out/$name.json" "${extra[@]}" > "$out/$name.log" 2>&1 ||
     { echo "eval_battery: $name failed, see $out/$name.log" >&2; exit 1; }
 }
-run sync --mode sync --data "$data/vox"
-run next --mode dub --data "$data/vox"
-run ret --data "$data/retalking"
-run bb --mode dub --data "$data/vox" --audio "$data/grid_s1/bbaf2n.mp4"
+if [ $stills = 1 ]; then
+  run still --still --data "$data/vox" "$data/grid"
+  run still_bb --still --mode dub --data "$data/vox" --audio "$data/grid_s1/bbaf2n.mp4"
+  run still_next --still --mode dub --data "$data/vox"
+else
+  run sync --mode sync --data "$data/vox"
+  run next --mode dub --data "$data/vox"
+  run ret --data "$data/retalking"
+  run bb --mode dub --data "$data/vox" --audio "$data/grid_s1/bbaf2n.mp4"
+fi
 /usr/bin/python3 "$here/scripts/eval_summary.py" "$out"

@@ -3,6 +3,12 @@
 
 usage: eval_summary.py DIR [DIR ...]
 
+A folder of `eval_battery.sh --stills` (it has still.json): per set of clips
+(vox, grid) the mouth-opening correlation r of the photo's drawn mouth with
+the clip's real one and its spread Range (1: as much as the real one moves),
+means over the clips; still_bb and still_next: SpeakerR with its 95%
+interval over the clips. Otherwise:
+
 sync: mean mouth landmark distance / inter-ocular distance with the own and
 the 1 s late speech, how much lower the own is (and the same over the 8
 clips without vox/00002, whose landmark fits are fragile: models/README.md,
@@ -24,7 +30,25 @@ def lower_by(own, late):
     return 100 * (1 - sum(own) / sum(late))
 
 
+def stills_summary(folder):
+    clips = load(folder, "still")["systems"]["model"]["clips"]
+    parts = []
+    for tag in ("vox", "grid"):
+        c = [x for x in clips if f"/{tag}/" in x["clip"]]
+        if c:
+            r = sum(x["mouth_corr"] for x in c) / len(c)
+            spread = sum(x["mouth_range"] for x in c) / len(c)
+            parts.append(f"{tag} r {r:.3f} Range {spread:.2f}")
+    for name in ("still_bb", "still_next"):
+        s = load(folder, name)["speaker_r"]["model"]
+        lo, hi = s["interval95"]
+        parts.append(f"SpeakerR {name[6:]} {s['speaker_r']:.3f} ({lo:.3f}..{hi:.3f})")
+    return f"{os.path.basename(os.path.normpath(folder))}: stills " + " | ".join(parts)
+
+
 def summary(folder):
+    if os.path.exists(os.path.join(folder, "still.json")):
+        return stills_summary(folder)
     sync = load(folder, "sync")
     clips = sync["sync"]["model"]["clips"]
     own = [c["own"] for c in clips]
