@@ -39,10 +39,10 @@ def stills_summary(folder):
             r = sum(x["mouth_corr"] for x in c) / len(c)
             spread = sum(x["mouth_range"] for x in c) / len(c)
             parts.append(f"{tag} r {r:.3f} Range {spread:.2f}")
-    for name in ("still_bb", "still_next"):
+    for name, voice in (("still_bb", "bb"), ("still_next", "next")):
         s = load(folder, name)["speaker_r"]["model"]
         lo, hi = s["interval95"]
-        parts.append(f"SpeakerR {name[6:]} {s['speaker_r']:.3f} ({lo:.3f}..{hi:.3f})")
+        parts.append(f"SpeakerR {voice} {s['speaker_r']:.3f} ({lo:.3f}..{hi:.3f})")
     return f"{os.path.basename(os.path.normpath(folder))}: stills " + " | ".join(parts)
 
 

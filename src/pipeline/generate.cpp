@@ -447,7 +447,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
   summary.audio_seconds = double(samples.size()) / kSampleRate;
   // Per output frame of a text: how far the lips are pressed together (0..1);
   // on a photo what else the speech asks: a text's phonemes (kTextOpen,
-  // kLipWidth), recorded speech's loudness (kSpeechOpen; below).
+  // kLipWidth), or recorded speech's loudness (speech_opening, kSpeechOpen).
   std::vector<float> pressed;
   std::vector<SpeechShape> shapes;
   if (!speech.phonemes.empty())
