@@ -207,6 +207,36 @@ TEST(Generate, ReferenceOnAQuickTurnComesFromNearerFrames) {
   EXPECT_EQ(got[7], 7);
 }
 
+// A shot's first lag frames: no crop lies lag frames back yet. They keep the
+// shot's first crop while it is posed like the frame (a steady reference),
+// else take the oldest crop from near_lag frames back posed like it, else
+// the frame itself (the first crop drew its pose, and a smear of two mouths,
+// over the whole first second).
+TEST(Generate, ReferenceAtAShotsStartIsPosedLikeTheFrame) {
+  auto crop = [](int i) { return torch::full({3, 2, 2}, float(i)); };
+  auto seen = [](const torch::Tensor& t) { return int(t[0][0][0].item<float>()); };
+  auto pose = [](float dx) { return std::vector<cv::Point2f>{{0.3f + dx, 0.4f}, {0.7f + dx, 0.4f}, {0.5f + dx, 0.6f}}; };
+  const std::vector<double> opening{0.0, 0.8, 0.1, 0.0, 0.0, 0.0};
+  const std::vector<double> loudness{0.5, 0.5, 0.5, 1.0, 0.0, 0.0};
+  // lag 4, choice 2, near_lag 2; the head 3% of the crop to the side in the first crop only.
+  ReferenceHistory refs(4, 2, 2), without(4, 2), steady(4, 2, 2);
+  std::vector<int> got, old, still;
+  for (int i = 0; i < 6; ++i) {
+    got.push_back(seen(refs.next(0, crop(i), opening[i], loudness[i], pose(i == 0 ? 0.03f : 0))));
+    old.push_back(seen(without.next(0, crop(i), opening[i], loudness[i], pose(i == 0 ? 0.03f : 0))));
+    still.push_back(seen(steady.next(0, crop(i), opening[i], loudness[i], pose(0))));
+  }
+  // 0-1: the first crop (nothing 2 back); 2: crop 0, the only one 2 back; 3: crop 1, posed alike;
+  // 4-5: the usual candidates (4 to 6 back).
+  EXPECT_EQ(got, (std::vector<int>{0, 0, 0, 1, 0, 1}));
+  EXPECT_EQ(old, (std::vector<int>{0, 0, 0, 0, 0, 1}));
+  EXPECT_EQ(still, (std::vector<int>{0, 0, 0, 0, 0, 0})) << "a head held still keeps the first crop";
+  // A head turned by 10% of the crop at frame 3: nothing 2 back is posed alike, so the frame itself.
+  ReferenceHistory turned(4, 2, 2);
+  for (int i = 0; i < 4; ++i) got[i] = seen(turned.next(0, crop(i), opening[i], loudness[i], pose(i == 3 ? 0.1f : 0)));
+  EXPECT_EQ(got[3], 3);
+}
+
 TEST(Generate, DubsA25FpsClipForTheWholeAudio) {
   // 3 s of video, 5 s of speech: pingpong fills the rest.
   std::string dir = test::temp_dir("gen25"), out = dir + "/out.mp4";

@@ -62,9 +62,12 @@ int64_t looped_frame(int64_t i, int64_t frames, const std::string& loop);
 
 // The reference image of each video frame: its own face crop from `lag`
 // frames before, in the same shot; the first frames of a shot take the
-// oldest crop the shot has so far (the very first, itself). The model was
-// trained with references from other moments of the clip: the frame itself
-// would hand it the original mouth to copy.
+// shot's first crop (the very first, itself), and from `near_lag` frames in
+// the oldest crop at least that far back posed like the frame (as below):
+// the first crop's head posed otherwise drew a smear of two mouths over the
+// first second (models/README.md, session 43). The model was trained with
+// references from other moments of the clip: the frame itself would hand it
+// the original mouth to copy.
 //
 // With `choice` > 0 the reference is picked among the shot's crops from
 // `lag` to `lag + choice` frames before: the one whose mouth opening ranks
