@@ -469,6 +469,55 @@ TEST(Face, ReferenceDetailRestoresTheRedrawnMouthsLinesOnly) {
   EXPECT_GT(cv::PSNR(c, d), 40) << "another mouth: the paste should not change";
 }
 
+// A face smaller in the frame than in the crop (a wide shot; here the photo
+// at a third of its size, 0.8 frame pixels per crop pixel) is blended on its
+// region enlarged, so the redrawn mouth's lines come back from the reference
+// as on a large face (before, nothing did: the model's blur stayed); outside
+// the mask nothing changes.
+TEST(Face, SmallFaceTakesTheReferencesLinesToo) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const int S = CropOptions{}.size;
+  cv::Mat image;
+  cv::resize(p.image, image, cv::Size(), 1 / 3.0, 1 / 3.0, cv::INTER_AREA);
+  Landmarks lm;
+  for (int i = 0; i < 68; ++i) lm[i] = (p.lm[i] + cv::Point2f(0.5f, 0.5f)) / 3.f - cv::Point2f(0.5f, 0.5f);
+  const cv::Matx23f m = crop_transform(lm, CropOptions{});
+  const float scale = 1 / std::sqrt(std::abs(m(0, 0) * m(1, 1) - m(0, 1) * m(1, 0)));
+  ASSERT_LT(scale, 1.0f);
+  // The reference frame: teeth-like stripes 2 frame pixels wide over the mouth.
+  std::vector<cv::Point2f> mouth(lm.begin() + 48, lm.begin() + 68);
+  const cv::Rect lips = cv::boundingRect(mouth);
+  cv::Mat teeth = image.clone();
+  for (int x = lips.x; x < lips.br().x; ++x)
+    teeth(cv::Rect(x, lips.y, 1, lips.height)).setTo(x / 2 % 2 ? cv::Scalar(200, 200, 200) : cv::Scalar(80, 80, 80));
+  const cv::Mat reference = crop_face(teeth, m, S).image;  // as generate hands it over: the crop itself
+  cv::Mat soft;  // the model's rendering: the stripes (2.5 crop pixels) blurred away
+  cv::GaussianBlur(reference, soft, cv::Size(), 1.5);
+  BlendOptions off, on;
+  off.reference_detail = false;
+  on.teeth = off.teeth = false;
+  auto paste = [&](const BlendOptions& opt) {
+    cv::Mat out = image.clone();
+    paste_back(out, soft, m, lm, opt, {}, reference);
+    return out;
+  };
+  const cv::Mat a = paste(off), b = paste(on);
+  const cv::Rect core(lips.x + lips.width / 4, lips.y + lips.height / 4, lips.width / 2, lips.height / 2);
+  cv::Scalar mean_a, sd_a, mean_b, sd_b, mean_t, sd_t;
+  cv::meanStdDev(a(core), mean_a, sd_a);
+  cv::meanStdDev(b(core), mean_b, sd_b);
+  cv::meanStdDev(teeth(core), mean_t, sd_t);
+  EXPECT_GT(cv::PSNR(b(core), teeth(core)), cv::PSNR(a(core), teeth(core)) + 2) << "the reference's lines did not come back";
+  EXPECT_GT(sd_b[1], 1.5 * sd_a[1]) << "the stripes' contrast: " << sd_b[1] << " against " << sd_a[1] << " of " << sd_t[1];
+  const cv::Mat outside = lower_face_mask(lm, cv::Rect(0, 0, image.cols, image.rows)) <= 0;
+  cv::Mat changed;
+  cv::absdiff(b, image, changed);
+  cv::cvtColor(changed, changed, cv::COLOR_BGR2GRAY);
+  EXPECT_GT(cv::countNonZero(changed), 20) << "the blend changed nothing";
+  EXPECT_EQ(cv::countNonZero(changed & outside), 0) << "pixels outside the mask changed";
+}
+
 // A face larger than max_scale frame pixels per crop pixel is blended at
 // that scale and only the change is scaled up: the result must match the
 // blend at full size (the photo at 4x: ~10 frame pixels per crop pixel),

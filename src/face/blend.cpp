@@ -784,6 +784,14 @@ cv::Mat reference_in_roi(const cv::Mat& generated, const cv::Mat& reference, con
 // session 34).
 constexpr double kReferenceScale = 2.5;
 constexpr float kReferenceTolerance = 20.f;
+// Frame pixels per crop pixel under which a video's face is blended on its
+// region enlarged to this scale (blend_resized): the model blurs the mouth it
+// redraws (lip outlines gone; on a face with bright lipstick a dark blob),
+// and blend's detail steps, which bring the outlines back from the frame and
+// the reference, work at scales finer than the crop's pixel, which a face
+// smaller in the frame than in the crop does not have (models/README.md,
+// session 43).
+constexpr double kLeastDetailScale = 1.5;
 
 // target (8-bit BGR, in place) moved towards src by the mask (CV_32F, 0..1,
 // all three the same size); pixels where it is 0 stay untouched.
@@ -951,12 +959,15 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
   return share;
 }
 
-// blend for a face seen larger than opt.max_scale frame pixels per crop
-// pixel: the same blend on the region shrunk by f, and only the change it
-// makes, scaled back up, added to the frame. The frame keeps its own fine
-// detail; the redrawn mouth has none finer than the crop's pixel anyway. At
-// full size a 4000 px photo's face made ~65 MB float images per step.
-float blend_reduced(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop, const Landmarks& lm,
+// blend on the face's region resized by 1 / f, and only the change it makes,
+// resized back, added to the frame (which keeps its own pixels elsewhere).
+// f > 1, a face seen larger than opt.max_scale frame pixels per crop pixel:
+// the frame keeps its own fine detail; the redrawn mouth has none finer than
+// the crop's pixel anyway (at full size a 4000 px photo's face made ~65 MB
+// float images per step). f < 1, a video's face seen smaller than
+// kLeastDetailScale: the region enlarged so that the detail steps have frame
+// pixels finer than the crop's to work on.
+float blend_resized(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop, const Landmarks& lm,
                     const BlendOptions& opt, const cv::Mat& silent, const cv::Mat& reference, const cv::Rect& roi,
                     double f, cv::Mat& mask) {
   const int margin = static_cast<int>(std::ceil(2 * f));
@@ -972,12 +983,12 @@ float blend_reduced(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f&
   const cv::Matx23f small_to_crop(m(0, 0) * fx, m(0, 1) * fy, m(0, 0) * cx + m(0, 1) * cy + m(0, 2),
                                   m(1, 0) * fx, m(1, 1) * fy, m(1, 0) * cx + m(1, 1) * cy + m(1, 2));
   cv::Mat before, after, change;
-  cv::resize(frame(outer), before, small, 0, 0, cv::INTER_AREA);
+  cv::resize(frame(outer), before, small, 0, 0, f > 1 ? cv::INTER_AREA : cv::INTER_CUBIC);
   after = before.clone();
   cv::Mat small_mask;
   const float share = blend(after, generated, small_to_crop, small_lm, opt, silent, reference, small_mask);
   cv::subtract(after, before, change, cv::noArray(), CV_16SC3);
-  cv::resize(change, change, outer.size(), 0, 0, cv::INTER_LINEAR);
+  cv::resize(change, change, outer.size(), 0, 0, f > 1 ? cv::INTER_LINEAR : cv::INTER_AREA);
   const cv::Mat outer_mask = lower_face_mask(lm, outer);
   mask = outer_mask(roi - outer.tl());
   cv::Mat target = frame(outer);
@@ -1001,9 +1012,12 @@ float paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to
   if (roi.empty()) return 0;
   const double scale = 1 / std::sqrt(std::abs(to_crop(0, 0) * to_crop(1, 1) - to_crop(0, 1) * to_crop(1, 0)));
   cv::Mat mask;  // over the roi
-  const float share = scale > opt.max_scale
-                          ? blend_reduced(frame, generated, to_crop, lm, opt, silent, reference, roi, scale / opt.max_scale, mask)
-                          : blend(frame, generated, to_crop, lm, opt, silent, reference, mask);
+  const bool detail = (opt.detail || opt.sharpen > 0) && (silent.empty() || !opt.keep_frame);  // blend's detail steps
+  const double f = scale > opt.max_scale                 ? scale / opt.max_scale
+                   : detail && scale < kLeastDetailScale ? scale / kLeastDetailScale
+                                                         : 1;
+  const float share = f != 1 ? blend_resized(frame, generated, to_crop, lm, opt, silent, reference, roi, f, mask)
+                             : blend(frame, generated, to_crop, lm, opt, silent, reference, mask);
   // A video: teeth in the redrawn mouth's dark opening, at the frame's resolution.
   const float measured = opt.teeth && (silent.empty() || !opt.keep_frame) ? paint_teeth(frame, lm, teeth) : 0.f;
   const float wider = opt.keep_frame && !silent.empty() ? opt.speech_shape.wider : 0.f;  // the photo path's

@@ -259,13 +259,12 @@ class Source {
 };
 
 // The face crop at up to kSharpScale times the model's resolution, as far as
-// the frame has pixels for it; empty where the face is less than 1.2 times
-// as large in the frame as in the crop (paste_back adds no detail there).
-// paste_back takes the fine detail of the redrawn mouth from the reference's.
+// the frame has pixels for it, and at least at the model's (a face smaller in
+// the frame than in the crop). paste_back takes the fine detail of the
+// redrawn mouth from the reference's.
 constexpr double kSharpScale = 4;
 cv::Mat sharp_crop(const cv::Mat& frame, const cv::Matx23f& to_crop, int S) {
-  const double k = std::min(kSharpScale, 1 / double(std::hypot(to_crop(0, 0), to_crop(0, 1))));
-  if (k < 1.2) return {};
+  const double k = std::clamp(1 / double(std::hypot(to_crop(0, 0), to_crop(0, 1))), 1.0, kSharpScale);
   const int side = static_cast<int>(std::lround(k * S));
   cv::Mat out;
   cv::warpAffine(frame, out, to_crop * float(side / double(S)), cv::Size(side, side), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
