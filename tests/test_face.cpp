@@ -720,6 +720,50 @@ TEST(Face, TeethObserverLearnsTheTeethFromOpenMouths) {
 // On the keep-frame path the speech's darkening is multiplied by
 // motion_gain, its brightening and its change in colour are not, and
 // silence stays the photo.
+// A black-and-white picture stays black and white: the model's colour (here
+// green lips) and the painted teeth's warmth are left out where the frame
+// has no colour, on the video path and on a photo's; the colour picture's
+// blend still takes both.
+TEST(Face, GreyPictureGetsNoColour) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const Landmarks& lm = p.lm;
+  cv::Mat grey;
+  cv::cvtColor(p.image, grey, cv::COLOR_BGR2GRAY);
+  cv::cvtColor(grey, grey, cv::COLOR_GRAY2BGR);
+  std::vector<cv::Point2f> mouth(lm.begin() + 48, lm.begin() + 68), in_crop;
+  cv::transform(mouth, in_crop, p.to_crop);
+  const cv::Rect lips = cv::boundingRect(in_crop);
+  // The model's rendering: the colour crop, green lips, a dark opening between them.
+  cv::Mat generated = crop_face(p.image, p.to_crop, CropOptions{}.size).image;
+  generated(lips) += cv::Scalar(0, 40, 0);
+  const cv::Rect gap(lips.x + lips.width / 6, lips.y + lips.height * 2 / 5, lips.width * 2 / 3, lips.height / 4);
+  generated(gap).setTo(cv::Scalar(30, 25, 35));
+  cv::Mat silent;
+  cv::GaussianBlur(crop_face(p.image, p.to_crop, CropOptions{}.size).image, silent, cv::Size(), 1.5);
+  auto chroma = [](const cv::Mat& img) {  // the largest difference between two channels of a pixel
+    double worst = 0;
+    for (int y = 0; y < img.rows; ++y)
+      for (int x = 0; x < img.cols; ++x) {
+        const cv::Vec3b v = img.at<cv::Vec3b>(y, x);
+        worst = std::max(worst, double(std::max({v[0], v[1], v[2]}) - std::min({v[0], v[1], v[2]})));
+      }
+    return worst;
+  };
+  for (const cv::Mat& given_silent : {cv::Mat(), silent}) {
+    const std::string path = given_silent.empty() ? "video path" : "photo path";
+    cv::Mat out = grey.clone(), colour = p.image.clone();
+    paste_back(out, generated, p.to_crop, lm, BlendOptions{}, given_silent);
+    paste_back(colour, generated, p.to_crop, lm, BlendOptions{}, given_silent);
+    cv::Mat changed;
+    cv::absdiff(out, grey, changed);
+    ASSERT_GT(cv::norm(changed, cv::NORM_INF), 20) << path << ": the blend changed nothing";
+    EXPECT_LE(chroma(out), 3) << path;
+    const cv::Mat lips_out = colour(cv::boundingRect(mouth));
+    EXPECT_GT(chroma(lips_out), 20) << path << ": the colour picture lost its colour";
+  }
+}
+
 TEST(Face, MotionGainScalesTheSpeechsDarkeningOnly) {
   const PhotoFace p = bundled_photo_face();
   ASSERT_TRUE(p.found);

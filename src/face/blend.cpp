@@ -108,6 +108,12 @@ constexpr float kFineBlur = 0.4f;
 // Luminance difference (grey levels) between generated and frame at which
 // the frame's colour still weighs exp(-1), about a third.
 constexpr float kSameLuma = 4.f;
+// A frame without colour (black-and-white footage, or a tinted one) gets none
+// of the model's, which tinted its lips green: its fine colour is taken in
+// proportion to how far the frame's own chroma varies over the region (the
+// larger standard deviation of Cr and Cb, grey levels), none below
+// kGreyFrame, all from kColourFrame. The real clips here: 3.6-21.
+constexpr double kGreyFrame = 0.5, kColourFrame = 2.0;
 
 // generated with its chroma (Cr, Cb) taken from the frame where the two
 // show the same thing (their luminance, blurred by sigma / 4, agrees: skin
@@ -131,9 +137,12 @@ cv::Mat match_chroma(const cv::Mat& generated, const cv::Mat& frame, double sigm
   const cv::Mat d = blurred(cv::abs(gc[0] - fc[0]), sigma / 4);
   cv::Mat same;  // 1 where generated and frame agree in luminance, towards 0 where they differ
   cv::exp(-d.mul(d) / (kSameLuma * kSameLuma), same);
+  cv::Scalar mean, spread;
+  cv::meanStdDev(f, mean, spread);
+  const double colour = std::clamp((std::max(spread[1], spread[2]) - kGreyFrame) / (kColourFrame - kGreyFrame), 0.0, 1.0);
   for (int c = 1; c < 3; ++c) {  // Cr, Cb
     const cv::Mat fine = blurred(gc[c] - smooth_field(gc[c], sigma), kFineBlur * sigma);
-    const cv::Mat redrawn = smooth_field(fc[c], sigma) + kFineColour * fine;
+    const cv::Mat redrawn = smooth_field(fc[c], sigma) + colour * kFineColour * fine;
     gc[c] = same.mul(fc[c]) + (1 - same).mul(redrawn);
   }
   cv::Mat out;
@@ -397,7 +406,10 @@ void lay_paint(cv::Mat& target, cv::Mat colour, const cv::Mat& cover, float grai
 // The painted upper teeth's look on a face: their luminance (grey levels)
 // and their colour per unit of it: white, in part the light's colour (the
 // eyes' whites', else the skin's), a little of the lips' hue, and a little
-// warmer than all that (teeth are yellower than eyes' whites).
+// warmer than all that (teeth are yellower than eyes' whites), as far as
+// the skin has any colour (none in a black-and-white picture: its skin
+// lies within a grey level or two of grey, colour faces' 10-40 away).
+constexpr float kColourSkin = 6.f;  // the skin's largest channel difference (grey levels) from which teeth are warmer
 struct TeethLook {
   float luminance;
   cv::Vec3f tint;
@@ -405,10 +417,12 @@ struct TeethLook {
 TeethLook teeth_look(const cv::Scalar& skin, const cv::Scalar& lips, const cv::Scalar& white) {
   const cv::Scalar light = luma(white) > 0 ? white : skin;
   auto vec = [](const cv::Scalar& c) { return cv::Vec3f(float(c[0]), float(c[1]), float(c[2])); };
+  const double skin_colour = std::max({skin[0], skin[1], skin[2]}) - std::min({skin[0], skin[1], skin[2]});
+  const float warm = static_cast<float>(std::min(1.0, skin_colour / kColourSkin));
   return {std::min(235.f, std::max(kTeeth * luma(skin), kSclera * luma(white))),
           (0.35f * cv::Vec3f(1, 1, 1) + 0.55f / std::max(1.f, luma(light)) * vec(light) +
            0.1f / std::max(1.f, luma(lips)) * vec(lips))
-              .mul(cv::Vec3f(0.92f, 1.0f, 1.04f))};
+              .mul(cv::Vec3f(1, 1, 1) + warm * cv::Vec3f(-0.08f, 0.0f, 0.04f))};
 }
 
 // The upper teeth at a point of the mouth's inside, d pixels below the
