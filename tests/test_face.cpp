@@ -717,9 +717,6 @@ TEST(Face, TeethObserverLearnsTheTeethFromOpenMouths) {
   EXPECT_NEAR(s.tint[2] * lum, 200, 4);
 }
 
-// On the keep-frame path the speech's darkening is multiplied by
-// motion_gain, its brightening and its change in colour are not, and
-// silence stays the photo.
 // A black-and-white picture stays black and white: the model's colour (here
 // green lips) and the painted teeth's warmth are left out where the frame
 // has no colour, on the video path and on a photo's; the colour picture's
@@ -764,6 +761,9 @@ TEST(Face, GreyPictureGetsNoColour) {
   }
 }
 
+// On the keep-frame path the speech's darkening is multiplied by
+// motion_gain, its brightening and its change in colour are not, and
+// silence stays the photo.
 TEST(Face, MotionGainScalesTheSpeechsDarkeningOnly) {
   const PhotoFace p = bundled_photo_face();
   ASSERT_TRUE(p.found);

@@ -407,8 +407,8 @@ void lay_paint(cv::Mat& target, cv::Mat colour, const cv::Mat& cover, float grai
 // and their colour per unit of it: white, in part the light's colour (the
 // eyes' whites', else the skin's), a little of the lips' hue, and a little
 // warmer than all that (teeth are yellower than eyes' whites), as far as
-// the skin has any colour (none in a black-and-white picture: its skin
-// lies within a grey level or two of grey, colour faces' 10-40 away).
+// the skin has any colour (none in a black-and-white picture, where its
+// channels lie within a grey level or two of each other).
 constexpr float kColourSkin = 6.f;  // the skin's largest channel difference (grey levels) from which teeth are warmer
 struct TeethLook {
   float luminance;
