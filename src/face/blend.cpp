@@ -851,6 +851,14 @@ void keep_open_inside(cv::Mat& blended, const cv::Mat& photo, const Landmarks& l
   mix_in(blended, photo, cover);
 }
 
+// Whether blend runs its detail steps (the frame's texture, the reference's
+// lines, sharpening): a video's face (not the keep_frame path) with detail or
+// sharpening on. paste_back hands such a face to blend at kLeastDetailScale
+// frame pixels per crop pixel or more, the scales those steps work at.
+bool detail_steps(const BlendOptions& opt, const cv::Mat& silent) {
+  return (opt.detail || opt.sharpen > 0) && (silent.empty() || !opt.keep_frame);
+}
+
 // paste_back at the frame's own scale, all but the opening: returns how
 // far the keep_frame path reads that the mouth opens, as a share of its
 // width (0 off that path), and sets `mask` to the mask over mask_roi.
@@ -910,7 +918,7 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
     warped = match_chroma(warped, target, 0.06 * cv::norm(lm[14] - lm[2]));
   }
 
-  if ((opt.detail || opt.sharpen > 0) && (silent.empty() || !opt.keep_frame) && scale > 1.2) {
+  if (detail_steps(opt, silent)) {
     // The generated crop is upscaled from the model's resolution (96 or 128
     // px) and has lost the skin's fine texture. Where it agrees with the
     // frame at coarse scale (skin, chin, cheeks), add back the frame's own
@@ -1026,10 +1034,9 @@ float paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to
   if (roi.empty()) return 0;
   const double scale = 1 / std::sqrt(std::abs(to_crop(0, 0) * to_crop(1, 1) - to_crop(0, 1) * to_crop(1, 0)));
   cv::Mat mask;  // over the roi
-  const bool detail = (opt.detail || opt.sharpen > 0) && (silent.empty() || !opt.keep_frame);  // blend's detail steps
-  const double f = scale > opt.max_scale                 ? scale / opt.max_scale
-                   : detail && scale < kLeastDetailScale ? scale / kLeastDetailScale
-                                                         : 1;
+  const double f = scale > opt.max_scale                                      ? scale / opt.max_scale
+                   : detail_steps(opt, silent) && scale < kLeastDetailScale ? scale / kLeastDetailScale
+                                                                              : 1;
   const float share = f != 1 ? blend_resized(frame, generated, to_crop, lm, opt, silent, reference, roi, f, mask)
                              : blend(frame, generated, to_crop, lm, opt, silent, reference, mask);
   // A video: teeth in the redrawn mouth's dark opening, at the frame's resolution.

@@ -308,12 +308,9 @@ torch::Tensor ReferenceHistory::next(int64_t segment, const torch::Tensor& crop,
   // shot's oldest crop posed like the frame among those from near_lag frames
   // back (the shot's first crop until there is one), and the frame's own
   // where none is (as a quick turn does below).
-  size_t back = lag_;
-  if (recent_.size() <= lag_) {
-    if (near_lag_ == 0 || recent_.size() <= near_lag_) return take(0);
-    back = near_lag_;
-  }
-  size_t n = recent_.size() - back;  // candidates: recent_[0, n), at least `back` frames back
+  const bool starting = recent_.size() <= lag_;
+  if (starting && (near_lag_ == 0 || recent_.size() <= near_lag_)) return take(0);
+  size_t n = recent_.size() - (starting ? near_lag_ : lag_);  // candidates: recent_[0, n)
   // A head turned quickly is posed unlike every crop lag frames back: then the
   // crops from near_lag frames back take part too (recent_[0, wide)), and if
   // none of those is posed alike either, the frame's own crop is taken.
@@ -329,7 +326,7 @@ torch::Tensor ReferenceHistory::next(int64_t segment, const torch::Tensor& crop,
   std::vector<bool> posed(n);
   size_t m = 0;
   for (size_t i = 0; i < n; ++i) m += (posed[i] = dist[i] <= nearest + kPoseTolerance);
-  if (back != lag_) return take(static_cast<size_t>(std::find(posed.begin(), posed.end(), true) - posed.begin()));
+  if (starting) return take(static_cast<size_t>(std::find(posed.begin(), posed.end(), true) - posed.begin()));
   std::vector<double> gap(n);
   size_t best = n, held = n;
   for (size_t i = n; i-- > 0;) {  // the most recent first: ties keep the nearest in time
