@@ -812,7 +812,7 @@ TEST(Face, MotionGainScalesTheSpeechsDarkeningOnly) {
 // The model draws its opening where its faces have the mouth, which on a
 // photo can lie a tenth of the mouth's width below the lips (a thin-lipped
 // smile, faces/london/smiling_172_08): darkening_shift finds how far, and
-// shift_change moves the speech's change onto the photo's lips.
+// photo_change moves the speech's change onto the photo's lips.
 TEST(Face, SpeechsDarkeningIsMovedOntoThePhotosLips) {
   const PhotoFace p = bundled_photo_face();
   ASSERT_TRUE(p.found);
@@ -851,13 +851,48 @@ TEST(Face, SpeechsDarkeningIsMovedOntoThePhotosLips) {
   const cv::Point2f by = darkening_shift({low, low}, silent, lm);
   EXPECT_NEAR(by.y / width, -0.07, 0.03);  // to within a twentieth of the width
   EXPECT_NEAR(by.x / width, 0.0, 0.03);    // the photo's mouth is level
-  EXPECT_NEAR(darkening_centre(shift_change(low, silent, by)), 0.05, 0.03) << "moved onto the lips";
+  EXPECT_NEAR(darkening_centre(photo_change(low, silent, by, lm)), 0.05, 0.03) << "moved onto the lips";
 
   EXPECT_EQ(darkening_shift({darkened(0.03)}, silent, lm), cv::Point2f(0, 0)) << "near enough";
   EXPECT_NEAR(darkening_shift({darkened(0.4)}, silent, lm).y / width, -0.2, 1e-3) << "at most a fifth of the width";
   EXPECT_EQ(darkening_shift({silent, silent}, silent, lm), cv::Point2f(0, 0)) << "silence moves nothing";
-  const cv::Mat same = shift_change(silent, silent, by);
+  const cv::Mat same = photo_change(silent, silent, by, lm);
   EXPECT_EQ(cv::norm(same, silent, cv::NORM_INF), 0) << "no change, nothing moved";
+}
+
+// The model's change to a photo is often lopsided: one half of the upper lip
+// darkened into a blotch (the demo photo saying "Hopper"). photo_change
+// gives both halves the mean of the change and its mirror image across the
+// lips' middle: the blotch at half its depth on either side, the darkening
+// over the whole crop as it was.
+TEST(Face, PhotosSpeechChangeIsTheSameOnBothHalvesOfTheMouth) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const Landmarks lm = to_crop_space(p.lm, p.to_crop);
+  const cv::Mat silent = soft_rendering(p);
+  const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  const cv::Point2f left_lip = lm[50], right_lip = lm[52];  // the upper lip's peaks, either side of its middle
+  cv::Mat blotch = silent.clone();
+  cv::Mat disc = cv::Mat::zeros(silent.size(), CV_8U);
+  cv::circle(disc, left_lip, std::max(2, int(std::lround(0.1 * width))), cv::Scalar(255), cv::FILLED);
+  cv::subtract(silent, cv::Scalar::all(30), blotch, disc);
+  auto darkening = [&](const cv::Mat& img, cv::Point2f at) {  // mean over a 3x3 patch, grey levels
+    const cv::Rect r(cv::Point(at) - cv::Point(1, 1), cv::Size(3, 3));
+    const cv::Scalar d = cv::mean(silent(r)) - cv::mean(img(r));
+    return 0.114 * d[0] + 0.587 * d[1] + 0.299 * d[2];
+  };
+  auto total = [&](const cv::Mat& img) {
+    cv::Mat d;
+    cv::subtract(silent, img, d, cv::noArray(), CV_32FC3);
+    return cv::sum(d)[1];
+  };
+  const cv::Mat out = photo_change(blotch, silent, {0, 0}, lm);
+  EXPECT_NEAR(darkening(blotch, left_lip), 30, 1) << "the test's own blotch";
+  EXPECT_NEAR(darkening(blotch, right_lip), 0, 1);
+  EXPECT_NEAR(darkening(out, left_lip), 15, 3) << "half the blotch stays";
+  EXPECT_NEAR(darkening(out, right_lip), 15, 3) << "and half is mirrored onto the other side";
+  EXPECT_NEAR(total(out), total(blotch), 0.05 * total(blotch)) << "as much darkening as before";
+  EXPECT_EQ(cv::norm(photo_change(silent, silent, {0, 0}, lm), silent, cv::NORM_INF), 0) << "no change stays none";
 }
 
 // On the keep-frame path the lips darkened by the speech open the photo's

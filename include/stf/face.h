@@ -191,8 +191,12 @@ float paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to
 // fifth of the mouth's width.
 cv::Point2f darkening_shift(const std::vector<cv::Mat>& spoken, const cv::Mat& silent, const Landmarks& lm);
 
-// `silent` plus generated's change from it moved by `by` pixels.
-cv::Mat shift_change(const cv::Mat& generated, const cv::Mat& silent, cv::Point2f by);
+// `silent` plus generated's change from it moved by `by` pixels and made
+// mirror-symmetric about the middle of the lips `lm` (in the crops'
+// coordinates): the model's change on a photo is often lopsided (one half of
+// a lip darkened into a blotch) where a speaking mouth moves both halves
+// alike; each half gets the mean of its own change and its mirror image's.
+cv::Mat photo_change(const cv::Mat& generated, const cv::Mat& silent, cv::Point2f by, const Landmarks& lm);
 
 // The upper teeth painted into the dark opening of a mouth paste_back
 // redrew in `frame` (on the video path), as far as the opening shows them

@@ -569,6 +569,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
     std::vector<torch::Tensor> photo_skips;  // identity features of a still, computed once
     cv::Mat photo_silent;                    // and its rendering with silent audio
     cv::Point2f photo_shift(0, 0);           // where the speech's change moves onto its lips (darkening_shift)
+    Landmarks photo_lips{};                  // the photo's landmarks in its crop
     const torch::Tensor silence = silence_bottleneck(model);  // (1, C)
     ReferenceHistory references(static_cast<size_t>(std::llround(std::max(0.0, o.ref_lag) * summary.fps)),
                                 static_cast<size_t>(std::llround(std::max(0.0, o.ref_choice) * summary.fps)),
@@ -617,16 +618,17 @@ GenerateSummary generate(const GenerateOptions& opt) {
         if (photo && o.blend.keep_frame && photo_silent.empty()) {
           photo_silent = to_images(model->decode(silence, photo_skips))[0];
           const Item& first = *std::find_if(batch.begin(), batch.end(), [](const Item& b) { return b.face.found; });
+          photo_lips = to_crop_space(first.face.landmarks, first.to_crop);
           photo_shift = darkening_shift(spoken_probe(model, mel, loudness_rank, summary.fps, silence, o.guidance_scale,
                                                      photo_skips),
-                                        photo_silent, to_crop_space(first.face.landmarks, first.to_crop));
+                                        photo_silent, photo_lips);
         }
         size_t k = 0;
         for (Item& b : batch) {
           if (!b.face.found) continue;
           b.generated = generated_crops[k++];
           b.silent = photo_silent;
-          if (photo_shift != cv::Point2f(0, 0)) b.generated = shift_change(b.generated, b.silent, photo_shift);
+          if (!photo_silent.empty()) b.generated = photo_change(b.generated, b.silent, photo_shift, photo_lips);
         }
       }
       for (Item& b : batch)
