@@ -1006,6 +1006,60 @@ TEST(Face, PhotosOpenMouthKeepsItsOwnInside) {
   EXPECT_NEAR(cv::mean(b, core)[0], cv::mean(a, core)[0], 2.0) << "the teeth darkened";
 }
 
+// A photo smiling with its teeth: as its mouth opens further, the teeth
+// keep their height, and the space opened below them is dark (the inside
+// was stretched: the teeth grew into long bars, faces/london/smiling_006_08).
+TEST(Face, PhotosOpenedMouthKeepsItsTeethsHeight) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  Landmarks lm = p.lm;  // the lips 15% of the mouth's width apart
+  const float w = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  for (int i : {55, 56, 57, 58, 59, 65, 66, 67}) lm[i].y += 0.15f * w;
+  std::vector<cv::Point> inner;
+  for (int i = 60; i < 68; ++i) inner.emplace_back(lm[i]);
+  cv::Mat inside = cv::Mat::zeros(p.image.size(), CV_8U);
+  cv::fillPoly(inside, std::vector<std::vector<cv::Point>>{inner}, cv::Scalar(255));
+  // White teeth over the gap's top 70%, the dark mouth below them.
+  const float top = 0.5f * (lm[61].y + lm[63].y), bottom = 0.5f * (lm[65].y + lm[67].y);
+  const int teeth_end = static_cast<int>(std::lround(top + 0.7f * (bottom - top)));
+  cv::Mat photo = p.image.clone();
+  cv::Mat upper = inside.clone(), lower = inside.clone();
+  upper.rowRange(teeth_end, upper.rows).setTo(0);
+  lower.rowRange(0, teeth_end).setTo(0);
+  photo.setTo(cv::Scalar(225, 230, 235), upper);
+  photo.setTo(cv::Scalar(30, 30, 45), lower);
+  PhotoFace q = p;
+  q.image = photo;
+  const cv::Mat silent = soft_rendering(q);
+  // Down the mouth's middle: how many rows are white (the teeth), and the lowest dark one (the inside's bottom).
+  const int x = static_cast<int>(std::lround(0.5f * (lm[62].x + lm[66].x)));
+  const int y0 = static_cast<int>(lm[51].y), y1 = static_cast<int>(lm[57].y + 0.3f * w);
+  auto white_rows = [&](const cv::Mat& img) {
+    int n = 0;
+    for (int y = y0; y < y1; ++y) {
+      const cv::Vec3b c = img.at<cv::Vec3b>(y, x);
+      n += c[0] > 190 && c[1] > 190 && c[2] > 190;
+    }
+    return n;
+  };
+  auto lowest_dark = [&](const cv::Mat& img) {
+    int lowest = -1;
+    for (int y = y0; y < y1; ++y) {
+      const cv::Vec3b c = img.at<cv::Vec3b>(y, x);
+      if (c[0] + c[1] + c[2] < 3 * 70) lowest = y;
+    }
+    return lowest;
+  };
+  BlendOptions opt;
+  opt.speech_shape.least_open = 0.3f;  // opened by 30% of the mouth's width more
+  cv::Mat out = photo.clone();
+  paste_back(out, silent, p.to_crop, lm, opt, silent);
+  const int teeth = white_rows(photo);
+  ASSERT_GT(teeth, 0.07 * w) << "the test's own teeth";
+  EXPECT_NEAR(white_rows(out), teeth, 0.25 * teeth) << "the teeth's height changed";
+  EXPECT_GT(lowest_dark(out), lowest_dark(photo) + 0.15 * w) << "the mouth did not open";
+}
+
 // A photo's lips drawn narrower (rounded) or wider (spread) by
 // BlendOptions::speech_shape.wider, with no opening: red lips come out 4-10% narrower
 // for -0.1 and 5-12% wider for +0.1 (measured: 5.6% and 9.9%; their pointed

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/photo.hpp>
@@ -336,6 +337,39 @@ void inner_lips(const Landmarks& lm, const MouthAxes& m, std::vector<cv::Point2f
   std::sort(lower.begin(), lower.end(), by_s);
 }
 
+// Where a photo's own inside parts as its mouth opens: the share of the gap
+// between its lips (0 at the upper lip, 1 at the lower) whose row, over the
+// middle half of the inner lips' width, is darkest and darker than the
+// inside's mean by kDarkerRow (between upper and lower teeth, or above lower
+// teeth alone); 1 (the inside moves with the upper lip: upper teeth, the
+// usual ones to show) where no row is. The lip edges (the outer kEdgeRows)
+// are left out: shadowed lines on either, which of them is darker changes
+// from frame to frame.
+constexpr float kEdgeRows = 0.15f, kDarkerRow = 0.2f;
+float parting_row(const cv::Mat& img, const MouthAxes& m, const std::vector<cv::Point2f>& upper,
+                  const std::vector<cv::Point2f>& lower) {
+  const float s_mid = (upper.front().x + upper.back().x) / 2, half = (upper.back().x - upper.front().x) / 2;
+  constexpr int kRows = 16, kColumns = 9;
+  float best = 1, least = std::numeric_limits<float>::max(), sum = 0;
+  int rows = 0;
+  for (int i = 0; i <= kRows; ++i) {
+    const float r = float(i) / kRows;
+    if (r < kEdgeRows || r > 1 - kEdgeRows) continue;
+    float row = 0;
+    for (int j = 0; j < kColumns; ++j) {
+      const float s = s_mid + half * (float(j) / (kColumns - 1) - 0.5f);
+      const float t_up = polyline_at(upper, s), t_lo = std::max(t_up, polyline_at(lower, s));
+      cv::Mat pixel;
+      cv::getRectSubPix(img, cv::Size(1, 1), m.at(s, t_up + r * (t_lo - t_up)), pixel);
+      row += luma(cv::mean(pixel)) / kColumns;
+    }
+    sum += row;
+    ++rows;
+    if (row < least) least = row, best = r;
+  }
+  return rows > 0 && least < (1 - kDarkerRow) * sum / rows ? best : 1.f;
+}
+
 // The skin between the nose and the mouth (31, 35 down to 51), within img.
 cv::Rect skin_rect(const cv::Mat& img, const Landmarks& lm) {
   return cv::Rect(cv::Point(lm[31]), cv::Point(lm[35].x, lm[51].y)) & cv::Rect(0, 0, img.cols, img.rows);
@@ -480,6 +514,11 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, float wider
   const TeethLook teeth = teeth_look(skin, lip_colour, white);
   const float teeth_shown = std::clamp((h / width - 0.05f) / 0.1f, 0.f, 1.f);  // in full from 15% of the width
   const float tongue_shown = std::clamp((h / width - 0.15f) / 0.15f, 0.f, 1.f);  // from 15%, in full from 30%
+  // The photo's own inside, where its lips are apart, parts at that row: above
+  // it moves with the upper lip, below it with the lower lip, and the space
+  // between is painted dark (teeth keep their height; stretched, they grew
+  // into long bars).
+  const float split = parting_row(img, m, upper, lower);
   // The lips' pull (wider): full over the lips, fading out towards the nose
   // and half way down to the chin (below the opened lower lip).
   const float a = width / 2;  // the corners' distance from c
@@ -525,13 +564,17 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, float wider
         const float k = (Hj - He) / lip;  // over the lip: D(from) = He + k (from - t_lo)
         from = t <= t1 + Hj ? (t - He + k * t_lo) / (1 + k) : std::clamp((t - Hj * t_chin / L) / (1 - Hj / L), t1, t);
       } else {
-        // the gap: the photo's own gap stretched over it, or the inside painted
+        // the gap: the photo's own gap opened at its darkest row, or the inside painted
         const float r = (t - top) / std::max(1e-3f, bottom - top);  // 0 at the upper lip, 1 at the lower
-        from = t_up + r * (t_lo - t_up);
+        const float above = split * (t_lo - t_up), below = (1 - split) * (t_lo - t_up);
+        from = t - top < above ? t_up + (t - top) : bottom - t < below ? t_lo - (bottom - t) : t_up + above;
         const float edge = std::min({1.f, t - top + 0.5f, bottom - t + 0.5f});  // anti-aliased lip edges
+        const float own = open_in_photo(t_lo - t_up, width);
         // (fading in over the first kLeastMove of the opening: the lips' pull alone paints nothing)
-        cover.at<float>(y - box.y, x - box.x) =
-            edge * (1 - open_in_photo(t_lo - t_up, width)) * std::min(1.f, h / kLeastMove);
+        const float painted = edge * (1 - own) * std::min(1.f, h / kLeastMove);
+        // the space opened within the photo's own inside: dark, no teeth
+        const float opened = own * std::clamp(std::min(t - top - above, bottom - below - t) + 0.5f, 0.f, 1.f);
+        cover.at<float>(y - box.y, x - box.x) = painted + opened;
         const float side = std::sqrt(std::max(0.f, 1 - q * q));  // darker towards the corners
         const float d = t - top;  // from the upper lip
         cv::Vec3f colour = kCavity * lips;
@@ -539,7 +582,8 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, float wider
         // the upper teeth: a band under the upper lip
         const float band = std::min(0.5f * (bottom - top), kTeethHeight * width);
         const float lit = tooth_light(d, band, side, s - s_mid, width) * teeth.luminance;
-        colour += teeth_shown * tooth_cover(d, band, side) * (lit * teeth.tint - colour);
+        const float teeth_here = painted / std::max(1e-6f, painted + opened);
+        colour += teeth_here * teeth_shown * tooth_cover(d, band, side) * (lit * teeth.tint - colour);
         inside.at<cv::Vec3f>(y - box.y, x - box.x) = colour;
       }
       const cv::Point2f src = c + s * u + from * v;
