@@ -339,8 +339,8 @@ void inner_lips(const Landmarks& lm, const MouthAxes& m, std::vector<cv::Point2f
 
 // Where a photo's own inside parts as its mouth opens: the share of the gap
 // between its lips (0 at the upper lip, 1 at the lower) whose row, over the
-// middle half of the inner lips' width, is darkest and darker than the
-// inside's mean by kDarkerRow (between upper and lower teeth, or above lower
+// middle half of the inner lips' width, is darkest, and darker than the
+// rows' mean by kDarkerRow (between upper and lower teeth, or above lower
 // teeth alone); 1 (the inside moves with the upper lip: upper teeth, the
 // usual ones to show) where no row is. The lip edges (the outer kEdgeRows)
 // are left out: shadowed lines on either, which of them is darker changes
@@ -564,7 +564,7 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, float wider
         const float k = (Hj - He) / lip;  // over the lip: D(from) = He + k (from - t_lo)
         from = t <= t1 + Hj ? (t - He + k * t_lo) / (1 + k) : std::clamp((t - Hj * t_chin / L) / (1 - Hj / L), t1, t);
       } else {
-        // the gap: the photo's own gap opened at its darkest row, or the inside painted
+        // the gap: the photo's own gap opened at its parting row, or the inside painted
         const float r = (t - top) / std::max(1e-3f, bottom - top);  // 0 at the upper lip, 1 at the lower
         const float above = split * (t_lo - t_up), below = (1 - split) * (t_lo - t_up);
         from = t - top < above ? t_up + (t - top) : bottom - t < below ? t_lo - (bottom - t) : t_up + above;
