@@ -1060,6 +1060,40 @@ TEST(Face, PhotosOpenedMouthKeepsItsTeethsHeight) {
   EXPECT_GT(lowest_dark(out), lowest_dark(photo) + 0.15 * w) << "the mouth did not open";
 }
 
+// A photo whose mouth is open and dark inside (no teeth showing, a baby's,
+// faces/utk/1_1_2_20161219221237927): opened further, it stays dark across
+// its whole width. (Taken column by column, the photo's own inside was kept
+// in the middle and teeth were painted at the nearly closed corners, like
+// fangs.)
+TEST(Face, PhotosDarkOpenMouthGetsNoTeethAtItsCorners) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  Landmarks lm = p.lm;  // the lips 15% of the mouth's width apart in the middle, 5% half way to the corners
+  const float w = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  for (int i : {56, 57, 58, 66}) lm[i].y += 0.15f * w;
+  for (int i : {55, 59, 65, 67}) lm[i].y += 0.05f * w;
+  std::vector<cv::Point> inner;
+  for (int i = 60; i < 68; ++i) inner.emplace_back(lm[i]);
+  cv::Mat photo = p.image.clone();
+  cv::fillPoly(photo, std::vector<std::vector<cv::Point>>{inner}, cv::Scalar(35, 35, 50));
+  PhotoFace q = p;
+  q.image = photo;
+  const cv::Mat silent = soft_rendering(q);
+  BlendOptions opt;
+  opt.speech_shape.least_open = 0.3f;  // opened by 30% of the mouth's width more
+  cv::Mat out = photo.clone();
+  paste_back(out, silent, p.to_crop, lm, opt, silent);
+  cv::Mat grey;
+  cv::cvtColor(out, grey, cv::COLOR_BGR2GRAY);
+  auto at = [&](cv::Point2f p) { return cv::mean(grey(cv::Rect(cv::Point(p) - cv::Point(1, 1), cv::Size(3, 3))))[0]; };
+  // Just under the upper lip (risen by a fifth of the opening): in the middle and half way to either corner.
+  const float y = lm[62].y;
+  const double middle = at({lm[62].x, y}), left = at({lm[61].x, y}), right = at({lm[63].x, y});
+  EXPECT_LT(middle, 70) << "the inside is not dark";
+  EXPECT_NEAR(left, middle, 20) << "teeth at the left";
+  EXPECT_NEAR(right, middle, 20) << "teeth at the right";
+}
+
 // A photo's lips drawn narrower (rounded) or wider (spread) by
 // BlendOptions::speech_shape.wider, with no opening: red lips come out 4-10% narrower
 // for -0.1 and 5-12% wider for +0.1 (measured: 5.6% and 9.9%; their pointed

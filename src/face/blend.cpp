@@ -219,11 +219,8 @@ constexpr float kSeams[] = {0.f, 0.16f, 0.28f, 0.38f};
 constexpr float kSeam = 0.15f;
 // Lips in the photo parted by less than this share of the mouth's width (a
 // dark line) get the inside painted over them; from twice that (an open
-// mouth, teeth showing) the photo's own inside is stretched instead.
+// mouth, teeth showing) the photo's own inside is kept instead.
 constexpr float kOpenInPhoto = 0.06f;
-// How far the photo's own open mouth takes over (0..1) where its lips are
-// `gap` apart across a mouth `width` wide.
-float open_in_photo(float gap, float width) { return std::clamp(gap / (kOpenInPhoto * width) - 1, 0.f, 1.f); }
 // The jaw drops under the whole mouth: below the lower lip the opening's
 // full share moves the skin between the inner corners, and beyond them
 // less, down to nothing at kJawReach half-widths from the mouth's middle
@@ -335,6 +332,14 @@ void inner_lips(const Landmarks& lm, const MouthAxes& m, std::vector<cv::Point2f
   auto by_s = [](const cv::Point2f& a, const cv::Point2f& b) { return a.x < b.x; };
   std::sort(upper.begin(), upper.end(), by_s);
   std::sort(lower.begin(), lower.end(), by_s);
+}
+
+// How far the photo's own open mouth takes over (0..1): by how far its
+// inner lips are apart in the middle (62, 66) across its width. One share
+// for the whole mouth: taken per column, the corners (always nearly closed)
+// got painted teeth beside a dark open middle, like fangs.
+float open_in_photo(const Landmarks& lm, const MouthAxes& m) {
+  return std::clamp((m.st(lm[66]).y - m.st(lm[62]).y) / (kOpenInPhoto * std::max(1.f, m.width)) - 1, 0.f, 1.f);
 }
 
 // Where a photo's own inside parts as its mouth opens: the share of the gap
@@ -519,6 +524,7 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, float wider
   // between is painted dark (teeth keep their height; stretched, they grew
   // into long bars).
   const float split = parting_row(img, m, upper, lower);
+  const float own = open_in_photo(lm, m);
   // The lips' pull (wider): full over the lips, fading out towards the nose
   // and half way down to the chin (below the opened lower lip).
   const float a = width / 2;  // the corners' distance from c
@@ -569,7 +575,6 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, float wider
         const float above = split * (t_lo - t_up), below = (1 - split) * (t_lo - t_up);
         from = t - top < above ? t_up + (t - top) : bottom - t < below ? t_lo - (bottom - t) : t_up + above;
         const float edge = std::min({1.f, t - top + 0.5f, bottom - t + 0.5f});  // anti-aliased lip edges
-        const float own = open_in_photo(t_lo - t_up, width);
         // (fading in over the first kLeastMove of the opening: the lips' pull alone paints nothing)
         const float painted = edge * (1 - own) * std::min(1.f, h / kLeastMove);
         // the space opened within the photo's own inside: dark, no teeth
@@ -888,7 +893,7 @@ cv::Rect mask_roi(const Landmarks& lm, cv::Size frame) {
 // coordinates.
 void keep_open_inside(cv::Mat& blended, const cv::Mat& photo, const Landmarks& lm) {
   const MouthAxes m(lm);
-  const float own = open_in_photo(m.st(lm[66]).y - m.st(lm[62]).y, std::max(1.f, m.width));
+  const float own = open_in_photo(lm, m);
   if (own <= 0) return;
   std::vector<cv::Point> inner;
   for (int i = 60; i < 68; ++i) inner.emplace_back(lm[i]);
