@@ -1006,6 +1006,20 @@ TEST(Face, PhotosOpenMouthKeepsItsOwnInside) {
   EXPECT_NEAR(cv::mean(b, core)[0], cv::mean(a, core)[0], 2.0) << "the teeth darkened";
 }
 
+// `photo` (p's image with its mouth painted open, its landmarks `lm`)
+// pasted back on the keep-frame path with silent speech and a least opening
+// of 30% of the mouth's width: the mouth opened by that much more.
+cv::Mat opened_further(const PhotoFace& p, const Landmarks& lm, const cv::Mat& photo) {
+  PhotoFace q = p;
+  q.image = photo;
+  const cv::Mat silent = soft_rendering(q);
+  BlendOptions opt;
+  opt.speech_shape.least_open = 0.3f;
+  cv::Mat out = photo.clone();
+  paste_back(out, silent, p.to_crop, lm, opt, silent);
+  return out;
+}
+
 // A photo smiling with its teeth: as its mouth opens further, the teeth
 // keep their height, and the space opened below them is dark (the inside
 // was stretched: the teeth grew into long bars, faces/london/smiling_006_08).
@@ -1028,9 +1042,6 @@ TEST(Face, PhotosOpenedMouthKeepsItsTeethsHeight) {
   lower.rowRange(0, teeth_end).setTo(0);
   photo.setTo(cv::Scalar(225, 230, 235), upper);
   photo.setTo(cv::Scalar(30, 30, 45), lower);
-  PhotoFace q = p;
-  q.image = photo;
-  const cv::Mat silent = soft_rendering(q);
   // Down the mouth's middle: how many rows are white (the teeth), and the lowest dark one (the inside's bottom).
   const int x = static_cast<int>(std::lround(0.5f * (lm[62].x + lm[66].x)));
   const int y0 = static_cast<int>(lm[51].y), y1 = static_cast<int>(lm[57].y + 0.3f * w);
@@ -1050,10 +1061,7 @@ TEST(Face, PhotosOpenedMouthKeepsItsTeethsHeight) {
     }
     return lowest;
   };
-  BlendOptions opt;
-  opt.speech_shape.least_open = 0.3f;  // opened by 30% of the mouth's width more
-  cv::Mat out = photo.clone();
-  paste_back(out, silent, p.to_crop, lm, opt, silent);
+  const cv::Mat out = opened_further(p, lm, photo);
   const int teeth = white_rows(photo);
   ASSERT_GT(teeth, 0.07 * w) << "the test's own teeth";
   EXPECT_NEAR(white_rows(out), teeth, 0.25 * teeth) << "the teeth's height changed";
@@ -1076,15 +1084,8 @@ TEST(Face, PhotosDarkOpenMouthGetsNoTeethAtItsCorners) {
   for (int i = 60; i < 68; ++i) inner.emplace_back(lm[i]);
   cv::Mat photo = p.image.clone();
   cv::fillPoly(photo, std::vector<std::vector<cv::Point>>{inner}, cv::Scalar(35, 35, 50));
-  PhotoFace q = p;
-  q.image = photo;
-  const cv::Mat silent = soft_rendering(q);
-  BlendOptions opt;
-  opt.speech_shape.least_open = 0.3f;  // opened by 30% of the mouth's width more
-  cv::Mat out = photo.clone();
-  paste_back(out, silent, p.to_crop, lm, opt, silent);
   cv::Mat grey;
-  cv::cvtColor(out, grey, cv::COLOR_BGR2GRAY);
+  cv::cvtColor(opened_further(p, lm, photo), grey, cv::COLOR_BGR2GRAY);
   auto at = [&](cv::Point2f p) { return cv::mean(grey(cv::Rect(cv::Point(p) - cv::Point(1, 1), cv::Size(3, 3))))[0]; };
   // Just under the upper lip (risen by a fifth of the opening): in the middle and half way to either corner.
   const float y = lm[62].y;
