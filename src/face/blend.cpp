@@ -1141,8 +1141,9 @@ cv::Point2f darkening_shift(const std::vector<cv::Mat>& spoken, const cv::Mat& s
 cv::Mat photo_change(const cv::Mat& generated, const cv::Mat& silent, cv::Point2f by, const Landmarks& lm) {
   cv::Mat change, base, out;
   cv::subtract(generated, silent, change, cv::noArray(), CV_32FC3);
-  cv::warpAffine(change, change, cv::Matx23f(1, 0, by.x, 0, 1, by.y), change.size(), cv::INTER_LINEAR,
-                 cv::BORDER_CONSTANT);
+  if (by != cv::Point2f(0, 0))  // most photos: the darkening lies on the lips already
+    cv::warpAffine(change, change, cv::Matx23f(1, 0, by.x, 0, 1, by.y), change.size(), cv::INTER_LINEAR,
+                   cv::BORDER_CONSTANT);
   // The mirror: across the line through the lips' middle, each side's
   // distance from it scaled to the other side's half-width (a face turned a
   // little shows its far half narrower).
