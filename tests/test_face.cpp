@@ -717,6 +717,66 @@ TEST(Face, TeethObserverLearnsTheTeethFromOpenMouths) {
   EXPECT_NEAR(s.tint[2] * lum, 200, 4);
 }
 
+// The model draws a person's lips paler than they are (retalking/face5's
+// red lips came out mauve): where the generated crop draws lips, redder
+// than its skin but only a third as much as the frame's are, the pasted
+// lips take the frame's lips' colour, with the generated luminance.
+TEST(Face, RedrawnLipsKeepTheirColour) {
+  VideoReader reader(test::shared_data("retalking/face5.mp4"));
+  cv::Mat first;
+  ASSERT_TRUE(reader.read(first));
+  std::vector<TrackedFrame> out = track_frames({first}, TrackerOptions{});
+  ASSERT_TRUE(out[0].face.found);
+  const cv::Mat& frame = out[0].frame;
+  const Landmarks& lm = out[0].face.landmarks;
+  CropOptions copt;
+  const cv::Matx23f m = crop_transform(lm, copt);
+  const std::vector<cv::Point2f> frame_pts(lm.begin(), lm.end());
+  std::vector<cv::Point2f> crop_pts;
+  cv::transform(frame_pts, crop_pts, m);
+  // The lips (outer polygon less the inner) and the skin between nose and mouth.
+  auto lips_of = [](cv::Size size, const std::vector<cv::Point2f>& p) {
+    std::vector<cv::Point> outer(p.begin() + 48, p.begin() + 60), inner(p.begin() + 60, p.begin() + 68);
+    cv::Mat mask = cv::Mat::zeros(size, CV_8U);
+    cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{outer}, cv::Scalar(255));
+    cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{inner}, cv::Scalar(0));
+    cv::erode(mask, mask, cv::Mat());
+    return mask;
+  };
+  auto skin_of = [](const std::vector<cv::Point2f>& p) { return cv::Rect(cv::Point(p[31]), cv::Point(p[35].x, p[51].y)); };
+  auto ycc = [](const cv::Mat& bgr) {
+    cv::Mat y;
+    cv::cvtColor(bgr, y, cv::COLOR_BGR2YCrCb);
+    return y;
+  };
+  cv::Mat g = ycc(crop_face(frame, m, copt.size).image);
+  const cv::Mat crop_lips = lips_of(g.size(), crop_pts);
+  const cv::Scalar crop_skin = cv::mean(g(skin_of(crop_pts)));
+  for (int y = 0; y < g.rows; ++y)
+    for (int x = 0; x < g.cols; ++x)
+      if (crop_lips.at<uchar>(y, x)) {
+        cv::Vec3b& p = g.at<cv::Vec3b>(y, x);
+        p[0] = cv::saturate_cast<uchar>(p[0] - 20);  // drawn darker: the frame's colour is not simply kept
+        for (int c = 1; c < 3; ++c) p[c] = cv::saturate_cast<uchar>(crop_skin[c] + (p[c] - crop_skin[c]) / 3.0);
+      }
+  cv::Mat generated;
+  cv::cvtColor(g, generated, cv::COLOR_YCrCb2BGR);
+
+  BlendOptions opt;
+  opt.teeth = false;
+  cv::Mat pasted = frame.clone();
+  paste_back(pasted, generated, m, lm, opt);
+  const cv::Mat lips = lips_of(frame.size(), frame_pts);
+  const cv::Rect skin = skin_of(frame_pts);
+  const cv::Scalar before = cv::mean(ycc(frame), lips), after = cv::mean(ycc(pasted), lips);
+  const double red_before = before[1] - cv::mean(ycc(frame)(skin))[1];
+  const double red_after = after[1] - cv::mean(ycc(pasted)(skin))[1];
+  ASSERT_GT(red_before, 15) << "face5's lips should be red";
+  EXPECT_GT(red_after, 0.8 * red_before) << "the lips lost their red";
+  EXPECT_LT(red_after, 1.2 * red_before) << "the lips got redder than the person's";
+  EXPECT_LT(after[0], before[0] - 5) << "the drawn (darker) lips were lost: Y " << after[0] << ", frame " << before[0];
+}
+
 // A black-and-white picture stays black and white: the model's colour (here
 // green lips) and the painted teeth's warmth are left out where the frame
 // has no colour, on the video path and on a photo's; the colour picture's

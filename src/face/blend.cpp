@@ -98,6 +98,66 @@ cv::Mat smooth_field(const cv::Mat& m, double sigma) {
   return out;
 }
 
+// 255 inside the outer lip polygon (points 48-59), 0 elsewhere.
+cv::Mat lip_mask(cv::Size size, const Landmarks& lm) {
+  std::vector<cv::Point> lips;
+  for (int i = 48; i < 60; ++i) lips.emplace_back(lm[i]);
+  cv::Mat mask = cv::Mat::zeros(size, CV_8U);
+  cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{lips}, cv::Scalar(255));
+  return mask;
+}
+
+// The skin between the nose and the mouth (31, 35 down to 51), within img.
+cv::Rect skin_rect(const cv::Mat& img, const Landmarks& lm) {
+  return cv::Rect(cv::Point(lm[31]), cv::Point(lm[35].x, lm[51].y)) & cv::Rect(0, 0, img.cols, img.rows);
+}
+
+// The redrawn lips' colour. The model draws a person's lips paler than they
+// are, and the frame's chroma smoothed over the mouth mixes its lips with
+// skin and teeth: red lips came out mauve (lips' Cr above the skin's below
+// them, real / redrawn: retalking/face5 21.0 / 13.5, face3 10.2 / 6.7, face4
+// 8.7 / 3.8; models/README.md, session 45). Where the generated chroma lies
+// towards its lips' from its skin's (along the frame's direction from skin
+// to lips), the redrawn colour is the frame's lips': lip_share, 0..1. The
+// lips' chroma less the skin's must be at least kLipContrast grey levels in
+// the frame and 1 in the generated crop; a generated contrast under
+// kLipFloor of the frame's counts as that much (the model's colour noise is
+// not amplified without end); only within kLipsNear of the mouth's width
+// around the frame's lips (the new lips lie near the old).
+constexpr float kLipContrast = 3.f;
+constexpr float kLipFloor = 0.3f;
+constexpr float kLipsNear = 0.2f;
+// The generated crop's lip share and the frame's lips' (Cr, Cb); an empty
+// share where the lips are not told apart from the skin. gc: the generated
+// crop's Y, Cr, Cb (float), f the frame's YCrCb (float), blur the chroma's
+// blur (pixels); landmarks in their coordinates.
+cv::Mat lip_share(const std::vector<cv::Mat>& gc, const cv::Mat& f, const Landmarks& lm, double blur,
+                  cv::Vec2f& frame_lips) {
+  cv::Mat ring = lip_mask(f.size(), lm);  // the lips: the outer polygon less the inner one (60-67)
+  std::vector<cv::Point> inner;
+  for (int i = 60; i < 68; ++i) inner.emplace_back(lm[i]);
+  cv::fillPoly(ring, std::vector<std::vector<cv::Point>>{inner}, cv::Scalar(0));
+  const cv::Rect skin = skin_rect(f, lm);
+  if (cv::countNonZero(ring) < 20 || skin.area() < 20) return {};
+  const cv::Scalar lips = cv::mean(f, ring), frame_skin = cv::mean(f(skin));
+  cv::Vec2f towards(float(lips[1] - frame_skin[1]), float(lips[2] - frame_skin[2]));
+  const float contrast = static_cast<float>(cv::norm(towards));
+  if (contrast < kLipContrast) return {};
+  towards /= contrast;
+  const float skin_cr = static_cast<float>(cv::mean(gc[1](skin))[0]), skin_cb = static_cast<float>(cv::mean(gc[2](skin))[0]);
+  const cv::Mat along = blurred((gc[1] - skin_cr) * towards[0] + (gc[2] - skin_cb) * towards[1], blur);
+  const float generated = static_cast<float>(cv::mean(along, ring)[0]);
+  if (generated < 1) return {};
+  // Near the lips: 1 up to half of kLipsNear from them, falling to 0 at kLipsNear.
+  const float reach = std::max(1.f, kLipsNear * static_cast<float>(cv::norm(lm[54] - lm[48])));
+  cv::Mat near;
+  cv::distanceTransform(255 - lip_mask(f.size(), lm), near, cv::DIST_L2, cv::DIST_MASK_PRECISE);
+  near = cv::min(cv::max((reach - near) / (0.5f * reach), 0.0), 1.0);
+  frame_lips = cv::Vec2f(float(lips[1]), float(lips[2]));
+  const cv::Mat share = cv::min(cv::max(along / std::max(generated, kLipFloor * contrast), 0.0), 1.0);
+  return share.mul(near);
+}
+
 // The model's own colour at scales finer than match_chroma's sigma: a share
 // of it, blurred by a fraction of sigma (about 1.5 crop pixels). At the
 // default guidance scale it paints thin red and green streaks along the
@@ -124,9 +184,12 @@ constexpr double kGreyFrame = 0.5, kColourFrame = 2.0;
 // chroma's finer structure, blurred: the colour of the new mouth follows
 // the new mouth, and the old mouth's finer colour is not left on skin drawn
 // over it (retalking/face3 dubbed with speech2.wav, frame 20: a pink patch
-// on the chin; retalking/face5: a lipstick ring). The luminance,
-// which draws the mouth, is the generated one. 8-bit BGR in and out.
-cv::Mat match_chroma(const cv::Mat& generated, const cv::Mat& frame, double sigma) {
+// on the chin; retalking/face5: a lipstick ring), and, with redrawn_lips,
+// where it drew lips the frame's lips' colour (lip_share). The luminance,
+// which draws the mouth, is the generated one. 8-bit BGR in and out,
+// landmarks in their coordinates.
+cv::Mat match_chroma(const cv::Mat& generated, const cv::Mat& frame, double sigma, const Landmarks& lm,
+                     bool redrawn_lips) {
   cv::Mat g, f;
   cv::cvtColor(generated, g, cv::COLOR_BGR2YCrCb);
   cv::cvtColor(frame, f, cv::COLOR_BGR2YCrCb);
@@ -141,9 +204,12 @@ cv::Mat match_chroma(const cv::Mat& generated, const cv::Mat& frame, double sigm
   cv::Scalar mean, spread;
   cv::meanStdDev(f, mean, spread);
   const double colour = std::clamp((std::max(spread[1], spread[2]) - kGreyFrame) / (kColourFrame - kGreyFrame), 0.0, 1.0);
+  cv::Vec2f lips;
+  const cv::Mat lip = redrawn_lips ? lip_share(gc, f, lm, kFineBlur * sigma, lips) : cv::Mat();
   for (int c = 1; c < 3; ++c) {  // Cr, Cb
     const cv::Mat fine = blurred(gc[c] - smooth_field(gc[c], sigma), kFineBlur * sigma);
-    const cv::Mat redrawn = smooth_field(fc[c], sigma) + colour * kFineColour * fine;
+    cv::Mat redrawn = smooth_field(fc[c], sigma) + colour * kFineColour * fine;
+    if (!lip.empty()) redrawn += lip.mul(lips[c - 1] - redrawn);
     gc[c] = same.mul(fc[c]) + (1 - same).mul(redrawn);
   }
   cv::Mat out;
@@ -242,15 +308,6 @@ float jaw_share(float q) { return fade((std::abs(q) - 1) / (kJawReach - 1)); }
 constexpr float kLipReach = 0.2f;
 // Pixels: an opening or a pull of the lips smaller than this moves nothing.
 constexpr float kLeastMove = 0.3f;
-
-// 255 inside the outer lip polygon (points 48-59), 0 elsewhere.
-cv::Mat lip_mask(cv::Size size, const Landmarks& lm) {
-  std::vector<cv::Point> lips;
-  for (int i = 48; i < 60; ++i) lips.emplace_back(lm[i]);
-  cv::Mat mask = cv::Mat::zeros(size, CV_8U);
-  cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{lips}, cv::Scalar(255));
-  return mask;
-}
 
 // Mean luminance (grey levels) the speech takes off the lips: silent -
 // generated over the outer lip polygon. 8-bit BGR images, landmarks in
@@ -375,12 +432,7 @@ float parting_row(const cv::Mat& img, const MouthAxes& m, const std::vector<cv::
   return rows > 0 && least < (1 - kDarkerRow) * sum / rows ? best : 1.f;
 }
 
-// The skin between the nose and the mouth (31, 35 down to 51), within img.
-cv::Rect skin_rect(const cv::Mat& img, const Landmarks& lm) {
-  return cv::Rect(cv::Point(lm[31]), cv::Point(lm[35].x, lm[51].y)) & cv::Rect(0, 0, img.cols, img.rows);
-}
-
-// Its mean colour.
+// The mean colour of skin_rect.
 cv::Scalar skin_colour(const cv::Mat& img, const Landmarks& lm) {
   const cv::Rect above = skin_rect(img, lm);
   return above.empty() ? cv::mean(img) : cv::mean(img(above));
@@ -967,7 +1019,8 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
     // The model's colour errors are also local (a green upper lip, blue
     // lips): the chroma moves to the frame's at the scale of about half the
     // mouth's height, while the luminance, which draws the mouth, stays.
-    warped = match_chroma(warped, target, 0.06 * cv::norm(lm[14] - lm[2]));
+    // On the keep_frame path the lips are the photo's own pixels wherever the speech leaves them.
+    warped = match_chroma(warped, target, 0.06 * cv::norm(lm[14] - lm[2]), in_roi, silent.empty() || !opt.keep_frame);
   }
 
   if (detail_steps(opt, silent)) {
