@@ -133,7 +133,8 @@ constexpr float kLipsNear = 0.2f;
 // blur (pixels); landmarks in their coordinates.
 cv::Mat lip_share(const std::vector<cv::Mat>& gc, const cv::Mat& f, const Landmarks& lm, double blur,
                   cv::Vec2f& frame_lips) {
-  cv::Mat ring = lip_mask(f.size(), lm);  // the lips: the outer polygon less the inner one (60-67)
+  const cv::Mat outer = lip_mask(f.size(), lm);
+  cv::Mat ring = outer.clone();  // the lips: the outer polygon less the inner one (60-67)
   std::vector<cv::Point> inner;
   for (int i = 60; i < 68; ++i) inner.emplace_back(lm[i]);
   cv::fillPoly(ring, std::vector<std::vector<cv::Point>>{inner}, cv::Scalar(0));
@@ -151,7 +152,7 @@ cv::Mat lip_share(const std::vector<cv::Mat>& gc, const cv::Mat& f, const Landma
   // Near the lips: 1 up to half of kLipsNear from them, falling to 0 at kLipsNear.
   const float reach = std::max(1.f, kLipsNear * static_cast<float>(cv::norm(lm[54] - lm[48])));
   cv::Mat near;
-  cv::distanceTransform(255 - lip_mask(f.size(), lm), near, cv::DIST_L2, cv::DIST_MASK_PRECISE);
+  cv::distanceTransform(255 - outer, near, cv::DIST_L2, cv::DIST_MASK_PRECISE);
   near = cv::min(cv::max((reach - near) / (0.5f * reach), 0.0), 1.0);
   frame_lips = cv::Vec2f(float(lips[1]), float(lips[2]));
   const cv::Mat share = cv::min(cv::max(along / std::max(generated, kLipFloor * contrast), 0.0), 1.0);
