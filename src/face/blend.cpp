@@ -26,6 +26,12 @@ std::vector<cv::Point2f> clip_half_plane(const std::vector<cv::Point2f>& poly, c
   return out;
 }
 
+// Landmarks first .. end - 1 as a polygon's pixel points (48-60 the outer
+// lip contour, 60-68 the inner one, 36-42 and 42-48 the eyes).
+std::vector<cv::Point> outline(const Landmarks& lm, int first, int end) {
+  return std::vector<cv::Point>(lm.begin() + first, lm.begin() + end);
+}
+
 // Jaw line 2..14 pushed 12% away from the nose tip (an opening jaw moves the
 // chin down, and the feather must not stop short of the chin), then back
 // across just under the nose (31, 33, 35 moved a little toward the upper lip);
@@ -100,10 +106,8 @@ cv::Mat smooth_field(const cv::Mat& m, double sigma) {
 
 // 255 inside the outer lip polygon (points 48-59), 0 elsewhere.
 cv::Mat lip_mask(cv::Size size, const Landmarks& lm) {
-  std::vector<cv::Point> lips;
-  for (int i = 48; i < 60; ++i) lips.emplace_back(lm[i]);
   cv::Mat mask = cv::Mat::zeros(size, CV_8U);
-  cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{lips}, cv::Scalar(255));
+  cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{outline(lm, 48, 60)}, cv::Scalar(255));
   return mask;
 }
 
@@ -135,9 +139,7 @@ cv::Mat lip_share(const std::vector<cv::Mat>& gc, const cv::Mat& f, const Landma
                   cv::Vec2f& frame_lips) {
   const cv::Mat outer = lip_mask(f.size(), lm);
   cv::Mat ring = outer.clone();  // the lips: the outer polygon less the inner one (60-67)
-  std::vector<cv::Point> inner;
-  for (int i = 60; i < 68; ++i) inner.emplace_back(lm[i]);
-  cv::fillPoly(ring, std::vector<std::vector<cv::Point>>{inner}, cv::Scalar(0));
+  cv::fillPoly(ring, std::vector<std::vector<cv::Point>>{outline(lm, 60, 68)}, cv::Scalar(0));
   const cv::Rect skin = skin_rect(f, lm);
   if (cv::countNonZero(ring) < 20 || skin.area() < 20) return {};
   const cv::Scalar lips = cv::mean(f, ring), frame_skin = cv::mean(f(skin));
@@ -349,9 +351,7 @@ std::optional<cv::Scalar> brightest_colour(const cv::Mat& img, const std::vector
 // about half of the eye seen); 0 where they cover under 12 pixels (a small
 // face, closed eyes).
 cv::Scalar eye_white(const cv::Mat& frame, const Landmarks& lm) {
-  std::vector<std::vector<cv::Point>> eyes(2);
-  for (int i = 36; i < 42; ++i) eyes[0].emplace_back(lm[i]);
-  for (int i = 42; i < 48; ++i) eyes[1].emplace_back(lm[i]);
+  const std::vector<std::vector<cv::Point>> eyes{outline(lm, 36, 42), outline(lm, 42, 48)};
   return brightest_colour(frame, eyes, 5, 12).value_or(cv::Scalar::all(0));
 }
 
@@ -948,10 +948,8 @@ void keep_open_inside(cv::Mat& blended, const cv::Mat& photo, const Landmarks& l
   const MouthAxes m(lm);
   const float own = open_in_photo(lm, m);
   if (own <= 0) return;
-  std::vector<cv::Point> inner;
-  for (int i = 60; i < 68; ++i) inner.emplace_back(lm[i]);
   cv::Mat cover = cv::Mat::zeros(blended.size(), CV_32F);
-  cv::fillPoly(cover, std::vector<std::vector<cv::Point>>{inner}, cv::Scalar(own));
+  cv::fillPoly(cover, std::vector<std::vector<cv::Point>>{outline(lm, 60, 68)}, cv::Scalar(own));
   cv::GaussianBlur(cover, cover, cv::Size(), std::max(0.5, 0.02 * m.width));
   mix_in(blended, photo, cover);
 }
@@ -1238,9 +1236,7 @@ void TeethObserver::observe(const cv::Mat& frame, const Landmarks& lm) {
   const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
   const float gap = static_cast<float>(cv::norm(lm[61] - lm[67]) + cv::norm(lm[62] - lm[66]) + cv::norm(lm[63] - lm[65])) / 3;
   if (width < 8 || gap < kOpenToSee * width) return;
-  std::vector<std::vector<cv::Point>> inside(1);
-  for (int i = 60; i < 68; ++i) inside[0].emplace_back(lm[i]);
-  const std::optional<cv::Scalar> teeth = brightest_colour(frame, inside, 10, 20);
+  const std::optional<cv::Scalar> teeth = brightest_colour(frame, {outline(lm, 60, 68)}, 10, 20);
   if (!teeth) return;
   const float skin = luma(skin_colour(frame, lm)), lum = luma(*teeth);
   if (skin < 1 || lum < kTeethSeen * skin) return;
