@@ -1991,6 +1991,46 @@ TEST(Face, SteadyCropDoesNotFollowTheMouth) {
   std::printf("eye distance per unit of opening: bounds %.3f, steady %.3f\n", with_chin, without);
 }
 
+// With the speech's opening (crop_transform's `speaking`), a bounds crop's
+// bottom follows the speech, not the face's own chin: the frame's mouth
+// opening no longer reaches the model (a dubbed video replayed its original
+// mouth). Louder speech, a lower chin: a larger box, the face smaller in the
+// crop. A chin far below the speech's stays inside the crop (the clamp).
+TEST(Face, SpeakingCropPlacesTheChinByTheSpeech) {
+  std::vector<TrackedFrame> photo = track_frames({cv::imread(test::shared_data("faces/london/neutral_001_03.jpg"))},
+                                                 TrackerOptions{});
+  ASSERT_TRUE(photo[0].face.found);
+  const Landmarks rest = photo[0].face.landmarks;
+  auto dropped = [&](float share) {  // the jaw and the lower lip moved down by share of the landmark box's height
+    Landmarks open = rest;
+    const float drop = share * landmark_bounds(rest).height;
+    for (int i = 4; i <= 12; ++i) open[i].y += drop;
+    for (int i = 55; i <= 59; ++i) open[i].y += drop;
+    for (int i = 65; i <= 67; ++i) open[i].y += drop;
+    return open;
+  };
+  const CropOptions opt;
+  const Landmarks little = dropped(0.02f);
+  for (float s : {0.5f, 1.f}) {  // (at 0 this face's own chin already holds the box: the clamp)
+    const cv::Matx23f a = crop_transform(rest, opt, s), b = crop_transform(little, opt, s);
+    for (int k = 0; k < 6; ++k) EXPECT_EQ(a.val[k], b.val[k]) << "speaking " << s;
+  }
+  // Louder: the face smaller in the crop, its eyes' centre higher.
+  EXPECT_LT(crop_transform(rest, opt, 1)(0, 0), 0.97f * crop_transform(rest, opt, 0)(0, 0));
+  // Without the speech, or with --jaw video: the face's own chin, as before.
+  CropOptions video = opt;
+  video.speech_jaw = false;
+  EXPECT_LT(crop_transform(little, opt, -1)(0, 0), crop_transform(rest, opt, -1)(0, 0));
+  for (int k = 0; k < 6; ++k) EXPECT_EQ(crop_transform(little, video, 0.5f).val[k], crop_transform(little, opt, -1).val[k]);
+  // A wide-open jaw with a silent speech: its chin still inside the crop, a few pixels above its bottom.
+  const Landmarks wide = dropped(0.3f);
+  for (float s : {0.f, 1.f}) {
+    const cv::Matx23f t = crop_transform(wide, opt, s);
+    const cv::Point2f chin(t * cv::Vec3f(wide[8].x, wide[8].y, 1));
+    EXPECT_LT(chin.y, 0.98f * float(opt.size)) << "speaking " << s;
+  }
+}
+
 TEST(Face, CtrlCLeavesNoPartialOutput) {
   std::string dir = test::temp_dir("ctrlc"), log_dir = test::temp_dir("ctrlc_log"), log;
   // SIGINT arrives once the writer's hidden temp file exists, i.e. mid-run.

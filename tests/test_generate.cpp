@@ -393,36 +393,37 @@ TEST(Generate, PhotoSpeaksTextAndSilenceKeepsTheMouthShut) {
 }
 
 // A text's p, b and m close the lips: where the viseme track holds them shut
-// the model is given silence's audio feature, so a video's mouth there is
-// the one the same video gets from silent audio (the same references:
-// --ref-choice 0), while the vowels open it. Fails with the pressing
-// ignored (the model closes "Mama"'s lips late).
+// the model is given silence's audio feature (and the crop its chin at
+// rest), so a video's inner lips there lie as close as where the same video
+// is given silent audio, while the vowels open them. dlib's inner-lip
+// opening over the inter-ocular distance. Fails with the pressing ignored
+// (the model closes "Mama"'s lips late).
 TEST(Generate, TextClosesTheLipsOnPBAndM) {
   std::string dir = test::temp_dir("genpbm");
   const std::string face = test::shared_data("grid_s1/bbaf2n.mp4"), text = "Mama made a map by the bomb.";
-  const std::string same = " --ref-choice 0 --no-teeth --crf 0";
-  generate_json("--face " + q(face) + " --text '" + text + "'" + same + " --outfile " + q(dir + "/text.mp4"));
+  generate_json("--face " + q(face) + " --text '" + text + "' --crf 0 --outfile " + q(dir + "/text.mp4"));
   const Speech speech = synthesize_speech(text);
   write_sound_clip(dir + "/silence.mp4", std::vector<float>(speech.samples.size(), 0.0f));
-  generate_json("--face " + q(face) + " --audio " + q(dir + "/silence.mp4") + same + " --outfile " + q(dir + "/quiet.mp4"));
+  generate_json("--face " + q(face) + " --audio " + q(dir + "/silence.mp4") + " --crf 0 --outfile " + q(dir + "/quiet.mp4"));
   const std::vector<cv::Mat> talk = read_frames(dir + "/text.mp4"), quiet = read_frames(dir + "/quiet.mp4");
   const std::vector<MouthFrame> track =
       mouth_track(speech.phonemes, speech.samples.size() / 16000.0, static_cast<int64_t>(talk.size()), 25.0);
-  const cv::Rect mouth = mouth_box(talk[0]);
-  int shut = 0, open = 0;
+  std::vector<double> shut, open, silent;
   for (size_t i = 0; i < std::min(talk.size(), quiet.size()); ++i) {
     const bool speaking = !track[i].phoneme.empty();
-    const double d = mean_abs_diff(talk[i](mouth), quiet[i](mouth));
     if (speaking && track[i].shape.open == 0) {
-      ++shut;
-      EXPECT_LT(d, 0.5) << "frame " << i << " (" << track[i].phoneme << ") should be shut as in silence";
+      shut.push_back(mouth_opening(talk[i]));
+      silent.push_back(mouth_opening(quiet[i]));
     } else if (track[i].shape.open > 0.3) {
-      ++open;
-      EXPECT_GT(d, 2.0) << "frame " << i << " (" << track[i].phoneme << ") should be open";
+      open.push_back(mouth_opening(talk[i]));
     }
   }
-  EXPECT_GE(shut, 5);
-  EXPECT_GE(open, 5);
+  ASSERT_GE(shut.size(), 5u);
+  ASSERT_GE(open.size(), 5u);
+  std::printf("inner lips over the IOD: p/b/m %.3f (silent audio %.3f), open vowels %.3f\n", mean_of(shut),
+              mean_of(silent), mean_of(open));
+  EXPECT_LT(mean_of(shut), mean_of(silent) + 0.01);
+  EXPECT_GT(mean_of(open), mean_of(shut) + 0.05);
 }
 
 // Recorded speech's loudness -> how far a photo's mouth opens: 0 up to the
@@ -473,6 +474,34 @@ TEST(Generate, RecordedSpeechOpensAPhotosMouthWhereItIsLoud) {
   ASSERT_GE(quiet.size(), 5u);
   EXPECT_GT(mean_of(loud) - mean_of(quiet), 0.05) << "loud " << mean_of(loud) << " quiet " << mean_of(quiet);
   EXPECT_GT(pearson(drawn, asked), 0.68);
+}
+
+// A video dubbed with new speech: the redrawn mouth follows the new
+// speaker's mouth (dlib's opening per frame, Pearson r against GRID s1's
+// own mouth in the clip whose sound drives it) far better with the crops'
+// chin placed by the speech (--jaw speech, the default) than by the video's
+// own chin, which handed the model the original mouth's opening. Measured
+// (session 46): r 0.57 against 0.21 here (scripts/eval_battery.sh's lossless
+// run of this face: 0.66 against 0.34).
+TEST(Generate, DubbedVideoFollowsTheNewSpeech) {
+  std::string dir = test::temp_dir("gendub");
+  const std::string face = test::shared_data("vox/00010.mp4"), speech = test::shared_data("grid_s1/bbaf2n.mp4");
+  std::vector<double> speaker;
+  for (const cv::Mat& f : read_frames(speech)) speaker.push_back(mouth_opening(f));
+  double r[2];
+  for (int k = 0; k < 2; ++k) {
+    const std::string out = dir + "/dub" + std::to_string(k) + ".mp4";
+    generate_json("--face " + q(face) + " --audio " + q(speech) + " --loop none --outfile " + q(out) +
+                  (k == 0 ? " --jaw video" : ""));
+    std::vector<double> drawn;
+    for (const cv::Mat& f : read_frames(out)) drawn.push_back(mouth_opening(f));
+    const size_t n = std::min(drawn.size(), speaker.size());
+    ASSERT_GT(n, 60u);
+    r[k] = pearson(std::vector<double>(drawn.begin(), drawn.begin() + n), std::vector<double>(speaker.begin(), speaker.begin() + n));
+  }
+  std::printf("dubbed mouth against the new speaker's: r %.3f with the video's chin, %.3f with the speech's\n", r[0], r[1]);
+  EXPECT_GT(r[1], 0.45);
+  EXPECT_GT(r[1], r[0] + 0.15);
 }
 
 // Audio guidance: the same speech opens the mouth wider and moves it more at

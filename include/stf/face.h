@@ -91,6 +91,9 @@ struct CropOptions {
   std::array<float, 4> pads{0, 10, 0, 0};      // top, bottom, left, right, pixels (Wav2Lip --pads)
   bool align = false;                          // rotate so the eye line is level (else a face rolled over
                                                // 10 degrees is turned to 10)
+  bool speech_jaw = true;                      // bounds placement, where crop_transform is told how far the
+                                               // speech opens the mouth: the box's bottom placed from that
+                                               // instead of the face's own chin (generate --jaw speech)
 };
 
 // A square crop of the face and the 2x3 affine transform frame -> crop.
@@ -101,8 +104,16 @@ struct FaceCrop {
 
 // The crop transform for a face: the landmark box (see CropPlacement)
 // extended up by 15% of its height (forehead, like a detector box) and down
-// by 10% (chin room), padded, squared around its centre.
-cv::Matx23f crop_transform(const Landmarks& lm, const CropOptions& opt);
+// by 10% (chin room), padded, squared around its centre. With `speaking`
+// (0..1: how far the speech opens the mouth at this frame, generate's
+// speech_opening) and opt.speech_jaw, a bounds box's bottom is where a
+// median face's chin lies with the mouth that open, not the face's own chin:
+// a model trained on bounds crops reads the mouth's opening from where the
+// chin sits in its crop, and given the video's own chin it redraws the
+// video's original mouth movements over the new speech (models/README.md,
+// session 46). Never more than kChinAbove of the box's height above the
+// face's own lowest point, so the crop still holds the jaw paste_back redraws.
+cv::Matx23f crop_transform(const Landmarks& lm, const CropOptions& opt, float speaking = -1);
 // The same from a fixed box (--box): top, bottom, left, right in pixels.
 cv::Matx23f crop_transform(const cv::Rect2f& box, const CropOptions& opt);
 FaceCrop crop_face(const cv::Mat& frame, const cv::Matx23f& to_crop, int size);

@@ -40,6 +40,11 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
                 "Rotate crops so the eye line is level (default: a head tilted sideways by more than 10 degrees is "
                 "turned to 10, as far as the model follows the speech as on an upright face)")
       ->group(g);
+  cmd->add_option("--jaw", o.jaw,
+                  "Where a video's face crop puts the chin: speech (where the new speech's loudness would open the "
+                  "jaw) or video (the video's own chin, which also hands the model how far the original mouth was "
+                  "open: a dubbed mouth then partly replays the original speech). Photos: their own chin")
+      ->default_val("speech")->check(CLI::IsMember({"speech", "video"}))->group(g);
   cmd->add_flag("--seamless", o.seamless, "Paste back with cv::seamlessClone instead of a feathered mask")->group(g);
   cmd->add_flag("--no-detail", o.no_detail,
                 "Paste back the upscaled generated face as it is (default: the frame's own skin texture is kept where the generated face agrees with it; see also --no-reference-detail)")
@@ -103,6 +108,7 @@ CropOptions crop_options(const FaceCliOptions& o, int size) {
   c.size = size;
   c.pads = {o.pads[0], o.pads[1], o.pads[2], o.pads[3]};
   c.align = o.align;
+  c.speech_jaw = o.jaw == "speech";
   return c;
 }
 

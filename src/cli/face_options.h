@@ -17,7 +17,7 @@ struct FaceCliOptions {
   float sharpen = BlendOptions{}.sharpen, motion_gain = BlendOptions{}.motion_gain,
         mouth_open = BlendOptions{}.mouth_open;
   int smooth_radius = 2, detect_every = 5, detect_size = 480;
-  std::string select = "largest", detector = "auto", detector_model, landmark_model;
+  std::string select = "largest", detector = "auto", detector_model, landmark_model, jaw = "speech";
 };
 void add_face_options(CLI::App* cmd, FaceCliOptions& o);
 TrackerOptions tracker_options(const FaceCliOptions& o);

@@ -38,14 +38,22 @@ cv::Matx23f padded_square(cv::Rect2f box, float angle, const CropOptions& opt) {
 // grows smoothly with the roll, so a video's crops do not jump.
 constexpr float kRollKept = float(10 * CV_PI / 180);
 
-// The landmark box with its bottom where the chin's lowest point is on a
-// median face with the mouth at rest: the nose base (point 33) plus 1.461
-// times the height from the eye line to it (the median of (lowest point -
-// nose base) / (nose base - eye line) over the 5230 frames with a face of the
-// 54 clips in models/README.md, session 25). Its left, right and top come
-// from the points that do not move with the jaw.
+// A median face's chin (its lowest point) with the mouth at rest lies
+// kRestChin times the height from the eye line to the nose base below the
+// nose base (point 33): the median of (lowest point - nose base) / (nose
+// base - eye line) over the 5230 frames with a face of the 54 clips in
+// models/README.md, session 25. Landmarks of an upright (levelled) face.
+constexpr float kRestChin = 1.461f;
+float rest_chin(const Landmarks& lm, float below_rest = 0) {
+  float eye_y = 0;
+  for (int i = 36; i <= 47; ++i) eye_y += lm[i].y / 12.0f;
+  return lm[33].y + (kRestChin + below_rest) * std::max(lm[33].y - eye_y, 1.0f);
+}
+
+// The landmark box with its bottom at rest_chin. Its left, right and top
+// come from the points that do not move with the jaw.
 cv::Rect2f steady_bounds(const Landmarks& lm) {
-  float x0 = lm[0].x, x1 = x0, y0 = lm[0].y, eye_y = 0;
+  float x0 = lm[0].x, x1 = x0, y0 = lm[0].y;
   auto take = [&](int i) {
     x0 = std::min(x0, lm[i].x);
     x1 = std::max(x1, lm[i].x);
@@ -53,14 +61,28 @@ cv::Rect2f steady_bounds(const Landmarks& lm) {
   };
   for (int i = 0; i <= 3; ++i) take(i);     // jaw above the mouth, left
   for (int i = 13; i <= 47; ++i) take(i);  // jaw above the mouth, right; brows, nose, eyes
-  for (int i = 36; i <= 47; ++i) eye_y += lm[i].y / 12.0f;
-  const float y1 = lm[33].y + 1.461f * std::max(lm[33].y - eye_y, 1.0f);
-  return {x0, y0, x1 - x0, std::max(y1 - y0, 1.0f)};
+  return {x0, y0, x1 - x0, std::max(rest_chin(lm) - y0, 1.0f)};
+}
+
+// The speech's chin (crop_transform's `speaking`): from kChinSpread / 2
+// eye-to-nose heights above rest_chin (a closed mouth: speaking 0) to as far
+// below it (speaking 1, the speech's loud syllables), but at most kChinAbove
+// of the box's height above the face's own lowest point: the crop reaches
+// a tenth of the box's height below its bottom, and beyond the crop the
+// paste-back would stretch its last row over the jaw. Chosen with
+// scripts/eval_battery.sh among spreads of 0.3 to 1.0 and bounds of 0.04 and
+// 0.07 (models/README.md, session 46).
+constexpr float kChinSpread = 0.7f, kChinAbove = 0.07f;
+cv::Rect2f speaking_bounds(const Landmarks& lm, float speaking) {
+  cv::Rect2f b = landmark_bounds(lm);
+  const float chin = std::max(rest_chin(lm, kChinSpread * (speaking - 0.5f)), b.br().y - kChinAbove * b.height);
+  b.height = std::max(chin - b.y, 1.0f);
+  return b;
 }
 
 }  // namespace
 
-cv::Matx23f crop_transform(const Landmarks& lm, const CropOptions& opt) {
+cv::Matx23f crop_transform(const Landmarks& lm, const CropOptions& opt, float speaking) {
   cv::Point2f left(0, 0), right(0, 0);
   for (int i = 36; i <= 41; ++i) left += lm[i] / 6.0f;
   for (int i = 42; i <= 47; ++i) right += lm[i] / 6.0f;
@@ -72,7 +94,9 @@ cv::Matx23f crop_transform(const Landmarks& lm, const CropOptions& opt) {
     const float cs = std::cos(angle), sn = std::sin(angle);
     for (cv::Point2f& p : level) p = cv::Point2f(cs * p.x + sn * p.y, -sn * p.x + cs * p.y);
   }
-  cv::Rect2f b = opt.placement == CropPlacement::steady ? steady_bounds(level) : landmark_bounds(level);
+  cv::Rect2f b = opt.placement == CropPlacement::steady ? steady_bounds(level)
+                 : opt.speech_jaw && speaking >= 0     ? speaking_bounds(level, speaking)
+                                                       : landmark_bounds(level);
   // The 68 points stop at the brows; a detector box reaches the forehead.
   // Below, room for a chin that drops when the mouth opens.
   b.y -= 0.15f * b.height;

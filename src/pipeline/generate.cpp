@@ -198,11 +198,14 @@ torch::Tensor guided_bottleneck(SyncTalkFace& model, const torch::Tensor& mels, 
   return guidance == 1 ? b : silence + guidance * (b - silence);
 }
 
-// Source stage: decodes (and tracks) the frames that the output shows, in order.
+// Source stage: decodes (and tracks) the frames that the output shows, in
+// order, each with its crop: placed for the speech's opening at that output
+// frame where `speaking` has one (crop_transform).
 class Source {
  public:
-  Source(const GenerateOptions& opt, VideoReader& reader, int64_t outputs, bool loop)
-      : opt_(opt), reader_(reader), outputs_(outputs), loop_(loop), tracker_(opt.tracker) {}
+  Source(const GenerateOptions& opt, VideoReader& reader, int64_t outputs, bool loop,
+         std::vector<float> speaking)
+      : opt_(opt), reader_(reader), outputs_(outputs), loop_(loop), speaking_(std::move(speaking)), tracker_(opt.tracker) {}
 
   void run(BoundedQueue<Item>& out) {
     int64_t i = 0;
@@ -246,7 +249,8 @@ class Source {
     it.fade = tf.fade;
     if (tf.face.found)
       it.to_crop = opt_.tracker.fixed_box ? crop_transform(*opt_.tracker.fixed_box, opt_.crop)
-                                          : crop_transform(tf.face.landmarks, opt_.crop);
+                                          : crop_transform(tf.face.landmarks, opt_.crop,
+                                                           i < int64_t(speaking_.size()) ? speaking_[size_t(i)] : -1.f);
     return it;
   }
 
@@ -254,6 +258,7 @@ class Source {
   VideoReader& reader_;
   int64_t outputs_;
   bool loop_;
+  std::vector<float> speaking_;
   FaceTracker tracker_;
   std::vector<TrackedFrame> cache_;
 };
@@ -463,8 +468,11 @@ GenerateSummary generate(const GenerateOptions& opt) {
   torch::Tensor mel = mel_spectrogram(samples, speech_gain(samples));  // (80, T), at the model's speech level
   const std::vector<float> loudness = frame_loudness(mel, outputs, summary.fps);
   const std::vector<double> loudness_rank = ranks(loudness);
+  std::vector<float> speaking = speech_opening(loudness);
   if (photo && speech.phonemes.empty())
-    for (float open : speech_opening(loudness)) shapes.push_back({kSpeechOpen * open, 0.f});
+    for (float open : speaking) shapes.push_back({kSpeechOpen * open, 0.f});
+  // A text's p, b and m: the chin where silence puts it (the model is given silence's feature there).
+  for (size_t i = 0; i < pressed.size() && i < speaking.size(); ++i) speaking[i] *= 1 - pressed[i];
 
   VideoWriterOptions wopt;
   wopt.fps = summary.fps;
@@ -485,7 +493,8 @@ GenerateSummary generate(const GenerateOptions& opt) {
       std::clamp(kQueueBytes / (double(out_w) * out_h * 3), 2.0, 2.0 * o.batch));  // the model stage holds a batch itself
   BoundedQueue<Item> decoded(queued), generated(queued);
   StageErrors errors({&decoded, &generated});
-  Source source(o, reader, photo ? 1 : outputs, loop);
+  // A video's crops placed for the speech (--jaw speech); a photo's crop is its own.
+  Source source(o, reader, photo ? 1 : outputs, loop, photo ? std::vector<float>{} : speaking);
   Progress progress("generate", outputs, "frames", !o.quiet);
 
   std::thread source_thread([&] {

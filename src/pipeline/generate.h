@@ -123,7 +123,8 @@ class ReferenceHistory {
   cv::Mat sharp_;
 };
 
-// How far recorded speech asks a photo's mouth to open at each frame, 0..1,
+// How far recorded speech asks a mouth to open at each frame, 0..1 (a
+// photo's least opening; where a video's crops put the chin, crop_transform),
 // from its loudness at the frames (frame_loudness of the mel at the model's
 // speech level): 0 up to the speech's 10th percentile, rising to 1 at its
 // 90th (over at least 12.5 dB: a steady noise stays near 0), and 0 where the
