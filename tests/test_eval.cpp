@@ -347,6 +347,7 @@ TEST(Eval, DubModeScoresSyncOnly) {
   ASSERT_EQ(r.status, 0) << r.output;
   nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/e.json"));
   EXPECT_EQ(j["mode"], "dub");
+  EXPECT_EQ(j["jaw"], "speech");  // the generator's crops, recorded with the figures
   for (const char* name : {"real", "model"}) {
     const auto& clip = j["systems"][name]["clips"][0];
     EXPECT_TRUE(clip.contains("lse_d") && clip.contains("lse_c")) << name;

@@ -426,7 +426,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
   for (auto& [name, s] : systems.items()) summarize_clips(s);
   nlohmann::json r{{"model", model_path}, {"baseline", opt.baseline}, {"mode", opt.mode}, {"still", opt.still},
                    {"audio_shift", opt.audio_shift}, {"ref_lag", opt.ref_lag}, {"ref_choice", opt.ref_choice},
-                   {"guidance_scale", opt.guidance_scale}, {"systems", systems}, {"skipped", skipped}};
+                   {"guidance_scale", opt.guidance_scale}, {"jaw", opt.crop.speech_jaw ? "speech" : "video"}, {"systems", systems}, {"skipped", skipped}};
   for (const auto& [name, path] : models) {
     if (sync_check) r["sync"][name] = compare_shift(systems[name]["clips"], systems[name + "_shifted"]["clips"]);
     if (dub && !systems[name]["mean"].is_null() && systems[name]["mean"].contains("driver_corr"))
