@@ -954,12 +954,16 @@ void keep_open_inside(cv::Mat& blended, const cv::Mat& photo, const Landmarks& l
   mix_in(blended, photo, cover);
 }
 
+// Whether paste_back takes the keep_frame path: a photo (generate passes its
+// silent rendering) with opt.keep_frame; else a video's face, redrawn.
+bool keep_frame_path(const BlendOptions& opt, const cv::Mat& silent) { return opt.keep_frame && !silent.empty(); }
+
 // Whether blend runs its detail steps (the frame's texture, the reference's
 // lines, sharpening): a video's face (not the keep_frame path) with detail or
 // sharpening on. paste_back hands such a face to blend at kLeastDetailScale
 // frame pixels per crop pixel or more, the scales those steps work at.
 bool detail_steps(const BlendOptions& opt, const cv::Mat& silent) {
-  return (opt.detail || opt.sharpen > 0) && (silent.empty() || !opt.keep_frame);
+  return (opt.detail || opt.sharpen > 0) && !keep_frame_path(opt, silent);
 }
 
 // paste_back at the frame's own scale, all but the opening: returns how
@@ -984,7 +988,7 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
 
   const Landmarks in_roi = in_rect(lm, roi);
   float share = 0;  // on the keep_frame path: how far the mouth opens
-  if (opt.keep_frame && !silent.empty()) {
+  if (keep_frame_path(opt, silent)) {
     cv::Mat warped_silent;
     cv::warpAffine(silent, warped_silent, back, roi.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
     const float darkening = mouth_darkening(warped, warped_silent, in_roi);
@@ -1019,7 +1023,7 @@ float blend(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to_crop
     // lips): the chroma moves to the frame's at the scale of about half the
     // mouth's height, while the luminance, which draws the mouth, stays.
     // On the keep_frame path the lips are the photo's own pixels wherever the speech leaves them.
-    warped = match_chroma(warped, target, 0.06 * cv::norm(lm[14] - lm[2]), in_roi, silent.empty() || !opt.keep_frame);
+    warped = match_chroma(warped, target, 0.06 * cv::norm(lm[14] - lm[2]), in_roi, !keep_frame_path(opt, silent));
   }
 
   if (detail_steps(opt, silent)) {
@@ -1144,8 +1148,8 @@ float paste_back(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f& to
   const float share = f != 1 ? blend_resized(frame, generated, to_crop, lm, opt, silent, reference, roi, f, mask)
                              : blend(frame, generated, to_crop, lm, opt, silent, reference, mask);
   // A video: teeth in the redrawn mouth's dark opening, at the frame's resolution.
-  const float measured = opt.teeth && (silent.empty() || !opt.keep_frame) ? paint_teeth(frame, lm, teeth) : 0.f;
-  const float wider = opt.keep_frame && !silent.empty() ? opt.speech_shape.wider : 0.f;  // the photo path's
+  const float measured = opt.teeth && !keep_frame_path(opt, silent) ? paint_teeth(frame, lm, teeth) : 0.f;
+  const float wider = keep_frame_path(opt, silent) ? opt.speech_shape.wider : 0.f;  // the photo path's
   if (share <= 0 && wider == 0) return measured;
   // The mouth opened last, on the blended frame at its full resolution
   // (after the colour matching, which would give the painted inside the
