@@ -482,7 +482,7 @@ TEST(Generate, RecordedSpeechOpensAPhotosMouthWhereItIsLoud) {
 // chin placed by the speech (--jaw speech, the default) than by the video's
 // own chin, which handed the model the original mouth's opening. Measured
 // (session 46): r 0.57 against 0.21 here (scripts/eval_battery.sh's lossless
-// run of this face: 0.63 against 0.34).
+// run of this face: 0.66 against 0.34).
 TEST(Generate, DubbedVideoFollowsTheNewSpeech) {
   std::string dir = test::temp_dir("gendub");
   const std::string face = test::shared_data("vox/00010.mp4"), speech = test::shared_data("grid_s1/bbaf2n.mp4");
