@@ -2015,7 +2015,7 @@ TEST(Face, SpeakingCropPlacesTheChinByTheSpeech) {
     const cv::Matx23f a = crop_transform(rest, opt, s), b = crop_transform(little, opt, s);
     for (int k = 0; k < 6; ++k) EXPECT_EQ(a.val[k], b.val[k]) << "speaking " << s;
   }
-  // Louder: the face smaller in the crop, its eyes' centre higher.
+  // Louder: a lower chin, a larger box, the face smaller in the crop.
   EXPECT_LT(crop_transform(rest, opt, 1)(0, 0), 0.97f * crop_transform(rest, opt, 0)(0, 0));
   // Without the speech, or with --jaw video: the face's own chin, as before.
   CropOptions video = opt;
