@@ -275,13 +275,17 @@ TEST(Eval, LipSyncErrorFindsTheAudioOffsetOfARealClip) {
 }
 
 // Sync mode: each clip re-generated with its own speech and with it 1 s late
-// (the default shift), paired by clip. On a GRID speaker's sentence the own
-// speech puts the mouth clearly closer (31% in session 29); were the shift
-// not applied, the two runs would be identical.
+// (the default shift), paired by clip. On the ten sentences of other GRID
+// speakers (in the training data) the own speech puts the mouth clearly
+// closer: 25.7% (interval 19.8 .. 31.3%, 10 of 10 closer) in session 47, and
+// 22.5 .. 31.2% across the seventeen ways of placing the crops' chin tried
+// then; one sentence alone swung from -15% to 39% across them, too little
+// to judge by (models/README.md, session 47). Were the shift not applied,
+// the two runs would be identical.
 TEST(Eval, SyncModeComparesOwnWithShiftedSpeech) {
   std::string dir = test::temp_dir("eval_sync");
-  const std::string clip = test::shared_data("grid/bbaf2n.mpg");
-  test::CliResult r = test::run_cli("eval --mode sync --data '" + clip + "' --json '" + dir + "/e.json' --report '" +
+  const std::string clips = test::shared_data("grid");
+  test::CliResult r = test::run_cli("eval --mode sync --data '" + clips + "' --json '" + dir + "/e.json' --report '" +
                                     dir + "/r.html' --threads 2");
   ASSERT_EQ(r.status, 0) << r.output;
   std::ifstream f(dir + "/r.html");
@@ -292,16 +296,23 @@ TEST(Eval, SyncModeComparesOwnWithShiftedSpeech) {
   nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/e.json"));
   EXPECT_DOUBLE_EQ(j["audio_shift"].get<double>(), 1.0);
   const auto& s = j["sync"]["model"];
-  ASSERT_EQ(s["clips"].size(), 1u);
-  const double own = j["systems"]["model"]["clips"][0]["lmd_norm"].get<double>();
-  const double late = j["systems"]["model_shifted"]["clips"][0]["lmd_norm"].get<double>();
-  EXPECT_DOUBLE_EQ(s["clips"][0]["own"].get<double>(), own);
-  EXPECT_DOUBLE_EQ(s["clips"][0]["shifted"].get<double>(), late);
+  ASSERT_EQ(s["clips"].size(), 10u);
+  double own = 0, late = 0;
+  for (size_t i = 0; i < 10; ++i) {
+    const double o = j["systems"]["model"]["clips"][i]["lmd_norm"].get<double>();
+    const double l = j["systems"]["model_shifted"]["clips"][i]["lmd_norm"].get<double>();
+    EXPECT_DOUBLE_EQ(s["clips"][i]["own"].get<double>(), o);
+    EXPECT_DOUBLE_EQ(s["clips"][i]["shifted"].get<double>(), l);
+    own += o;
+    late += l;
+  }
   EXPECT_NEAR(s["lower_by"].get<double>(), 1 - own / late, 1e-12);
-  EXPECT_GT(s["lower_by"].get<double>(), 0.1);
-  EXPECT_EQ(s["closer"].get<int>(), 1);
-  EXPECT_DOUBLE_EQ(s["interval95"][0].get<double>(), s["lower_by"].get<double>());  // one clip: no spread
+  EXPECT_GT(s["lower_by"].get<double>(), 0.15);
+  EXPECT_GE(s["closer"].get<int>(), 8);
+  EXPECT_LT(s["interval95"][0].get<double>(), s["lower_by"].get<double>());
+  EXPECT_GT(s["interval95"][1].get<double>(), s["lower_by"].get<double>());
 
+  const std::string clip = test::shared_data("grid/bbaf2n.mpg");
   test::expect_one_line_error(test::run_cli("eval --mode sync --audio-shift 0 --data '" + clip + "' --json '" + dir +
                                             "/e0.json'"),
                               "nonzero --audio-shift");
