@@ -4,6 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
+#include <string>
 
 #include "helpers.h"
 #include "stf/media.h"
@@ -38,6 +41,16 @@ TEST(Cli, HelpAndVersion) {
     test::CliResult r = test::run_cli(std::string(cmd) + " --help");
     EXPECT_EQ(r.status, 0) << cmd;
     EXPECT_NE(r.output.find("--threads"), std::string::npos) << cmd << ": " << r.output;
+  }
+  // Each command offers the face options it uses: rendering ones only where a face is redrawn.
+  const std::map<std::string, std::set<std::string>> offers = {{"faces", {"--align", "--strict"}},
+                                                                {"preprocess", {"--align"}},
+                                                                {"generate", {"--align", "--strict", "--jaw", "--sharpen"}},
+                                                                {"eval", {"--align", "--jaw", "--sharpen"}}};
+  for (const auto& [cmd, offered] : offers) {
+    const std::string help = test::run_cli(cmd + " --help").output;
+    for (const char* flag : {"--align", "--strict", "--jaw", "--sharpen"})
+      EXPECT_EQ(help.find(std::string(flag) + " ") != std::string::npos, offered.count(flag) > 0) << cmd << " " << flag;
   }
   test::CliResult v = test::run_cli("--version");
   EXPECT_EQ(v.status, 0);

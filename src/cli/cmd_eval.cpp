@@ -72,6 +72,7 @@ void add_eval_command(CLI::App& root) {
       ->default_val("fp32")->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   add_threads_option(cmd, o->threads);
   add_face_options(cmd, o->face);
+  add_render_options(cmd, o->face);
   cmd->callback([o, cmd] {
     set_threads(o->threads);
     if (o->eval.mode == "sync" && cmd->count("--audio-shift") == 0) o->eval.audio_shift = 1;

@@ -63,6 +63,7 @@ void add_faces_command(CLI::App& root) {
   add_crop_option(cmd, o->crop, "For the debug video's crop box: steady to see the crops of a model trained on `preprocess --crop steady` data");
   add_threads_option(cmd, o->threads);
   add_face_options(cmd, o->face);
+  add_strict_option(cmd, o->face);
   cmd->callback([o] {
     set_threads(o->threads);
     for (const std::string& out : {o->out, o->json})

@@ -68,6 +68,8 @@ void add_generate_command(CLI::App& root) {
   cmd->add_flag("--json", o->json, "Print the summary as JSON");
   add_threads_option(cmd, o->threads);
   add_face_options(cmd, o->face);
+  add_render_options(cmd, o->face);
+  add_strict_option(cmd, o->face);
   cmd->callback([o] {
     set_threads(o->threads);
     warn_if_slow_precision(o->gen.precision);

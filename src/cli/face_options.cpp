@@ -40,6 +40,10 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
                 "Rotate crops so the eye line is level (default: a head tilted sideways by more than 10 degrees is "
                 "turned to 10, as far as the model follows the speech as on an upright face)")
       ->group(g);
+}
+
+void add_render_options(CLI::App* cmd, FaceCliOptions& o) {
+  const char* g = "Rendering";
   cmd->add_option("--jaw", o.jaw,
                   "Where a video's face crop puts the chin: speech (where the new speech's loudness would open the "
                   "jaw) or video (the video's own chin, which also hands the model how far the original mouth was "
@@ -80,8 +84,11 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
                   "darkening), and at least as far as a text's phonemes or recorded speech's loudness ask; the lips "
                   "move apart, the jaw follows, the inside is painted; 0 = off (the darkening-only rendering)")
       ->default_val(BlendOptions{}.mouth_open)->check(CLI::Range(0.0, 5.0))->group(g);
+}
+
+void add_strict_option(CLI::App* cmd, FaceCliOptions& o) {
   cmd->add_flag("--strict", o.strict, "Frames without a face are an error (default: passed through unchanged)")
-      ->group(g);
+      ->group("Face pipeline");
 }
 
 TrackerOptions tracker_options(const FaceCliOptions& o) {

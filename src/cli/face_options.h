@@ -1,5 +1,6 @@
-// The face pipeline's command-line options, shared by faces, generate,
-// preprocess and eval.
+// The face pipeline's command-line options: finding and cropping the face
+// (faces, generate, preprocess, eval), redrawing it (generate, eval) and
+// --strict (faces, generate).
 #pragma once
 #include <CLI/CLI.hpp>
 #include <string>
@@ -20,6 +21,8 @@ struct FaceCliOptions {
   std::string select = "largest", detector = "auto", detector_model, landmark_model, jaw = "speech";
 };
 void add_face_options(CLI::App* cmd, FaceCliOptions& o);
+void add_render_options(CLI::App* cmd, FaceCliOptions& o);
+void add_strict_option(CLI::App* cmd, FaceCliOptions& o);
 TrackerOptions tracker_options(const FaceCliOptions& o);
 CropOptions crop_options(const FaceCliOptions& o, int size);
 // --crop bounds|steady (include/stf/crop_placement.h); `role` ends the help text.
