@@ -71,8 +71,8 @@ cv::Rect2f steady_bounds(const Landmarks& lm) {
 // a tenth of the box's height below its bottom, and beyond the crop the
 // paste-back would stretch its last row over the jaw. Chosen with
 // scripts/eval_battery.sh among spreads of 0.3 to 1.0 and bounds of 0.04 and
-// 0.07 (models/README.md, session 46); at 0.7 the mouth followed the own
-// speech more on the VoxCeleb2 faces but opened wider than a GRID speaker's.
+// 0.07 (models/README.md, session 46). Centring it on the face's own usual
+// chin, or a frame ahead of the sound, followed a new speaker less (session 47).
 constexpr float kChinSpread = 0.5f, kChinAbove = 0.07f;
 cv::Rect2f speaking_bounds(const Landmarks& lm, float speaking) {
   cv::Rect2f b = landmark_bounds(lm);
