@@ -2042,3 +2042,51 @@ TEST(Face, CtrlCLeavesNoPartialOutput) {
   EXPECT_TRUE(fs::is_empty(dir)) << "a partial output was left behind";
   EXPECT_NE(log.find("error: interrupted"), std::string::npos) << log;
 }
+
+// A wide opening shows the lower teeth's tips above the lower lip, as real
+// wide-open mouths do (retalking/face3 and face5), with the dark inside
+// between them and the upper teeth; a narrow one (a gap of 8% of the
+// mouth's width) shows the upper teeth alone. Read down the mouth's middle
+// (a band a tenth of its width wide) on the bundled photo with its lips
+// painted red (told from teeth by their redness: (R - Y) / Y) and opened
+// by least_open: rows as bright as the upper teeth and as little red,
+// below the dark inside and above the lower lip.
+TEST(Face, WideOpenedMouthShowsTheLowerTeeth) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const Landmarks& lm = p.lm;
+  const float w = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  std::vector<cv::Point> outer;
+  for (int i = 48; i < 60; ++i) outer.emplace_back(lm[i]);
+  cv::Mat photo = p.image.clone(), lips = cv::Mat::zeros(photo.size(), CV_8U);
+  cv::fillPoly(lips, std::vector<std::vector<cv::Point>>{outer}, cv::Scalar(255));
+  photo.setTo(cv::Scalar(60, 60, 200), lips);  // BGR
+  PhotoFace q = p;
+  q.image = photo;
+  const cv::Mat silent = soft_rendering(q);
+  const double lip_luma = 0.114 * 60 + 0.587 * 60 + 0.299 * 200, lip_red = (200 - lip_luma) / lip_luma;
+  auto lower_teeth_rows = [&](float least) {
+    BlendOptions opt;
+    opt.speech_shape.least_open = least;
+    cv::Mat out = photo.clone();
+    paste_back(out, silent, p.to_crop, lm, opt, silent);
+    const int x = static_cast<int>(lm[62].x), half = static_cast<int>(0.05f * w);
+    std::vector<double> luma, red;  // per row, down from above the upper lip
+    for (int y = static_cast<int>(lm[62].y - 0.1f * w); y < static_cast<int>(lm[66].y + 0.5f * w); ++y) {
+      const cv::Scalar c = cv::mean(out(cv::Rect(x - half, y, 2 * half + 1, 1)));
+      luma.push_back(0.114 * c[0] + 0.587 * c[1] + 0.299 * c[2]);
+      red.push_back((c[2] - luma.back()) / std::max(1.0, luma.back()));
+    }
+    const size_t brightest = std::max_element(luma.begin(), luma.end()) - luma.begin();  // the upper teeth
+    const double teeth = luma[brightest], teeth_red = red[brightest];
+    EXPECT_LT(teeth_red, 0.5) << "the brightest row is not the upper teeth";
+    size_t i = brightest;
+    while (i < luma.size() && luma[i] > 0.5 * teeth) ++i;  // down to the dark inside
+    int rows = 0;
+    for (; i < luma.size() && !(luma[i] > 0.8 * lip_luma && red[i] > 0.9 * lip_red); ++i)  // to the lower lip
+      rows += luma[i] > 0.7 * teeth && red[i] < 1.5 * teeth_red;
+    return rows;
+  };
+  EXPECT_GE(lower_teeth_rows(0.35f), 0.04f * w) << "mouth width " << w;
+  EXPECT_EQ(lower_teeth_rows(0.08f), 0);
+}

@@ -254,9 +254,10 @@ cv::Mat keep_frame(const cv::Mat& target, const cv::Mat& warped, const cv::Mat& 
 // opens the photo's mouth by it: the upper lip goes up by kUpperLipShare of
 // the opening, the lower lip and the skin below it down by the rest, the
 // jaw's share fading out towards the chin, and between the lips the
-// mouth's inside is painted (models/README.md, sessions 35 and 37): dark,
-// the upper teeth under the upper lip once the gap is over 5% of the
-// mouth's width, the tongue at the bottom once it is over 15%.
+// mouth's inside is painted (models/README.md, sessions 35, 37 and 48):
+// dark, the upper teeth under the upper lip once the gap is over 5% of the
+// mouth's width, the tongue at the bottom once it is over 15%, the lower
+// teeth's tips above the lower lip once it is over 12%.
 constexpr float kUpperLipShare = 0.2f;
 // darkening_shift: the darkening counted (grey levels); how far off its
 // centre may be and still count as on the lips (share of the mouth's width:
@@ -281,6 +282,16 @@ constexpr float kTongue = 0.8f;   // the tongue's, likewise
 constexpr float kTeeth = 1.1f;
 constexpr float kSclera = 0.9f;
 constexpr float kTeethHeight = 0.13f;  // the upper teeth's visible height as a share of the mouth's width
+// The lower teeth: their tips show above the lower lip in wide openings
+// (retalking/face3 and face5 at a gap of 20-27% of the mouth's width show
+// about half the upper teeth's height of them, a little darker, across a
+// narrower arch): kLowerTeethHeight of the width high at most, kLowerTeeth of
+// the upper teeth's brightness, shown from a gap of kLowerTeethFrom of the
+// width, in full 10% later; their teeth kLowerArch as wide (the seams).
+constexpr float kLowerTeethHeight = 0.08f;
+constexpr float kLowerArch = 0.75f;
+constexpr float kLowerTeeth = 0.85f;
+constexpr float kLowerTeethFrom = 0.12f;
 // Where the teeth meet (from the middle, shares of the mouth's width:
 // the incisors, then the canines); each line kSeam darker, a hundredth of
 // the width wide.
@@ -529,6 +540,11 @@ TeethLook teeth_look(const cv::Scalar& skin, const cv::Scalar& lips, const cv::S
 float tooth_cover(float d, float band, float side) {
   return std::min(1.f, 1.5f * side) * std::clamp(band - d + 0.5f, 0.f, 1.f);
 }
+// The lower teeth likewise, d pixels above the lower lip: a narrower arch,
+// gone well before the inner corners (the middle six teeth or so).
+float lower_tooth_cover(float d, float band, float side) {
+  return std::clamp((side - 0.5f) / 0.3f, 0.f, 1.f) * std::clamp(band - d + 0.5f, 0.f, 1.f);
+}
 float tooth_light(float d, float band, float side, float off, float width) {
   float seam = 1;
   for (float at : kSeams) seam -= kSeam * std::max(0.f, 1 - std::abs(std::abs(off) - at * width) / (0.01f * width));
@@ -572,6 +588,7 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, float wider
   const TeethLook teeth = teeth_look(skin, lip_colour, white);
   const float teeth_shown = std::clamp((h / width - 0.05f) / 0.1f, 0.f, 1.f);  // in full from 15% of the width
   const float tongue_shown = std::clamp((h / width - 0.15f) / 0.15f, 0.f, 1.f);  // from 15%, in full from 30%
+  const float lower_shown = std::clamp((h / width - kLowerTeethFrom) / 0.1f, 0.f, 1.f);
   // The photo's own inside, where its lips are apart, parts at that row: above
   // it moves with the upper lip, below it with the lower lip, and the space
   // between is painted dark (teeth keep their height; stretched, they grew
@@ -642,6 +659,12 @@ cv::Mat open_mouth(const cv::Mat& img, const Landmarks& lm, float h, float wider
         const float lit = tooth_light(d, band, side, s - s_mid, width) * teeth.luminance;
         const float teeth_here = painted / std::max(1e-6f, painted + opened);
         colour += teeth_here * teeth_shown * tooth_cover(d, band, side) * (lit * teeth.tint - colour);
+        // the lower teeth: a lower band above the lower lip, in front of the tongue
+        const float d_lo = bottom - t, band_lo = std::min(0.3f * (bottom - top), kLowerTeethHeight * width);
+        // (lit from above: none of the upper teeth's shadow under the lip, d = band)
+        const float lit_lo =
+            kLowerTeeth * tooth_light(band_lo, band_lo, side, (s - s_mid) / kLowerArch, width) * teeth.luminance;
+        colour += teeth_here * lower_shown * lower_tooth_cover(d_lo, band_lo, side) * (lit_lo * teeth.tint - colour);
         inside.at<cv::Vec3f>(y - box.y, x - box.x) = colour;
       }
       const cv::Point2f src = c + s * u + from * v;
