@@ -117,7 +117,7 @@ Speech driving_speech(const GenerateOptions& opt, SoundStart start) {
 }
 
 // A photo speaking a text has its lips rounded ("oo", "w") and spread
-// ("ee") as its phonemes ask (open_mouth, src/face/blend.cpp): the share of
+// ("ee") as its phonemes ask (open_mouth, src/face/mouth_open.cpp): the share of
 // the mouth's width they are drawn wider per unit of the viseme table's
 // width (-0.55 for a "w" .. 0.45 for an "ee", src/synth/visemes.cpp): a
 // "w" narrows the mouth by 8%, an "ee" widens it by 7%. Between the 1st
