@@ -27,12 +27,15 @@ int g_espeak_rate = 0;  // its output sample rate (22050 for the Debian voices)
 struct Collected {
   std::vector<float> samples;
   std::vector<PhonemeEvent> phonemes;
+  std::vector<double> words;
 };
 
 int on_synth(short* wav, int count, espeak_EVENT* events) {
   auto* out = static_cast<Collected*>(events->user_data);
   for (int i = 0; i < count; ++i) out->samples.push_back(wav[i] / 32768.0f);
   for (espeak_EVENT* e = events; e->type != espeakEVENT_LIST_TERMINATED; ++e) {
+    // (a word event of length 0 closes some syntheses: no word)
+    if (e->type == espeakEVENT_WORD && e->length > 0) out->words.push_back(e->audio_position / 1000.0);
     if (e->type != espeakEVENT_PHONEME) continue;
     out->phonemes.push_back({e->audio_position / 1000.0, std::string(e->id.string, strnlen(e->id.string, 8))});
   }
@@ -88,6 +91,7 @@ Speech synthesize_speech(const std::string& text, const std::string& voice, int 
   Speech s;
   s.samples = resample_audio(got.samples, g_espeak_rate, kSampleRate);
   s.phonemes = std::move(got.phonemes);
+  s.words = std::move(got.words);
   return s;
 }
 

@@ -27,7 +27,13 @@ void add_generate_command(CLI::App& root) {
   auto* audio = cmd->add_option("--audio", o->gen.audio, "Speech: any audio file, or a video with sound (the output carries it as recorded); on a photo its loudness also opens the mouth");
   auto* text = cmd->add_option("--text", o->gen.text, "Speech: text to speak (espeak-ng); its phonemes also close the lips on p, b, m and, on a photo, round, spread and open them");
   audio->excludes(text);
-  cmd->add_option("--voice", o->gen.voice, "espeak-ng voice for --text (e.g. en, en-us, de; a variant after +: en-us+f3)")->default_val("en");
+  cmd->add_option("--transcript", o->gen.transcript,
+                  "With --audio: the words it says. Their phonemes (espeak-ng's, aligned to the recording) act as "
+                  "--text's do: the lips close on p, b, m and, on a photo, round, spread and open")
+      ->needs(audio);
+  cmd->add_option("--voice", o->gen.voice,
+                  "espeak-ng voice for --text and --transcript (e.g. en, en-us, de; a variant after +: en-us+f3)")
+      ->default_val("en");
   cmd->add_option("--outfile", o->gen.outfile, "Output video (.mp4, .m4v or .mov): H.264 + AAC; written only when complete")->required();
   cmd->add_option("--model", o->gen.model, "Model file (default: the bundled lite model)");
   cmd->add_option("--batch", o->gen.batch, "Face crops per model call")->default_val(16)->check(CLI::Range(1, 1024));

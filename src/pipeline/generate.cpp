@@ -108,12 +108,17 @@ SoundStart driving_sound_start(const GenerateOptions& opt) {
   return std::filesystem::equivalent(opt.audio, opt.face, ec) ? SoundStart::with_picture : SoundStart::own;
 }
 
-// The speech's samples, and its phonemes when it is a text spoken here.
+// The speech's samples, and its phonemes when it is a text spoken here or
+// a recording with its transcript (espeak-ng's phonemes of it, aligned).
 Speech driving_speech(const GenerateOptions& opt, SoundStart start) {
-  if (!opt.samples.empty()) return {opt.samples, {}};
+  if (!opt.transcript.empty() && opt.audio.empty())
+    throw Error("--transcript gives the words of --audio: give --audio FILE");
+  if (!opt.samples.empty()) return {opt.samples, {}, {}};
   if (!opt.text.empty()) return synthesize_speech(opt.text, opt.voice);
   if (opt.audio.empty()) throw Error("give the speech with --audio FILE or --text \"...\"");
-  return {read_audio(opt.audio, kSampleRate, start), {}};
+  std::vector<float> recorded = read_audio(opt.audio, kSampleRate, start);
+  if (!opt.transcript.empty()) return transcribed_speech(std::move(recorded), opt.transcript, opt.voice);
+  return {std::move(recorded), {}, {}};
 }
 
 // A photo speaking a text has its lips rounded ("oo", "w") and spread
@@ -142,6 +147,8 @@ constexpr float kPressedBelow = 0.1f;
 // "Session 42"). GRID speakers' inner lips part by 0.09 of the mouth's width
 // at the median frame, 0.18 at the 90th percentile (dlib; closed: about 0.03).
 constexpr float kSpeechOpen = 0.15f;
+// A transcript's shapes on a photo in full where speech_opening is at least this.
+constexpr float kHeard = 0.1f;
 // speech_opening's bounds, in frame_loudness's units (normalised log-mel:
 // 1 = 12.5 dB; -4 is the floor, digital silence; speech's loud frames lie
 // near -0.8, GRID's pauses at -3.6 .. -3.2): the level under which the audio
@@ -455,23 +462,33 @@ GenerateSummary generate(const GenerateOptions& opt) {
     throw Error(o.face + ": too long to loop in memory (" + std::to_string(video_frames) +
                 " frames) for audio that is longer; use --loop none to cut the audio, or a shorter clip");
   summary.audio_seconds = double(samples.size()) / kSampleRate;
-  // Per output frame of a text: how far the lips are pressed together (0..1);
-  // on a photo what else the speech asks: a text's phonemes (kTextOpen,
-  // kLipWidth), or recorded speech's loudness (speech_opening, kSpeechOpen).
-  std::vector<float> pressed;
-  std::vector<SpeechShape> shapes;
-  if (!speech.phonemes.empty())
-    for (const MouthFrame& f : mouth_track(speech.phonemes, summary.audio_seconds, outputs, summary.fps)) {
-      pressed.push_back(std::clamp(1 - f.shape.open / kPressedBelow, 0.f, 1.f));
-      if (photo) shapes.push_back({(1 - pressed.back()) * kTextOpen * f.shape.open, kLipWidth * f.shape.width});
-    }
   torch::Tensor mel = mel_spectrogram(samples, speech_gain(samples));  // (80, T), at the model's speech level
   const std::vector<float> loudness = frame_loudness(mel, outputs, summary.fps);
   const std::vector<double> loudness_rank = ranks(loudness);
   std::vector<float> speaking = speech_opening(loudness);
+  // Per output frame of a text or a transcript: how far the lips are pressed
+  // together (0..1); on a photo what else the speech asks: the phonemes'
+  // shapes (kTextOpen, kLipWidth), or recorded speech's loudness
+  // (speech_opening, kSpeechOpen). A transcript's pauses are espeak-ng's,
+  // not the recording's: its lips are pressed only within words, and a
+  // photo's shapes fade out where the recording falls quiet (kHeard; a pause
+  // the transcript does not mark is spanned by a phoneme).
+  const bool transcript = !speech.phonemes.empty() && o.text.empty();
+  std::vector<float> pressed;
+  std::vector<SpeechShape> shapes;
+  if (!speech.phonemes.empty()) {
+    const std::vector<MouthFrame> track = mouth_track(speech.phonemes, summary.audio_seconds, outputs, summary.fps);
+    for (size_t i = 0; i < track.size(); ++i) {
+      const MouthShape& m = track[i].shape;
+      const bool in_word = !transcript || track[i].viseme != 0;
+      pressed.push_back(in_word ? std::clamp(1 - m.open / kPressedBelow, 0.f, 1.f) : 0.f);
+      const float heard = transcript && i < speaking.size() ? std::min(1.f, speaking[i] / kHeard) : 1.f;
+      if (photo) shapes.push_back({heard * (1 - pressed.back()) * kTextOpen * m.open, heard * kLipWidth * m.width});
+    }
+  }
   if (photo && speech.phonemes.empty())
     for (float open : speaking) shapes.push_back({kSpeechOpen * open, 0.f});
-  // A text's p, b and m: the chin where silence puts it (the model is given silence's feature there).
+  // A text's or a transcript's p, b and m: the chin where silence puts it (the model is given silence's feature there).
   for (size_t i = 0; i < pressed.size() && i < speaking.size(); ++i) speaking[i] *= 1 - pressed[i];
 
   VideoWriterOptions wopt;

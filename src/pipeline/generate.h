@@ -19,6 +19,7 @@ struct GenerateOptions {
   std::string audio;       // audio or video file with sound; or:
   std::string text;        // text spoken by espeak-ng; or:
   std::vector<float> samples;  // 16 kHz mono samples (library callers, e.g. eval)
+  std::string transcript;  // with audio: the words it says (their phonemes, aligned to it, act as a text's)
   std::string voice = "en";
   std::string outfile;
   std::string model;       // empty = the bundled default model

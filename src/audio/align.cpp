@@ -1,0 +1,160 @@
+// The same words spoken twice, aligned in time: dynamic time warping of
+// their cepstra. Used to lay a transcript's phonemes, as espeak-ng speaks
+// them, onto a recording of the same words.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "audio/speech.h"
+#include "stf/audio.h"
+#include "stf/error.h"
+
+namespace stf {
+
+namespace {
+
+constexpr int kCepstra = 10;      // c0 (loudness) .. c9
+constexpr int kPool = 2;          // mel columns per feature frame: 25 ms steps
+constexpr double kBandSeconds = 2.0;  // the warping path stays this near the diagonal (plus kBandShare)
+constexpr double kBandShare = 0.1;    // of the longer recording
+constexpr double kPad = 0.5;          // seconds of silence either side of the transcript's speech
+constexpr float kPauseLevel = 0.1f;  // of the c0 range (5th .. 95th percentile) above its 5th percentile
+
+// (frames, kCepstra) features, row-major: the DCT-II of the normalised
+// log-mel (its 80 bands) pooled over kPool columns, each coefficient then
+// brought to zero mean and unit variance over the recording (a voice's or a
+// microphone's colouring is a constant offset in the cepstrum).
+std::vector<float> cepstra(const std::vector<float>& samples, int64_t& frames) {
+  const torch::Tensor mel = mel_spectrogram(samples, speech_gain(samples)).to(torch::kFloat64);  // (80, T)
+  const int64_t T = mel.size(1);
+  frames = std::max<int64_t>(1, T / kPool);
+  const auto m = mel.accessor<double, 2>();
+  std::vector<double> dct(size_t(kCepstra) * kMelBands);
+  for (int k = 0; k < kCepstra; ++k)
+    for (int b = 0; b < kMelBands; ++b) dct[size_t(k) * kMelBands + b] = std::cos(M_PI * k * (b + 0.5) / kMelBands);
+  std::vector<double> out(size_t(frames) * kCepstra, 0.0);
+  for (int64_t f = 0; f < frames; ++f)
+    for (int64_t c = f * kPool; c < std::min(T, (f + 1) * kPool); ++c)
+      for (int k = 0; k < kCepstra; ++k)
+        for (int b = 0; b < kMelBands; ++b)
+          out[size_t(f) * kCepstra + k] += m[b][c] * dct[size_t(k) * kMelBands + b] / kPool;
+  std::vector<float> norm(out.size());
+  for (int k = 0; k < kCepstra; ++k) {
+    double sum = 0, sq = 0;
+    for (int64_t f = 0; f < frames; ++f) sum += out[size_t(f) * kCepstra + k];
+    const double mean = sum / double(frames);
+    for (int64_t f = 0; f < frames; ++f) sq += std::pow(out[size_t(f) * kCepstra + k] - mean, 2);
+    const double sd = std::sqrt(sq / double(frames)) + 1e-6;
+    for (int64_t f = 0; f < frames; ++f)
+      norm[size_t(f) * kCepstra + k] = float((out[size_t(f) * kCepstra + k] - mean) / sd);
+  }
+  return norm;
+}
+
+}  // namespace
+
+std::vector<double> warp_times(const std::vector<float>& from, const std::vector<float>& to,
+                               const std::vector<double>& times) {
+  int64_t n = 0, m = 0;
+  const std::vector<float> a = cepstra(from, n), b = cepstra(to, m);
+  // Rows of `from`, within a band of columns of `to` around the diagonal.
+  const int64_t band =
+      std::max<int64_t>(1, int64_t(kBandSeconds * kMelFps / kPool + kBandShare * double(std::max(n, m))));
+  auto centre = [&](int64_t i) { return n > 1 ? i * (m - 1) / (n - 1) : 0; };
+  auto lo = [&](int64_t i) { return std::max<int64_t>(0, centre(i) - band); };
+  auto hi = [&](int64_t i) { return std::min<int64_t>(m - 1, centre(i) + band); };
+  auto dist = [&](int64_t i, int64_t j) {
+    float s = 0;
+    for (int k = 0; k < kCepstra; ++k) {
+      const float d = a[size_t(i) * kCepstra + k] - b[size_t(j) * kCepstra + k];
+      s += d * d;
+    }
+    return std::sqrt(s);
+  };
+  // Symmetric steps: a diagonal step counts its cell twice, a step along
+  // one recording once, so no path is cheaper for being shorter. `from`
+  // may pause wherever `to` is quiet (c0 within kPauseLevel of its range
+  // above its 5th percentile): a step along `to` alone there costs at most
+  // that frame's distance from `from`'s first (silence, where the transcript's
+  // speech is padded with it).
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> sorted(static_cast<size_t>(m));  // c0 of `to`'s frames
+  for (int64_t j = 0; j < m; ++j) sorted[size_t(j)] = b[size_t(j) * kCepstra];
+  std::sort(sorted.begin(), sorted.end());
+  const float quiet = sorted[size_t(m) / 20], loud = sorted[size_t(m) * 19 / 20];
+  std::vector<float> silent(static_cast<size_t>(m), inf);
+  for (int64_t j = 0; j < m; ++j)
+    if (b[size_t(j) * kCepstra] < quiet + kPauseLevel * (loud - quiet)) silent[size_t(j)] = dist(0, j);
+  std::vector<float> prev(size_t(m), inf), cur(size_t(m), inf);
+  // per row, over lo..hi: 0 diagonal, 1 from above, 2 from the left
+  std::vector<std::vector<uint8_t>> step(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    std::fill(cur.begin(), cur.end(), inf);
+    step[size_t(i)].assign(size_t(hi(i) - lo(i) + 1), 0);
+    for (int64_t j = lo(i); j <= hi(i); ++j) {
+      const float d = dist(i, j);
+      if (i == 0 && j == 0) {
+        cur[0] = d;
+        continue;
+      }
+      float best = inf;
+      uint8_t how = 0;
+      if (i > 0 && j > 0 && prev[size_t(j - 1)] + 2 * d < best) best = prev[size_t(j - 1)] + 2 * d, how = 0;
+      if (i > 0 && prev[size_t(j)] + d < best) best = prev[size_t(j)] + d, how = 1;
+      if (j > 0 && cur[size_t(j - 1)] + std::min(d, silent[size_t(j)]) < best)
+        best = cur[size_t(j - 1)] + std::min(d, silent[size_t(j)]), how = 2;
+      cur[size_t(j)] = best;
+      step[size_t(i)][size_t(j - lo(i))] = how;
+    }
+    std::swap(prev, cur);
+  }
+  if (!std::isfinite(prev[size_t(m - 1)]))
+    throw Error("the transcript's speech could not be aligned with the recording");
+  // Back from the end: each row's mean column on the path.
+  std::vector<double> sum(size_t(n), 0.0), count(size_t(n), 0.0);
+  for (int64_t i = n - 1, j = m - 1;;) {
+    sum[size_t(i)] += double(j);
+    count[size_t(i)] += 1;
+    if (i == 0 && j == 0) break;
+    const uint8_t how = step[size_t(i)][size_t(j - lo(i))];
+    if (how == 0) --i, --j;
+    else if (how == 1) --i;
+    else --j;
+  }
+  // A time's fractional row, its column interpolated between the rows' means.
+  const double fps = kMelFps / kPool;
+  std::vector<double> out;
+  for (double t : times) {
+    const double x = std::clamp(t * fps, 0.0, double(n - 1));
+    const int64_t i = std::min<int64_t>(int64_t(x), n - 1), k = std::min<int64_t>(i + 1, n - 1);
+    const double ji = sum[size_t(i)] / count[size_t(i)], jk = sum[size_t(k)] / count[size_t(k)];
+    out.push_back((ji + (x - double(i)) * (jk - ji)) / fps);
+  }
+  return out;
+}
+
+Speech transcribed_speech(std::vector<float> recorded, const std::string& transcript, const std::string& voice) {
+  if (transcript.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw Error("--transcript is empty: give the words the audio says");
+  Speech spoken = synthesize_speech(transcript, voice);
+  // espeak-ng starts speaking at once; a recording rarely does: the spoken
+  // text gets kPad of silence either side, so both begin and end in silence.
+  const size_t pad = size_t(kPad * kSampleRate);
+  spoken.samples.insert(spoken.samples.begin(), pad, 0.f);
+  spoken.samples.insert(spoken.samples.end(), pad, 0.f);
+  std::vector<double> times = spoken.words;  // the words' starts, then the phonemes'
+  for (const PhonemeEvent& p : spoken.phonemes) times.push_back(p.time);
+  for (double& t : times) t += kPad;
+  const std::vector<double> moved = warp_times(spoken.samples, recorded, times);
+  Speech s;
+  s.samples = std::move(recorded);
+  s.words.assign(moved.begin(), moved.begin() + long(spoken.words.size()));
+  s.phonemes = spoken.phonemes;
+  for (size_t i = 0; i < s.phonemes.size(); ++i) s.phonemes[i].time = moved[spoken.words.size() + i];
+  return s;
+}
+
+}  // namespace stf

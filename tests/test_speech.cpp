@@ -1,0 +1,114 @@
+// A transcript's phonemes laid onto a recording of its words (src/audio/align.cpp).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "audio/speech.h"
+#include "helpers.h"
+#include "stf/audio.h"
+#include "stf/error.h"
+#include "stf/media.h"
+
+using namespace stf;
+
+namespace {
+
+// Absolute differences, sorted.
+std::vector<double> errors(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> e;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) e.push_back(std::abs(a[i] - b[i]));
+  std::sort(e.begin(), e.end());
+  return e;
+}
+
+// A GRID s1 sentence's words and their start times (seconds) from its align
+// file (`start end word` in 1/25000 s; sil and sp are silences).
+void grid_words(const std::string& name, std::string& transcript, std::vector<double>& starts) {
+  std::ifstream in(test::shared_data("grid_s1/align/" + name + ".align"));
+  long start = 0, end = 0;
+  std::string word;
+  while (in >> start >> end >> word) {
+    if (word == "sil" || word == "sp") continue;
+    transcript += (transcript.empty() ? "" : " ") + word;
+    starts.push_back(start / 25000.0);
+  }
+}
+
+}  // namespace
+
+// The same sentence spoken by espeak-ng at two paces and in two voices,
+// whose word starts espeak-ng reports in both: warping one's word starts
+// onto the other finds the other's within a video frame (40 ms) at the
+// median. The times left as they were would be off by up to the pace's
+// difference (a second here), and stretched by the lengths' ratio alone,
+// by the pauses' difference.
+TEST(Align, WarpedTimesFindTheSameWordsAtAnotherPace) {
+  const std::string text = "Please call Stella. Ask her to bring these things with her from the store.";
+  const Speech slow = synthesize_speech(text, "en", 120), fast = synthesize_speech(text, "en-us", 200);
+  ASSERT_EQ(slow.words.size(), fast.words.size());
+  ASSERT_GE(slow.words.size(), 10u);
+  const std::vector<double> e = errors(warp_times(slow.samples, fast.samples, slow.words), fast.words);
+  const double median = e[e.size() / 2], worst = e.back();
+  std::printf("word starts: median error %.0f ms, largest %.0f ms\n", 1000 * median, 1000 * worst);
+  EXPECT_LT(median, 0.04);
+  EXPECT_LT(worst, 0.15);
+  EXPECT_GT(errors(slow.words, fast.words).back(), 0.5) << "the two paces should differ";
+}
+
+// Real speech: 10 GRID s1 sentences and their transcripts. The words that
+// transcribed_speech places in each recording (espeak-ng's word starts,
+// warped) against GRID's own word timings: within 60 ms at the median over
+// the 60 words and 250 ms at the 90th percentile (27 and 182 ms when
+// written; without the silence espeak-ng's speech is padded with, 379 and
+// 1000 ms). The recording's samples are kept as they are.
+TEST(Align, TranscriptFindsGridsWordsInTheRecording) {
+  std::vector<double> all;
+  for (const char* name : {"bbal8p", "bgwb4n", "bwbn4p", "lgaf6p", "lriy1s", "pbbc6p", "pgwl3a", "pwbq6p", "sbwu6p",
+                           "sria8p"}) {  // every 90th of the 900
+    std::string transcript;
+    std::vector<double> starts;
+    grid_words(name, transcript, starts);
+    ASSERT_EQ(starts.size(), 6u) << name;
+    const std::vector<float> recorded =
+        read_audio(test::shared_data(std::string("grid_s1/") + name + ".mp4"), kSampleRate);
+    const Speech s = transcribed_speech(recorded, transcript, "en");
+    EXPECT_EQ(s.samples, recorded);
+    ASSERT_EQ(s.words.size(), starts.size()) << transcript;
+    ASSERT_FALSE(s.phonemes.empty());
+    for (double e : errors(s.words, starts)) all.push_back(e);
+  }
+  std::sort(all.begin(), all.end());
+  const double median = all[all.size() / 2], p90 = all[all.size() * 9 / 10];
+  std::printf("GRID word starts: median error %.0f ms, 90th percentile %.0f ms\n", 1000 * median, 1000 * p90);
+  EXPECT_LT(median, 0.06);
+  EXPECT_LT(p90, 0.25);
+}
+
+// A recording that pauses where its transcript does not: the words after a
+// 1 s pause are found after it (espeak-ng's speech may pause wherever the
+// recording is silent), each within 80 ms. Without that (the recording's
+// silence matched against espeak-ng's speech like any sound) the word
+// after the pause was placed a second early.
+TEST(Align, TranscriptPausesWhereTheRecordingDoes) {
+  const Speech a = synthesize_speech("bin blue at", "en-us+f3", 170);
+  const Speech b = synthesize_speech("l eight please", "en-us+f3", 170);
+  std::vector<float> recorded(8000, 0.f);  // 0.5 s, the first half, 1 s, the second half, 0.5 s
+  recorded.insert(recorded.end(), a.samples.begin(), a.samples.end());
+  recorded.insert(recorded.end(), 16000, 0.f);
+  recorded.insert(recorded.end(), b.samples.begin(), b.samples.end());
+  recorded.insert(recorded.end(), 8000, 0.f);
+  std::vector<double> truth;
+  for (double t : a.words) truth.push_back(0.5 + t);
+  for (double t : b.words) truth.push_back(1.5 + double(a.samples.size()) / kSampleRate + t);
+  const Speech s = transcribed_speech(recorded, "bin blue at l eight please", "en");
+  ASSERT_EQ(s.words.size(), truth.size());
+  const std::vector<double> e = errors(s.words, truth);
+  std::printf("word starts around a pause: largest error %.0f ms\n", 1000 * e.back());
+  EXPECT_LT(e.back(), 0.08);
+}
