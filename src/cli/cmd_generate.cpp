@@ -1,4 +1,4 @@
-// synctalkface generate --face VIDEO|PHOTO (--audio FILE | --text "...")
+// synctalkface generate --face VIDEO|PHOTO (--audio FILE [--transcript "..."] | --text "...")
 // --outfile OUT.mp4: the main job.
 #include <cstdio>
 
@@ -22,7 +22,8 @@ void add_generate_command(CLI::App& root) {
   cmd->footer(
       "Examples:\n"
       "  synctalkface generate --face talk.mp4 --audio speech.wav --outfile out.mp4\n"
-      "  synctalkface generate --face photo.jpg --text \"Hello there\" --outfile out.mp4");
+      "  synctalkface generate --face photo.jpg --text \"Hello there\" --outfile out.mp4\n"
+      "  synctalkface generate --face photo.jpg --audio hello.wav --transcript \"Hello there\" --outfile out.mp4");
   cmd->add_option("--face", o->gen.face, "Video or photo with the face")->required();
   auto* audio = cmd->add_option("--audio", o->gen.audio, "Speech: any audio file, or a video with sound (the output carries it as recorded); on a photo its loudness also opens the mouth");
   auto* text = cmd->add_option("--text", o->gen.text, "Speech: text to speak (espeak-ng); its phonemes also close the lips on p, b, m and, on a photo, round, spread and open them");
