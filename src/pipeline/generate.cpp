@@ -482,8 +482,9 @@ GenerateSummary generate(const GenerateOptions& opt) {
       const MouthShape& m = track[i].shape;
       const bool in_word = !transcript || track[i].viseme != 0;
       pressed.push_back(in_word ? std::clamp(1 - m.open / kPressedBelow, 0.f, 1.f) : 0.f);
+      if (!photo) continue;
       const float heard = transcript && i < speaking.size() ? std::min(1.f, speaking[i] / kHeard) : 1.f;
-      if (photo) shapes.push_back({heard * (1 - pressed.back()) * kTextOpen * m.open, heard * kLipWidth * m.width});
+      shapes.push_back({heard * (1 - pressed.back()) * kTextOpen * m.open, heard * kLipWidth * m.width});
     }
   }
   if (photo && speech.phonemes.empty())
