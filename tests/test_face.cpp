@@ -678,6 +678,74 @@ TEST(Face, DarkRedrawnOpeningGetsUpperTeeth) {
   EXPECT_EQ(cv::norm(out, with, cv::NORM_INF), 0) << "paint_teeth differs from paste_back's";
 }
 
+// The model sometimes draws an opening whose top is ragged (retalking/face3
+// and face5 dubbed: teeth painted along it came out as a zigzag, or with a
+// jagged lower edge). The painted row of teeth is one smooth arc whatever
+// the drawn top: its top and bottom edges, column by column over the
+// middle of the mouth, lie close to a parabola (RMS: 0.65 and 0.26 pixels
+// on this 72-pixel mouth; the teeth that followed the drawn top, before
+// session 49: 1.67 and 0.89).
+TEST(Face, RaggedRedrawnOpeningGetsAnEvenRowOfTeeth) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const Landmarks& lm = p.lm;
+  const float w = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  const float x_mid = (lm[60].x + lm[64].x) / 2, y_lip = lm[62].y;
+  // A dark opening 0.25 of the width high, its top a zigzag of +-0.05 of
+  // the width, a step every 0.16.
+  cv::Mat drawn = p.image.clone();
+  std::vector<cv::Point> outline;
+  for (int k = 0; k <= 5; ++k)
+    outline.emplace_back(int(x_mid + (-0.4f + 0.16f * k) * w), int(y_lip + (0.02f + (k % 2 ? 0.05f : -0.05f)) * w));
+  for (int k = 20; k >= 0; --k) {
+    const float x = -0.4f + 0.04f * float(k);
+    outline.emplace_back(int(x_mid + x * w), int(y_lip + (0.03f + 0.22f * std::sqrt(1 - x * x / 0.16f)) * w));
+  }
+  cv::fillPoly(drawn, std::vector<std::vector<cv::Point>>{outline}, cv::Scalar(30, 25, 45), cv::LINE_AA);
+  cv::Mat generated;
+  cv::GaussianBlur(crop_face(drawn, p.to_crop, CropOptions{}.size).image, generated, cv::Size(), 0.7);
+  auto paste = [&](bool teeth) {
+    BlendOptions opt;
+    opt.teeth = teeth;
+    cv::Mat out = p.image.clone();
+    paste_back(out, generated, p.to_crop, lm, opt);
+    return out;
+  };
+  cv::Mat d, painted;
+  cv::absdiff(paste(true), paste(false), d);
+  cv::cvtColor(d, painted, cv::COLOR_BGR2GRAY);
+  painted = painted > 40;
+  ASSERT_GT(cv::countNonZero(painted), 0.02 * w * w) << "no teeth painted";
+  // Per column over the middle half of the opening: the painted teeth's top and bottom rows.
+  std::vector<double> xs, tops, bottoms;
+  for (int x = int(x_mid - 0.2f * w); x <= int(x_mid + 0.2f * w); ++x) {
+    int first = -1, last = -1;
+    for (int y = 0; y < painted.rows; ++y)
+      if (painted.at<uint8_t>(y, x)) last = y, first = first < 0 ? y : first;
+    if (first < 0) continue;
+    xs.push_back(x - x_mid);
+    tops.push_back(first);
+    bottoms.push_back(last);
+  }
+  ASSERT_GT(xs.size(), 0.3 * w) << "teeth over too few columns";
+  auto rms_off_parabola = [&](const std::vector<double>& y) {
+    cv::Mat A(int(xs.size()), 3, CV_64F), b(int(xs.size()), 1, CV_64F), c;
+    for (size_t k = 0; k < xs.size(); ++k) {
+      A.at<double>(int(k), 0) = 1;
+      A.at<double>(int(k), 1) = xs[k];
+      A.at<double>(int(k), 2) = xs[k] * xs[k];
+      b.at<double>(int(k)) = y[k];
+    }
+    cv::solve(A, b, c, cv::DECOMP_SVD);
+    return cv::norm(A * c - b) / std::sqrt(double(xs.size()));
+  };
+  const double top_off = rms_off_parabola(tops), bottom_off = rms_off_parabola(bottoms);
+  std::printf("teeth edges off a parabola (RMS): top %.2f, bottom %.2f pixels; mouth %.0f pixels wide\n", top_off,
+              bottom_off, w);
+  EXPECT_LT(top_off, 1.0);
+  EXPECT_LT(bottom_off, 0.6);
+}
+
 // TeethObserver: a frame whose mouth is open by over 15% of its width
 // counts by its brightest tenth between the inner lips, if that is as
 // bright as teeth; a closed mouth, or an open one without teeth, does not.

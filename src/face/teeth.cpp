@@ -73,17 +73,49 @@ constexpr float kTopAbove = 0.12f, kTopBelow = 0.08f;
 constexpr float kInsideAtLeast = 0.3f;
 constexpr float kMiddle = 0.15f;
 constexpr float kTeethFrom = 0.07f;  // teeth show from that height (measure_teeth)
-// Half-widths of the smoothing along the mouth, shares of its width.
-constexpr float kSmoothTop = 0.05f, kSmoothRun = 0.1f;
+// Half-width of the run's smoothing along the mouth, a share of its width;
+// the top's arc is fitted to columns whose run is at least kArcRun of it.
+constexpr float kSmoothRun = 0.1f, kArcRun = 0.03f;
 
 // The teeth's look is open_mouth's until the video has shown its own
 // (SeenTeeth), then theirs, as if the first guess were kSeenPrior frames.
 constexpr int kSeenPrior = 3;
 
+// Least squares y = a + b x + c x^2 through the points, then again without
+// those further than twice the residuals' RMS (plus half a pixel) from it;
+// none from under 5 points.
+std::optional<cv::Vec3d> fit_arc(const std::vector<float>& x, const std::vector<float>& y) {
+  std::vector<size_t> use(x.size());
+  for (size_t k = 0; k < use.size(); ++k) use[k] = k;
+  cv::Vec3d c;
+  for (int pass = 0; pass < 2; ++pass) {
+    if (use.size() < 5) return std::nullopt;
+    cv::Mat A(int(use.size()), 3, CV_64F), b(int(use.size()), 1, CV_64F), sol;
+    for (size_t r = 0; r < use.size(); ++r) {
+      const double xr = x[use[r]];
+      A.at<double>(int(r), 0) = 1;
+      A.at<double>(int(r), 1) = xr;
+      A.at<double>(int(r), 2) = xr * xr;
+      b.at<double>(int(r)) = y[use[r]];
+    }
+    cv::solve(A, b, sol, cv::DECOMP_SVD);
+    c = cv::Vec3d(sol.at<double>(0), sol.at<double>(1), sol.at<double>(2));
+    auto off = [&](size_t k) { return std::abs(y[k] - (c[0] + c[1] * x[k] + c[2] * x[k] * x[k])); };
+    double ss = 0;
+    for (size_t k : use) ss += off(k) * off(k);
+    const double keep_within = 2 * std::sqrt(ss / double(use.size())) + 0.5;
+    std::vector<size_t> kept;
+    for (size_t k : use)
+      if (off(k) <= keep_within) kept.push_back(k);
+    use = std::move(kept);
+  }
+  return c;
+}
+
 // paint_teeth's reading of the redrawn mouth in img (8-bit BGR, the
 // blended roi, landmarks in its coordinates): column by column (one pixel
-// apart along the mouth from s0), the dark inside's top and height,
-// smoothed; its extent lo..hi; and how far it shows teeth (0..1).
+// apart along the mouth from s0), the dark inside's top (one arc) and
+// height (smoothed); its extent lo..hi; and how far it shows teeth (0..1).
 struct TeethPlan {
   TeethPlan(const Landmarks& lm, const cv::Scalar& skin) : m(lm), skin(skin) {}
   MouthAxes m;
@@ -91,6 +123,7 @@ struct TeethPlan {
   float s0 = 0;
   std::vector<float> top, run;
   int lo = 0, hi = -1;
+  float open = 0;   // the run over the mouth's middle (measure_teeth)
   float shows = 0;
 };
 
@@ -135,20 +168,22 @@ TeethPlan measure_teeth(const cv::Mat& img, const Landmarks& lm) {
       break;
     }
   }
-  // Smoothed along the mouth: the teeth's top edge over kSmoothTop of the
-  // mouth's width, their height (half the run) over kSmoothRun, so that
-  // their lower edge is one smooth curve, tapering where the inside ends.
+  // The teeth's top edge: one arc through the inside's tops, as a row of
+  // teeth is (fit_arc; a drawn inside's top can be ragged, and teeth that
+  // followed it were jagged). Their height's limit, the run, is smoothed
+  // over kSmoothRun of the mouth's width, tapering where the inside ends.
+  std::vector<float> xs, tops;
+  for (int i = 0; i < n; ++i)
+    if (found[i] > 0 && run[i] > kArcRun * m.width) xs.push_back((s0 + float(i) - s_mid) / half), tops.push_back(top[i]);
+  const std::optional<cv::Vec3d> arc = fit_arc(xs, tops);
+  if (!arc) return plan;
   std::vector<float> top_s(n), run_s(n);
-  const int rt = std::max(1, int(std::lround(kSmoothTop * m.width))), rr = std::max(1, int(std::lround(kSmoothRun * m.width)));
+  const int rr = std::max(1, int(std::lround(kSmoothRun * m.width)));
   for (int i = 0; i < n; ++i) {
-    float w = 0, tw = 0, rs = 0;
-    for (int j = std::max(0, i - rr); j <= std::min(n - 1, i + rr); ++j) {
-      const float near = std::abs(j - i) <= rt ? 1.f : 1e-3f;  // the wider window only where no run is near
-      w += near * found[j];
-      tw += near * found[j] * top[j];
-      rs += run[j];
-    }
-    top_s[i] = w > 0 ? tw / w : 0;  // w > 0 wherever run_s[i] > 0
+    const double x = (s0 + float(i) - s_mid) / half;
+    top_s[i] = float((*arc)[0] + (*arc)[1] * x + (*arc)[2] * x * x);
+    float rs = 0;
+    for (int j = std::max(0, i - rr); j <= std::min(n - 1, i + rr); ++j) rs += run[j];
     run_s[i] = rs / float(std::min(n - 1, i + rr) - std::max(0, i - rr) + 1);
   }
   int lo = n, hi = -1;  // the drawn inside's extent along the mouth
@@ -162,6 +197,7 @@ TeethPlan measure_teeth(const cv::Mat& img, const Landmarks& lm) {
   for (int i = 0; i < n; ++i)
     if (std::abs(s0 + float(i) - s_mid) <= kMiddle * m.width) open += run[i], ++counted;
   open /= float(std::max(1, counted));
+  plan.open = open;
   // Shown from kTeethFrom, in full 10% of the width later (as open_mouth's
   // teeth_shown, from a gap of 5%: the dark run reads a soft drawn gap about
   // 2% of the width wider than it is).
@@ -203,7 +239,10 @@ void draw_teeth(cv::Mat& img, const Landmarks& lm, const TeethPlan& plan, float 
       const cv::Point2f st = m.st(cv::Point2f(float(x), float(y)));
       const int i = std::clamp(int(std::lround(st.x - s0)), lo, hi);
       const float q = (float(i) - mid) / reach, side = std::sqrt(std::max(0.f, 1 - q * q));
-      const float d = st.y - top_s[i], band = std::min(0.5f * run_s[i], kTeethHeight * m.width);
+      // the band: half the middle's run high (kTeethHeight of the width at
+      // most), less toward the ends, never past the run
+      const float band = std::min(side * std::min(0.5f * plan.open, kTeethHeight * m.width), run_s[i]);
+      const float d = st.y - top_s[i];
       colour.at<cv::Vec3f>(y - box.y, x - box.x) =
           tooth_light(d, band, side, st.x - (s0 + mid), m.width) * teeth.luminance * teeth.tint;
       if (std::abs(st.x - s0 - float(i)) > 0.5f) continue;  // beyond the inside's ends
