@@ -100,6 +100,7 @@ std::optional<cv::Vec3d> fit_arc(const std::vector<float>& x, const std::vector<
     }
     cv::solve(A, b, sol, cv::DECOMP_SVD);
     c = cv::Vec3d(sol.at<double>(0), sol.at<double>(1), sol.at<double>(2));
+    if (pass == 1) break;
     auto off = [&](size_t k) { return std::abs(y[k] - (c[0] + c[1] * x[k] + c[2] * x[k] * x[k])); };
     double ss = 0;
     for (size_t k : use) ss += off(k) * off(k);
