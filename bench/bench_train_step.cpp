@@ -43,7 +43,7 @@ struct Nets {
   explicit Nets(const ModelConfig& c)
       : gen(c),
         sync(c.image_size, c.sync_width, c.sync_feature, c.residual_blocks),
-        disc(c.disc_width) {
+        disc(c.disc_width, c.disc_patches) {
     if (c.memory) critic = LipEncoder(c.image_size, c.lip_width, c.feature, c.residual_blocks);
   }
   std::vector<torch::nn::Module*> all() {

@@ -54,8 +54,33 @@ TEST_P(ModelShapes, EveryPartHasTheDocumentedShape) {
   EXPECT_GE(p.min().item<float>(), -1e-6f);
   EXPECT_LE(p.max().item<float>(), 1.0f + 1e-6f);
 
-  Discriminator disc(c.disc_width);
+  Discriminator disc(c.disc_width, false);
   EXPECT_EQ(disc->forward(frames).sizes(), (std::vector<int64_t>{B}));
+  Discriminator patches(c.disc_width, true);
+  EXPECT_EQ(patches->forward(frames).sizes(), (std::vector<int64_t>{B, (S / 8) * (S / 8)}));
+}
+
+// Each of the patch discriminator's logits sees 23 x 35 pixels of the lower
+// half: a change in its top-left corner moves the logits of the patches there
+// and leaves the others exactly as they were; the upper half moves none.
+TEST(Model, PatchDiscriminatorJudgesEachPatchByItsOwnPixels) {
+  torch::manual_seed(3);
+  torch::NoGradGuard ng;
+  const int64_t S = 96, n = S / 8;
+  Discriminator disc(4, true);
+  auto face = torch::rand({1, 3, S, S});
+  auto before = disc->forward(face).view({n, n});
+  auto changed = face.clone();
+  changed.slice(2, S / 2, S / 2 + 4).slice(3, 0, 4).fill_(0.5);  // rows 0-3, columns 0-3 of the lower half
+  changed.slice(2, 0, S / 2).fill_(0.2);                         // the upper half
+  auto diff = (disc->forward(changed).view({n, n}) - before).abs();
+  // Output (r, c) sees rows 4r - 11 .. 4r + 11 and columns 8c - 17 .. 8c + 17 of the lower half.
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < n; ++c) {
+      const bool sees = 4 * r - 11 <= 3 && 8 * c - 17 <= 3;
+      if (sees) EXPECT_GT(diff[r][c].item<float>(), 0) << r << "," << c;
+      else EXPECT_EQ(diff[r][c].item<float>(), 0) << r << "," << c;
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, ModelShapes, ::testing::Values("lite", "paper"));

@@ -368,7 +368,7 @@ TEST(Losses, TermsFollowTheConfigAndMatchTheirFormulas) {
   b.sync_mel = torch::randn({windows, 1, 80, 16});
   SyncNet sync(S, c.sync_width, c.sync_feature, c.residual_blocks);
   LipEncoder critic(S, c.lip_width, c.feature, c.residual_blocks);
-  Discriminator disc(c.disc_width);
+  Discriminator disc(c.disc_width, c.disc_patches);
   SyncTalkFace gen(c);
   for (torch::nn::Module* m : std::vector<torch::nn::Module*>{gen.get(), sync.get(), critic.get(), disc.get()}) m->eval();
   torch::NoGradGuard ng;

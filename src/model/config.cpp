@@ -64,6 +64,7 @@ nlohmann::json ModelConfig::to_json() const {
           {"sync_width", sync_width},
           {"sync_feature", sync_feature},
           {"disc_width", disc_width},
+          {"disc_patches", disc_patches},
           {"loss", {{"recon", loss.recon}, {"av", loss.av}, {"vv", loss.vv}, {"gan", loss.gan},
                     {"store", loss.store}, {"align", loss.align}, {"mouth", loss.mouth}}},
           {"lr_generator", lr_generator},
@@ -98,6 +99,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
     c.sync_width = j.value("sync_width", c.sync_width);
     c.sync_feature = j.value("sync_feature", c.sync_feature);
     c.disc_width = j.value("disc_width", c.disc_width);
+    c.disc_patches = j.value("disc_patches", c.disc_patches);
     if (j.contains("loss")) {
       const auto& l = j["loss"];
       c.loss.recon = l.value("recon", c.loss.recon);

@@ -36,6 +36,7 @@ struct ModelConfig {
   int sync_width = 32;       // SyncNet expert: widths s..16s
   int sync_feature = 512;
   int disc_width = 32;       // quality discriminator
+  bool disc_patches = false; // not in the paper: it judges 23 x 35 px patches, not the whole lower half
   LossWeights loss;
   double lr_generator = 1e-4, lr_discriminator = 5e-4, lr_sync = 1e-4;
   double adam_beta1 = 0.5, adam_beta2 = 0.999;

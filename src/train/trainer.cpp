@@ -287,6 +287,7 @@ bool init_from(const TrainOptions& opt, const std::map<std::string, torch::nn::M
   theirs.crop = opt.config.crop;  // a model may learn crops placed otherwise
   if (model_file) {  // the discriminator starts fresh: it may be another one
     theirs.disc_width = opt.config.disc_width;
+    theirs.disc_patches = opt.config.disc_patches;
     theirs.lr_discriminator = opt.config.lr_discriminator;
   }
   if (theirs.to_json() != opt.config.to_json())
@@ -419,7 +420,7 @@ TrainResult train_generator(const TrainOptions& opt) {
   std::unique_ptr<Dataset> val = main ? open_validation(opt) : nullptr;
   torch::manual_seed(opt.seed);
   SyncTalkFace gen(c);
-  Discriminator disc(c.disc_width);
+  Discriminator disc(c.disc_width, c.disc_patches);
   SyncNet sync(c.image_size, c.sync_width, c.sync_feature, c.residual_blocks);
   if (w.av > 0) {
     if (opt.sync.empty()) throw Error("L_av needs the trained SyncNet expert: pass --sync DIR/best.ckpt (or --no-av)");
