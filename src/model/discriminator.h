@@ -9,7 +9,7 @@ namespace stf {
 
 class DiscriminatorImpl : public torch::nn::Module {
  public:
-  explicit DiscriminatorImpl(int64_t width, bool patches = false);
+  explicit DiscriminatorImpl(int64_t width, bool patches);
   // face: (B, 3, S, S) -> logits (B), or with patches (B, S/8 x S/8), one per
   // patch; only the lower half is looked at
   torch::Tensor forward(torch::Tensor face);
