@@ -476,6 +476,36 @@ TEST(Media, StillImageIsOneFrameVideo) {
   EXPECT_FALSE(reader.read(f));
 }
 
+// A picture the name does not say is one (a JPEG saved as .jfif, a video of
+// one frame) is read as a photo too; two frames are a video.
+TEST(Media, OnePictureUnderAnyNameIsAPhoto) {
+  std::string dir = test::temp_dir("one_picture");
+  cv::Mat img = test_frame(3, 120, 90);
+  cv::imwrite(dir + "/face.jpg", img);
+  fs::rename(dir + "/face.jpg", dir + "/face.jfif");
+  for (int frames : {1, 2}) {
+    VideoWriter writer(dir + "/clip.mp4", 120, 90, {});
+    for (int i = 0; i < frames; ++i) writer.write(img);
+    writer.finish();
+    VideoReader reader(dir + "/clip.mp4");
+    EXPECT_EQ(reader.is_image(), frames == 1) << frames << " frames";
+    EXPECT_EQ(reader.fps(), frames == 1 ? 0 : 25) << frames << " frames";
+    cv::Mat f;
+    int n = 0;
+    while (reader.read(f)) {
+      EXPECT_GT(cv::PSNR(f, img), 30) << "frame " << n;
+      ++n;
+    }
+    EXPECT_EQ(n, frames);
+  }
+  VideoReader jfif(dir + "/face.jfif");
+  EXPECT_TRUE(jfif.is_image());
+  cv::Mat f;
+  ASSERT_TRUE(jfif.read(f));
+  EXPECT_GT(cv::PSNR(f, img), 30);
+  EXPECT_FALSE(jfif.read(f));
+}
+
 TEST(Media, ReadAudioResamplesWav) {
   std::vector<float> a = read_audio(test::shared_data("retalking/speech1.wav"));
   EXPECT_NEAR(a.size() / 16000.0, 5.0, 0.05);

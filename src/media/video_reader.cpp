@@ -39,6 +39,9 @@ struct VideoReader::Impl {
   bool have_pending = false;
   cv::Mat current, pending;
   double current_t = 0, pending_t = 0;
+  bool have_ahead = false;  // the frame after pending, decoded at opening to tell a photo
+  cv::Mat ahead;
+  double ahead_t = 0;
   double first_t = NAN, last_raw_t = NAN;
   int64_t n = 0;
   int64_t corrupt = 0;
@@ -114,6 +117,12 @@ struct VideoReader::Impl {
 
   // Decodes the next frame in stream order; false when the stream is over.
   bool decode_next(cv::Mat& out, double& t) {
+    if (have_ahead) {
+      out = ahead;
+      t = ahead_t;
+      have_ahead = false;
+      return true;
+    }
     while (!decoder_done) {
       int err = avcodec_receive_frame(dec, frm);
       if (err == 0) {
@@ -169,7 +178,18 @@ VideoReader::VideoReader(const std::string& path) : impl_(std::make_unique<Impl>
     impl_->height = impl_->still.rows;
     return;
   }
-  impl_->open_video();
+  Impl& s = *impl_;
+  s.open_video();
+  s.have_pending = s.decode_next(s.pending, s.pending_t);
+  if (!s.have_pending) throw Error(path + ": no decodable video frames; the file may be truncated or corrupt");
+  // A file holding one picture (a GIF, a JPEG named otherwise, a video of
+  // one frame) is a photo.
+  s.have_ahead = s.decode_next(s.ahead, s.ahead_t);
+  if (!s.have_ahead) {
+    s.image = true;
+    s.still = s.pending;
+    s.count = 1;
+  }
 }
 
 VideoReader::~VideoReader() = default;
@@ -181,11 +201,6 @@ bool VideoReader::read(cv::Mat& frame) {
     frame = s.still.clone();
     ++s.n;
     return true;
-  }
-  if (s.n == 0) {
-    s.have_pending = s.decode_next(s.pending, s.pending_t);
-    if (!s.have_pending)
-      throw Error(s.path + ": no decodable video frames; the file may be truncated or corrupt");
   }
   const double t = s.n / s.fps;
   const double half = 0.5 / s.fps;
