@@ -285,6 +285,32 @@ TEST(Generate, KeepsA30FpsClipAt30FpsAndCutsAudioWithLoopNone) {
   EXPECT_GT(s["frames_with_face"].get<int64_t>(), 0.95 * s["frames"].get<int64_t>());
 }
 
+// A truncated video, whose header states more frames than it holds: its last
+// frame stays to the end of the audio, and the summary says how many.
+TEST(Generate, TruncatedVideoHoldsItsLastFrameToTheAudiosEnd) {
+  std::string dir = test::temp_dir("gentrunc"), whole = dir + "/whole.mp4", cut = dir + "/cut.mp4",
+              out = dir + "/out.mp4";
+  std::string clip = test::shared_data("vox/00010.mp4");
+  {
+    VideoReader reader(clip);
+    VideoWriter writer(whole, reader.width(), reader.height(), {});  // the header before the frames
+    for (cv::Mat f; reader.read(f);) writer.write(f);
+    writer.finish();
+  }
+  std::ifstream in(whole, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  const int64_t stated = VideoReader(cut).frame_count(), held = static_cast<int64_t>(read_frames(cut).size());
+  ASSERT_LT(held, stated - 10) << "the cut file is not truncated as this test needs";
+
+  nlohmann::json s = generate_json("--face " + q(cut) + " --audio " + q(clip) + " --outfile " + q(out));
+  const double audio_s = read_audio(clip).size() / 16000.0;
+  EXPECT_NEAR(s["frames"].get<int64_t>() / 25.0, audio_s, 1.0 / 25);
+  EXPECT_EQ(probe_media(out).streams[0].frames, s["frames"].get<int64_t>());
+  EXPECT_EQ(s["held_frames"].get<int64_t>(), s["frames"].get<int64_t>() - held);
+  EXPECT_EQ(s["frames_with_face"], s["frames"]);
+}
+
 // Speech taken from another video is taken whole: a clip whose sound starts
 // 1 s before its picture drives a photo for all of its sound, not 1 s less
 // (the face video's own sound stays timed against its frames: the dubbing

@@ -99,6 +99,10 @@ void add_generate_command(CLI::App& root) {
       std::printf("%lld frames without a face found are as in the input (a face turned to profile or under ~70 px "
                   "across is not found; --box gives its place by hand)\n",
                   static_cast<long long>(s.frames - s.frames_with_face));
+    if (s.held_frames > 0)
+      std::printf("the last %lld frames repeat the video's last frame: it ended before the length its header "
+                  "states (a truncated file?)\n",
+                  static_cast<long long>(s.held_frames));
   });
 }
 

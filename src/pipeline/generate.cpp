@@ -35,6 +35,7 @@ nlohmann::json GenerateSummary::to_json() const {
           {"frames_with_face", frames_with_face},
           {"fps", fps},
           {"audio_seconds", audio_seconds},
+          {"held_frames", held_frames},
           {"wall_seconds", wall_seconds},
           {"frames_per_second", frames_per_second}};
 }
@@ -216,10 +217,12 @@ class Source {
 
   void run(BoundedQueue<Item>& out) {
     int64_t i = 0;
+    TrackedFrame last;
     auto emit = [&](const TrackedFrame& tf) {
       if (!tf.face.found && opt_.strict)
         throw Error(opt_.face + ": no face in frame " + std::to_string(tf.index) + " (--strict)");
       if (loop_) cache_.push_back(tf);
+      last = tf;
       if (i >= outputs_) throw StopReading{};
       if (!out.push(item(i++, tf))) throw StopReading{};
     };
@@ -241,10 +244,17 @@ class Source {
       const int64_t n = static_cast<int64_t>(cache_.size());
       if (!out.push(item(i, cache_[looped_frame(i, n, opt_.loop)]))) break;
     }
+    // A video that ends before the length its header states (a truncated
+    // file): its last frame stays to the end of the audio.
+    for (; i < outputs_ && !last.frame.empty(); ++i, ++held_) {
+      check_cancelled();
+      if (!out.push(item(i, last))) break;
+    }
     out.close();
   }
 
   const TrackStats& stats() const { return tracker_.stats(); }
+  int64_t held() const { return held_; }  // output frames that repeat a video's last frame
 
  private:
   Item item(int64_t i, const TrackedFrame& tf) const {
@@ -268,6 +278,7 @@ class Source {
   std::vector<float> speaking_;
   FaceTracker tracker_;
   std::vector<TrackedFrame> cache_;
+  int64_t held_ = 0;
 };
 
 // The face crop at up to kSharpScale times the model's resolution, as far as
@@ -669,6 +680,7 @@ GenerateSummary generate(const GenerateOptions& opt) {
   if (source.stats().with_face == 0 && !photo)
     throw Error(o.face + ": no face found in any frame (a face turned to profile or under ~70 px across is not "
                 "taken); try --box top bottom left right or --detector dnn");
+  summary.held_frames = source.held();
   writer.finish();
   progress.finish();
   summary.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

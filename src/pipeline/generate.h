@@ -50,6 +50,7 @@ struct GenerateOptions {
 struct GenerateSummary {
   std::string outfile, model, precision;
   int64_t frames = 0, frames_with_face = 0;
+  int64_t held_frames = 0;     // the last ones, showing a video's last frame: it ended before its header said
   double fps = 0;              // output frame rate
   double audio_seconds = 0;    // length of the driving audio that was used
   double wall_seconds = 0;
