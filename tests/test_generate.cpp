@@ -285,6 +285,27 @@ TEST(Generate, KeepsA30FpsClipAt30FpsAndCutsAudioWithLoopNone) {
   EXPECT_GT(s["frames_with_face"].get<int64_t>(), 0.95 * s["frames"].get<int64_t>());
 }
 
+// A looped video over --loop-memory is read again from the file (backward in
+// chunks): the output is the one its frames kept in memory give.
+TEST(Generate, LoopOverTheMemoryBudgetReadsTheVideoAgain) {
+  std::string dir = test::temp_dir("genloopmem");
+  std::string face = test::shared_data("grid_s1/bbaf2n.mp4"), speech = test::shared_data("retalking/speech1.wav");
+  for (std::string loop : {"pingpong", "repeat"}) {
+    std::vector<std::vector<cv::Mat>> got;
+    for (std::string mb : {"1024", "0"}) {
+      std::string out = dir + "/" + loop + mb + ".mp4";
+      generate_json("--face " + q(face) + " --audio " + q(speech) + " --outfile " + q(out) + " --loop " + loop +
+                    " --loop-memory " + mb + " --precision fp32");
+      got.push_back(read_frames(out));
+    }
+    ASSERT_EQ(got[0].size(), got[1].size()) << loop;
+    ASSERT_GT(got[0].size(), 120u) << loop;  // 75 frames of video, 5 s of speech
+    double worst = 0;
+    for (size_t i = 0; i < got[0].size(); ++i) worst = std::max(worst, mean_abs_diff(got[0][i], got[1][i]));
+    EXPECT_LT(worst, 0.01) << loop;
+  }
+}
+
 // A truncated video, whose header states more frames than it holds: its last
 // frame stays to the end of the audio, and the summary says how many.
 TEST(Generate, TruncatedVideoHoldsItsLastFrameToTheAudiosEnd) {

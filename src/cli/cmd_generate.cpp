@@ -52,6 +52,10 @@ void add_generate_command(CLI::App& root) {
   cmd->add_option("--loop", o->gen.loop,
                   "Audio longer than the video: pingpong (forward then backward), repeat, none (cut the audio)")
       ->default_val("pingpong")->check(CLI::IsMember({"pingpong", "repeat", "none"}));
+  cmd->add_option("--loop-memory", o->gen.loop_memory_mb,
+                  "MB: a looped video's frames are kept in memory up to this; a longer video's are read again from "
+                  "the file (backward in chunks of this size, at least 16 frames: slower, memory stays flat)")
+      ->default_val(GenerateOptions{}.loop_memory_mb)->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--fps", o->gen.fps, "Output frame rate for a photo (a video keeps its own)")
       ->default_val(25)->check(CLI::Range(1.0, 120.0));
   cmd->add_option("--ref-choice", o->gen.ref_choice,

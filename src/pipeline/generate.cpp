@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <exception>
 #include <filesystem>
 #include <mutex>
@@ -49,10 +50,6 @@ int64_t looped_frame(int64_t i, int64_t frames, const std::string& loop) {
 }
 
 namespace {
-
-// Looping a video keeps its decoded frames; beyond this the user must choose
-// --loop repeat with a shorter clip or --loop none.
-constexpr double kLoopCacheBytes = 2.0 * (1 << 30);
 
 // Frames waiting between two stages: two batches, or fewer where that would
 // hold more than this many bytes of frames (a 4K frame is 25 MB: the two
@@ -206,9 +203,46 @@ torch::Tensor guided_bottleneck(SyncTalkFace& model, const torch::Tensor& mels, 
   return guidance == 1 ? b : silence + guidance * (b - silence);
 }
 
+// A video's frames read again for a loop, as the first pass gave them
+// (resized): forward from an open reader; a frame behind the kept window
+// reopens the file and reads up to it, keeping the `keep` frames that end
+// there (at least 16), so a backward pass decodes the video about frames /
+// keep times.
+class FrameRereader {
+ public:
+  FrameRereader(std::string path, double resize_factor, size_t keep)
+      : path_(std::move(path)), resize_factor_(resize_factor), keep_(std::max<size_t>(keep, 16)) {}
+
+  const cv::Mat& frame(int64_t j) {
+    if (j < first_) reader_.reset();
+    if (!reader_) {
+      reader_ = std::make_unique<VideoReader>(path_);
+      window_.clear();
+      first_ = next_ = 0;
+    }
+    for (cv::Mat f; next_ <= j; ++next_) {
+      if (!reader_->read(f)) throw Error(path_ + ": frame " + std::to_string(j) + " did not come back when read again");
+      if (resize_factor_ != 1) cv::resize(f, f, cv::Size(), 1 / resize_factor_, 1 / resize_factor_, cv::INTER_AREA);
+      window_.push_back(f);
+      if (window_.size() > keep_) window_.pop_front(), ++first_;
+    }
+    return window_[static_cast<size_t>(j - first_)];
+  }
+
+ private:
+  std::string path_;
+  double resize_factor_;
+  size_t keep_;
+  std::unique_ptr<VideoReader> reader_;
+  std::deque<cv::Mat> window_;  // frames first_ .. next_ - 1
+  int64_t first_ = 0, next_ = 0;
+};
+
 // Source stage: decodes (and tracks) the frames that the output shows, in
 // order, each with its crop: placed for the speech's opening at that output
-// frame where `speaking` has one (crop_transform).
+// frame where `speaking` has one (crop_transform). A looped video's frames
+// are kept while they fit in --loop-memory; beyond, only their faces are
+// kept and the pictures read again (FrameRereader).
 class Source {
  public:
   Source(const GenerateOptions& opt, VideoReader& reader, int64_t outputs, bool loop,
@@ -221,7 +255,12 @@ class Source {
     auto emit = [&](const TrackedFrame& tf) {
       if (!tf.face.found && opt_.strict)
         throw Error(opt_.face + ": no face in frame " + std::to_string(tf.index) + " (--strict)");
-      if (loop_) cache_.push_back(tf);
+      if (loop_) {
+        cache_.push_back(tf);
+        cached_bytes_ += double(tf.frame.total() * tf.frame.elemSize());
+        if (cached_bytes_ > opt_.loop_memory_mb * (1 << 20))
+          for (TrackedFrame& c : cache_) c.frame = cv::Mat();  // over the budget: read again instead
+      }
       last = tf;
       if (i >= outputs_) throw StopReading{};
       if (!out.push(item(i++, tf))) throw StopReading{};
@@ -239,10 +278,18 @@ class Source {
       while (tracker_.pop(tf)) emit(tf);
     } catch (const StopReading&) {
     }
+    std::unique_ptr<FrameRereader> again;
     for (; i < outputs_ && !cache_.empty(); ++i) {
       check_cancelled();
       const int64_t n = static_cast<int64_t>(cache_.size());
-      if (!out.push(item(i, cache_[looped_frame(i, n, opt_.loop)]))) break;
+      TrackedFrame tf = cache_[looped_frame(i, n, opt_.loop)];
+      if (tf.frame.empty()) {
+        const double bytes = std::max(1.0, cached_bytes_ / double(n));
+        if (!again) again = std::make_unique<FrameRereader>(opt_.face, opt_.resize_factor,
+                                                            size_t(opt_.loop_memory_mb * (1 << 20) / bytes));
+        tf.frame = again->frame(tf.index);
+      }
+      if (!out.push(item(i, tf))) break;
     }
     // A video that ends before the length its header states (a truncated
     // file): its last frame stays to the end of the audio.
@@ -278,6 +325,7 @@ class Source {
   std::vector<float> speaking_;
   FaceTracker tracker_;
   std::vector<TrackedFrame> cache_;
+  double cached_bytes_ = 0;  // of all frames read, had they been kept
   int64_t held_ = 0;
 };
 
@@ -469,9 +517,6 @@ GenerateSummary generate(const GenerateOptions& opt) {
   const int out_w = static_cast<int>(reader.width() / o.resize_factor);
   const int out_h = static_cast<int>(reader.height() / o.resize_factor);
   const bool loop = !photo && o.loop != "none" && (audio_longer || video_frames <= 0);
-  if (loop && double(video_frames) * out_w * out_h * 3 > kLoopCacheBytes)
-    throw Error(o.face + ": too long to loop in memory (" + std::to_string(video_frames) +
-                " frames) for audio that is longer; use --loop none to cut the audio, or a shorter clip");
   summary.audio_seconds = double(samples.size()) / kSampleRate;
   torch::Tensor mel = mel_spectrogram(samples, speech_gain(samples));  // (80, T), at the model's speech level
   const std::vector<float> loudness = frame_loudness(mel, outputs, summary.fps);

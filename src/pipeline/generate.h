@@ -37,6 +37,7 @@ struct GenerateOptions {
   // closed mouth at any scale.
   double guidance_scale = 3;
   std::string loop = "pingpong";  // audio longer than the video: pingpong | repeat | none
+  double loop_memory_mb = 512;    // a looped video's frames kept in memory up to this; beyond, read again from the file
   double resize_factor = 1;       // shrink the input (and output) by this factor first
   int crf = VideoWriterOptions{}.crf;  // x264 quality: 0 = lossless, 51 = worst
   std::string preset = VideoWriterOptions{}.preset;  // x264 speed preset: ultrafast .. veryslow
