@@ -257,9 +257,13 @@ class Source {
         throw Error(opt_.face + ": no face in frame " + std::to_string(tf.index) + " (--strict)");
       if (loop_) {
         cache_.push_back(tf);
+        const bool fitted = cached_bytes_ <= opt_.loop_memory_mb * (1 << 20);
         cached_bytes_ += double(tf.frame.total() * tf.frame.elemSize());
-        if (cached_bytes_ > opt_.loop_memory_mb * (1 << 20))
-          for (TrackedFrame& c : cache_) c.frame = cv::Mat();  // over the budget: read again instead
+        if (cached_bytes_ > opt_.loop_memory_mb * (1 << 20)) {  // over the budget: read again instead
+          if (fitted)
+            for (TrackedFrame& c : cache_) c.frame = cv::Mat();
+          cache_.back().frame = cv::Mat();
+        }
       }
       last = tf;
       if (i >= outputs_) throw StopReading{};
