@@ -489,6 +489,7 @@ TEST(Media, OnePictureUnderAnyNameIsAPhoto) {
     writer.finish();
     VideoReader reader(dir + "/clip.mp4");
     EXPECT_EQ(reader.is_image(), frames == 1) << frames << " frames";
+    EXPECT_EQ(probe_media(dir + "/clip.mp4").is_image, frames == 1) << frames << " frames";
     EXPECT_EQ(reader.fps(), frames == 1 ? 0 : 25) << frames << " frames";
     cv::Mat f;
     int n = 0;
@@ -500,6 +501,7 @@ TEST(Media, OnePictureUnderAnyNameIsAPhoto) {
   }
   VideoReader jfif(dir + "/face.jfif");
   EXPECT_TRUE(jfif.is_image());
+  EXPECT_TRUE(probe_media(dir + "/face.jfif").is_image);
   cv::Mat f;
   ASSERT_TRUE(jfif.read(f));
   EXPECT_GT(cv::PSNR(f, img), 30);

@@ -26,7 +26,7 @@ struct MediaInfo {
   std::string container;  // FFmpeg demuxer name(s)
   double duration = 0;    // seconds
   std::vector<StreamInfo> streams;
-  bool is_image = false;  // a still image read as a one-frame video
+  bool is_image = false;  // one picture (any name): VideoReader reads it as a photo
 };
 
 // Reads container and stream metadata. Throws stf::Error on a missing,

@@ -124,6 +124,16 @@ MediaInfo probe_media(const std::string& path) {
   }
   avformat_close_input(&fmt);
   if (info.streams.empty()) throw Error(path + ": contains no audio or video streams");
+  // One picture under any name (a GIF, a .jfif, a one-frame video) is read
+  // as a photo; frames that do not decode leave it a video here.
+  const bool video = std::any_of(info.streams.begin(), info.streams.end(),
+                                 [](const StreamInfo& s) { return s.type == "video"; });
+  if (video) {
+    try {
+      info.is_image = VideoReader(path).is_image();
+    } catch (const Error&) {
+    }
+  }
   return info;
 }
 
