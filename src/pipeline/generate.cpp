@@ -203,6 +203,11 @@ torch::Tensor guided_bottleneck(SyncTalkFace& model, const torch::Tensor& mels, 
   return guidance == 1 ? b : silence + guidance * (b - silence);
 }
 
+// A decoded frame shrunk by --resize-factor, as every pass reads it.
+void shrink(cv::Mat& frame, double resize_factor) {
+  if (resize_factor != 1) cv::resize(frame, frame, cv::Size(), 1 / resize_factor, 1 / resize_factor, cv::INTER_AREA);
+}
+
 // A video's frames read again for a loop, as the first pass gave them
 // (resized): forward from an open reader; a frame behind the kept window
 // reopens the file and reads up to it, keeping the `keep` frames that end
@@ -222,7 +227,7 @@ class FrameRereader {
     }
     for (cv::Mat f; next_ <= j; ++next_) {
       if (!reader_->read(f)) throw Error(path_ + ": frame " + std::to_string(j) + " did not come back when read again");
-      if (resize_factor_ != 1) cv::resize(f, f, cv::Size(), 1 / resize_factor_, 1 / resize_factor_, cv::INTER_AREA);
+      shrink(f, resize_factor_);
       window_.push_back(f);
       if (window_.size() > keep_) window_.pop_front(), ++first_;
     }
@@ -257,13 +262,9 @@ class Source {
         throw Error(opt_.face + ": no face in frame " + std::to_string(tf.index) + " (--strict)");
       if (loop_) {
         cache_.push_back(tf);
-        const bool fitted = cached_bytes_ <= opt_.loop_memory_mb * (1 << 20);
         cached_bytes_ += double(tf.frame.total() * tf.frame.elemSize());
-        if (cached_bytes_ > opt_.loop_memory_mb * (1 << 20)) {  // over the budget: read again instead
-          if (fitted)
-            for (TrackedFrame& c : cache_) c.frame = cv::Mat();
-          cache_.back().frame = cv::Mat();
-        }
+        if (cached_bytes_ > opt_.loop_memory_mb * (1 << 20))  // over the budget: the pictures are read again
+          for (auto c = cache_.rbegin(); c != cache_.rend() && !c->frame.empty(); ++c) c->frame = cv::Mat();
       }
       last = tf;
       if (i >= outputs_) throw StopReading{};
@@ -273,8 +274,7 @@ class Source {
       TrackedFrame tf;
       for (cv::Mat frame; reader_.read(frame);) {
         check_cancelled();
-        if (opt_.resize_factor != 1)
-          cv::resize(frame, frame, cv::Size(), 1 / opt_.resize_factor, 1 / opt_.resize_factor, cv::INTER_AREA);
+        shrink(frame, opt_.resize_factor);
         tracker_.push(frame);
         while (tracker_.pop(tf)) emit(tf);
       }
