@@ -13,7 +13,8 @@ sync: mean mouth landmark distance / inter-ocular distance with the own and
 the 1 s late speech, how much lower the own is (and the same over the 8
 clips without vox/00002, whose landmark fits are fragile: models/README.md,
 session 30); vox and ret: PSNR, SSIM, the mouth-opening correlation r or
-LMD/IOD, mouth sharpness of the reconstructions; next and bb: SpeakerR, the
+LMD/IOD, mouth sharpness and flicker (where the results have it) of the
+reconstructions; next and bb: SpeakerR, the
 dubbed mouth's opening correlated with the speaker's (docs/metrics.md).
 """
 import json
@@ -46,6 +47,10 @@ def stills_summary(folder):
     return f"{os.path.basename(os.path.normpath(folder))}: stills " + " | ".join(parts)
 
 
+def flicker(m):
+    return f" flicker {m['mouth_flicker']:.2f}" if "mouth_flicker" in m else ""
+
+
 def summary(folder):
     if os.path.exists(os.path.join(folder, "still.json")):
         return stills_summary(folder)
@@ -63,9 +68,9 @@ def summary(folder):
             f"sync {sum(own) / len(own):.4f}/{sum(late) / len(late):.4f} {lower_by(own, late):.1f}% "
             f"({100 * lo:.1f}..{100 * hi:.1f}%), 8 clips {lower_by([own[i] for i in rest], [late[i] for i in rest]):.1f}% | "
             f"vox PSNR {vox['psnr']:.2f} SSIM {vox['ssim']:.4f} r {vox['mouth_corr']:.3f} "
-            f"sharp {vox['mouth_sharpness']:.3f} | "
+            f"sharp {vox['mouth_sharpness']:.3f}{flicker(vox)} | "
             f"ret PSNR {ret['psnr']:.2f} SSIM {ret['ssim']:.4f} LMD/IOD {ret['lmd_norm']:.4f} "
-            f"sharp {ret['mouth_sharpness']:.3f} | SpeakerR next {nxt:.3f} bb {bb:.3f}")
+            f"sharp {ret['mouth_sharpness']:.3f}{flicker(ret)} | SpeakerR next {nxt:.3f} bb {bb:.3f}")
 
 
 if __name__ == "__main__":

@@ -119,6 +119,24 @@ TEST(Metrics, MouthOpeningCorrelationAndSpreadByHand) {
   EXPECT_EQ(spread_ratio({1, 2}, {3, 3}), 0.0);  // a still real mouth: no ratio
 }
 
+TEST(Metrics, MeanGreyFlickerIsTheJumpAwayFromTheNeighboursMean) {
+  const cv::Mat grey100(4, 6, CV_8UC3, cv::Scalar(100, 100, 100));
+  cv::Mat now = grey100.clone();
+  now(cv::Rect(0, 0, 3, 4)).setTo(cv::Scalar(110, 100, 100));  // blue +10 on the left half
+  now(cv::Rect(3, 0, 3, 4)).setTo(cv::Scalar(90, 100, 100));   // blue -10 on the right: no cancelling out
+  EXPECT_NEAR(mean_grey_flicker(grey100, now, grey100, cv::Rect(0, 0, 6, 4)), 1.14, 1e-9);
+  // A steady change scores nothing, however large; the same change that comes back scores in full.
+  const cv::Mat grey110(4, 6, CV_8UC3, cv::Scalar(110, 110, 110)), grey120(4, 6, CV_8UC3, cv::Scalar(120, 120, 120));
+  EXPECT_NEAR(mean_grey_flicker(grey100, grey110, grey120, cv::Rect(0, 0, 6, 4)), 0.0, 1e-9);
+  EXPECT_NEAR(mean_grey_change(grey100, grey110, cv::Rect(0, 0, 6, 4)), 10.0, 1e-9);
+  EXPECT_NEAR(mean_grey_flicker(grey100, grey110, grey100, cv::Rect(0, 0, 6, 4)), 10.0, 1e-9);
+  // Only the region counts: a jump in column 0 alone, scored over columns 0-1.
+  cv::Mat spot = grey100.clone();
+  spot(cv::Rect(0, 0, 1, 4)).setTo(cv::Scalar(100, 100, 200));  // red +100: grey +29.9
+  EXPECT_NEAR(mean_grey_flicker(grey100, spot, grey120, cv::Rect(0, 0, 2, 4)), (19.9 + 10) / 2, 1e-9);
+  EXPECT_EQ(mean_grey_flicker(grey100, now, grey100, cv::Rect()), 0.0);
+}
+
 TEST(Metrics, MeanGreyChangeIsThePerPixelAbsoluteDifference) {
   cv::Mat a(4, 6, CV_8UC3, cv::Scalar(100, 100, 100)), b = a.clone();
   b(cv::Rect(0, 0, 3, 4)).setTo(cv::Scalar(110, 100, 100));  // blue +10 on the left half
@@ -235,6 +253,8 @@ TEST(Eval, ScoresARealClipWithTheCeilingOnTop) {
   EXPECT_LT(s["model"]["mean"]["mouth_sharpness"].get<double>(), 1.0);  // a 96 px mouth upscaled into the frame
   EXPECT_DOUBLE_EQ(s["real"]["mean"]["mouth_motion"].get<double>(), 1.0);
   EXPECT_GT(s["model"]["mean"]["mouth_motion"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(s["real"]["mean"]["mouth_flicker"].get<double>(), 1.0);
+  EXPECT_GT(s["model"]["mean"]["mouth_flicker"].get<double>(), 0.0);
   for (const char* name : {"model", "reference_copy"}) {
     EXPECT_GT(s[name]["mean"]["mouth_sharpness"].get<double>(), 0.0) << name;
     EXPECT_GT(s[name]["mean"]["psnr"].get<double>(), 20.0) << name;

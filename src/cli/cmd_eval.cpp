@@ -89,18 +89,19 @@ void add_eval_command(CLI::App& root) {
     const bool truth = r["systems"]["real"]["mean"].contains("lmd_truth");
     const bool driver = r["systems"]["real"]["mean"].contains("driver_corr");
     auto row = [&](const std::string& name, nlohmann::json m) {  // a copy: missing metrics (dub mode) read as null
-      std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s %7s %7s %7s%s%s\n", name.c_str(), cell(m["psnr"], "%.2f").c_str(),
+      std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s %7s %7s %7s %7s%s%s\n", name.c_str(), cell(m["psnr"], "%.2f").c_str(),
                   cell(m["ssim"], "%.4f").c_str(), cell(m["lmd"], "%.3f").c_str(), cell(m["lmd_norm"], "%.4f").c_str(),
                   cell(m["mouth_corr"], "%.3f").c_str(), cell(m["mouth_range"], "%.3f").c_str(),
                   cell(m["mouth_sharpness"], "%.3f").c_str(),
                   cell(m["mouth_motion"], "%.3f").c_str(),
+                  cell(m["mouth_flicker"], "%.3f").c_str(),
                   cell(m["lse_d"], "%.3f").c_str(),
                   cell(m["lse_c"], "%.3f").c_str(),
                   truth ? ("  " + cell(m["lmd_truth"], "%13.4f")).c_str() : "",
                   driver ? ("  " + cell(m["driver_corr"], "%8.3f")).c_str() : "");
     };
-    std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s %7s %7s %7s%s%s\n", "system (mean)", "PSNR", "SSIM", "LMD(px)", "LMD/IOD", "MouthR",
-                "Range", "Sharp", "Motion", "LSE-D*", "LSE-C*", truth ? "  LMD-truth/IOD" : "", driver ? "  SpeakerR" : "");
+    std::printf("%-16s %8s %7s %8s %9s %7s %7s %7s %7s %7s %7s %7s%s%s\n", "system (mean)", "PSNR", "SSIM", "LMD(px)", "LMD/IOD", "MouthR",
+                "Range", "Sharp", "Motion", "Flicker", "LSE-D*", "LSE-C*", truth ? "  LMD-truth/IOD" : "", driver ? "  SpeakerR" : "");
     for (const auto& [name, s] : r["systems"].items()) row(name, s["mean"]);
     if (shows_medians(r)) {  // one clip with a failed tracking can drag a mean
       std::printf("(median)\n");

@@ -100,7 +100,8 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
                      const Track* driver = nullptr) {
   std::vector<cv::Mat> shown_crops(shown.frames.size());
   double psnr_sum = 0, ssim_sum = 0, lmd_sum = 0, lmdn_sum = 0, detail_real = 0, detail_shown = 0;
-  double change_real = 0, change_shown = 0;  // mouth-box change from the previous frame
+  double change_real = 0, change_shown = 0;    // mouth-box change from the previous frame
+  double flicker_real = 0, flicker_shown = 0;  // and away from the mean of the frames on both sides
   int64_t n = 0, n_lm = 0, n_inf = 0;
   std::vector<double> open_real, open_shown;
   const size_t frames = std::min(real.frames.size(), shown.frames.size());
@@ -121,6 +122,10 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
       change_real += mean_grey_change(real.frames[i], real.frames[i - 1], box);
       change_shown += mean_grey_change(shown.frames[i], shown.frames[i - 1], box);
     }
+    if (i > 0 && i + 1 < frames && real.faces[i - 1].found && real.faces[i + 1].found) {
+      flicker_real += mean_grey_flicker(real.frames[i - 1], real.frames[i], real.frames[i + 1], box);
+      flicker_shown += mean_grey_flicker(shown.frames[i - 1], shown.frames[i], shown.frames[i + 1], box);
+    }
     if (!shown.faces[i].found) continue;
     double d = mouth_distance(to_crop_space(real.faces[i].landmarks, m), to_crop_space(shown.faces[i].landmarks, m));
     lmd_sum += d;
@@ -136,6 +141,7 @@ nlohmann::json score(const std::string& clip, const Track& real, const Track& sh
   j["lse_c"] = ss.lse_c;
   j["offset"] = ss.offset;
   if (change_real > 0) j["mouth_motion"] = change_shown / change_real;
+  if (flicker_real > 0) j["mouth_flicker"] = flicker_shown / flicker_real;
   if (driver) {
     const double r = driver_correlation(shown, real.fps, *driver);
     if (std::isfinite(r)) j["driver_corr"] = r;
@@ -209,7 +215,7 @@ std::vector<cv::Mat> reference_copy(const Track& real, const CropOptions& crop, 
 
 void summarize_clips(nlohmann::json& system) {
   nlohmann::json mean, median;
-  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "mouth_corr", "mouth_range", "mouth_sharpness", "mouth_motion", "driver_corr", "lmd_truth", "lse_d", "lse_c"}) {
+  for (const char* k : {"psnr", "ssim", "lmd", "lmd_norm", "mouth_corr", "mouth_range", "mouth_sharpness", "mouth_motion", "mouth_flicker", "driver_corr", "lmd_truth", "lse_d", "lse_c"}) {
     std::vector<double> all;  // "inf" as infinity
     double sum = 0;
     int finite = 0;

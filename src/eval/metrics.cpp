@@ -81,6 +81,18 @@ double mean_grey_change(const cv::Mat& a, const cv::Mat& b, const cv::Rect& r) {
   return sum / r.area();
 }
 
+double mean_grey_flicker(const cv::Mat& before, const cv::Mat& now, const cv::Mat& after, const cv::Rect& r) {
+  STF_ASSERT(before.type() == CV_8UC3 && now.type() == CV_8UC3 && after.type() == CV_8UC3);
+  STF_ASSERT(before.size() == now.size() && after.size() == now.size());
+  if (r.area() <= 0) return 0;
+  double sum = 0;
+  for (int y = r.y; y < r.y + r.height; ++y)
+    for (int x = r.x; x < r.x + r.width; ++x)
+      sum += std::abs(grey(now.at<cv::Vec3b>(y, x)) -
+                      (grey(before.at<cv::Vec3b>(y, x)) + grey(after.at<cv::Vec3b>(y, x))) / 2);
+  return sum / r.area();
+}
+
 double laplacian_variance(const cv::Mat& bgr, const cv::Rect& r) {
   STF_ASSERT(bgr.type() == CV_8UC3);
   if (r.width < 3 || r.height < 3) return 0;

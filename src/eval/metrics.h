@@ -37,6 +37,12 @@ double laplacian_variance(const cv::Mat& bgr, const cv::Rect& r);
 // of two BGR images of one size inside `r`: how much a region changed
 // between two frames (0 for an empty region).
 double mean_grey_change(const cv::Mat& a, const cv::Mat& b, const cv::Rect& r);
+// Mean absolute difference inside `r` between the grey values of `now` and
+// the mean of those of the frames `before` and `after` it (BGR images of one
+// size): how far a region jumps away from the path its neighbours set, so
+// that a steady change (an opening mouth) scores less than flicker, a change
+// that comes back (0 for an empty region).
+double mean_grey_flicker(const cv::Mat& before, const cv::Mat& now, const cv::Mat& after, const cv::Rect& r);
 
 // Pearson correlation of two series of the same length; 0 when there are
 // fewer than 3 points or either series is constant.
