@@ -18,6 +18,8 @@
 #   still       vox and grid, each photo from its clip's speech (MouthR, Range)
 #   still_bb    vox photos dubbed with GRID s1 bbaf2n (SpeakerR)
 #   still_next  vox photos dubbed with the next clip's speech (SpeakerR)
+# Two such folders (a change and what it changes) are compared clip by clip,
+# each figure's change with a 95% paired interval, by scripts/eval_compare.py.
 set -euo pipefail
 stills=0
 if [ "${1:-}" = "--stills" ]; then
@@ -25,7 +27,7 @@ if [ "${1:-}" = "--stills" ]; then
   shift
 fi
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 out=$1

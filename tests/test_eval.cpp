@@ -469,3 +469,43 @@ TEST(Eval, GroundTruthMetricAndSelfContainedReport) {
   ASSERT_EQ(images.size(), 3u) << "two plots and one strip";
   EXPECT_EQ(images[2].rows, 3 * 96);
 }
+
+// scripts/eval_compare.py (judging a change by the eval battery): clips are
+// paired by path, not by their order in the files; a shift the same on every
+// clip gets an interval of exactly that shift; a clip one run lacks is left out.
+TEST(EvalCompare, PairsClipsByPathAndBracketsAConstantShift) {
+  const std::string dir = test::temp_dir("eval_compare");
+  const std::vector<std::string> names{"/d/vox/a.mp4", "/d/vox/b.mp4", "/d/vox/c.mp4"};
+  const std::vector<double> psnr{30, 31, 35}, own{0.05, 0.04, 0.07}, late{0.06, 0.05, 0.07};
+  auto battery = [&](const std::string& folder, double shift, bool reversed, bool extra) {
+    std::filesystem::create_directories(folder);
+    nlohmann::json sync_clips = nlohmann::json::array(), clips = nlohmann::json::array();
+    for (size_t k = 0; k < names.size(); ++k) {
+      const size_t i = reversed ? names.size() - 1 - k : k;
+      sync_clips.push_back({{"clip", names[i]}, {"own", own[i]}, {"shifted", late[i]}});
+      clips.push_back({{"clip", names[i]}, {"psnr", psnr[i] + shift}, {"mouth_corr", 0.1 * double(i)},
+                       {"mouth_sharpness", 0.5}, {"mouth_flicker", 1.5}, {"lmd_norm", 0.06}, {"driver_corr", 0.2}});
+    }
+    if (extra) clips.push_back({{"clip", "/d/vox/extra.mp4"}, {"psnr", 10.0}, {"driver_corr", -1.0}});
+    const nlohmann::json systems = {{"model", {{"clips", clips}}}};
+    std::ofstream(folder + "/sync.json") << nlohmann::json{{"sync", {{"model", {{"clips", sync_clips}}}}}, {"systems", systems}};
+    for (const char* run : {"ret", "next", "bb"}) std::ofstream(folder + "/" + run + ".json") << nlohmann::json{{"systems", systems}};
+  };
+  battery(dir + "/before", 0, false, false);
+  battery(dir + "/after", 0.1, true, true);
+  const std::string script = "/usr/bin/python3 '" STF_SOURCE_DIR "/scripts/eval_compare.py' ";
+  ASSERT_EQ(test::run_shell(script + "'" + dir + "/before' '" + dir + "/after' > '" + dir + "/out.txt'"), 0);
+  std::map<std::string, std::string> row;  // figure -> the rest of its line
+  std::ifstream in(dir + "/out.txt");
+  for (std::string line; std::getline(in, line);) row[line.substr(0, 38)] = line.substr(38);
+  auto at = [&](const std::string& figure) { return row[figure + std::string(38 - figure.size(), ' ')]; };
+  EXPECT_EQ(at("vox PSNR"), "  32.0000  32.1000  +0.1000  (+0.1000 .. +0.1000) 3 of 3");
+  EXPECT_EQ(at("ret PSNR"), "  32.0000  32.1000  +0.1000  (+0.1000 .. +0.1000) 3 of 3");
+  EXPECT_EQ(at("vox mouth r"), "   0.1000   0.1000  +0.0000  (+0.0000 .. +0.0000) 0 of 3");
+  // sync: 1 - 0.16 / 0.18 = 11.1% both times
+  EXPECT_EQ(at("sync: own closer than 1 s late (%)"), "  11.1111  11.1111  +0.0000  (+0.0000 .. +0.0000) 0 of 3");
+  EXPECT_EQ(at("SpeakerR next"), "   0.2000   0.2000  +0.0000  (+0.0000 .. +0.0000) 0 of 3");
+  // A stills battery against a video one is refused.
+  std::ofstream(dir + "/after/still.json") << "{}";
+  EXPECT_NE(test::run_shell(script + "'" + dir + "/before' '" + dir + "/after' 2> /dev/null"), 0);
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""Is a change's effect on the eval battery more than the clips' noise?
+
+usage: eval_compare.py BEFORE_DIR AFTER_DIR
+
+Both folders are scripts/eval_battery.sh results of the same kind (video, or
+--stills). For each figure eval_summary.py prints, over the clips both runs
+scored (matched by clip path): the figure before and after, their difference
+with a 95% paired bootstrap interval over the clips (10000 draws of the
+clips with replacement, the same draws for both runs; fixed seed), and on
+how many clips the figure went up. A difference whose interval holds 0 is
+within what the choice of clips alone moves. Figures:
+
+video: sync (how much closer the own speech puts the mouth than the 1 s
+late one, %: one minus the ratio of the mean distances), vox and ret PSNR,
+mouth r or LMD/IOD, sharpness and flicker of the reconstructions, and
+SpeakerR (dubbed mouth against the speaker's) with the next clip's voice and
+with GRID bbaf2n. stills: MouthR and Range on vox and grid, SpeakerR with
+GRID bbaf2n and with the next clip's voice.
+"""
+import json
+import os
+import random
+import sys
+
+DRAWS = 10000
+
+
+def clips(folder, name, system="model"):
+    """Per-clip results of one eval run, by clip path."""
+    with open(os.path.join(folder, name + ".json")) as f:
+        run = json.load(f)
+    part = run["sync"] if name == "sync" and system == "sync" else run["systems"]
+    return {c["clip"]: c for c in part["model"]["clips"]}
+
+
+def lower_by(rows):  # rows: (own, late) pairs
+    return 100 * (1 - sum(r[0] for r in rows) / sum(r[1] for r in rows))
+
+
+def mean_of(key):
+    return lambda rows: sum(r[key] for r in rows) / len(rows)
+
+
+def figures(video):
+    """(label, run, which clips, per-clip value, figure over a list of clips)."""
+    if video:
+        sync = lambda rows: lower_by([(r["own"], r["shifted"]) for r in rows])
+        out = [("sync: own closer than 1 s late (%)", "sync", "sync", None, sync)]
+        for label, key in (("PSNR", "psnr"), ("mouth r", "mouth_corr"), ("sharpness", "mouth_sharpness"),
+                           ("flicker", "mouth_flicker")):
+            out.append((f"vox {label}", "sync", "model", key, mean_of(key)))
+        for label, key in (("PSNR", "psnr"), ("LMD/IOD", "lmd_norm"), ("sharpness", "mouth_sharpness"),
+                           ("flicker", "mouth_flicker")):
+            out.append((f"ret {label}", "ret", "model", key, mean_of(key)))
+        out.append(("SpeakerR next", "next", "model", "driver_corr", mean_of("driver_corr")))
+        out.append(("SpeakerR bb", "bb", "model", "driver_corr", mean_of("driver_corr")))
+        return out
+    out = []
+    for tag in ("vox", "grid"):
+        out.append((f"still {tag} MouthR", "still", tag, "mouth_corr", mean_of("mouth_corr")))
+        out.append((f"still {tag} Range", "still", tag, "mouth_range", mean_of("mouth_range")))
+    out.append(("still SpeakerR bb", "still_bb", "model", "driver_corr", mean_of("driver_corr")))
+    out.append(("still SpeakerR next", "still_next", "model", "driver_corr", mean_of("driver_corr")))
+    return out
+
+
+def compare(before, after):
+    video = not os.path.exists(os.path.join(before, "still.json"))
+    if video == os.path.exists(os.path.join(after, "still.json")):
+        sys.exit("eval_compare: one folder is a --stills battery and the other is not")
+    rng = random.Random(1)
+    lines = [f"{'figure':<38}{'before':>9}{'after':>9}{'change':>9}  {'95% interval':<19} up on"]
+    for label, run, which, key, figure in figures(video):
+        system = "sync" if which == "sync" else "model"
+        a, b = clips(before, run, system), clips(after, run, system)
+        names = sorted(n for n in a if n in b and (which in ("sync", "model") or f"/{which}/" in n))
+        if key is not None:
+            names = [n for n in names if key in a[n] and key in b[n]]
+        if not names:
+            continue
+        ra, rb = [a[n] for n in names], [b[n] for n in names]
+        fa, fb = figure(ra), figure(rb)
+        diffs = []
+        for _ in range(DRAWS):
+            d = [rng.randrange(len(names)) for _ in names]
+            diffs.append(figure([rb[i] for i in d]) - figure([ra[i] for i in d]))
+        diffs.sort()
+        lo, hi = diffs[int(0.025 * DRAWS)], diffs[int(0.975 * DRAWS) - 1]
+        per = (lambda r: lower_by([(r["own"], r["shifted"])])) if key is None else (lambda r: r[key])
+        up = sum(per(y) > per(x) for x, y in zip(ra, rb))
+        lines.append(f"{label:<38}{fa:9.4f}{fb:9.4f}{fb - fa:+9.4f}  ({lo:+.4f} .. {hi:+.4f}) {up} of {len(names)}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] in ("-h", "--help"):
+        sys.exit(__doc__)
+    print(compare(sys.argv[1], sys.argv[2]))
