@@ -26,12 +26,11 @@ import sys
 DRAWS = 10000
 
 
-def clips(folder, name, system="model"):
-    """Per-clip results of one eval run, by clip path."""
-    with open(os.path.join(folder, name + ".json")) as f:
-        run = json.load(f)
-    part = run["sync"] if name == "sync" and system == "sync" else run["systems"]
-    return {c["clip"]: c for c in part["model"]["clips"]}
+def clips(folder, run, part):
+    """Per-clip results of the model in one eval run's part ("systems", or
+    "sync" for the sync check's own / 1 s late pairs), by clip path."""
+    with open(os.path.join(folder, run + ".json")) as f:
+        return {c["clip"]: c for c in json.load(f)[part]["model"]["clips"]}
 
 
 def lower_by(rows):  # rows: (own, late) pairs
@@ -43,25 +42,25 @@ def mean_of(key):
 
 
 def figures(video):
-    """(label, run, which clips, per-clip value, figure over a list of clips)."""
+    """(label, run, part, clips of ("vox", "grid") or all (None), per-clip key, figure over a list of clips)."""
     if video:
         sync = lambda rows: lower_by([(r["own"], r["shifted"]) for r in rows])
-        out = [("sync: own closer than 1 s late (%)", "sync", "sync", None, sync)]
+        out = [("sync: own closer than 1 s late (%)", "sync", "sync", None, None, sync)]
         for label, key in (("PSNR", "psnr"), ("mouth r", "mouth_corr"), ("sharpness", "mouth_sharpness"),
                            ("flicker", "mouth_flicker")):
-            out.append((f"vox {label}", "sync", "model", key, mean_of(key)))
+            out.append((f"vox {label}", "sync", "systems", None, key, mean_of(key)))
         for label, key in (("PSNR", "psnr"), ("LMD/IOD", "lmd_norm"), ("sharpness", "mouth_sharpness"),
                            ("flicker", "mouth_flicker")):
-            out.append((f"ret {label}", "ret", "model", key, mean_of(key)))
-        out.append(("SpeakerR next", "next", "model", "driver_corr", mean_of("driver_corr")))
-        out.append(("SpeakerR bb", "bb", "model", "driver_corr", mean_of("driver_corr")))
+            out.append((f"ret {label}", "ret", "systems", None, key, mean_of(key)))
+        out.append(("SpeakerR next", "next", "systems", None, "driver_corr", mean_of("driver_corr")))
+        out.append(("SpeakerR bb", "bb", "systems", None, "driver_corr", mean_of("driver_corr")))
         return out
     out = []
     for tag in ("vox", "grid"):
-        out.append((f"still {tag} MouthR", "still", tag, "mouth_corr", mean_of("mouth_corr")))
-        out.append((f"still {tag} Range", "still", tag, "mouth_range", mean_of("mouth_range")))
-    out.append(("still SpeakerR bb", "still_bb", "model", "driver_corr", mean_of("driver_corr")))
-    out.append(("still SpeakerR next", "still_next", "model", "driver_corr", mean_of("driver_corr")))
+        out.append((f"still {tag} MouthR", "still", "systems", tag, "mouth_corr", mean_of("mouth_corr")))
+        out.append((f"still {tag} Range", "still", "systems", tag, "mouth_range", mean_of("mouth_range")))
+    out.append(("still SpeakerR bb", "still_bb", "systems", None, "driver_corr", mean_of("driver_corr")))
+    out.append(("still SpeakerR next", "still_next", "systems", None, "driver_corr", mean_of("driver_corr")))
     return out
 
 
@@ -71,10 +70,9 @@ def compare(before, after):
         sys.exit("eval_compare: one folder is a --stills battery and the other is not")
     rng = random.Random(1)
     lines = [f"{'figure':<38}{'before':>9}{'after':>9}{'change':>9}  {'95% interval':<19} up on"]
-    for label, run, which, key, figure in figures(video):
-        system = "sync" if which == "sync" else "model"
-        a, b = clips(before, run, system), clips(after, run, system)
-        names = sorted(n for n in a if n in b and (which in ("sync", "model") or f"/{which}/" in n))
+    for label, run, part, subset, key, figure in figures(video):
+        a, b = clips(before, run, part), clips(after, run, part)
+        names = sorted(n for n in a if n in b and (subset is None or f"/{subset}/" in n))
         if key is not None:
             names = [n for n in names if key in a[n] and key in b[n]]
         if not names:
