@@ -472,7 +472,8 @@ TEST(Eval, GroundTruthMetricAndSelfContainedReport) {
 
 // scripts/eval_compare.py (judging a change by the eval battery): clips are
 // paired by path, not by their order in the files; a shift the same on every
-// clip gets an interval of exactly that shift; a clip one run lacks is left out.
+// clip gets an interval of exactly that shift; a clip one run lacks is left out;
+// a stills battery's MouthR is read per set of clips (vox, grid).
 TEST(EvalCompare, PairsClipsByPathAndBracketsAConstantShift) {
   const std::string dir = test::temp_dir("eval_compare");
   const std::vector<std::string> names{"/d/vox/a.mp4", "/d/vox/b.mp4", "/d/vox/c.mp4"};
@@ -508,4 +509,23 @@ TEST(EvalCompare, PairsClipsByPathAndBracketsAConstantShift) {
   // A stills battery against a video one is refused.
   std::ofstream(dir + "/after/still.json") << "{}";
   EXPECT_NE(test::run_shell(script + "'" + dir + "/before' '" + dir + "/after' 2> /dev/null"), 0);
+
+  // Stills: MouthR per set of clips (vox, grid) from the one still run.
+  auto stills = [&](const std::string& folder, double grid_shift) {
+    std::filesystem::create_directories(folder);
+    nlohmann::json clips = nlohmann::json::array();
+    for (const char* c : {"/d/vox/a.mp4", "/d/vox/b.mp4"}) clips.push_back({{"clip", c}, {"mouth_corr", 0.1}, {"mouth_range", 1.0}, {"driver_corr", 0.5}});
+    for (const char* c : {"/d/grid/a.mpg", "/d/grid/b.mpg"}) clips.push_back({{"clip", c}, {"mouth_corr", 0.6 + grid_shift}, {"mouth_range", 1.0}});
+    const nlohmann::json run{{"systems", {{"model", {{"clips", clips}}}}}};
+    for (const char* name : {"still", "still_bb", "still_next"}) std::ofstream(folder + "/" + name + ".json") << run;
+  };
+  stills(dir + "/still_before", 0);
+  stills(dir + "/still_after", -0.2);
+  ASSERT_EQ(test::run_shell(script + "'" + dir + "/still_before' '" + dir + "/still_after' > '" + dir + "/still.txt'"), 0);
+  row.clear();
+  std::ifstream still_in(dir + "/still.txt");
+  for (std::string line; std::getline(still_in, line);) row[line.substr(0, 38)] = line.substr(38);
+  EXPECT_EQ(at("still vox MouthR"), "   0.1000   0.1000  +0.0000  (+0.0000 .. +0.0000) 0 of 2");
+  EXPECT_EQ(at("still grid MouthR"), "   0.6000   0.4000  -0.2000  (-0.2000 .. -0.2000) 0 of 2");
+  EXPECT_EQ(at("still SpeakerR bb"), "   0.5000   0.5000  +0.0000  (+0.0000 .. +0.0000) 0 of 2");  // the grid clips have none
 }
