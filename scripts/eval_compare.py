@@ -23,6 +23,9 @@ import os
 import random
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from eval_summary import lower_by  # noqa: E402  (1 - own / late of the means, %)
+
 DRAWS = 10000
 
 
@@ -33,10 +36,6 @@ def clips(folder, run, part):
         return {c["clip"]: c for c in json.load(f)[part]["model"]["clips"]}
 
 
-def lower_by(rows):  # rows: (own, late) pairs
-    return 100 * (1 - sum(r[0] for r in rows) / sum(r[1] for r in rows))
-
-
 def mean_of(key):
     return lambda rows: sum(r[key] for r in rows) / len(rows)
 
@@ -44,7 +43,7 @@ def mean_of(key):
 def figures(video):
     """(label, run, part, clips of ("vox", "grid") or all (None), per-clip key, figure over a list of clips)."""
     if video:
-        sync = lambda rows: lower_by([(r["own"], r["shifted"]) for r in rows])
+        sync = lambda rows: lower_by([r["own"] for r in rows], [r["shifted"] for r in rows])
         out = [("sync: own closer than 1 s late (%)", "sync", "sync", None, None, sync)]
         for label, key in (("PSNR", "psnr"), ("mouth r", "mouth_corr"), ("sharpness", "mouth_sharpness"),
                            ("flicker", "mouth_flicker")):
@@ -85,8 +84,7 @@ def compare(before, after):
             diffs.append(figure([rb[i] for i in d]) - figure([ra[i] for i in d]))
         diffs.sort()
         lo, hi = diffs[int(0.025 * DRAWS)], diffs[int(0.975 * DRAWS) - 1]
-        per = (lambda r: lower_by([(r["own"], r["shifted"])])) if key is None else (lambda r: r[key])
-        up = sum(per(y) > per(x) for x, y in zip(ra, rb))
+        up = sum(figure([y]) > figure([x]) for x, y in zip(ra, rb))  # each clip's own figure
         lines.append(f"{label:<38}{fa:9.4f}{fb:9.4f}{fb - fa:+9.4f}  ({lo:+.4f} .. {hi:+.4f}) {up} of {len(names)}")
     return "\n".join(lines)
 
