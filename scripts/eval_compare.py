@@ -36,31 +36,34 @@ def clips(folder, run, part):
         return {c["clip"]: c for c in json.load(f)[part]["model"]["clips"]}
 
 
-def mean_of(key):
-    return lambda rows: sum(r[key] for r in rows) / len(rows)
-
-
 def figures(video):
-    """(label, run, part, clips of ("vox", "grid") or all (None), per-clip key, figure over a list of clips)."""
+    """(label, run, part, clips of ("vox", "grid") or all (None), per-clip key); each figure is the clips'
+    mean of its key, the sync check's (key None) the share by which the own speech's mean distance is lower."""
     if video:
-        sync = lambda rows: lower_by([r["own"] for r in rows], [r["shifted"] for r in rows])
-        out = [("sync: own closer than 1 s late (%)", "sync", "sync", None, None, sync)]
+        out = [("sync: own closer than 1 s late (%)", "sync", "sync", None, None)]
         for label, key in (("PSNR", "psnr"), ("mouth r", "mouth_corr"), ("sharpness", "mouth_sharpness"),
                            ("flicker", "mouth_flicker")):
-            out.append((f"vox {label}", "sync", "systems", None, key, mean_of(key)))
+            out.append((f"vox {label}", "sync", "systems", None, key))
         for label, key in (("PSNR", "psnr"), ("LMD/IOD", "lmd_norm"), ("sharpness", "mouth_sharpness"),
                            ("flicker", "mouth_flicker")):
-            out.append((f"ret {label}", "ret", "systems", None, key, mean_of(key)))
-        out.append(("SpeakerR next", "next", "systems", None, "driver_corr", mean_of("driver_corr")))
-        out.append(("SpeakerR bb", "bb", "systems", None, "driver_corr", mean_of("driver_corr")))
+            out.append((f"ret {label}", "ret", "systems", None, key))
+        out.append(("SpeakerR next", "next", "systems", None, "driver_corr"))
+        out.append(("SpeakerR bb", "bb", "systems", None, "driver_corr"))
         return out
     out = []
     for tag in ("vox", "grid"):
-        out.append((f"still {tag} MouthR", "still", "systems", tag, "mouth_corr", mean_of("mouth_corr")))
-        out.append((f"still {tag} Range", "still", "systems", tag, "mouth_range", mean_of("mouth_range")))
-    out.append(("still SpeakerR bb", "still_bb", "systems", None, "driver_corr", mean_of("driver_corr")))
-    out.append(("still SpeakerR next", "still_next", "systems", None, "driver_corr", mean_of("driver_corr")))
+        out.append((f"still {tag} MouthR", "still", "systems", tag, "mouth_corr"))
+        out.append((f"still {tag} Range", "still", "systems", tag, "mouth_range"))
+    out.append(("still SpeakerR bb", "still_bb", "systems", None, "driver_corr"))
+    out.append(("still SpeakerR next", "still_next", "systems", None, "driver_corr"))
     return out
+
+
+def figure_of(key):
+    """The figure over a list of per-clip rows."""
+    if key is None:
+        return lambda rows: lower_by([r["own"] for r in rows], [r["shifted"] for r in rows])
+    return lambda rows: sum(r[key] for r in rows) / len(rows)
 
 
 def compare(before, after):
@@ -69,7 +72,8 @@ def compare(before, after):
         sys.exit("eval_compare: one folder is a --stills battery and the other is not")
     rng = random.Random(1)
     lines = [f"{'figure':<38}{'before':>9}{'after':>9}{'change':>9}  {'95% interval':<19} up on"]
-    for label, run, part, subset, key, figure in figures(video):
+    for label, run, part, subset, key in figures(video):
+        figure = figure_of(key)
         a, b = clips(before, run, part), clips(after, run, part)
         names = sorted(n for n in a if n in b and (subset is None or f"/{subset}/" in n))
         if key is not None:

@@ -497,9 +497,13 @@ TEST(EvalCompare, PairsClipsByPathAndBracketsAConstantShift) {
   const std::string script = "/usr/bin/python3 '" STF_SOURCE_DIR "/scripts/eval_compare.py' ";
   ASSERT_EQ(test::run_shell(script + "'" + dir + "/before' '" + dir + "/after' > '" + dir + "/out.txt'"), 0);
   std::map<std::string, std::string> row;  // figure -> the rest of its line
-  std::ifstream in(dir + "/out.txt");
-  for (std::string line; std::getline(in, line);) row[line.substr(0, 38)] = line.substr(38);
+  auto read_rows = [&](const std::string& path) {
+    row.clear();
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) row[line.substr(0, 38)] = line.substr(38);
+  };
   auto at = [&](const std::string& figure) { return row[figure + std::string(38 - figure.size(), ' ')]; };
+  read_rows(dir + "/out.txt");
   EXPECT_EQ(at("vox PSNR"), "  32.0000  32.1000  +0.1000  (+0.1000 .. +0.1000) 3 of 3");
   EXPECT_EQ(at("ret PSNR"), "  32.0000  32.1000  +0.1000  (+0.1000 .. +0.1000) 3 of 3");
   EXPECT_EQ(at("vox mouth r"), "   0.1000   0.1000  +0.0000  (+0.0000 .. +0.0000) 0 of 3");
@@ -522,9 +526,7 @@ TEST(EvalCompare, PairsClipsByPathAndBracketsAConstantShift) {
   stills(dir + "/still_before", 0);
   stills(dir + "/still_after", -0.2);
   ASSERT_EQ(test::run_shell(script + "'" + dir + "/still_before' '" + dir + "/still_after' > '" + dir + "/still.txt'"), 0);
-  row.clear();
-  std::ifstream still_in(dir + "/still.txt");
-  for (std::string line; std::getline(still_in, line);) row[line.substr(0, 38)] = line.substr(38);
+  read_rows(dir + "/still.txt");
   EXPECT_EQ(at("still vox MouthR"), "   0.1000   0.1000  +0.0000  (+0.0000 .. +0.0000) 0 of 2");
   EXPECT_EQ(at("still grid MouthR"), "   0.6000   0.4000  -0.2000  (-0.2000 .. -0.2000) 0 of 2");
   EXPECT_EQ(at("still SpeakerR bb"), "   0.5000   0.5000  +0.0000  (+0.0000 .. +0.0000) 0 of 2");  // the grid clips have none
