@@ -74,6 +74,16 @@ TEST(Cli, ProbeAndMelOnRealClip) {
   EXPECT_NEAR(m.shape[1], 241, 5);  // about 3 s at 80 columns/s, + 1
 }
 
+// More threads than cores only slow the work down: they are capped, with a note.
+TEST(Cli, ThreadsBeyondTheCoresAreCapped) {
+  std::string clip = test::shared_data("grid_s1/bbaf2n.mp4");
+  std::string out = test::temp_dir("cli_threads") + "/m.npy";
+  test::CliResult r = test::run_cli("mel " + quote(clip) + " --out " + quote(out) + " --threads 100000");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("note: --threads 100000 is more than this machine's"), std::string::npos) << r.output;
+  EXPECT_EQ(test::read_npy(out).shape.size(), 2u);
+}
+
 TEST_F(CliBadInput, MissingFile) {
   test::expect_one_line_error(test::run_cli("mel " + quote(dir + "/nope.wav") + " --out " + quote(out)), "nope.wav");
   test::expect_one_line_error(test::run_cli("probe " + quote(dir + "/nope.mp4")), "nope.mp4");

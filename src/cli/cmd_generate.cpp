@@ -82,10 +82,10 @@ void add_generate_command(CLI::App& root) {
   add_render_options(cmd, o->face);
   add_strict_option(cmd, o->face);
   cmd->callback([o] {
-    set_threads(o->threads);
+    const int threads = set_threads(o->threads);
     warn_if_slow_precision(o->gen.precision);
     GenerateOptions g = o->gen;
-    g.model_threads = o->threads;
+    g.model_threads = o->threads > 0 ? threads : 0;
     g.tracker = tracker_options(o->face);
     g.crop = crop_options(o->face, 0);
     g.blend = blend_options(o->face);

@@ -7,7 +7,7 @@
 namespace stf::cli {
 
 void add_threads_option(CLI::App* cmd, int& threads) {
-  cmd->add_option("--threads", threads, "CPU threads for torch and OpenCV (0 = all cores)")
+  cmd->add_option("--threads", threads, "CPU threads for torch and OpenCV (0 = all cores; at most the cores)")
       ->default_val(0)
       ->check(CLI::NonNegativeNumber);
 }

@@ -1,6 +1,7 @@
 #include "stf/threads.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -44,7 +45,14 @@ int set_threads(int n) {
   // Processes that torchrun starts side by side share the cores.
   const char* local = std::getenv("LOCAL_WORLD_SIZE");
   const int sharing = local ? std::max(1, std::atoi(local)) : 1;
-  if (n <= 0) n = std::max(1, available_cores() / sharing);
+  const int cores = available_cores();
+  if (n <= 0) n = std::max(1, cores / sharing);
+  // More threads than cores only adds switching: 1000 threads on 2 cores took
+  // 20 frames from 1.8 s to 42 s (docs/performance.md, session 55).
+  if (n > cores) {
+    std::fprintf(stderr, "note: --threads %d is more than this machine's %d cores; using %d\n", n, cores, cores);
+    n = cores;
+  }
   torch::set_num_threads(n);
 #ifdef STF_WITH_OPENCV
   cv::setNumThreads(n);
