@@ -2,6 +2,8 @@
 // "error: ..." naming the file, exit status 2, and no output file.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -10,6 +12,7 @@
 
 #include "helpers.h"
 #include "stf/media.h"
+#include "stf/threads.h"
 
 using namespace stf;
 namespace fs = std::filesystem;
@@ -80,8 +83,39 @@ TEST(Cli, ThreadsBeyondTheCoresAreCapped) {
   std::string out = test::temp_dir("cli_threads") + "/m.npy";
   test::CliResult r = test::run_cli("mel " + quote(clip) + " --out " + quote(out) + " --threads 100000");
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("note: --threads 100000 is more than this machine's"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("note: --threads 100000 is more than the"), std::string::npos) << r.output;
   EXPECT_EQ(test::read_npy(out).shape.size(), 2u);
+  // A process allowed one CPU (taskset, as a container's cpuset does) counts one core.
+  if (std::system("taskset -c 0 true > /dev/null 2>&1") != 0) GTEST_SKIP() << "no taskset";
+  const std::string cmd = "taskset -c 0 '" STF_CLI_PATH "' mel " + quote(clip) + " --out " + quote(out) + " --threads 2 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string output;
+  char buf[256];
+  while (fgets(buf, sizeof buf, p)) output += buf;
+  EXPECT_EQ(pclose(p), 0) << output;
+  EXPECT_NE(output.find("more than the 1 CPU cores this process can use; using 1"), std::string::npos) << output;
+}
+
+// A container's CPU quota (docker --cpus), cgroup v2 and v1, in the process's own cgroup or at the mount's root.
+TEST(Cli, CgroupCpuQuotaIsRead) {
+  const std::string root = test::temp_dir("cgroup");
+  auto write = [&](const std::string& rel, const std::string& text) {
+    fs::create_directories(fs::path(root + rel).parent_path());
+    std::ofstream(root + rel) << text << "\n";
+  };
+  EXPECT_EQ(cgroup_cpu_limit(root, "0::/\n"), 0);  // nothing mounted there: no limit
+  write("/cpu.max", "150000 100000");
+  EXPECT_EQ(cgroup_cpu_limit(root, "0::/\n"), 2);  // 1.5 CPUs: 2 threads
+  write("/user.slice/job/cpu.max", "max 100000");
+  EXPECT_EQ(cgroup_cpu_limit(root, "0::/user.slice/job\n"), 0);  // its own cgroup has none
+  EXPECT_EQ(cgroup_cpu_limit(root, "0::/docker/abc\n"), 2);       // not mounted at its path: the root's
+  write("/cpu,cpuacct/cpu.cfs_quota_us", "400000");
+  write("/cpu,cpuacct/cpu.cfs_period_us", "100000");
+  EXPECT_EQ(cgroup_cpu_limit(root, "4:memory:/x\n3:cpu,cpuacct:/docker/abc\n"), 4);
+  write("/cpu,cpuacct/cpu.cfs_quota_us", "-1");
+  EXPECT_EQ(cgroup_cpu_limit(root, "3:cpu,cpuacct:/\n"), 0);
+  EXPECT_GE(available_cores(), 1);
 }
 
 TEST_F(CliBadInput, MissingFile) {

@@ -3,6 +3,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+#ifdef __linux__
+#include <sched.h>
+#endif
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -14,8 +22,67 @@
 
 namespace stf {
 
+namespace {
+
+std::string first_line(const std::string& path) {
+  std::ifstream f(path);
+  std::string line;
+  std::getline(f, line);
+  return line;
+}
+
+// CPUs' worth of time a quota of `quota` per `period` gives, rounded up; 0 = none.
+int quota_cores(long long quota, long long period) {
+  if (quota <= 0 || period <= 0) return 0;
+  return static_cast<int>((quota + period - 1) / period);
+}
+
+}  // namespace
+
+int cgroup_cpu_limit(const std::string& cgroup_root, const std::string& proc_self_cgroup) {
+  std::istringstream lines(proc_self_cgroup);
+  std::string line;
+  while (std::getline(lines, line)) {
+    // "hierarchy-ID:controllers:path"; v2 is "0::path", v1's CPU controller lists "cpu".
+    const size_t a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    const std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    std::vector<std::string> dirs;  // the process's own cgroup, then the mount's root (a container's own)
+    if (controllers.empty()) {
+      dirs = {cgroup_root + path, cgroup_root};
+    } else if (("," + controllers + ",").find(",cpu,") != std::string::npos) {
+      dirs = {cgroup_root + "/" + controllers + path, cgroup_root + "/" + controllers, cgroup_root + "/cpu" + path,
+              cgroup_root + "/cpu"};
+    }
+    for (const std::string& dir : dirs) {
+      if (controllers.empty()) {
+        std::istringstream max(first_line(dir + "/cpu.max"));  // "QUOTA PERIOD" or "max PERIOD"
+        std::string quota;
+        long long period = 0;
+        if (!(max >> quota >> period)) continue;
+        return quota == "max" ? 0 : quota_cores(std::atoll(quota.c_str()), period);
+      }
+      const std::string quota = first_line(dir + "/cpu.cfs_quota_us"), period = first_line(dir + "/cpu.cfs_period_us");
+      if (quota.empty() || period.empty()) continue;
+      return quota_cores(std::atoll(quota.c_str()), std::atoll(period.c_str()));
+    }
+  }
+  return 0;
+}
+
 int available_cores() {
   unsigned n = std::thread::hardware_concurrency();
+#ifdef __linux__
+  // The CPUs this process may run on (taskset, a container's cpuset) ...
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) n = static_cast<unsigned>(CPU_COUNT(&set));
+  // ... and the CPU time its cgroup allows (docker --cpus): on a large host a
+  // container limited to 2 CPUs would otherwise start a thread per host core.
+  std::ifstream own("/proc/self/cgroup");
+  const std::string cgroups((std::istreambuf_iterator<char>(own)), std::istreambuf_iterator<char>());
+  const int limit = cgroup_cpu_limit("/sys/fs/cgroup", cgroups);
+  if (limit > 0 && static_cast<unsigned>(limit) < n) n = static_cast<unsigned>(limit);
+#endif
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
@@ -50,7 +117,7 @@ int set_threads(int n) {
   // More threads than cores only adds switching: 1000 threads on 2 cores took
   // 20 frames from 1.8 s to 42 s (docs/performance.md, session 55).
   if (n > cores) {
-    std::fprintf(stderr, "note: --threads %d is more than this machine's %d cores; using %d\n", n, cores, cores);
+    std::fprintf(stderr, "note: --threads %d is more than the %d CPU cores this process can use; using %d\n", n, cores, cores);
     n = cores;
   }
   torch::set_num_threads(n);
