@@ -94,7 +94,7 @@ TEST(Cli, ThreadsBeyondTheCoresAreCapped) {
   char buf[256];
   while (fgets(buf, sizeof buf, p)) output += buf;
   EXPECT_EQ(pclose(p), 0) << output;
-  EXPECT_NE(output.find("more than the 1 CPU cores this process can use; using 1"), std::string::npos) << output;
+  EXPECT_NE(output.find("more than the CPU cores this process can use (1); using 1"), std::string::npos) << output;
 }
 
 // A container's CPU quota (docker --cpus), cgroup v2 and v1, in the process's own cgroup or at the mount's root.

@@ -117,7 +117,7 @@ int set_threads(int n) {
   // More threads than cores only adds switching: 1000 threads on 2 cores took
   // 20 frames from 1.8 s to 42 s (docs/performance.md, session 55).
   if (n > cores) {
-    std::fprintf(stderr, "note: --threads %d is more than the %d CPU cores this process can use; using %d\n", n, cores, cores);
+    std::fprintf(stderr, "note: --threads %d is more than the CPU cores this process can use (%d); using %d\n", n, cores, cores);
     n = cores;
   }
   torch::set_num_threads(n);
