@@ -97,7 +97,8 @@ TEST(Cli, ThreadsBeyondTheCoresAreCapped) {
   EXPECT_NE(output.find("more than the CPU cores this process can use (1); using 1"), std::string::npos) << output;
 }
 
-// A container's CPU quota (docker --cpus), cgroup v2 and v1, in the process's own cgroup or at the mount's root.
+// A container's CPU quota (docker --cpus), cgroup v2 and v1: the least of the process's cgroup, those above it
+// and the mount's root.
 TEST(Cli, CgroupCpuQuotaIsRead) {
   const std::string root = test::temp_dir("cgroup");
   auto write = [&](const std::string& rel, const std::string& text) {
@@ -108,13 +109,16 @@ TEST(Cli, CgroupCpuQuotaIsRead) {
   write("/cpu.max", "150000 100000");
   EXPECT_EQ(cgroup_cpu_limit(root, "0::/\n"), 2);  // 1.5 CPUs: 2 threads
   write("/user.slice/job/cpu.max", "max 100000");
-  EXPECT_EQ(cgroup_cpu_limit(root, "0::/user.slice/job\n"), 0);  // its own cgroup has none
+  EXPECT_EQ(cgroup_cpu_limit(root, "0::/user.slice/job\n"), 2);  // none of its own: the root's
   EXPECT_EQ(cgroup_cpu_limit(root, "0::/docker/abc\n"), 2);       // not mounted at its path: the root's
+  write("/user.slice/cpu.max", "100000 100000");
+  EXPECT_EQ(cgroup_cpu_limit(root, "0::/user.slice/job\n"), 1);  // the slice above it allows less
   write("/cpu,cpuacct/cpu.cfs_quota_us", "400000");
   write("/cpu,cpuacct/cpu.cfs_period_us", "100000");
   EXPECT_EQ(cgroup_cpu_limit(root, "4:memory:/x\n3:cpu,cpuacct:/docker/abc\n"), 4);
   write("/cpu,cpuacct/cpu.cfs_quota_us", "-1");
   EXPECT_EQ(cgroup_cpu_limit(root, "3:cpu,cpuacct:/\n"), 0);
+  EXPECT_EQ(cgroup_cpu_limit(root, "3:cpu:odd\n2:cpu\n"), 0);  // malformed lines: read, nothing found
   EXPECT_GE(available_cores(), 1);
 }
 

@@ -12,8 +12,9 @@ int available_cores();
 // The CPUs' worth of time a cgroup quota allows, rounded up; 0 where none is
 // set. cgroup_root: where the cgroup file systems are mounted
 // (/sys/fs/cgroup); proc_self_cgroup: the text of /proc/self/cgroup. Reads
-// cgroup v2's cpu.max or v1's cpu.cfs_quota_us and cpu.cfs_period_us, in the
-// process's own cgroup or else at the mount's root (a container's own).
+// cgroup v2's cpu.max or v1's cpu.cfs_quota_us and cpu.cfs_period_us in the
+// process's own cgroup, each one above it and the mount's root (a
+// container's own cgroup), and takes the least.
 int cgroup_cpu_limit(const std::string& cgroup_root, const std::string& proc_self_cgroup);
 
 // Sets torch's intra-op thread count (Debian's torch defaults to 1 here) and

@@ -37,9 +37,23 @@ int quota_cores(long long quota, long long period) {
   return static_cast<int>((quota + period - 1) / period);
 }
 
+// The quota set in one cgroup directory, in cores; 0 where none is (or no such file).
+int quota_in(const std::string& dir, bool v2) {
+  if (v2) {
+    std::istringstream max(first_line(dir + "/cpu.max"));  // "QUOTA PERIOD" or "max PERIOD"
+    std::string quota;
+    long long period = 0;
+    if (!(max >> quota >> period) || quota == "max") return 0;
+    return quota_cores(std::atoll(quota.c_str()), period);
+  }
+  const std::string quota = first_line(dir + "/cpu.cfs_quota_us"), period = first_line(dir + "/cpu.cfs_period_us");
+  return quota.empty() || period.empty() ? 0 : quota_cores(std::atoll(quota.c_str()), std::atoll(period.c_str()));
+}
+
 }  // namespace
 
 int cgroup_cpu_limit(const std::string& cgroup_root, const std::string& proc_self_cgroup) {
+  int least = 0;
   std::istringstream lines(proc_self_cgroup);
   std::string line;
   while (std::getline(lines, line)) {
@@ -47,27 +61,24 @@ int cgroup_cpu_limit(const std::string& cgroup_root, const std::string& proc_sel
     const size_t a = line.find(':'), b = line.find(':', a + 1);
     if (a == std::string::npos || b == std::string::npos) continue;
     const std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
-    std::vector<std::string> dirs;  // the process's own cgroup, then the mount's root (a container's own)
-    if (controllers.empty()) {
-      dirs = {cgroup_root + path, cgroup_root};
-    } else if (("," + controllers + ",").find(",cpu,") != std::string::npos) {
-      dirs = {cgroup_root + "/" + controllers + path, cgroup_root + "/" + controllers, cgroup_root + "/cpu" + path,
-              cgroup_root + "/cpu"};
+    const bool v2 = controllers.empty();
+    std::vector<std::string> mounts{cgroup_root};
+    if (!v2) {
+      if (("," + controllers + ",").find(",cpu,") == std::string::npos) continue;
+      mounts = {cgroup_root + "/" + controllers, cgroup_root + "/cpu"};
     }
-    for (const std::string& dir : dirs) {
-      if (controllers.empty()) {
-        std::istringstream max(first_line(dir + "/cpu.max"));  // "QUOTA PERIOD" or "max PERIOD"
-        std::string quota;
-        long long period = 0;
-        if (!(max >> quota >> period)) continue;
-        return quota == "max" ? 0 : quota_cores(std::atoll(quota.c_str()), period);
+    // The process's cgroup and each one above it up to the mount's root (a
+    // container's own cgroup, where its path is not mounted): the least quota.
+    for (const std::string& mount : mounts)
+      for (std::string p = path;;) {
+        const int cores = quota_in(mount + p, v2);
+        if (cores > 0 && (least == 0 || cores < least)) least = cores;
+        const size_t up = p.rfind('/');
+        if (p.empty() || p == "/" || up == std::string::npos) break;
+        p = p.substr(0, up);
       }
-      const std::string quota = first_line(dir + "/cpu.cfs_quota_us"), period = first_line(dir + "/cpu.cfs_period_us");
-      if (quota.empty() || period.empty()) continue;
-      return quota_cores(std::atoll(quota.c_str()), std::atoll(period.c_str()));
-    }
   }
-  return 0;
+  return least;
 }
 
 int available_cores() {
