@@ -98,9 +98,9 @@ void expect_one_line_error(const CliResult& r, const std::string& mention) {
   EXPECT_NE(r.output.find(mention), std::string::npos) << r.output;
 }
 
-CliResult run_cli(const std::string& args) {
+CliResult run_cli(const std::string& args, const std::string& launcher) {
   CliResult r;
-  std::string cmd = std::string("'") + STF_CLI_PATH + "' " + args + " 2>&1";
+  std::string cmd = (launcher.empty() ? "" : launcher + " ") + "'" + STF_CLI_PATH + "' " + args + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) return r;
   std::array<char, 4096> buf;

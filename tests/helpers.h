@@ -21,8 +21,9 @@ struct CliResult {
   int status = -1;
   std::string output;  // stdout and stderr together
 };
-// Runs the synctalkface binary with the given argument string (shell-quoted by the caller).
-CliResult run_cli(const std::string& args);
+// Runs the synctalkface binary with the given argument string (shell-quoted by the caller),
+// under `launcher` if one is given (a command that runs another, e.g. "taskset -c 0").
+CliResult run_cli(const std::string& args, const std::string& launcher = "");
 
 // The run failed with exit status 2 and its output ends in exactly one line
 // "error: ..." that mentions `mention` (warnings may come before it).

@@ -2,7 +2,6 @@
 // "error: ..." naming the file, exit status 2, and no output file.
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -87,14 +86,9 @@ TEST(Cli, ThreadsBeyondTheCoresAreCapped) {
   EXPECT_EQ(test::read_npy(out).shape.size(), 2u);
   // A process allowed one CPU (taskset, as a container's cpuset does) counts one core.
   if (std::system("taskset -c 0 true > /dev/null 2>&1") != 0) GTEST_SKIP() << "no taskset";
-  const std::string cmd = "taskset -c 0 '" STF_CLI_PATH "' mel " + quote(clip) + " --out " + quote(out) + " --threads 2 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string output;
-  char buf[256];
-  while (fgets(buf, sizeof buf, p)) output += buf;
-  EXPECT_EQ(pclose(p), 0) << output;
-  EXPECT_NE(output.find("more than the CPU cores this process can use (1); using 1"), std::string::npos) << output;
+  r = test::run_cli("mel " + quote(clip) + " --out " + quote(out) + " --threads 2", "taskset -c 0");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("more than the CPU cores this process can use (1); using 1"), std::string::npos) << r.output;
 }
 
 // A container's CPU quota (docker --cpus), cgroup v2 and v1: the least of the process's cgroup, those above it

@@ -65,7 +65,8 @@ int cgroup_cpu_limit(const std::string& cgroup_root, const std::string& proc_sel
     std::vector<std::string> mounts{cgroup_root};
     if (!v2) {
       if (("," + controllers + ",").find(",cpu,") == std::string::npos) continue;
-      mounts = {cgroup_root + "/" + controllers, cgroup_root + "/cpu"};
+      mounts = {cgroup_root + "/" + controllers};  // "cpu", or "cpu,cpuacct" with "cpu" often a link to it
+      if (controllers != "cpu") mounts.push_back(cgroup_root + "/cpu");
     }
     // The process's cgroup and each one above it up to the mount's root (a
     // container's own cgroup, where its path is not mounted): the least quota.
