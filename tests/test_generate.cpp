@@ -754,7 +754,11 @@ TEST(Generate, BadInputsAreOneLineErrorsWithoutOutput) {
       test::run_cli("generate --face " + q(face) + " --text hi --voice xx-nope --outfile " + q(out));
   test::expect_one_line_error(voice, " en-us ");
   EXPECT_EQ(voice.output.rfind("error: ", 0), 0u) << voice.output;
+  // A variant espeak-ng lacks would be spoken in the plain voice without a word.
+  test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text hi --voice en-us+nosuch --outfile " + q(out)),
+                              "variant 'nosuch'");
   test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text ' ' --outfile " + q(out)), "empty");
+  test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text '' --outfile " + q(out)), "empty");
   test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text ... --outfile " + q(out)),
                               "give words");
   // A transcript without its recording, or an empty one.

@@ -68,6 +68,19 @@ std::string voice_names() {
   return out;
 }
 
+// The voice variants espeak-ng has ("f3" in "en-us+f3"), sorted.
+std::vector<std::string> variant_names() {
+  espeak_VOICE spec{};
+  spec.languages = "variant";
+  std::vector<std::string> names;
+  for (const espeak_VOICE** v = espeak_ListVoices(&spec); v && *v; ++v) {
+    const std::string id = (*v)->identifier ? (*v)->identifier : "";  // "!v/f3"
+    names.push_back(id.substr(id.find_last_of('/') + 1));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 }  // namespace
 
 Speech synthesize_speech(const std::string& text, const std::string& voice, int words_per_minute) {
@@ -83,6 +96,16 @@ Speech synthesize_speech(const std::string& text, const std::string& voice, int 
   }
   if (espeak_SetVoiceByName(voice.c_str()) != EE_OK)
     throw Error("unknown espeak-ng voice '" + voice + "'; the voices installed: " + voice_names());
+  // espeak-ng speaks a variant it does not have in the plain voice, without a word.
+  if (const size_t plus = voice.find('+'); plus != std::string::npos) {
+    const std::string variant = voice.substr(plus + 1);
+    const std::vector<std::string> variants = variant_names();
+    if (!std::binary_search(variants.begin(), variants.end(), variant)) {
+      std::string list;
+      for (const std::string& n : variants) list += (list.empty() ? "" : " ") + n;
+      throw Error("unknown espeak-ng voice variant '" + variant + "' in '" + voice + "'; the variants installed: " + list);
+    }
+  }
   espeak_SetParameter(espeakRATE, std::clamp(words_per_minute, espeakRATE_MINIMUM, espeakRATE_MAXIMUM), 0);
   Collected got;
   espeak_ERROR err = espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, nullptr, &got);

@@ -27,6 +27,9 @@ void add_generate_command(CLI::App& root) {
   cmd->add_option("--face", o->gen.face, "Video or photo with the face")->required();
   auto* audio = cmd->add_option("--audio", o->gen.audio, "Speech: any audio file, or a video with sound (the output carries it as recorded); on a photo its loudness also opens the mouth");
   auto* text = cmd->add_option("--text", o->gen.text, "Speech: text to speak (espeak-ng); its phonemes also close the lips on p, b, m and, on a photo, round, spread and open them");
+  text->check([](const std::string& t) {
+    return t.find_first_not_of(" \t\r\n") == std::string::npos ? std::string("empty: give the words to speak") : std::string();
+  });
   audio->excludes(text);
   cmd->add_option("--transcript", o->gen.transcript,
                   "With --audio: the words it says. Their phonemes (espeak-ng's, aligned to the recording) act as "
