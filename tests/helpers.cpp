@@ -62,9 +62,10 @@ int run_shell(const std::string& command) {
 
 int interrupt_cli_when(const std::vector<std::string>& args, const std::string& log_path,
                        bool (*ready)(const std::string& folder), const std::string& folder,
-                       std::string* log) {
+                       std::string* log, int sig, bool ignored) {
   pid_t pid = fork();
   if (pid == 0) {
+    if (ignored) std::signal(sig, SIG_IGN);  // kept across execv
     FILE* f = std::freopen(log_path.c_str(), "w", stdout);
     if (!f || dup2(fileno(stdout), STDERR_FILENO) < 0) _exit(127);
     std::vector<char*> argv{const_cast<char*>(STF_CLI_PATH)};
@@ -81,7 +82,7 @@ int interrupt_cli_when(const std::vector<std::string>& args, const std::string& 
     if (!exited) usleep(50000);
   }
   if (!exited) {
-    kill(pid, SIGINT);
+    kill(pid, sig);
     waitpid(pid, &status, 0);
   }
   std::ifstream in(log_path);

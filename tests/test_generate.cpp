@@ -786,12 +786,20 @@ TEST(Generate, BadInputsAreOneLineErrorsWithoutOutput) {
 TEST(Generate, CtrlCLeavesNoPartialOutput) {
   std::string dir = test::temp_dir("genctrlc"), log_dir = test::temp_dir("genctrlc_log"), log;
   auto writing = [](const std::string& folder) { return !fs::is_empty(folder); };
-  int status = test::interrupt_cli_when({"generate", "--face", test::shared_data("vox/741400163.mp4"), "--audio",
-                                         test::shared_data("vox/741400163.mp4"), "--outfile", dir + "/out.mp4"},
-                                        log_dir + "/run.log", writing, dir, &log);
-  EXPECT_EQ(status, 2) << log;
-  EXPECT_TRUE(fs::is_empty(dir)) << "a partial output was left behind";
-  EXPECT_NE(log.find("error: interrupted"), std::string::npos) << log;
+  const std::vector<std::string> args = {"generate", "--face", test::shared_data("vox/741400163.mp4"), "--audio",
+                                         test::shared_data("vox/741400163.mp4"), "--outfile", dir + "/out.mp4"};
+  // Ctrl-C, and SIGHUP: the terminal closed.
+  for (int sig : {SIGINT, SIGHUP}) {
+    int status = test::interrupt_cli_when(args, log_dir + "/run.log", writing, dir, &log, sig);
+    EXPECT_EQ(status, 2) << "signal " << sig << ": " << log;
+    EXPECT_TRUE(fs::is_empty(dir)) << "signal " << sig << ": a partial output was left behind";
+    EXPECT_NE(log.find("error: interrupted"), std::string::npos) << log;
+    fs::remove_all(dir), fs::create_directory(dir);
+  }
+  // Started under nohup, SIGHUP is ignored: the output is written.
+  int status = test::interrupt_cli_when(args, log_dir + "/run.log", writing, dir, &log, SIGHUP, true);
+  EXPECT_EQ(status, 0) << log;
+  EXPECT_TRUE(fs::exists(dir + "/out.mp4")) << log;
 }
 
 TEST(ModelFile, Fp16ExportGivesTheSameFacesAsFp32) {

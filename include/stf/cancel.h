@@ -1,4 +1,4 @@
-// Ctrl-C handling: the first SIGINT/SIGTERM sets a flag that long loops poll
+// Ctrl-C handling: the first SIGINT/SIGTERM/SIGHUP sets a flag that long loops poll
 // through check_cancelled(), which throws so destructors remove partial files.
 #pragma once
 

@@ -18,8 +18,10 @@ extern "C" void on_signal(int sig) {
 }  // namespace
 
 void install_cancel_handler() {
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  // SIGHUP: the terminal closed. A signal ignored when the program started
+  // (nohup's SIGHUP, a script's background job's SIGINT) stays ignored.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP})
+    if (std::signal(sig, on_signal) == SIG_IGN) std::signal(sig, SIG_IGN);
 }
 
 bool cancelled() { return g_cancelled.load(); }
