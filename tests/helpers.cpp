@@ -65,7 +65,9 @@ int interrupt_cli_when(const std::vector<std::string>& args, const std::string& 
                        std::string* log, int sig, bool ignored) {
   pid_t pid = fork();
   if (pid == 0) {
-    if (ignored) std::signal(sig, SIG_IGN);  // kept across execv
+    // As from a terminal (a background job in a script starts with SIGINT
+    // ignored, which the program keeps), or ignored as nohup does; kept across execv.
+    std::signal(sig, ignored ? SIG_IGN : SIG_DFL);
     FILE* f = std::freopen(log_path.c_str(), "w", stdout);
     if (!f || dup2(fileno(stdout), STDERR_FILENO) < 0) _exit(127);
     std::vector<char*> argv{const_cast<char*>(STF_CLI_PATH)};

@@ -36,8 +36,9 @@ int run_shell(const std::string& command);
 // Starts the synctalkface binary with these arguments (no shell), stdout and
 // stderr going to log_path; waits until `ready()` is true (polled every 50 ms,
 // at most 120 s), sends `sig`, waits for it to end, and returns the exit
-// status (-1 if a signal killed it). With `ignored` the program starts with
-// `sig` ignored, as nohup starts it for SIGHUP. The log's text is left in *log.
+// status (-1 if a signal killed it). The program starts with `sig` handled
+// as by default, or with `ignored` ignored, as nohup starts it for SIGHUP.
+// The log's text is left in *log.
 int interrupt_cli_when(const std::vector<std::string>& args, const std::string& log_path,
                        bool (*ready)(const std::string& folder), const std::string& folder,
                        std::string* log, int sig = SIGINT, bool ignored = false);
