@@ -746,6 +746,9 @@ TEST(Generate, BadInputsAreOneLineErrorsWithoutOutput) {
   test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text hello --model " +
                                             q(dir + "/cut.stfm") + " --outfile " + q(out)),
                               "cut.stfm");
+  test::expect_one_line_error(
+      test::run_cli("generate --face " + q(face) + " --text hello --model " + q(dir) + " --outfile " + q(out)),
+      "is a directory");
   // Missing speech, unknown voice, empty text.
   test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --outfile " + q(out)), "--audio");
   // The unknown voice's error names the ones there are (no espeak-ng program is installed to list them),

@@ -25,20 +25,20 @@ void add_common(CLI::App* cmd, TrainCli& o) {
   cmd->add_option("--out", o.train.out, "Run folder: checkpoints, log.jsonl, samples")->required();
   cmd->add_option("--config", o.config, "lite, paper, or a JSON file")->default_val("lite");
   cmd->add_option("--steps", o.train.steps, "Total optimiser steps (a resumed run continues up to this)")
-      ->default_val(1000)->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", o.train.batch, "Batch size (0 = the config's)")->default_val(0)->check(CLI::NonNegativeNumber);
-  cmd->add_option("--lr", o.train.lr, "Learning rate (0 = the config's)")->default_val(0)->check(CLI::NonNegativeNumber);
+      ->default_val(1000)->check(positive());
+  cmd->add_option("--batch", o.train.batch, "Batch size (0 = the config's)")->default_val(0)->check(non_negative());
+  cmd->add_option("--lr", o.train.lr, "Learning rate (0 = the config's)")->default_val(0)->check(non_negative());
   cmd->add_option("--seed", o.train.seed, "Seed for initialisation and sampling")->default_val(1);
   cmd->add_option("--resume", o.train.resume, "Continue from this checkpoint (same config)");
-  cmd->add_option("--log-every", o.train.log_every, "Steps between log lines")->default_val(10)->check(CLI::PositiveNumber);
+  cmd->add_option("--log-every", o.train.log_every, "Steps between log lines")->default_val(10)->check(positive());
   cmd->add_option("--workers", o.train.workers, "Threads building the next batches (results do not depend on it)")
       ->default_val(2)->check(CLI::Range(1, 64));
-  cmd->add_option("--val-every", o.train.val_every, "Steps between validations")->default_val(200)->check(CLI::PositiveNumber);
+  cmd->add_option("--val-every", o.train.val_every, "Steps between validations")->default_val(200)->check(positive());
   cmd->add_option("--val-batches", o.train.val_batches, "Fixed validation batches per validation")
-      ->default_val(4)->check(CLI::PositiveNumber);
-  cmd->add_option("--ckpt-every", o.train.ckpt_every, "Steps between checkpoints")->default_val(500)->check(CLI::PositiveNumber);
+      ->default_val(4)->check(positive());
+  cmd->add_option("--ckpt-every", o.train.ckpt_every, "Steps between checkpoints")->default_val(500)->check(positive());
   cmd->add_option("--keep", o.train.keep, "Step checkpoints kept (plus last.ckpt and best.ckpt)")
-      ->default_val(3)->check(CLI::PositiveNumber);
+      ->default_val(3)->check(positive());
   cmd->add_flag("--freeze-bn", o.train.freeze_bn,
                 "BatchNorm normalises with its running statistics (small per-rank batches; exact data parallelism)");
   cmd->add_option("--device", o.train.device, "cpu, cuda, cuda:N, or auto (CUDA when available, GPU LOCAL_RANK)")
@@ -48,7 +48,7 @@ void add_common(CLI::App* cmd, TrainCli& o) {
                 "(slower; runs on the CPU are deterministic anyway)");
   cmd->add_option("--dist-timeout", o.train.dist_timeout,
                   "Seconds to wait for the other ranks (rendezvous and every collective) when started by torchrun")
-      ->default_val(600)->check(CLI::PositiveNumber);
+      ->default_val(600)->check(positive());
   cmd->add_flag("--augment-audio", o.train.augment.speech,
                 "Vary the training audio's loudness, colour, noise floor and voice (train/augment.h): "
                 "for people and rooms the data lacks");
@@ -107,7 +107,7 @@ void add_train_commands(CLI::App& root) {
                   "Not in the paper: weight of an extra L1 on the crop's mouth region, against L_recon's 10 "
                   "(0 = off)")
       ->default_val(0)
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   gen->add_flag("--augment-pace", g->train.augment.pace,
                 "Not in the paper: half the samples as if spoken 0.8-1.7 times as fast (frames taken and the mel "
                 "read at that pace, pitch kept), for speech quicker or slower than the data's");
@@ -117,7 +117,7 @@ void add_train_commands(CLI::App& root) {
                   "records it, and generate and eval hide its references' mouth too")
       ->default_val(0)
       ->check(CLI::Range(0.0, 1.0));
-  gen->add_option("--slots", g->slots, "Memory slots (0 = the config's)")->default_val(0)->check(CLI::NonNegativeNumber);
+  gen->add_option("--slots", g->slots, "Memory slots (0 = the config's)")->default_val(0)->check(non_negative());
   gen->add_option("--precision", g->precision,
                   "fp32, or bf16: the forward passes under CPU autocast to bfloat16 (weights, gradients and Adam stay "
                   "float32; 1.7-2.3x faster steps on CPUs with bfloat16 units, AMX or AVX512_BF16, far slower on others; "

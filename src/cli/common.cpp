@@ -1,15 +1,44 @@
 #include "cli/common.h"
 
 #include <cstdio>
+#include <exception>
+#include <string>
 
 #include "model/precision.h"
 
 namespace stf::cli {
 
+namespace {
+// A check that `value` parses as a number and that `ok` holds for it.
+CLI::Validator number_check(bool (*ok)(double), const std::string& wanted) {
+  return CLI::Validator(
+      [ok, wanted](std::string& value) -> std::string {
+        size_t used = 0;
+        double v = 0;
+        try {
+          v = std::stod(value, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == value.size() && used > 0 && ok(v)) return "";
+        return "must be " + wanted + ", not " + value;
+      },
+      wanted);
+}
+}  // namespace
+
+CLI::Validator positive() {
+  return number_check([](double v) { return v > 0; }, "more than 0");
+}
+
+CLI::Validator non_negative() {
+  return number_check([](double v) { return v >= 0; }, "0 or more");
+}
+
 void add_threads_option(CLI::App* cmd, int& threads) {
   cmd->add_option("--threads", threads, "CPU threads for torch and OpenCV (0 = all cores; at most the cores)")
       ->default_val(0)
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
 }
 
 void warn_if_slow_precision(const std::string& precision) {

@@ -11,6 +11,11 @@ namespace stf::cli {
 // Adds `--threads N` (default 0 = all cores) to a subcommand.
 void add_threads_option(CLI::App* cmd, int& threads);
 
+// Number checks whose error reads "--steps: must be more than 0, not -2"
+// (CLI11's own name a range up to 1.8e308).
+CLI::Validator positive();
+CLI::Validator non_negative();
+
 // A warning on stderr when `--precision bf16` was asked for on a CPU without
 // bfloat16 units (AMX or AVX512_BF16), where oneDNN runs bfloat16 far slower
 // than float32 (on an AVX2 CPU the lite model 24x, `generate` 6x, a `train`

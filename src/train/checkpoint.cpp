@@ -1,6 +1,7 @@
 #include "train/checkpoint.h"
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -40,6 +41,8 @@ namespace {
 
 // Returns the meta and the archive bytes.
 std::pair<nlohmann::json, std::string> read_parts(const std::string& path, bool with_body) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, expected a model or checkpoint file");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error(path + ": cannot open checkpoint");
   char magic[8] = {0};
