@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <set>
 
 #include "helpers.h"
@@ -558,6 +559,11 @@ TEST(Train, BadInputsAreOneLineErrors) {
   std::ofstream(dir + "/empty/manifest.json") << R"({"version": 1, "clips": []})";
   test::expect_one_line_error(test::run_cli("train-sync --data " + q(dir + "/empty") + " --out " + q(dir + "/o")),
                         "no usable train clips");
+  // preprocess with no usable clip: an error, and no empty dataset folder left to be taken for one.
+  cv::imwrite(dir + "/wall.png", cv::Mat(64, 64, CV_8UC3, cv::Scalar(90, 140, 200)));
+  test::expect_one_line_error(test::run_cli("preprocess " + q(dir + "/wall.png") + " --out " + q(dir + "/ds")),
+                              "no clip could be used");
+  EXPECT_FALSE(fs::exists(dir + "/ds"));
 
   // Checkpoints: another program's file, a truncated one, another config.
   std::string good = test::temp_dir("train_bad_ckpt");

@@ -164,7 +164,9 @@ PreprocessReport preprocess(const std::vector<std::string>& inputs, const std::s
                             const PreprocessOptions& opt) {
   auto clips = collect_clips(inputs);
   if (clips.empty()) throw Error("no video files found in the inputs");
-  fs::create_directories(fs::path(out_dir) / "clips");
+  const fs::path clip_dir = fs::path(out_dir) / "clips";
+  const bool new_out = !fs::exists(out_dir), new_clip_dir = !fs::exists(clip_dir);
+  fs::create_directories(clip_dir);
   auto landmarks = std::make_shared<const LandmarkModel>(opt.tracker.landmark_model);
   PreprocessReport report;
   nlohmann::json manifest_clips = nlohmann::json::array(), failed = nlohmann::json::array();
@@ -172,7 +174,7 @@ PreprocessReport preprocess(const std::vector<std::string>& inputs, const std::s
   for (size_t i = 0; i < clips.size(); ++i) {
     check_cancelled();
     const auto& [id, path] = clips[i];
-    std::string file = (fs::path(out_dir) / "clips" / (id + ".stfclip")).string();
+    std::string file = (clip_dir / (id + ".stfclip")).string();
     bool reuse = false;
     if (fs::exists(file)) {
       try {
@@ -200,7 +202,12 @@ PreprocessReport preprocess(const std::vector<std::string>& inputs, const std::s
     progress.update(static_cast<int64_t>(i + 1));
   }
   progress.finish();
-  if (report.train + report.val == 0) throw Error("no clip could be used; see the warnings above");
+  if (report.train + report.val == 0) {
+    std::error_code ec;  // the folders this run made, still empty, go with it
+    if (new_clip_dir && fs::is_empty(clip_dir, ec)) fs::remove(clip_dir, ec);
+    if (new_out && fs::is_empty(out_dir, ec)) fs::remove(out_dir, ec);
+    throw Error("no clip could be used; see the warnings above");
+  }
   nlohmann::json manifest{{"version", 1},           {"size", opt.size}, {"crop", crop_placement_name(opt.crop.placement)},
                           {"clips", manifest_clips}, {"failed", failed}};
   write_file_atomic((fs::path(out_dir) / "manifest.json").string(), manifest.dump(1) + "\n");
