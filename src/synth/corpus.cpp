@@ -149,7 +149,6 @@ SynthReport synthesize_corpus(const SynthOptions& opt) {
   std::vector<std::string> sentences;
   if (!opt.sentences.empty()) sentences = read_sentences(opt.sentences);
   for (const std::string& voice : opt.voices) synthesize_speech("a", voice);  // an unknown one fails before any clip
-  fs::create_directories(fs::path(opt.out) / "clips");
   auto landmarks = std::make_shared<const LandmarkModel>();
   std::map<size_t, std::optional<Face>> faces;  // loaded on first use
   SynthReport report;
@@ -191,6 +190,7 @@ SynthReport synthesize_corpus(const SynthOptions& opt) {
     const cv::Point2f centre = (face->landmarks[30] + face->landmarks[8]) * 0.5f;
     const uint64_t pose_seed = rng();
     nlohmann::json lms = nlohmann::json::array(), per_frame = nlohmann::json::array();
+    fs::create_directories(base.parent_path());  // only once there is a clip to write
     VideoWriterOptions w;
     w.fps = opt.fps;
     VideoWriter writer(video, face->image.cols, face->image.rows, w);
