@@ -9,8 +9,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <opencv2/imgcodecs.hpp>
 #include <sys/wait.h>
 
+#include "stf/media.h"
 #include "train/preprocess.h"
 #include <unistd.h>
 extern "C" {
@@ -197,6 +199,39 @@ void remux(const std::string& in, const std::string& out, const Remux& r) {
   avio_closep(&oc->pb);
   avformat_free_context(oc);
   avformat_close_input(&ic);
+}
+
+std::vector<cv::Mat> read_frames(const std::string& path) {
+  VideoReader reader(path);
+  std::vector<cv::Mat> frames;
+  for (cv::Mat f; reader.read(f);) frames.push_back(f);
+  return frames;
+}
+
+std::vector<TrackedFrame> track_frames(const std::vector<cv::Mat>& frames, const TrackerOptions& opt,
+                                       TrackStats* stats) {
+  FaceTracker tracker(opt);
+  std::vector<TrackedFrame> out;
+  TrackedFrame tf;
+  for (const cv::Mat& f : frames) {
+    tracker.push(f);
+    while (tracker.pop(tf)) out.push_back(tf);
+  }
+  tracker.finish();
+  while (tracker.pop(tf)) out.push_back(tf);
+  if (stats) *stats = tracker.stats();
+  return out;
+}
+
+PhotoFace bundled_photo_face() {
+  PhotoFace p;
+  p.image = cv::imread(STF_SOURCE_DIR "/examples/grace_hopper_512x512.jpg");
+  if (p.image.empty()) return p;
+  std::vector<TrackedFrame> out = track_frames({p.image}, TrackerOptions{});
+  p.found = out[0].face.found;
+  p.lm = out[0].face.landmarks;
+  p.to_crop = crop_transform(p.lm, CropOptions{});
+  return p;
 }
 
 }  // namespace stf::test

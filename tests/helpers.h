@@ -1,9 +1,13 @@
-// Test helpers: shared data paths, temp folders, running the CLI, .npy reading.
+// Test helpers: shared data paths, temp folders, running the CLI, .npy reading,
+// a video's frames and their tracked faces.
 #pragma once
 #include <csignal>
 #include <cstdint>
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
+
+#include "stf/face.h"
 
 namespace stf::test {
 
@@ -61,5 +65,24 @@ struct Npy {
   std::vector<double> data;  // converted from <f4 or <f8
 };
 Npy read_npy(const std::string& path);
+
+// Every frame of a video, decoded by the project's reader.
+std::vector<cv::Mat> read_frames(const std::string& path);
+
+// The face tracker's output for `frames`, one per frame, in order; its
+// counts in *stats when given.
+std::vector<TrackedFrame> track_frames(const std::vector<cv::Mat>& frames, const TrackerOptions& opt,
+                                       TrackStats* stats = nullptr);
+
+// The bundled photo (examples/grace_hopper_512x512.jpg), its tracked
+// landmarks and its default (96 px) crop transform; found is false when no
+// face was tracked.
+struct PhotoFace {
+  cv::Mat image;
+  Landmarks lm;
+  cv::Matx23f to_crop;
+  bool found = false;
+};
+PhotoFace bundled_photo_face();
 
 }  // namespace stf::test

@@ -25,6 +25,7 @@
 
 using namespace stf;
 namespace fs = std::filesystem;
+using test::read_frames;
 
 namespace {
 
@@ -34,13 +35,6 @@ nlohmann::json generate_json(const std::string& args) {
   test::CliResult r = test::run_cli("generate " + args + " --json --threads 2");
   EXPECT_EQ(r.status, 0) << r.output;
   return r.status == 0 ? nlohmann::json::parse(r.output) : nlohmann::json{};
-}
-
-std::vector<cv::Mat> read_frames(const std::string& path) {
-  std::vector<cv::Mat> frames;
-  VideoReader reader(path);
-  for (cv::Mat f; reader.read(f);) frames.push_back(f);
-  return frames;
 }
 
 // The frames after one pass through the project's writer at generate's
