@@ -18,6 +18,7 @@
 #include "model/model_file.h"
 #include "model/precision.h"
 #include "pipeline/generate.h"
+#include "pipeline/reference.h"
 #include "stf/audio.h"
 #include "stf/face.h"
 #include "stf/media.h"

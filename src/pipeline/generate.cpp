@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <deque>
 #include <exception>
 #include <filesystem>
 #include <mutex>
@@ -18,6 +17,8 @@
 #include "model/model_file.h"
 #include "model/precision.h"
 #include "pipeline/bounded_queue.h"
+#include "pipeline/reference.h"
+#include "pipeline/source.h"
 #include "stf/audio.h"
 #include "stf/cancel.h"
 #include "stf/error.h"
@@ -60,18 +61,6 @@ constexpr double kQueueBytes = 256.0 * (1 << 20);
 // at 25 fps), and so the nearest ReferenceHistory takes one on a quick turn.
 constexpr double kNearestReference = 0.2;
 
-struct Item {
-  int64_t index = 0;   // output frame
-  cv::Mat frame;       // may be shared (a photo, a looped frame): never changed in place
-  FaceObservation face;
-  int64_t segment = 0; // the tracker's shot number
-  float fade = 1;      // share of the re-rendered face shown (TrackedFrame::fade)
-  cv::Matx23f to_crop;
-  cv::Mat generated;   // S x S BGR when the face was found
-  cv::Mat silent;      // a photo's crop rendered with silent audio (BlendOptions::keep_frame), else empty
-  cv::Mat reference;   // a video frame's reference crop at up to the frame's resolution (sharp_crop), or empty
-};
-
 // Runs a stage; the first failure is kept and closes every queue so the
 // other stages stop instead of waiting.
 class StageErrors {
@@ -96,8 +85,6 @@ class StageErrors {
   std::mutex mutex_;
   std::exception_ptr first_;
 };
-
-struct StopReading {};  // enough frames were read
 
 // The face video's own sound stays timed against its frames; speech from any
 // other file is taken from its first sample (its picture, if any, plays no part).
@@ -203,136 +190,6 @@ torch::Tensor guided_bottleneck(SyncTalkFace& model, const torch::Tensor& mels, 
   return guidance == 1 ? b : silence + guidance * (b - silence);
 }
 
-// A decoded frame shrunk by --resize-factor, as every pass reads it.
-void shrink(cv::Mat& frame, double resize_factor) {
-  if (resize_factor != 1) cv::resize(frame, frame, cv::Size(), 1 / resize_factor, 1 / resize_factor, cv::INTER_AREA);
-}
-
-// A video's frames read again for a loop, as the first pass gave them
-// (resized): forward from an open reader; a frame behind the kept window
-// reopens the file and reads up to it, keeping the `keep` frames that end
-// there (at least 16), so a backward pass decodes the video about frames /
-// keep times.
-class FrameRereader {
- public:
-  FrameRereader(std::string path, double resize_factor, size_t keep)
-      : path_(std::move(path)), resize_factor_(resize_factor), keep_(std::max<size_t>(keep, 16)) {}
-
-  const cv::Mat& frame(int64_t j) {
-    if (j < first_) reader_.reset();
-    if (!reader_) {
-      reader_ = std::make_unique<VideoReader>(path_);
-      window_.clear();
-      first_ = next_ = 0;
-    }
-    for (cv::Mat f; next_ <= j; ++next_) {
-      if (!reader_->read(f)) throw Error(path_ + ": frame " + std::to_string(j) + " did not come back when read again");
-      shrink(f, resize_factor_);
-      window_.push_back(f);
-      if (window_.size() > keep_) window_.pop_front(), ++first_;
-    }
-    return window_[static_cast<size_t>(j - first_)];
-  }
-
- private:
-  std::string path_;
-  double resize_factor_;
-  size_t keep_;
-  std::unique_ptr<VideoReader> reader_;
-  std::deque<cv::Mat> window_;  // frames first_ .. next_ - 1
-  int64_t first_ = 0, next_ = 0;
-};
-
-// Source stage: decodes (and tracks) the frames that the output shows, in
-// order, each with its crop: placed for the speech's opening at that output
-// frame where `speaking` has one (crop_transform). A looped video's frames
-// are kept while they fit in --loop-memory; beyond, only their faces are
-// kept and the pictures read again (FrameRereader).
-class Source {
- public:
-  Source(const GenerateOptions& opt, VideoReader& reader, int64_t outputs, bool loop,
-         std::vector<float> speaking)
-      : opt_(opt), reader_(reader), outputs_(outputs), loop_(loop), speaking_(std::move(speaking)), tracker_(opt.tracker) {}
-
-  void run(BoundedQueue<Item>& out) {
-    int64_t i = 0;
-    TrackedFrame last;
-    auto emit = [&](const TrackedFrame& tf) {
-      if (!tf.face.found && opt_.strict)
-        throw Error(opt_.face + ": no face in frame " + std::to_string(tf.index) + " (--strict)");
-      if (loop_) {
-        cache_.push_back(tf);
-        cached_bytes_ += double(tf.frame.total() * tf.frame.elemSize());
-        if (cached_bytes_ > opt_.loop_memory_mb * (1 << 20))  // over the budget: the pictures are read again
-          for (auto c = cache_.rbegin(); c != cache_.rend() && !c->frame.empty(); ++c) c->frame = cv::Mat();
-      }
-      last = tf;
-      if (i >= outputs_) throw StopReading{};
-      if (!out.push(item(i++, tf))) throw StopReading{};
-    };
-    try {
-      TrackedFrame tf;
-      for (cv::Mat frame; reader_.read(frame);) {
-        check_cancelled();
-        shrink(frame, opt_.resize_factor);
-        tracker_.push(frame);
-        while (tracker_.pop(tf)) emit(tf);
-      }
-      tracker_.finish();
-      while (tracker_.pop(tf)) emit(tf);
-    } catch (const StopReading&) {
-    }
-    std::unique_ptr<FrameRereader> again;
-    for (; i < outputs_ && !cache_.empty(); ++i) {
-      check_cancelled();
-      const int64_t n = static_cast<int64_t>(cache_.size());
-      TrackedFrame tf = cache_[looped_frame(i, n, opt_.loop)];
-      if (tf.frame.empty()) {
-        const double bytes = std::max(1.0, cached_bytes_ / double(n));
-        if (!again) again = std::make_unique<FrameRereader>(opt_.face, opt_.resize_factor,
-                                                            size_t(opt_.loop_memory_mb * (1 << 20) / bytes));
-        tf.frame = again->frame(tf.index);
-      }
-      if (!out.push(item(i, tf))) break;
-    }
-    // A video that ends before the length its header states (a truncated
-    // file): its last frame stays to the end of the audio.
-    for (; i < outputs_ && !last.frame.empty(); ++i, ++held_) {
-      check_cancelled();
-      if (!out.push(item(i, last))) break;
-    }
-    out.close();
-  }
-
-  const TrackStats& stats() const { return tracker_.stats(); }
-  int64_t held() const { return held_; }  // output frames that repeat a video's last frame
-
- private:
-  Item item(int64_t i, const TrackedFrame& tf) const {
-    Item it;
-    it.index = i;
-    it.frame = tf.frame;
-    it.face = tf.face;
-    it.segment = tf.segment;
-    it.fade = tf.fade;
-    if (tf.face.found)
-      it.to_crop = opt_.tracker.fixed_box ? crop_transform(*opt_.tracker.fixed_box, opt_.crop)
-                                          : crop_transform(tf.face.landmarks, opt_.crop,
-                                                           i < int64_t(speaking_.size()) ? speaking_[size_t(i)] : -1.f);
-    return it;
-  }
-
-  const GenerateOptions& opt_;
-  VideoReader& reader_;
-  int64_t outputs_;
-  bool loop_;
-  std::vector<float> speaking_;
-  FaceTracker tracker_;
-  std::vector<TrackedFrame> cache_;
-  double cached_bytes_ = 0;  // of all frames read, had they been kept
-  int64_t held_ = 0;
-};
-
 // The face crop at up to kSharpScale times the model's resolution, as far as
 // the frame has pixels for it, and at least at the model's (a face smaller in
 // the frame than in the crop). paste_back takes the fine detail of the
@@ -346,79 +203,7 @@ cv::Mat sharp_crop(const cv::Mat& frame, const cv::Matx23f& to_crop, int S) {
   return out;
 }
 
-// The head's pose in its crop: the landmarks that do not move with speech
-// (jaw above the chin, nose, eyes), in crop coordinates over the crop's side.
-std::vector<cv::Point2f> pose_points(const Landmarks& lm, const cv::Matx23f& to_crop, int S) {
-  std::vector<cv::Point2f> out;
-  for (int i = 0; i < 48; ++i) {
-    if ((i >= 5 && i <= 11) || (i >= 17 && i <= 26)) continue;  // the chin drops as the mouth opens; brows move
-    const cv::Point2f& p = lm[i];
-    out.emplace_back((to_crop(0, 0) * p.x + to_crop(0, 1) * p.y + to_crop(0, 2)) / S,
-                     (to_crop(1, 0) * p.x + to_crop(1, 1) * p.y + to_crop(1, 2)) / S);
-  }
-  return out;
-}
-
-// Mean distance between corresponding points; 0 when either pose is unknown.
-double pose_distance(const std::vector<cv::Point2f>& a, const std::vector<cv::Point2f>& b) {
-  if (a.empty() || a.size() != b.size()) return 0;
-  double sum = 0;
-  for (size_t i = 0; i < a.size(); ++i) sum += cv::norm(a[i] - b[i]);
-  return sum / double(a.size());
-}
-
 }  // namespace
-
-torch::Tensor ReferenceHistory::take(size_t i) {
-  sharp_ = recent_[i].sharp;
-  return recent_[i].crop;
-}
-
-torch::Tensor ReferenceHistory::next(int64_t segment, const torch::Tensor& crop, double opening,
-                                     double loudness_rank, const std::vector<cv::Point2f>& pose, const cv::Mat& sharp) {
-  if (segment != segment_) recent_.clear(), segment_ = segment;
-  recent_.push_back({crop, opening, pose, ++count_, sharp});
-  if (recent_.size() > lag_ + choice_ + 1) recent_.pop_front();
-  // The shot's first lag frames have no crop lag frames back: they take the
-  // shot's oldest crop posed like the frame among those from near_lag frames
-  // back (the shot's first crop until there is one), and the frame's own
-  // where none is (as a quick turn does below).
-  const bool starting = recent_.size() <= lag_;
-  if (starting && (near_lag_ == 0 || recent_.size() <= near_lag_)) return take(0);
-  size_t n = recent_.size() - (starting ? near_lag_ : lag_);  // candidates: recent_[0, n)
-  // A head turned quickly is posed unlike every crop lag frames back: then the
-  // crops from near_lag frames back take part too (recent_[0, wide)), and if
-  // none of those is posed alike either, the frame's own crop is taken.
-  const size_t wide = near_lag_ > 0 && near_lag_ < lag_ ? recent_.size() - near_lag_ : n;
-  std::vector<double> dist(wide);
-  for (size_t i = 0; i < wide; ++i) dist[i] = pose_distance(recent_[i].pose, pose);
-  double nearest = *std::min_element(dist.begin(), dist.begin() + n);
-  const double nearest_wide = *std::min_element(dist.begin(), dist.end());
-  if (nearest > kFarPose && nearest_wide < nearest) n = wide, nearest = nearest_wide;
-  if (near_lag_ > 0 && nearest > kFarPose) return take(recent_.size() - 1);
-  // Only the candidates posed nearly as this frame is (within kPoseTolerance
-  // of the nearest) take part; among them, the mouth is matched to the speech.
-  std::vector<bool> posed(n);
-  size_t m = 0;
-  for (size_t i = 0; i < n; ++i) m += (posed[i] = dist[i] <= nearest + kPoseTolerance);
-  if (starting) return take(static_cast<size_t>(std::find(posed.begin(), posed.end(), true) - posed.begin()));
-  std::vector<double> gap(n);
-  size_t best = n, held = n;
-  for (size_t i = n; i-- > 0;) {  // the most recent first: ties keep the nearest in time
-    if (!posed[i]) continue;
-    double below = 0;  // the candidates whose mouth is less open
-    for (size_t j = 0; j < n; ++j)
-      if (posed[j])
-        below += recent_[j].opening < recent_[i].opening ? 1 : recent_[j].opening == recent_[i].opening && j != i ? 0.5 : 0;
-    gap[i] = std::abs(below / double(std::max<size_t>(1, m - 1)) - loudness_rank);
-    if (best == n || gap[i] < gap[best]) best = i;
-    if (recent_[i].number == chosen_) held = i;
-  }
-  // Keep the last frame's choice while it is nearly as good: fewer jumps between references.
-  if (held < n && gap[held] <= gap[best] + kHold) best = held;
-  chosen_ = recent_[best].number;
-  return take(best);
-}
 
 std::vector<float> speech_opening(const std::vector<float>& loudness) {
   if (loudness.empty()) return {};
