@@ -94,8 +94,6 @@ Speech synthesize_speech(const std::string& text, const std::string& voice, int 
     }
     espeak_SetSynthCallback(on_synth);
   }
-  if (espeak_SetVoiceByName(voice.c_str()) != EE_OK)
-    throw Error("unknown espeak-ng voice '" + voice + "'; the voices installed: " + voice_names());
   // espeak-ng speaks a variant it does not have in the plain voice, without a word.
   if (const size_t plus = voice.find('+'); plus != std::string::npos) {
     const std::string variant = voice.substr(plus + 1);
@@ -106,6 +104,8 @@ Speech synthesize_speech(const std::string& text, const std::string& voice, int 
       throw Error("unknown espeak-ng voice variant '" + variant + "' in '" + voice + "'; the variants installed: " + list);
     }
   }
+  if (espeak_SetVoiceByName(voice.c_str()) != EE_OK)
+    throw Error("unknown espeak-ng voice '" + voice + "'; the voices installed: " + voice_names());
   espeak_SetParameter(espeakRATE, std::clamp(words_per_minute, espeakRATE_MINIMUM, espeakRATE_MAXIMUM), 0);
   Collected got;
   espeak_ERROR err = espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, nullptr, &got);
