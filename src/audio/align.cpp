@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "audio/speech.h"
@@ -22,6 +23,10 @@ constexpr double kBandSeconds = 2.0;  // the warping path stays this near the di
 constexpr double kBandShare = 0.1;    // of the longer recording
 constexpr double kPad = 0.5;          // seconds of silence either side of the transcript's speech
 constexpr float kPauseLevel = 0.1f;  // of the c0 range (5th .. 95th percentile) above its 5th percentile
+// A mel column (normalised log-mel at the speech's level, speech_gain) whose
+// mean lies under this is silence: GRID's pauses lie at -3.9 .. -2.4, the
+// quiet starts of speech at -2.1 .. -1.7.
+constexpr float kSilentLevel = -2.0f;
 
 // (frames, kCepstra) features, row-major: the DCT-II of the normalised
 // log-mel (its 80 bands) pooled over kPool columns, each coefficient then
@@ -52,6 +57,18 @@ std::vector<float> cepstra(const std::vector<float>& samples, int64_t& frames) {
       norm[size_t(f) * kCepstra + k] = float((out[size_t(f) * kCepstra + k] - mean) / sd);
   }
   return norm;
+}
+
+// Samples of silence at the start and at the end of a recording: its mel
+// columns (at the speech's level) whose mean lies under kSilentLevel.
+std::pair<size_t, size_t> silence_at_ends(const std::vector<float>& samples) {
+  const torch::Tensor level = mel_spectrogram(samples, speech_gain(samples)).mean(0).contiguous();  // (T,)
+  const auto c = level.accessor<float, 1>();
+  const int64_t T = level.size(0);
+  int64_t front = 0, back = 0;
+  while (front < T && c[front] < kSilentLevel) ++front;
+  while (back < T - front && c[T - 1 - back] < kSilentLevel) ++back;
+  return {size_t(double(front) / kMelFps * kSampleRate), size_t(double(back) / kMelFps * kSampleRate)};
 }
 
 }  // namespace
@@ -140,15 +157,26 @@ Speech transcribed_speech(std::vector<float> recorded, const std::string& transc
   if (transcript.find_first_not_of(" \t\r\n") == std::string::npos)
     throw Error("--transcript is empty: give the words the audio says");
   Speech spoken = synthesize_speech(transcript, voice);
-  // espeak-ng starts speaking at once; a recording rarely does: the spoken
-  // text gets kPad of silence either side, so both begin and end in silence.
+  // espeak-ng starts speaking at once: its speech gets kPad of silence
+  // either side, so that it begins and ends in silence as a recording
+  // usually does. A recording cut tight to its words gets the silence it
+  // lacks of kPad too: without, its quietest speech took the place of the
+  // transcript's silence, and the first words were found 0.75 s late in a
+  // 1.4 s recording.
   const size_t pad = size_t(kPad * kSampleRate);
   spoken.samples.insert(spoken.samples.begin(), pad, 0.f);
   spoken.samples.insert(spoken.samples.end(), pad, 0.f);
+  const auto [front, back] = silence_at_ends(recorded);
+  const size_t add_front = front < pad ? pad - front : 0, add_back = back < pad ? pad - back : 0;
+  std::vector<float> to(add_front, 0.f);
+  to.insert(to.end(), recorded.begin(), recorded.end());
+  to.insert(to.end(), add_back, 0.f);
   std::vector<double> times = spoken.words;  // the words' starts, then the phonemes'
   for (const PhonemeEvent& p : spoken.phonemes) times.push_back(p.time);
   for (double& t : times) t += kPad;
-  const std::vector<double> moved = warp_times(spoken.samples, recorded, times);
+  std::vector<double> moved = warp_times(spoken.samples, to, times);
+  const double duration = double(recorded.size()) / kSampleRate;
+  for (double& t : moved) t = std::clamp(t - double(add_front) / kSampleRate, 0.0, duration);
   Speech s;
   s.samples = std::move(recorded);
   s.words.assign(moved.begin(), moved.begin() + long(spoken.words.size()));
