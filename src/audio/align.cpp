@@ -24,8 +24,8 @@ constexpr double kBandShare = 0.1;    // of the longer recording
 constexpr double kPad = 0.5;          // seconds of silence either side of the transcript's speech
 constexpr float kPauseLevel = 0.1f;  // of the c0 range (5th .. 95th percentile) above its 5th percentile
 // A mel column (normalised log-mel at the speech's level, speech_gain) whose
-// mean lies under this is silence: GRID's pauses lie at -3.9 .. -2.4, the
-// quiet starts of speech at -2.1 .. -1.7.
+// mean lies under this is silence: GRID s1's pauses lie at -3.9 .. -2.4, the
+// first columns of recordings cut mid-speech at -2.1 .. -0.4.
 constexpr float kSilentLevel = -2.0f;
 
 // (frames, kCepstra) features, row-major: the DCT-II of the normalised
