@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <signal.h>
 
 #include "stf/error.h"
 
@@ -20,8 +21,11 @@ extern "C" void on_signal(int sig) {
 void install_cancel_handler() {
   // SIGHUP: the terminal closed. A signal ignored when the program started
   // (nohup's SIGHUP, a script's background job's SIGINT) stays ignored.
-  for (int sig : {SIGINT, SIGTERM, SIGHUP})
-    if (std::signal(sig, on_signal) == SIG_IGN) std::signal(sig, SIG_IGN);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction now {};
+    if (sigaction(sig, nullptr, &now) == 0 && now.sa_handler == SIG_IGN) continue;
+    std::signal(sig, on_signal);
+  }
 }
 
 bool cancelled() { return g_cancelled.load(); }
