@@ -58,7 +58,10 @@ TEST(Cli, HelpAndVersion) {
   EXPECT_EQ(v.status, 0);
   EXPECT_EQ(v.output.rfind("synctalkface ", 0), 0u);
   test::expect_one_line_error(test::run_cli("no-such-command"), "no-such-command");
-  // A number out of its range says what it must be (not CLI11's range up to 1.8e308).
+}
+
+// A number out of its range says what it must be (not CLI11's range up to 1.8e308).
+TEST(Cli, NumberOutOfRangeSaysWhatItMustBe) {
   test::expect_one_line_error(test::run_cli("train --data d --out o --steps 0"), "--steps: must be more than 0, not 0");
   test::expect_one_line_error(test::run_cli("mel a.wav --out a.npy --threads -3"), "--threads: must be 0 or more, not -3");
   test::expect_one_line_error(test::run_cli("train --data d --out o --lr -1"), "--lr: must be 0 or more, not -1");
