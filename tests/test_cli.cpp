@@ -65,6 +65,10 @@ TEST(Cli, NumberOutOfRangeSaysWhatItMustBe) {
   test::expect_one_line_error(test::run_cli("train --data d --out o --steps 0"), "--steps: must be more than 0, not 0");
   test::expect_one_line_error(test::run_cli("mel a.wav --out a.npy --threads -3"), "--threads: must be 0 or more, not -3");
   test::expect_one_line_error(test::run_cli("train --data d --out o --lr -1"), "--lr: must be 0 or more, not -1");
+  test::expect_one_line_error(test::run_cli("generate --face f --text hi --outfile o.mp4 --crf 60"),
+                              "--crf: must be from 0 to 51, not 60");
+  test::expect_one_line_error(test::run_cli("generate --face f --text hi --outfile o.mp4 --resize-factor 0.5"),
+                              "--resize-factor: must be from 1 to 16, not 0.5");
 }
 
 TEST(Cli, ProbeAndMelOnRealClip) {

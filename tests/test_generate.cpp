@@ -730,6 +730,11 @@ TEST(Generate, BadInputsAreOneLineErrorsWithoutOutput) {
   cv::imwrite(dir + "/wall.png", wall);
   test::expect_one_line_error(
       test::run_cli("generate --face " + q(dir + "/wall.png") + " --text hello --outfile " + q(out)), "no face");
+  // A picture too small for a face (its error named the encoder's limit).
+  cv::imwrite(dir + "/dot.png", cv::Mat(1, 1, CV_8UC3, cv::Scalar(90, 140, 200)));
+  test::expect_one_line_error(
+      test::run_cli("generate --face " + q(dir + "/dot.png") + " --text hello --outfile " + q(out)),
+      "dot.png: 1x1 pixels is too small to hold a face");
   // Model files: another program's, a truncated one, a SyncNet instead of a generator.
   std::ofstream(dir + "/other.stfm") << "GGUF this is some other model format";
   test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text hello --model " +

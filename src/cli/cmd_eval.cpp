@@ -57,16 +57,16 @@ void add_eval_command(CLI::App& root) {
                   "Delay the driving audio by this many seconds (a sync check: scores should get worse); "
                   "default 0, and 1 in sync mode, where only the second run is shifted");
   cmd->add_option("--ref-choice", o->eval.ref_choice, "As generate's: seconds of history to pick the reference from")
-      ->default_val(2.0)->check(CLI::Range(0.0, 10.0));
+      ->default_val(2.0)->check(range(0.0, 10.0));
   cmd->add_option("--guidance-scale", o->eval.guidance_scale, "As generate's: how far the mouth moves with the speech")
-      ->default_val(3.0)->check(CLI::Range(0.0, 10.0));
+      ->default_val(3.0)->check(range(0.0, 10.0));
   cmd->add_option("--ref-lag", o->eval.ref_lag,
                   "As generate's: seconds between a frame and the face used as its reference (0 with --ref-choice 0 = the frame itself)")
-      ->default_val(1.0)->check(CLI::Range(0.0, 10.0));
+      ->default_val(1.0)->check(range(0.0, 10.0));
   cmd->add_option("--json", o->json, "Write per-clip and mean scores as JSON");
   cmd->add_option("--report", o->report,
                   "Write a self-contained HTML page: metrics table, per-clip plots, real | generated frame strips");
-  cmd->add_option("--batch", o->eval.batch, "Face crops per model call")->default_val(16)->check(CLI::Range(1, 1024));
+  cmd->add_option("--batch", o->eval.batch, "Face crops per model call")->default_val(16)->check(range(1, 1024));
   cmd->add_option("--precision", o->eval.precision,
                   "The generators' number format, as generate's (default fp32: scores that do not depend on the CPU)")
       ->default_val("fp32")->check(CLI::IsMember({"auto", "fp32", "bf16"}));

@@ -40,9 +40,9 @@ void add_generate_command(CLI::App& root) {
       ->default_val("en");
   cmd->add_option("--outfile", o->gen.outfile, "Output video (.mp4, .m4v or .mov): H.264 + AAC; written only when complete")->required();
   cmd->add_option("--model", o->gen.model, "Model file (default: the bundled lite model)");
-  cmd->add_option("--batch", o->gen.batch, "Face crops per model call")->default_val(16)->check(CLI::Range(1, 1024));
+  cmd->add_option("--batch", o->gen.batch, "Face crops per model call")->default_val(16)->check(range(1, 1024));
   cmd->add_option("--crf", o->gen.crf, "H.264 quality of the output: 0 = lossless (large files), 18 = visually lossless, higher = smaller")
-      ->default_val(GenerateOptions{}.crf)->check(CLI::Range(0, 51));
+      ->default_val(GenerateOptions{}.crf)->check(range(0, 51));
   cmd->add_option("--preset", o->gen.preset,
                   "H.264 encoder speed: faster presets take less CPU for larger files at the same --crf (on a 720p "
                   "clip, superfast and ultrafast took 58% and 37% of veryfast's encoding CPU, for 1.9-2.1x the size)")
@@ -58,27 +58,27 @@ void add_generate_command(CLI::App& root) {
   cmd->add_option("--loop-memory", o->gen.loop_memory_mb,
                   "MB: a looped video's frames are kept in memory up to this; a longer video's are read again from "
                   "the file (backward in chunks of this size, at least 16 frames: slower, memory stays flat)")
-      ->default_val(GenerateOptions{}.loop_memory_mb)->check(CLI::Range(0.0, 1e6));
+      ->default_val(GenerateOptions{}.loop_memory_mb)->check(range(0.0, 1e6));
   cmd->add_option("--fps", o->gen.fps, "Output frame rate for a photo (a video keeps its own)")
-      ->default_val(25)->check(CLI::Range(1.0, 120.0));
+      ->default_val(25)->check(range(1.0, 120.0));
   cmd->add_option("--ref-choice", o->gen.ref_choice,
                   "Seconds: pick each video frame's reference among its face's crops from --ref-lag to --ref-lag + "
                   "this before, the one posed like the frame whose mouth is as open as the speech is loud (0 = exactly --ref-lag before)")
       ->default_val(2.0)
-      ->check(CLI::Range(0.0, 10.0));
+      ->check(range(0.0, 10.0));
   cmd->add_option("--ref-lag", o->gen.ref_lag,
                   "Seconds: each video frame is drawn with its own face from this long before as the reference "
                   "image (0 with --ref-choice 0 = the frame itself, which keeps more of the original mouth)")
       ->default_val(1.0)
-      ->check(CLI::Range(0.0, 10.0));
+      ->check(range(0.0, 10.0));
   cmd->add_option("--guidance-scale", o->gen.guidance_scale,
                   "How far the mouth moves with the speech: the model's audio feature taken this many times as far "
                   "from silence's (1 = as trained; higher opens the mouth wider, and past ~4 blurs it; silence "
                   "keeps the mouth closed at any value)")
       ->default_val(3.0)
-      ->check(CLI::Range(0.0, 10.0));
+      ->check(range(0.0, 10.0));
   cmd->add_option("--resize-factor", o->gen.resize_factor, "Shrink the input by this factor first (faster; smaller output)")
-      ->default_val(1)->check(CLI::Range(1.0, 16.0));
+      ->default_val(1)->check(range(1.0, 16.0));
   cmd->add_flag("--json", o->json, "Print the summary as JSON");
   add_threads_option(cmd, o->threads);
   add_face_options(cmd, o->face);

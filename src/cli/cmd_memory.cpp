@@ -23,7 +23,7 @@ void add_memory_command(CLI::App& root) {
   cmd->add_option("--face", o->m.face, "Face photo for the slot gallery (default: the bundled example photo)");
   cmd->add_option("--out", o->m.out, "Output folder")->required();
   cmd->add_option("--fps", o->m.fps, "Video frames per second the addresses are taken at")
-      ->default_val(25)->check(CLI::Range(1.0, 120.0));
+      ->default_val(25)->check(range(1.0, 120.0));
   add_threads_option(cmd, o->threads);
   cmd->footer("Writes OUT/addresses.png, usage.png, gallery.png, phonemes.png (with --text) and memory.json.");
   cmd->callback([o] {

@@ -23,12 +23,12 @@ void add_preprocess_command(CLI::App& root) {
   cmd->add_option("inputs", o->inputs, "Video files, folders (searched recursively) or .txt lists of paths")
       ->required();
   cmd->add_option("--out,-o", o->out, "Dataset folder (created; re-running resumes)")->required();
-  cmd->add_option("--size", o->size, "Stored face crop side in pixels")->default_val(128)->check(CLI::Range(32, 512));
+  cmd->add_option("--size", o->size, "Stored face crop side in pixels")->default_val(128)->check(range(32, 512));
   cmd->add_option("--val-ratio", o->val_ratio, "Share of clips held out for validation (split by clip id)")
-      ->default_val(0.05)->check(CLI::Range(0.0, 1.0));
+      ->default_val(0.05)->check(range(0.0, 1.0));
   cmd->add_option("--val-match", o->val_match, "Hold out the clips whose path contains this text instead (e.g. a speaker folder)");
   cmd->add_option("--min-frames", o->min_frames, "Skip clips with fewer consecutive face frames")
-      ->default_val(25)->check(CLI::Range(25, 100000));
+      ->default_val(25)->check(range(25, 100000));
   add_crop_option(cmd, o->crop, "Recorded in the manifest; a model trained on the data keeps it");
   add_threads_option(cmd, o->threads);
   add_face_options(cmd, o->face);

@@ -23,11 +23,11 @@ void add_synth_command(CLI::App& root) {
               "Re-running continues where it stopped.");
   cmd->add_option("--faces", o->synth.faces, "Face photos, videos (first frame) or folders of them")->required();
   cmd->add_option("--out", o->synth.out, "Output folder")->required();
-  cmd->add_option("--clips", o->synth.clips, "Number of clips")->default_val(10)->check(CLI::Range(1, 10000000));
+  cmd->add_option("--clips", o->synth.clips, "Number of clips")->default_val(10)->check(range(1, 10000000));
   cmd->add_option("--sentences", o->synth.sentences, "Text file, one sentence per line (default: GRID-style sentences)");
   cmd->add_option("--voice", o->voices, "espeak-ng voice(s), picked at random per clip; a variant after + (en-us+f3, en+m5) (default: en en-us en-gb-x-rp en-029)");
   cmd->add_option("--seed", o->synth.seed, "Seed for faces, sentences, voices and head motion")->default_val(1);
-  cmd->add_option("--fps", o->synth.fps, "Frame rate")->default_val(25)->check(CLI::Range(1.0, 120.0));
+  cmd->add_option("--fps", o->synth.fps, "Frame rate")->default_val(25)->check(range(1.0, 120.0));
   cmd->add_flag("--still", o->still, "No head motion");
   cmd->add_option("--contact-sheet", o->synth.contact_sheet,
                   "Also write a PNG of the first written clip's mouth, every other frame, labelled with its phoneme");

@@ -32,7 +32,7 @@ void add_common(CLI::App* cmd, TrainCli& o) {
   cmd->add_option("--resume", o.train.resume, "Continue from this checkpoint (same config)");
   cmd->add_option("--log-every", o.train.log_every, "Steps between log lines")->default_val(10)->check(positive());
   cmd->add_option("--workers", o.train.workers, "Threads building the next batches (results do not depend on it)")
-      ->default_val(2)->check(CLI::Range(1, 64));
+      ->default_val(2)->check(range(1, 64));
   cmd->add_option("--val-every", o.train.val_every, "Steps between validations")->default_val(200)->check(positive());
   cmd->add_option("--val-batches", o.train.val_batches, "Fixed validation batches per validation")
       ->default_val(4)->check(positive());
@@ -116,7 +116,7 @@ void add_train_commands(CLI::App& root) {
                   "away, so the generator must draw the mouth from the audio instead of copying it; at 1 the model "
                   "records it, and generate and eval hide its references' mouth too")
       ->default_val(0)
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(range(0.0, 1.0));
   gen->add_option("--slots", g->slots, "Memory slots (0 = the config's)")->default_val(0)->check(non_negative());
   gen->add_option("--precision", g->precision,
                   "fp32, or bf16: the forward passes under CPU autocast to bfloat16 (weights, gradients and Adam stay "

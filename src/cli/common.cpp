@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <exception>
+#include <functional>
+#include <sstream>
 #include <string>
 
 #include "model/precision.h"
@@ -10,7 +12,7 @@ namespace stf::cli {
 
 namespace {
 // A check that `value` parses as a number and that `ok` holds for it.
-CLI::Validator number_check(bool (*ok)(double), const std::string& wanted) {
+CLI::Validator number_check(std::function<bool(double)> ok, const std::string& wanted) {
   return CLI::Validator(
       [ok, wanted](std::string& value) -> std::string {
         size_t used = 0;
@@ -33,6 +35,16 @@ CLI::Validator positive() {
 
 CLI::Validator non_negative() {
   return number_check([](double v) { return v >= 0; }, "0 or more");
+}
+
+CLI::Validator range(double lo, double hi) {
+  auto text = [](double v) {
+    std::ostringstream s;
+    s.precision(10);
+    s << v;
+    return s.str();
+  };
+  return number_check([lo, hi](double v) { return v >= lo && v <= hi; }, "from " + text(lo) + " to " + text(hi));
 }
 
 void add_threads_option(CLI::App* cmd, int& threads) {

@@ -12,9 +12,11 @@ namespace stf::cli {
 void add_threads_option(CLI::App* cmd, int& threads);
 
 // Number checks whose error reads "--steps: must be more than 0, not -2"
-// (CLI11's own name a range up to 1.8e308).
+// or "--crf: must be from 0 to 51, not 60" (CLI11's own name a range up to
+// 1.8e308, in six decimals).
 CLI::Validator positive();
 CLI::Validator non_negative();
+CLI::Validator range(double lo, double hi);
 
 // A warning on stderr when `--precision bf16` was asked for on a CPU without
 // bfloat16 units (AMX or AVX512_BF16), where oneDNN runs bfloat16 far slower

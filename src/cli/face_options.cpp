@@ -1,5 +1,7 @@
 #include "cli/face_options.h"
 
+#include "cli/common.h"
+
 #include "stf/error.h"
 
 namespace stf::cli {
@@ -14,7 +16,7 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
   cmd->add_option("--smooth", o.smooth_radius,
                   "Smoothing radius r in frames (centred window of 2r+1); faces the detector misses on up to 2r-1 "
                   "frames are interpolated, and around longer absences the re-rendered face fades over r frames")
-      ->default_val(2)->check(CLI::Range(0, 50))->group(g);
+      ->default_val(2)->check(range(0, 50))->group(g);
   cmd->add_flag("--static", o.is_static, "Detect once and reuse the face for every frame (photos)")->group(g);
   cmd->add_option("--face-select", o.select, "Which face to follow: largest (by its fitted landmarks), center, index:N (N-th from the left), point:X,Y")
       ->default_val("largest")->group(g);
@@ -26,9 +28,9 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
                   "Detector weights: dnn .pb (its .pbtxt beside it; default: bundled), mmod .dat (required)")
       ->group(g);
   cmd->add_option("--detect-every", o.detect_every, "Run the detector every N frames; landmarks track in between")
-      ->default_val(5)->check(CLI::Range(1, 1000))->group(g);
+      ->default_val(5)->check(range(1, 1000))->group(g);
   cmd->add_option("--detect-size", o.detect_size, "Longest side of the downscaled copy the detector sees")
-      ->default_val(480)->check(CLI::Range(64, 4096))->group(g);
+      ->default_val(480)->check(range(64, 4096))->group(g);
   cmd->add_flag("--no-fit-check", o.no_fit_check,
                 "Keep every 68-point fit (default: a fit counts only where dlib's HOG detector, run on a crop "
                 "around it, also sees a face; on a face turned to profile the fit lands on the cheek, and such "
@@ -66,7 +68,7 @@ void add_render_options(CLI::App* cmd, FaceCliOptions& o) {
   cmd->add_option("--sharpen", o.sharpen,
                   "Sharpen the re-rendered mouth of a video where the reference frame gives it no detail (the model "
                   "renders it at 96-128 px): its detail at the model's pixel scale is multiplied by 1 + this; 0 = off")
-      ->default_val(BlendOptions{}.sharpen)->check(CLI::Range(0.0, 5.0))->group(g);
+      ->default_val(BlendOptions{}.sharpen)->check(range(0.0, 5.0))->group(g);
   cmd->add_flag("--no-keep-frame", o.no_keep_frame,
                 "Paste back the model's rendering of the whole lower face (default: where the model's rendering of "
                 "the frame with silent audio matches the frame, the frame's own pixels are kept and only the change "
@@ -77,13 +79,13 @@ void add_render_options(CLI::App* cmd, FaceCliOptions& o) {
                   "darkens it) times this where the mouth opens little, falling to 1 as it opens by a tenth of "
                   "its width (see --mouth-open) and to nothing by a fifth, where the opening alone shows the "
                   "speech; a brightening (lips pressed together) stays as rendered; 1 = as the model renders it")
-      ->default_val(BlendOptions{}.motion_gain)->check(CLI::Range(0.0, 5.0))->group(g);
+      ->default_val(BlendOptions{}.motion_gain)->check(range(0.0, 5.0))->group(g);
   cmd->add_option("--mouth-open", o.mouth_open,
                   "With the frame kept (a photo): open the mouth by this % of its width for each grey level the "
                   "speech darkens the model's lips by (the model draws an opening on a still face mostly as a "
                   "darkening), and at least as far as a text's phonemes or recorded speech's loudness ask; the lips "
                   "move apart, the jaw follows, the inside is painted; 0 = off (the darkening-only rendering)")
-      ->default_val(BlendOptions{}.mouth_open)->check(CLI::Range(0.0, 5.0))->group(g);
+      ->default_val(BlendOptions{}.mouth_open)->check(range(0.0, 5.0))->group(g);
 }
 
 void add_strict_option(CLI::App* cmd, FaceCliOptions& o) {

@@ -305,6 +305,9 @@ GenerateSummary generate(const GenerateOptions& opt) {
   }
   const int out_w = static_cast<int>(reader.width() / o.resize_factor);
   const int out_h = static_cast<int>(reader.height() / o.resize_factor);
+  if (out_w < 2 || out_h < 2)
+    throw Error(o.face + ": " + std::to_string(out_w) + "x" + std::to_string(out_h) + " pixels" +
+                (o.resize_factor > 1 ? " after --resize-factor" : "") + " is too small to hold a face");
   const bool loop = !photo && o.loop != "none" && (audio_longer || video_frames <= 0);
   summary.audio_seconds = double(samples.size()) / kSampleRate;
   torch::Tensor mel = mel_spectrogram(samples, speech_gain(samples));  // (80, T), at the model's speech level
