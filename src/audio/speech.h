@@ -25,12 +25,14 @@ Speech synthesize_speech(const std::string& text, const std::string& voice = "en
 // The same words spoken twice (`from`, `to`: 16 kHz mono): each of `times`
 // (seconds into `from`) carried to where `to` says the same, by dynamic time
 // warping of their cepstra (25 ms steps; each coefficient normalised over
-// its recording, so that another voice or microphone matters less; the
-// path within 2 s plus a tenth of the longer recording of the diagonal;
-// `from` may pause where `to` is quiet). Throws stf::Error where no path is
-// found (src/audio/align.cpp).
+// its recording's frames with sound, so that another voice or microphone
+// matters less; the path within 2 s plus a tenth of the longer recording of
+// the diagonal). `from` may pause where `to` is silent, at its start and at
+// `pauses` (seconds into `from`: where its words start); a time at such a
+// pause is carried to its end. Throws stf::Error where no path is found
+// (src/audio/align.cpp).
 std::vector<double> warp_times(const std::vector<float>& from, const std::vector<float>& to,
-                               const std::vector<double>& times);
+                               const std::vector<double>& times, const std::vector<double>& pauses);
 
 // A recording with the phonemes and words of its transcript: `transcript`
 // spoken by espeak-ng's `voice` and padded with 0.5 s of silence either
