@@ -27,10 +27,10 @@ Speech synthesize_speech(const std::string& text, const std::string& voice = "en
 // warping of their cepstra (25 ms steps; each coefficient normalised over
 // its recording's frames with sound, so that another voice or microphone
 // matters less; the path within 2 s plus a tenth of the longer recording of
-// the diagonal). `from` may pause where `to` is silent, at its start and at
-// `pauses` (seconds into `from`: where its words start); a time at such a
-// pause is carried to its end. Throws stf::Error where no path is found
-// (src/audio/align.cpp).
+// the diagonal). `from` may wait out a pause of `to` (150 ms or more of
+// silence) in a pause of its own or at one of `pauses` (seconds into
+// `from`: where its words start); a time at such a wait is carried to its
+// end. Throws stf::Error where no path is found (src/audio/align.cpp).
 std::vector<double> warp_times(const std::vector<float>& from, const std::vector<float>& to,
                                const std::vector<double>& times, const std::vector<double>& pauses);
 
