@@ -129,7 +129,8 @@ TEST(Align, TranscriptFindsTheWordsInARecordingCutToThem) {
 // The 10 sentences joined into one 30 s recording, each with its silence
 // (1 .. 2 s between two sentences' words; espeak-ng speaks the transcript
 // without a break): within 60 ms at the median over the 60 words and 250 ms
-// at the 90th percentile (24 and 108 ms when written). Before the cepstra
+// at the 90th percentile (24 and 108 ms when written; 20 and 50 with the
+// steps along one recording alone penalised). Before the cepstra
 // were normalised over the frames with sound, and the transcript could
 // pause only between words and over the recording's pauses, 95 ms and 1.7 s:
 // the recording's pauses went into words' quiet sounds (an s, a stop), and a
@@ -158,7 +159,8 @@ TEST(Align, TranscriptFindsTheWordsOfSentencesJoinedWithTheirPauses) {
 // 10 sentences each at its own loudness, joined with pauses of 0.2 .. 1.5 s,
 // over a noisy room's hiss (its pauses 17 dB under its speech, above the
 // level at which GRID's are silent): within 40 ms at the median and 80 ms
-// at the 90th percentile (11 and 45 .. 49 ms when written; with the
+// at the 90th percentile (11 and 45 .. 49 ms when written, 7 and 19 with the
+// steps along one recording alone penalised; with the
 // alignment of 2026-12-06, 13 and 107 ms). With the silence at a fixed level
 // rather than the quieter of the recording's two levels, 14 and 323 ms: no
 // pause was found, and the first word of a sentence was placed up to 0.7 s

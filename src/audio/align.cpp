@@ -42,6 +42,12 @@ constexpr int kWordLead = 2;
 // frame with a quiet sound of the transcript (a stop's closure, an s), so
 // that a recording's pause goes between words, not into one.
 constexpr float kPauseCost = 0.5f;
+// A step along one recording alone (not a pause) costs this much more than
+// its cell: without, stacking a few of the transcript's frames on one of the
+// recording's cost about as much as matching them, and a sentence's first
+// word was stacked on the frame before the recording's pause (1.5 .. 3 do
+// alike on every set measured, models/README.md "Session 57").
+constexpr float kStepPenalty = 2.0f;
 
 struct Cepstra {
   int64_t frames = 0;
@@ -160,7 +166,8 @@ std::vector<double> warp_times(const std::vector<float>& from, const std::vector
     return std::sqrt(s);
   };
   // Symmetric steps: a diagonal step counts its cell twice, a step along
-  // one recording once, so no path is cheaper for being shorter. A pause
+  // one recording once (plus kStepPenalty), so no path is cheaper for being
+  // shorter. A pause
   // step (along `to` alone, over a pause of `to`, at a row of `from` in a
   // pause of its own or at one of `pauses` or the kWordLead rows before it)
   // costs kPauseCost of that frame's distance from `from`'s first
@@ -189,8 +196,8 @@ std::vector<double> warp_times(const std::vector<float>& from, const std::vector
       float best = inf;
       uint8_t how = 0;
       if (i > 0 && j > 0 && prev[size_t(j - 1)] + 2 * d < best) best = prev[size_t(j - 1)] + 2 * d, how = 0;
-      if (i > 0 && prev[size_t(j)] + d < best) best = prev[size_t(j)] + d, how = 1;
-      if (j > 0 && cur[size_t(j - 1)] + d < best) best = cur[size_t(j - 1)] + d, how = 2;
+      if (i > 0 && prev[size_t(j)] + d + kStepPenalty < best) best = prev[size_t(j)] + d + kStepPenalty, how = 1;
+      if (j > 0 && cur[size_t(j - 1)] + d + kStepPenalty < best) best = cur[size_t(j - 1)] + d + kStepPenalty, how = 2;
       if (j > 0 && may_pause[size_t(i)] && cur[size_t(j - 1)] + pause_cost[size_t(j)] < best)
         best = cur[size_t(j - 1)] + pause_cost[size_t(j)], how = 3;
       cur[size_t(j)] = best;
