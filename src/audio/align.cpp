@@ -166,11 +166,11 @@ std::vector<double> warp_times(const std::vector<float>& from, const std::vector
     return std::sqrt(s);
   };
   // Symmetric steps: a diagonal step counts its cell twice, a step along
-  // one recording once (plus kStepPenalty), so no path is cheaper for being
-  // shorter. A pause
-  // step (along `to` alone, over a pause of `to`, at a row of `from` in a
-  // pause of its own or at one of `pauses` or the kWordLead rows before it)
-  // costs kPauseCost of that frame's distance from `from`'s first
+  // one recording once, so no path is cheaper for being shorter, plus
+  // kStepPenalty, so that a detour costs more than the diagonal it leaves.
+  // A pause step (along `to` alone, over a pause of `to`, at a row of `from`
+  // in a pause of its own or at one of `pauses` or the kWordLead rows before
+  // it) costs kPauseCost of that frame's distance from `from`'s first
   // (silence, where the transcript's speech is padded with it).
   const float inf = std::numeric_limits<float>::infinity();
   std::vector<float> pause_cost(static_cast<size_t>(m), inf);
