@@ -44,13 +44,14 @@ void grid_words(const std::string& name, std::string& transcript, std::vector<do
   }
 }
 
-// The words transcribed_speech places in 10 GRID s1 sentences (every 90th
-// of the 900) against GRID's own word starts: the 60 errors, sorted. With
-// `cut` each recording is cut from its first word's start to its last
-// word's end. The recording's samples are kept as they are.
+// 10 GRID s1 sentences: every 90th of the 900.
 const char* const kGridSentences[] = {"bbal8p", "bgwb4n", "bwbn4p", "lgaf6p", "lriy1s",
                                      "pbbc6p", "pgwl3a", "pwbq6p", "sbwu6p", "sria8p"};
 
+// The words transcribed_speech places in kGridSentences, one recording each,
+// against GRID's own word starts: the 60 errors, sorted. With `cut` each
+// recording is cut from its first word's start to its last word's end. The
+// recording's samples are kept as they are.
 std::vector<double> grid_word_errors(bool cut) {
   std::vector<double> all;
   for (const char* name : kGridSentences) {
