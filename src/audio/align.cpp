@@ -182,11 +182,17 @@ std::vector<double> warp_times(const std::vector<float>& from, const std::vector
     for (int64_t r = std::max<int64_t>(0, row - kWordLead); r <= std::min(row, n - 1); ++r) may_pause[size_t(r)] = 1;
   }
   std::vector<float> prev(size_t(m), inf), cur(size_t(m), inf);
-  // per row, over lo..hi: 0 diagonal, 1 from above, 2 from the left, 3 a pause from the left
+  // per row, over lo..hi, two bits a cell (four to a byte: for an hour's
+  // recording 0.34 GB, not 1.35): 0 diagonal, 1 from above, 2 from the left,
+  // 3 a pause from the left
   std::vector<std::vector<uint8_t>> step(static_cast<size_t>(n));
+  auto step_at = [&](int64_t i, int64_t j) {
+    const int64_t k = j - lo(i);
+    return uint8_t(step[size_t(i)][size_t(k / 4)] >> (2 * (k % 4)) & 3);
+  };
   for (int64_t i = 0; i < n; ++i) {
     std::fill(cur.begin(), cur.end(), inf);
-    step[size_t(i)].assign(size_t(hi(i) - lo(i) + 1), 0);
+    step[size_t(i)].assign(size_t((hi(i) - lo(i)) / 4 + 1), 0);
     for (int64_t j = lo(i); j <= hi(i); ++j) {
       const float d = dist(i, j);
       if (i == 0 && j == 0) {
@@ -201,7 +207,8 @@ std::vector<double> warp_times(const std::vector<float>& from, const std::vector
       if (j > 0 && may_pause[size_t(i)] && cur[size_t(j - 1)] + pause_cost[size_t(j)] < best)
         best = cur[size_t(j - 1)] + pause_cost[size_t(j)], how = 3;
       cur[size_t(j)] = best;
-      step[size_t(i)][size_t(j - lo(i))] = how;
+      const int64_t k = j - lo(i);
+      step[size_t(i)][size_t(k / 4)] |= uint8_t(how << (2 * (k % 4)));
     }
     std::swap(prev, cur);
   }
@@ -212,7 +219,7 @@ std::vector<double> warp_times(const std::vector<float>& from, const std::vector
   std::vector<double> sum(size_t(n), 0.0), count(size_t(n), 0.0);
   std::vector<char> paused(static_cast<size_t>(n), 0);
   for (int64_t i = n - 1, j = m - 1;;) {
-    const uint8_t how = i == 0 && j == 0 ? 0 : step[size_t(i)][size_t(j - lo(i))];
+    const uint8_t how = i == 0 && j == 0 ? 0 : step_at(i, j);
     if (!paused[size_t(i)]) {
       sum[size_t(i)] += double(j);
       count[size_t(i)] += 1;
