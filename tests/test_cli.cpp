@@ -186,6 +186,21 @@ TEST_F(CliBadInput, ZeroLengthAudio) {
   test::expect_one_line_error(test::run_cli("mel " + quote(wav) + " --out " + quote(out)), "empty.wav");
 }
 
+// Commands that write several files take a folder: a file given there is a
+// one-line error (it was std::filesystem's "cannot create directories: Not
+// a directory [...]", exit 1).
+TEST_F(CliBadInput, OutputFolderThatIsAFile) {
+  const std::string file = dir + "/notes.txt", photo = STF_SOURCE_DIR "/examples/grace_hopper_512x512.jpg";
+  std::ofstream(file) << "notes\n";
+  test::expect_one_line_error(test::run_cli("memory --text hello --out " + quote(file)), "is a file");
+  test::expect_one_line_error(test::run_cli("preprocess " + quote(test::shared_data("grid_s1/bbaf2n.mp4")) + " --out " + quote(file)),
+                              "notes.txt: is a file");
+  test::expect_one_line_error(test::run_cli("synth --faces " + quote(photo) + " --clips 1 --out " + quote(file)), "notes.txt: is a file");
+  std::ifstream in(file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "notes\n");
+}
+
 TEST_F(CliBadInput, UnwritableOutputPath) {
   std::string clip = test::shared_data("grid_s1/bbaf2n.mp4");
   test::expect_one_line_error(test::run_cli("mel " + quote(clip) + " --out " + quote(dir + "/no/such/dir/m.npy")),

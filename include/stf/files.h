@@ -13,6 +13,11 @@ namespace stf {
 // lose the input).
 void check_output_path(const std::string& path, const std::vector<std::string>& inputs = {});
 
+// Creates the folder `path` (and those above it) for a command's several
+// outputs (train, preprocess, synth, memory); throws stf::Error naming the
+// option, `what` (e.g. "--out"), when path is a file or cannot be created.
+void make_output_folder(const std::string& path, const std::string& what);
+
 // A hidden temporary name in path's folder (so the final rename is atomic and
 // a crash leaves only a dot-file behind), ending in ext.
 std::string temp_path_beside(const std::string& path, const std::string& ext);

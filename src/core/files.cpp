@@ -26,6 +26,19 @@ void check_output_path(const std::string& path, const std::vector<std::string>& 
       throw Error(path + ": is the input " + input + "; write the result to another file");
 }
 
+void make_output_folder(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  for (fs::path p = path; !p.empty(); p = p.parent_path()) {  // the nearest of it and its parents that exists
+    if (!fs::exists(p, ec)) continue;
+    if (!fs::is_directory(p, ec))
+      throw Error(what + " " + path + ": " + (p == fs::path(path) ? "" : p.string() + " ") +
+                  "is a file; give a folder (it gets several files)");
+    break;
+  }
+  fs::create_directories(path, ec);
+  if (ec) throw Error(what + " " + path + ": cannot create the folder (" + ec.message() + ")");
+}
+
 std::string temp_path_beside(const std::string& path, const std::string& ext) {
   fs::path p(path);
   fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");

@@ -135,7 +135,7 @@ nlohmann::json analyse_memory(const MemoryAnalysisOptions& opt) {
   const torch::Tensor address = model->memory->forward(f_aud).key_address;           // (T, S)
   const int64_t slots = address.size(1);
 
-  fs::create_directories(opt.out);
+  make_output_folder(opt.out, "--out");
   nlohmann::json j{{"model", model_path}, {"slots", slots}, {"frames", frames}, {"fps", opt.fps}};
 
   std::vector<std::pair<int, std::string>> seconds;

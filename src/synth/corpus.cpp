@@ -190,7 +190,8 @@ SynthReport synthesize_corpus(const SynthOptions& opt) {
     const cv::Point2f centre = (face->landmarks[30] + face->landmarks[8]) * 0.5f;
     const uint64_t pose_seed = rng();
     nlohmann::json lms = nlohmann::json::array(), per_frame = nlohmann::json::array();
-    fs::create_directories(base.parent_path());  // only once there is a clip to write
+    make_output_folder(opt.out, "--out");  // only once there is a clip to write
+    make_output_folder(base.parent_path().string(), "--out");
     VideoWriterOptions w;
     w.fps = opt.fps;
     VideoWriter writer(video, face->image.cols, face->image.rows, w);

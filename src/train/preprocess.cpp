@@ -166,7 +166,8 @@ PreprocessReport preprocess(const std::vector<std::string>& inputs, const std::s
   if (clips.empty()) throw Error("no video files found in the inputs");
   const fs::path clip_dir = fs::path(out_dir) / "clips";
   const bool new_out = !fs::exists(out_dir), new_clip_dir = !fs::exists(clip_dir);
-  fs::create_directories(clip_dir);
+  make_output_folder(out_dir, "--out");
+  make_output_folder(clip_dir.string(), "--out");
   auto landmarks = std::make_shared<const LandmarkModel>(opt.tracker.landmark_model);
   PreprocessReport report;
   nlohmann::json manifest_clips = nlohmann::json::array(), failed = nlohmann::json::array();

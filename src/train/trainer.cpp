@@ -42,7 +42,7 @@ torch::optim::AdamOptions adam(const ModelConfig& c, double lr) {
 class RunFolder {
  public:
   RunFolder(const TrainOptions& opt) : opt_(opt) {
-    fs::create_directories(opt.out);
+    make_output_folder(opt.out, "--out");
     log_.open(fs::path(opt.out) / "log.jsonl", std::ios::app);
     if (!log_) throw Error(opt.out + ": cannot write log.jsonl");
   }
