@@ -102,7 +102,7 @@ TEST(Mel, MatchesLoopDftReference) {
 // Long audio is computed a chunk of 4096 columns at a time (memory): the
 // columns either side of a chunk's edge, and the last, as the loop DFT has them.
 TEST(Mel, LongAudioMatchesLoopDftReferenceAcrossChunks) {
-  std::vector<float> x(size_t(4100 * kHop + 123));  // 41 s: a slow chirp
+  std::vector<float> x(size_t(4100 * kHop + 123));  // 51 s: a slow chirp, its loudness swinging
   for (size_t i = 0; i < x.size(); ++i) {
     const double t = i / 16000.0;
     x[i] = 0.3f * std::sin(2 * M_PI * (150 + 40 * t) * t) * (0.6f + 0.4f * std::sin(2 * M_PI * 3 * t));
