@@ -279,6 +279,26 @@ TEST(Eval, PasteBackOptionsApply) {
   EXPECT_GT(std::abs(psnr[""] - psnr["--seamless"]), 0.01) << psnr[""];
 }
 
+// --score-smooth reaches the landmarks the scores read (recorded in the
+// JSON); the real clip still scores itself perfectly either way.
+TEST(Eval, ScoreSmoothSetsTheScoredLandmarksSmoothing) {
+  std::string dir = test::temp_dir("eval_score_smooth");
+  std::map<std::string, nlohmann::json> got;
+  for (std::string flag : {"", "--score-smooth 0"}) {
+    test::CliResult r = test::run_cli("eval --data '" + test::shared_data("grid/bbaf2n.mpg") + "' --json '" + dir +
+                                      "/e.json' --threads 2 " + flag);
+    ASSERT_EQ(r.status, 0) << r.output;
+    got[flag] = nlohmann::json::parse(std::ifstream(dir + "/e.json"));
+    EXPECT_DOUBLE_EQ(got[flag]["systems"]["real"]["mean"]["lmd"].get<double>(), 0.0) << flag;
+    EXPECT_NEAR(got[flag]["systems"]["real"]["mean"]["mouth_corr"].get<double>(), 1.0, 1e-9) << flag;
+  }
+  EXPECT_EQ(got[""]["score_smooth"], 2);
+  EXPECT_EQ(got["--score-smooth 0"]["score_smooth"], 0);
+  const double smoothed = got[""]["systems"]["model"]["mean"]["lmd"].get<double>(),
+               raw = got["--score-smooth 0"]["systems"]["model"]["mean"]["lmd"].get<double>();
+  EXPECT_GT(std::abs(smoothed - raw), 1e-4) << smoothed;
+}
+
 TEST(Eval, LipSyncErrorFindsTheAudioOffsetOfARealClip) {
   // The bundled SyncNet expert on a GRID s1 sentence (the speaker it was
   // trained on): in sync at offset 0 +- 1; the audio delayed by 5 frames

@@ -63,6 +63,11 @@ void add_eval_command(CLI::App& root) {
   cmd->add_option("--ref-lag", o->eval.ref_lag,
                   "As generate's: seconds between a frame and the face used as its reference (0 with --ref-choice 0 = the frame itself)")
       ->default_val(1.0)->check(range(0.0, 10.0));
+  cmd->add_option("--score-smooth", o->eval.score_smooth,
+                  "Smoothing radius in frames of the landmarks the scores read, on the real clip and the outputs alike "
+                  "(default: --smooth's); 0 sees a lip closure of one frame, which smoothing mostly hides. The "
+                  "generators keep --smooth")
+      ->check(range(0, 50));
   cmd->add_option("--json", o->json, "Write per-clip and mean scores as JSON");
   cmd->add_option("--report", o->report,
                   "Write a self-contained HTML page: metrics table, per-clip plots, real | generated frame strips");

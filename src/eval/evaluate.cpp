@@ -344,6 +344,8 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
       systems[name + "_shifted"]["clips"] = nlohmann::json::array();
     }
   }
+  TrackerOptions scoring = opt.tracker;  // the landmarks the scores read
+  if (opt.score_smooth >= 0) scoring.smooth_radius = opt.score_smooth;
   std::map<std::string, std::optional<Track>> speakers;  // dub: tracked once per speech file
   Progress progress("eval", static_cast<int64_t>(opt.clips.size()), "clips", !opt.quiet);
   int64_t done = 0;
@@ -351,7 +353,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
     const std::string& clip = opt.clips[c];
     check_cancelled();
     try {
-      Track real = track_file(clip, opt.tracker, landmarks);
+      Track real = track_file(clip, scoring, landmarks);
       const std::string speech = !dub ? clip : !opt.dub_audio.empty() ? opt.dub_audio : opt.clips[(c + 1) % opt.clips.size()];
       std::vector<float> audio = read_audio(speech, kSampleRate), moved;
       if (opt.audio_shift != 0) {  // delayed (or advanced), keeping its length
@@ -367,7 +369,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
       if (dub && !speakers.count(speech)) {  // the speaker's face, where the speech is a video with one
         std::optional<Track> t;
         try {
-          t = track_file(speech, opt.tracker, landmarks);
+          t = track_file(speech, scoring, landmarks);
           t->frames.clear();  // only the landmarks are needed
         } catch (const Error&) {  // an audio file, or no face in it
         }
@@ -378,7 +380,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
       sync.fps = real.fps;
       const std::vector<FaceObservation> truth = ground_truth(clip);
       systems["real"]["clips"].push_back(score(clip, real, real, crop, sync, dub, truth, drv));
-      Track copy = track_frames(reference_copy(real, crop, opt.blend), opt.tracker, landmarks);
+      Track copy = track_frames(reference_copy(real, crop, opt.blend), scoring, landmarks);
       systems["reference_copy"]["clips"].push_back(score(clip, real, copy, crop, sync, dub, truth, drv));
       std::string face = clip;
       if (opt.still) {  // the photo the generators are given
@@ -411,7 +413,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
         // SpeakerR by up to 0.2; docs/metrics.md).
         g.crf = 0;
         generate(g);
-        generated.push_back(track_file(g.outfile, opt.tracker, landmarks));
+        generated.push_back(track_file(g.outfile, scoring, landmarks));
         sync.mel = shifted ? mel_moved : mel;  // LSE against the speech that drove it
         systems[name]["clips"].push_back(score(clip, real, generated.back(), crop, sync, dub, truth, drv));
       }
@@ -431,7 +433,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
   if (opt.baseline.empty()) systems.erase("baseline");
   for (auto& [name, s] : systems.items()) summarize_clips(s);
   nlohmann::json r{{"model", model_path}, {"baseline", opt.baseline}, {"mode", opt.mode}, {"still", opt.still},
-                   {"audio_shift", opt.audio_shift}, {"ref_lag", opt.ref_lag}, {"ref_choice", opt.ref_choice},
+                   {"audio_shift", opt.audio_shift}, {"ref_lag", opt.ref_lag}, {"score_smooth", scoring.smooth_radius}, {"ref_choice", opt.ref_choice},
                    {"guidance_scale", opt.guidance_scale}, {"jaw", opt.crop.speech_jaw ? "speech" : "video"}, {"systems", systems}, {"skipped", skipped}};
   for (const auto& [name, path] : models) {
     if (sync_check) r["sync"][name] = compare_shift(systems[name]["clips"], systems[name + "_shifted"]["clips"]);
