@@ -28,8 +28,9 @@ struct EvalOptions {
   double guidance_scale = 3;       // generate's audio guidance
   TrackerOptions tracker;
   int score_smooth = -1;           // smoothing radius of the landmarks the scores read (real clip, outputs,
-                                   // the speaker's face; with `still` also the photo's choice); -1 =
-                                   // tracker.smooth_radius. The generators track with tracker's
+                                   // the speaker's face; the reference copy is pasted and, with `still`,
+                                   // the photo chosen by the real clip's); -1 = tracker.smooth_radius.
+                                   // The generators track with tracker's
   CropOptions crop;                // size is the model's
   BlendOptions blend;              // paste-back of the model's and the reference copy's faces
   int batch = 16;
