@@ -108,7 +108,7 @@ torch::Tensor mel_spectrogram(const std::vector<float>& samples, double gain) {
   // chunk (with whole-length intermediates, `mel` of an hour peaked at 1.4
   // GB, now 0.66).
   const int64_t chunk = 4096;
-  std::vector<float> y(size_t((chunk - 1) * kHop + kNfft));
+  std::vector<float> y(size_t((std::min(chunk, columns) - 1) * kHop + kNfft));  // one chunk's samples, framed
   for (int64_t c0 = 0; c0 < columns; c0 += chunk) {
     const int64_t c = std::min(columns, c0 + chunk) - c0, len = (c - 1) * kHop + kNfft;
     for (int64_t p = 0; p < len; ++p) y[size_t(p)] = framed(c0 * kHop + p);
