@@ -717,3 +717,76 @@ TEST(Face, GreyPictureGetsNoColour) {
     EXPECT_GT(chroma(lips_out), 20) << path << ": the colour picture lost its colour";
   }
 }
+
+// A video's redrawn mouth with a dark patch on one half only (the model's
+// blotch) gets the mean of it and its mirror image there: half the patch on
+// either side, the darkening as a whole kept; the face's light from one
+// side, the frame's own one-sided features (a moustache) and a symmetric
+// mouth are left as they are; paste_back does it when
+// BlendOptions::even_halves is on.
+TEST(Face, DarkPatchOnOneHalfOfTheRedrawnMouthIsSharedWithTheOther) {
+  const PhotoFace p = bundled_photo_face();
+  ASSERT_TRUE(p.found);
+  const Landmarks lm = to_crop_space(p.lm, p.to_crop);
+  const cv::Mat frame = crop_face(p.image, p.to_crop, CropOptions{}.size).image;
+  cv::Mat soft;  // a stand-in for the model's rendering: the frame's crop, blurred
+  cv::GaussianBlur(frame, soft, cv::Size(), 1.5);
+  const float width = static_cast<float>(cv::norm(lm[54] - lm[48]));
+  const cv::Point2f left_lip = lm[50], right_lip = lm[52];  // the upper lip's peaks, either side of its middle
+  auto with_patch = [&](const cv::Mat& img) {  // a disc 70 grey levels darker on the left peak
+    cv::Mat disc = cv::Mat::zeros(img.size(), CV_8U), out = img.clone();
+    cv::circle(disc, left_lip, std::max(2, int(std::lround(0.15 * width))), cv::Scalar(255), cv::FILLED);
+    cv::subtract(img, cv::Scalar::all(70), out, disc);
+    return out;
+  };
+  auto darkening = [](const cv::Mat& from, const cv::Mat& img, cv::Point2f at) {  // over a 3x3 patch
+    const cv::Rect r(cv::Point(at) - cv::Point(1, 1), cv::Size(3, 3));
+    const cv::Scalar d = cv::mean(from(r)) - cv::mean(img(r));
+    return 0.114 * d[0] + 0.587 * d[1] + 0.299 * d[2];
+  };
+  auto total = [](const cv::Mat& from, const cv::Mat& img) {  // summed over the crop, green
+    cv::Mat d;
+    cv::subtract(from, img, d, cv::noArray(), CV_32FC3);
+    return cv::sum(d)[1];
+  };
+  const cv::Mat patched = with_patch(soft);
+  const cv::Mat out = even_halves(patched, frame, lm);
+  EXPECT_NEAR(darkening(soft, patched, left_lip), 70, 2) << "the test's own patch";
+  EXPECT_NEAR(darkening(soft, out, left_lip), 35, 6) << "half the patch stays";
+  EXPECT_NEAR(darkening(soft, out, right_lip), 35, 6) << "and half is mirrored onto the other side";
+  EXPECT_NEAR(total(soft, out), total(soft, patched), 0.1 * total(soft, patched)) << "as much darkening as before";
+  EXPECT_LT(cv::norm(even_halves(soft, frame, lm), soft, cv::NORM_INF), 12) << "a symmetric mouth barely changes";
+
+  // The face lit from one side: 100 grey levels brighter from left to right across the crop.
+  cv::Mat ramp(soft.size(), CV_32FC3);
+  for (int x = 0; x < ramp.cols; ++x) ramp.col(x).setTo(cv::Scalar::all(100.0 * x / (ramp.cols - 1) - 50));
+  auto lit = [&](const cv::Mat& img) {
+    cv::Mat f;
+    img.convertTo(f, CV_32FC3);
+    cv::Mat(f + ramp).convertTo(f, CV_8UC3);
+    return f;
+  };
+  const cv::Mat lit_soft = lit(soft), lit_out = even_halves(with_patch(lit_soft), lit(frame), lm);
+  EXPECT_NEAR(darkening(lit_soft, lit_out, left_lip), 35, 8) << "on a face lit from one side, half the patch stays";
+  EXPECT_NEAR(darkening(lit_soft, lit_out, right_lip), 35, 8) << "and half is mirrored at the other side's light";
+  EXPECT_LT(cv::norm(even_halves(lit_soft, lit(frame), lm), lit_soft, cv::NORM_INF), 12)
+      << "the light alone is not a patch";
+
+  EXPECT_LT(cv::norm(even_halves(patched, with_patch(frame), lm), patched, cv::NORM_INF), 12)
+      << "a patch the frame has too (a moustache) stays";
+
+  // Through paste_back (the video path), on and off.
+  auto pasted_darkening = [&](bool on, int point) {
+    BlendOptions opt;
+    opt.teeth = false;
+    opt.even_halves = on;
+    cv::Mat plain = p.image.clone(), with = p.image.clone();
+    paste_back(plain, soft, p.to_crop, p.lm, opt);
+    paste_back(with, patched, p.to_crop, p.lm, opt);
+    return darkening(plain, with, p.lm[point]);
+  };
+  EXPECT_GT(pasted_darkening(false, 50), 50) << "off: the patch is pasted";
+  EXPECT_LT(std::abs(pasted_darkening(false, 52)), 3) << "off: on its side only";
+  EXPECT_LT(pasted_darkening(true, 50), 45) << "on: half of it";
+  EXPECT_GT(pasted_darkening(true, 52), 20) << "on: on both sides";
+}

@@ -138,6 +138,8 @@ struct BlendOptions {
   bool reference_detail = true;  // with detail: the redrawn mouth's fine lines from paste_back's `reference`
   bool teeth = true;        // in a video (not the keep_frame path): upper teeth painted where the redrawn
                             // mouth is dark just under the upper lip
+  bool even_halves = false;  // in a video: a dark patch on one half of the redrawn mouth only shared with the
+                             // other half (even_halves; off by default: models/README.md, session 59)
   float sharpen = 1.5f;     // elsewhere (the re-rendered mouth) an unsharp mask: its detail at the crop's
                             // pixel scale x (1 + sharpen); 0 = off. Not on the keep_frame path.
   bool keep_frame = true;   // with the model's silent rendering (paste_back's `silent`): the frame's own
@@ -208,6 +210,20 @@ cv::Point2f darkening_shift(const std::vector<cv::Mat>& spoken, const cv::Mat& s
 // a lip darkened into a blotch) where a speaking mouth moves both halves
 // alike; each half gets the mean of its own change and its mirror image's.
 cv::Mat photo_change(const cv::Mat& generated, const cv::Mat& silent, cv::Point2f by, const Landmarks& lm);
+
+// A video's redrawn crop `generated` (8-bit BGR, `lm` in its coordinates)
+// with the dark patches the model draws on one half of the mouth only (half
+// a lip gone dark brown, half an opening) shared with the other half: there
+// both halves get the mean of the crop and its mirror image (across the
+// lips' middle, as photo_change mirrors), at their own side's light, so the
+// darkening, which draws the opening the speech asks for, stays, at half its
+// depth on either side. Within the mouth's width, where a pixel (blurred by
+// 6% of that width) is darker than its mirror image by more than the face's
+// light from one side makes it, and by more than the same comparison finds
+// in `frame` (the frame's own crop, same size: a moustache, a turned face's
+// shading): from 20 grey levels beyond, fully from 40. Unchanged for a face
+// turned far.
+cv::Mat even_halves(const cv::Mat& generated, const cv::Mat& frame, const Landmarks& lm);
 
 // The upper teeth painted into the dark opening of a mouth paste_back
 // redrew in `frame` (on the video path), as far as the opening shows them

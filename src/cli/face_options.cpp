@@ -65,6 +65,12 @@ void add_render_options(CLI::App* cmd, FaceCliOptions& o) {
                 "dark right under the upper lip, the upper teeth are painted into it, coloured as the video shows the "
                 "person's own teeth)")
       ->group(g);
+  cmd->add_flag("--even-halves", o.even_halves,
+                "In a video, share a dark patch the model draws on one half of the mouth only with the other half "
+                "(where one half of the redrawn mouth is much darker than the other's mirror image, more than the "
+                "face's light and the frame's own mouth make it, both get their mean): fewer one-sided blotches, "
+                "at some cost to how far a dub's mouth follows conversational speech (off by default)")
+      ->group(g);
   cmd->add_option("--sharpen", o.sharpen,
                   "Sharpen the re-rendered mouth of a video where the reference frame gives it no detail (the model "
                   "renders it at 96-128 px): its detail at the model's pixel scale is multiplied by 1 + this; 0 = off")
@@ -134,6 +140,7 @@ BlendOptions blend_options(const FaceCliOptions& o) {
   b.detail = !o.no_detail;
   b.reference_detail = !o.no_reference_detail;
   b.teeth = !o.no_teeth;
+  b.even_halves = o.even_halves;
   b.sharpen = o.sharpen;
   b.motion_gain = o.motion_gain;
   b.mouth_open = o.mouth_open;

@@ -13,7 +13,7 @@ namespace stf::cli {
 struct FaceCliOptions {
   std::vector<float> pads{0, 10, 0, 0};
   std::vector<float> box;  // top bottom left right; empty = detect
-  bool nosmooth = false, is_static = false, strict = false, seamless = false, no_detail = false, no_reference_detail = false, no_teeth = false, no_keep_frame = false, align = false;
+  bool nosmooth = false, is_static = false, strict = false, seamless = false, no_detail = false, no_reference_detail = false, no_teeth = false, even_halves = false, no_keep_frame = false, align = false;
   bool no_fit_check = false;
   float sharpen = BlendOptions{}.sharpen, motion_gain = BlendOptions{}.motion_gain,
         mouth_open = BlendOptions{}.mouth_open;

@@ -31,9 +31,6 @@ constexpr float kUpperLipShare = 0.2f;
 constexpr float kDarkSeen = 4.f;
 constexpr float kDarkScatter = 0.05f;
 constexpr float kDarkShift = 0.2f;
-// photo_change: a mouth whose half on either side of the lips' middle is
-// narrower than this share of its width (a face turned far) is not mirrored.
-constexpr float kLeastHalf = 0.25f;
 constexpr float kCavity = 0.3f;   // the inside's colour as a share of the lips'
 constexpr float kTongue = 0.8f;   // the tongue's, likewise
 // The lower teeth: their tips show above the lower lip in wide openings
@@ -297,26 +294,8 @@ cv::Mat photo_change(const cv::Mat& generated, const cv::Mat& silent, cv::Point2
   if (by != cv::Point2f(0, 0))  // most photos: the darkening lies on the lips already
     cv::warpAffine(change, change, cv::Matx23f(1, 0, by.x, 0, 1, by.y), change.size(), cv::INTER_LINEAR,
                    cv::BORDER_CONSTANT);
-  // The mirror: across the line through the lips' middle, each side's
-  // distance from it scaled to the other side's half-width (a face turned a
-  // little shows its far half narrower).
-  const MouthAxes m(lm);
-  const float mid = 0.25f * (m.st(lm[51]).x + m.st(lm[57]).x + m.st(lm[62]).x + m.st(lm[66]).x);
-  const float left = mid - m.st(lm[48]).x, right = m.st(lm[54]).x - mid;
-  if (std::min(left, right) > kLeastHalf * m.width) {
-    cv::Mat map_x(change.size(), CV_32F), map_y(change.size(), CV_32F);
-    for (int y = 0; y < change.rows; ++y)
-      for (int x = 0; x < change.cols; ++x) {
-        const cv::Point2f st = m.st(cv::Point2f(float(x), float(y)));
-        const float d = st.x - mid;
-        const cv::Point2f from = m.at(mid - d * (d >= 0 ? left / right : right / left), st.y);
-        map_x.at<float>(y, x) = from.x;
-        map_y.at<float>(y, x) = from.y;
-      }
-    cv::Mat mirrored;
-    cv::remap(change, mirrored, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_CONSTANT);
-    change = 0.5 * (change + mirrored);
-  }
+  const cv::Mat mirrored = mirrored_across_lips(change, lm);
+  if (!mirrored.empty()) change = 0.5 * (change + mirrored);
   silent.convertTo(base, CV_32FC3);
   cv::Mat(base + change).convertTo(out, CV_8UC3);
   return out;
