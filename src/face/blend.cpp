@@ -507,9 +507,10 @@ float blend_resized(cv::Mat& frame, const cv::Mat& generated, const cv::Matx23f&
 }  // namespace
 
 // even_halves: how much darker than its mirror image a pixel must be, beyond
-// the face's light and beyond the frame's own such darkness, to be taken
-// from it (grey levels; the blotches seen on dubbed presenters lie 60-100
-// below); and the blur the comparison sees (a share of the mouth's width).
+// the face's light and beyond the frame's own such darkness, for the two to
+// get their mean (grey levels, from half of it on; the blotches seen on
+// dubbed presenters lie 60-100 below); and the blur the comparison sees (a
+// share of the mouth's width).
 constexpr float kLopsided = 40.f;
 constexpr float kLopsidedBlur = 0.06f;
 
