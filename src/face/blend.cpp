@@ -525,51 +525,52 @@ cv::Mat blurred_luma(const cv::Mat& bgr, double sigma) {
   return luma;
 }
 
-// Bilinear sample of a CV_32F image, 0 beyond it.
-float sample(const cv::Mat& img, cv::Point2f p) {
-  const int x = static_cast<int>(std::floor(p.x)), y = static_cast<int>(std::floor(p.y));
-  if (x < 0 || y < 0 || x + 1 >= img.cols || y + 1 >= img.rows) return 0;
-  const float fx = p.x - x, fy = p.y - y;
-  const float* r0 = img.ptr<float>(y);
-  const float* r1 = img.ptr<float>(y + 1);
-  return (1 - fy) * ((1 - fx) * r0[x] + fx * r0[x + 1]) + fy * ((1 - fx) * r1[x] + fx * r1[x + 1]);
+// `luma` (CV_32F) mirrored by `mirror`, each pixel sampled bilinearly at
+// full precision (cv::remap rounds the position to 1/32 of a pixel), 0 where
+// its mirror image lies beyond the last pixel.
+cv::Mat mirrored_luma(const cv::Mat& luma, const LipsMirror& mirror) {
+  cv::Mat out(luma.size(), CV_32F);
+  for (int y = 0; y < luma.rows; ++y)
+    for (int x = 0; x < luma.cols; ++x)
+      out.at<float>(y, x) = bilinear(luma, {mirror.map_x.at<float>(y, x), mirror.map_y.at<float>(y, x)}, 0.f);
+  return out;
 }
 
-// The region around the mouth even_halves works in, for a middle at `mid`:
-// an ellipse as wide as the mouth (the corners' own creases and shadows
-// left out) and from half its width above the corners' line to half below,
-// its outer 30% fading out (CV_32F, 0..1); `near`, the skin around it (out
-// to 1.6 times as far, a tenth of the width either side of the middle left
-// out), which tells the face's light.
-void mouth_region(cv::Size size, const MouthAxes& m, float mid, cv::Mat& region, cv::Mat& near) {
+// The region around the mouth even_halves works in: an ellipse as wide as
+// the mouth (the corners' own creases and shadows left out) and from half
+// its width above the corners' line to half below, its outer 30% fading out
+// (CV_32F, 0..1); `near`, the skin around it (out to 1.6 times as far, a
+// tenth of the width either side of the middle left out), which tells the
+// face's light; `across`, each pixel's signed distance from the middle.
+void mouth_region(cv::Size size, const LipsMirror& mirror, cv::Mat& region, cv::Mat& near, cv::Mat& across) {
+  const MouthAxes& m = mirror.m;
   region.create(size, CV_32F);
   near.create(size, CV_8U);
+  across.create(size, CV_32F);
   for (int y = 0; y < size.height; ++y)
     for (int x = 0; x < size.width; ++x) {
       const cv::Point2f st = m.st(cv::Point2f(float(x), float(y)));
-      const float ds = (st.x - mid) / (0.5f * m.width), dt = (st.y - 0.05f * m.width) / (0.5f * m.width);
+      const float d = st.x - mirror.mid;
+      const float ds = d / (0.5f * m.width), dt = (st.y - 0.05f * m.width) / (0.5f * m.width);
       const float r = std::sqrt(ds * ds + dt * dt);
       region.at<float>(y, x) = std::clamp((1 - r) / 0.3f, 0.f, 1.f);
-      near.at<uchar>(y, x) = r > 1 && r < 1.6f && std::abs(st.x - mid) > 0.1f * m.width;
+      near.at<uchar>(y, x) = r > 1 && r < 1.6f && std::abs(d) > 0.1f * m.width;
+      across.at<float>(y, x) = d;
     }
 }
 
-// How much darker each pixel of `luma` is than its mirror image by
-// `mirror`, beyond what the face's light from one side makes it: a gradient
+// How much darker each pixel of `luma` is than `mirrored` (its mirror
+// image), beyond what the face's light from one side makes it: a gradient
 // across the face makes a pixel darker than its mirror image in proportion
-// to its signed distance d from the middle, with the slope the median of
-// darker / d over `near`. `light`, when given, gets that part.
-cv::Mat lopsided(const cv::Mat& luma, const LipsMirror& mirror, const cv::Mat& near, cv::Mat* light = nullptr) {
-  cv::Mat darker(luma.size(), CV_32F), across(luma.size(), CV_32F);
+// to its signed distance d from the middle (`across`), with the slope the
+// median of darker / d over `near`. `light`, when given, gets that part.
+cv::Mat lopsided(const cv::Mat& luma, const cv::Mat& mirrored, const cv::Mat& across, const cv::Mat& near,
+                 cv::Mat* light = nullptr) {
+  const cv::Mat darker = mirrored - luma;
   std::vector<float> slopes;
   for (int y = 0; y < luma.rows; ++y)
-    for (int x = 0; x < luma.cols; ++x) {
-      const cv::Point2f p(static_cast<float>(x), static_cast<float>(y));
-      const float d = mirror.m.st(p).x - mirror.mid;
-      darker.at<float>(y, x) = sample(luma, mirror(p)) - luma.at<float>(y, x);
-      across.at<float>(y, x) = d;
-      if (near.at<uchar>(y, x)) slopes.push_back(darker.at<float>(y, x) / d);
-    }
+    for (int x = 0; x < luma.cols; ++x)
+      if (near.at<uchar>(y, x)) slopes.push_back(darker.at<float>(y, x) / across.at<float>(y, x));
   float slope = 0;
   if (!slopes.empty()) {
     std::nth_element(slopes.begin(), slopes.begin() + slopes.size() / 2, slopes.end());
@@ -583,25 +584,25 @@ cv::Mat lopsided(const cv::Mat& luma, const LipsMirror& mirror, const cv::Mat& n
 }  // namespace
 
 cv::Mat even_halves(const cv::Mat& generated, const cv::Mat& frame, const Landmarks& lm) {
-  const LipsMirror mirror(lm);
+  const LipsMirror mirror(lm, generated.size());
   if (!mirror.valid) return generated;
   const double sigma = kLopsidedBlur * mirror.m.width;
-  cv::Mat region, near, light;
-  mouth_region(generated.size(), mirror.m, mirror.mid, region, near);
-  const cv::Mat luma = blurred_luma(generated, sigma);
-  const cv::Mat drawn = lopsided(luma, mirror, near, &light);
+  cv::Mat region, near, across, light;
+  mouth_region(generated.size(), mirror, region, near, across);
+  const cv::Mat luma = blurred_luma(generated, sigma), frame_luma = blurred_luma(frame, sigma);
+  const cv::Mat drawn = lopsided(luma, mirrored_luma(luma, mirror), across, near, &light);
   // What the frame itself has on one half (a moustache, a turned face's
   // shading) is not a blotch.
-  const cv::Mat own = cv::max(lopsided(blurred_luma(frame, sigma), mirror, near), 0);
+  const cv::Mat own = cv::max(lopsided(frame_luma, mirrored_luma(frame_luma, mirror), across, near), 0);
   cv::Mat take = region.mul(cv::max(cv::min(2 * (drawn - own) / kLopsided - 1, 1), 0));
   // Both halves there get the mean of the two: the darkening, which shows
   // the speech (the model draws an opening darker), stays, at half its
   // depth on either side.
   cv::GaussianBlur(take, take, cv::Size(), 1.0);
-  take = 0.5 * cv::max(take, mirrored_across_lips(take, lm));
+  take = 0.5 * cv::max(take, mirror(take));
   cv::Mat out, from;
   generated.convertTo(out, CV_32FC3);
-  mirrored_across_lips(generated, lm).convertTo(from, CV_32FC3);
+  mirror(generated).convertTo(from, CV_32FC3);
   from -= three(light);  // the mirror image's colour at this side's light
   out += three(take).mul(from - out);
   out.convertTo(out, CV_8UC3);

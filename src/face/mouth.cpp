@@ -66,29 +66,34 @@ float polyline_at(const std::vector<cv::Point2f>& st, float s) {
   return st.back().y;
 }
 
-LipsMirror::LipsMirror(const Landmarks& lm) : m(lm) {
+float bilinear(const cv::Mat& img, cv::Point2f p, float outside) {
+  const int x = static_cast<int>(std::floor(p.x)), y = static_cast<int>(std::floor(p.y));
+  if (x < 0 || y < 0 || x + 1 >= img.cols || y + 1 >= img.rows) return outside;
+  const float fx = p.x - x, fy = p.y - y;
+  const float* r0 = img.ptr<float>(y);
+  const float* r1 = img.ptr<float>(y + 1);
+  return (1 - fy) * ((1 - fx) * r0[x] + fx * r0[x + 1]) + fy * ((1 - fx) * r1[x] + fx * r1[x + 1]);
+}
+
+LipsMirror::LipsMirror(const Landmarks& lm, cv::Size size) : m(lm) {
   mid = 0.25f * (m.st(lm[51]).x + m.st(lm[57]).x + m.st(lm[62]).x + m.st(lm[66]).x);
   left = mid - m.st(lm[48]).x;
   right = m.st(lm[54]).x - mid;
   valid = std::min(left, right) > kLeastHalf * m.width;
-}
-
-cv::Point2f LipsMirror::operator()(const cv::Point2f& p) const {
-  const cv::Point2f st = m.st(p);
-  const float d = st.x - mid;
-  return m.at(mid - d * (d >= 0 ? left / right : right / left), st.y);
-}
-
-cv::Mat mirrored_across_lips(const cv::Mat& img, const Landmarks& lm) {
-  const LipsMirror mirror(lm);
-  if (!mirror.valid) return {};
-  cv::Mat map_x(img.size(), CV_32F), map_y(img.size(), CV_32F);
-  for (int y = 0; y < img.rows; ++y)
-    for (int x = 0; x < img.cols; ++x) {
-      const cv::Point2f from = mirror(cv::Point2f(float(x), float(y)));
+  if (!valid) return;
+  map_x.create(size, CV_32F);
+  map_y.create(size, CV_32F);
+  for (int y = 0; y < size.height; ++y)
+    for (int x = 0; x < size.width; ++x) {
+      const cv::Point2f st = m.st(cv::Point2f(float(x), float(y)));
+      const float d = st.x - mid;
+      const cv::Point2f from = m.at(mid - d * (d >= 0 ? left / right : right / left), st.y);
       map_x.at<float>(y, x) = from.x;
       map_y.at<float>(y, x) = from.y;
     }
+}
+
+cv::Mat LipsMirror::operator()(const cv::Mat& img) const {
   cv::Mat mirrored;
   cv::remap(img, mirrored, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_CONSTANT);
   return mirrored;

@@ -61,21 +61,23 @@ struct MouthAxes {
 // The mirror across the line through the lips' middle (the mean of points
 // 51, 57, 62, 66 along the corners' line), perpendicular to the corners'
 // line, each side's distance from it scaled to the other side's half-width
-// (a face turned a little shows its far half narrower). Not `valid` where
-// either half is narrower than kLeastHalf of the mouth's width (a face
-// turned far).
+// (a face turned a little shows its far half narrower), for images of one
+// size (its remap maps built once). Not `valid` where either half is
+// narrower than kLeastHalf of the mouth's width (a face turned far).
 constexpr float kLeastHalf = 0.25f;
 struct LipsMirror {
   MouthAxes m;
   float mid, left, right;  // the middle's s, the half-widths to the corners
   bool valid;
-  explicit LipsMirror(const Landmarks& lm);
-  cv::Point2f operator()(const cv::Point2f& p) const;  // p's mirror image
+  cv::Mat map_x, map_y;    // CV_32F: where each pixel's mirror image comes from
+  LipsMirror(const Landmarks& lm, cv::Size size);
+  // `img` (of the size given, any type) mirrored; pixels mirrored from beyond it are 0.
+  cv::Mat operator()(const cv::Mat& img) const;
 };
 
-// `img` mirrored by LipsMirror(lm); empty where that is not valid.
-// Any type; pixels mirrored from beyond the image are 0.
-cv::Mat mirrored_across_lips(const cv::Mat& img, const Landmarks& lm);
+// Bilinear sample of a CV_32F image at p; `outside` where p's 2x2
+// neighbourhood leaves the image.
+float bilinear(const cv::Mat& img, cv::Point2f p, float outside);
 
 // t(s) along a polyline given as (s, t) points sorted by s; constant beyond its ends.
 float polyline_at(const std::vector<cv::Point2f>& st, float s);

@@ -294,8 +294,8 @@ cv::Mat photo_change(const cv::Mat& generated, const cv::Mat& silent, cv::Point2
   if (by != cv::Point2f(0, 0))  // most photos: the darkening lies on the lips already
     cv::warpAffine(change, change, cv::Matx23f(1, 0, by.x, 0, 1, by.y), change.size(), cv::INTER_LINEAR,
                    cv::BORDER_CONSTANT);
-  const cv::Mat mirrored = mirrored_across_lips(change, lm);
-  if (!mirrored.empty()) change = 0.5 * (change + mirrored);
+  const LipsMirror mirror(lm, change.size());
+  if (mirror.valid) change = 0.5 * (change + mirror(change));
   silent.convertTo(base, CV_32FC3);
   cv::Mat(base + change).convertTo(out, CV_8UC3);
   return out;

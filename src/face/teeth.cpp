@@ -140,14 +140,7 @@ TeethPlan measure_teeth(const cv::Mat& img, const Landmarks& lm) {
   cv::Mat grey;
   cv::cvtColor(img, grey, cv::COLOR_BGR2GRAY);
   grey.convertTo(grey, CV_32F);
-  auto sample = [&](float s, float t) {  // bilinear, -1 outside the image
-    const cv::Point2f p = m.at(s, t);
-    const int x = int(std::floor(p.x)), y = int(std::floor(p.y));
-    if (x < 0 || y < 0 || x + 1 >= grey.cols || y + 1 >= grey.rows) return -1.f;
-    const float fx = p.x - x, fy = p.y - y;
-    return (1 - fy) * ((1 - fx) * grey.at<float>(y, x) + fx * grey.at<float>(y, x + 1)) +
-           fy * ((1 - fx) * grey.at<float>(y + 1, x) + fx * grey.at<float>(y + 1, x + 1));
-  };
+  auto sample = [&](float s, float t) { return bilinear(grey, m.at(s, t), -1.f); };
   // Each column (one pixel apart in s, over the mouth and a little beyond
   // its inner corners): where the dark inside starts (t) and how far it runs.
   const float s0 = s_mid - 1.3f * half;
