@@ -57,6 +57,12 @@ const std::string& two_clip_dataset() {
   return dir;
 }
 
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) ADD_FAILURE() << path << ": cannot be read";
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 int run_shell(const std::string& command) {
   int status = std::system(command.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -89,8 +95,7 @@ int interrupt_cli_when(const std::vector<std::string>& args, const std::string& 
     kill(pid, sig);
     waitpid(pid, &status, 0);
   }
-  std::ifstream in(log_path);
-  log->assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  *log = read_file(log_path);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

@@ -34,6 +34,9 @@ CliResult run_cli(const std::string& args, const std::string& launcher = "");
 // "error: ..." that mentions `mention` (warnings may come before it).
 void expect_one_line_error(const CliResult& r, const std::string& mention);
 
+// A file's bytes; fails the calling test when the file cannot be read.
+std::string read_file(const std::string& path);
+
 // Runs a shell command, returns its exit status.
 int run_shell(const std::string& command);
 

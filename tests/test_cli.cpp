@@ -158,8 +158,7 @@ TEST_F(CliBadInput, DamagedWavHeaderIsNotCalledOutOfMemory) {
 TEST_F(CliBadInput, TruncatedMp4) {
   std::string src = test::shared_data("grid_s1/bbaf2n.mp4");
   std::string cut = dir + "/cut.mp4";
-  std::ifstream in(src, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes = test::read_file(src);
   std::ofstream(cut, std::ios::binary).write(bytes.data(), bytes.size() / 2);
   test::expect_one_line_error(test::run_cli("mel " + quote(cut) + " --out " + quote(out)), "cut.mp4");
 }
@@ -196,8 +195,7 @@ TEST_F(CliBadInput, OutputFolderThatIsAFile) {
   test::expect_one_line_error(test::run_cli("preprocess " + quote(test::shared_data("grid_s1/bbaf2n.mp4")) + " --out " + quote(file)),
                               "notes.txt: is a file");
   test::expect_one_line_error(test::run_cli("synth --faces " + quote(photo) + " --clips 1 --out " + quote(file)), "notes.txt: is a file");
-  std::ifstream in(file);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text = test::read_file(file);
   EXPECT_EQ(text, "notes\n");
 }
 

@@ -50,11 +50,6 @@ std::pair<int, int> two_ranks(const std::string& args, int port, const std::stri
   return {r0, r1};
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
 std::vector<nlohmann::json> read_log(const std::string& path) {
   std::vector<nlohmann::json> out;
   std::ifstream f(path);
@@ -96,12 +91,12 @@ TEST(Distributed, TwoRanksOfBatchTwoMatchOneProcessOfBatchFour) {
   ASSERT_EQ(test::run_shell(kCli + " " + common + "--batch 4 --out " + q(dir + "/one") + " > " + q(dir + "/one.log") +
                             " 2>&1"),
             0)
-      << read_text(dir + "/one.log");
+      << test::read_file(dir + "/one.log");
   auto [r0, r1] = two_ranks(common + "--batch 2 --out " + q(dir + "/two"), free_port(0), dir);
-  ASSERT_EQ(r0, 0) << read_text(dir + "/r0.log");
-  ASSERT_EQ(r1, 0) << read_text(dir + "/r1.log");
-  EXPECT_NE(read_text(dir + "/r0.log").find("rank 0 of world_size 2"), std::string::npos);
-  EXPECT_NE(read_text(dir + "/r1.log").find("rank 1 of world_size 2"), std::string::npos);
+  ASSERT_EQ(r0, 0) << test::read_file(dir + "/r0.log");
+  ASSERT_EQ(r1, 0) << test::read_file(dir + "/r1.log");
+  EXPECT_NE(test::read_file(dir + "/r0.log").find("rank 0 of world_size 2"), std::string::npos);
+  EXPECT_NE(test::read_file(dir + "/r1.log").find("rank 1 of world_size 2"), std::string::npos);
 
   // Only rank 0 writes: one log line per step, not two.
   auto one = read_log(dir + "/one/log.jsonl"), two = read_log(dir + "/two/log.jsonl");
@@ -136,8 +131,8 @@ TEST(Distributed, TorchrunLaunchOfTwoProcessesWritesOneCheckpoint) {
                     q(dataset_dir()) + " --out " + q(dir + "/run") +
                     " --steps 2 --batch 2 --no-av --no-gan --log-every 1 --ckpt-every 2 --sample-every 0 > " +
                     q(dir + "/log") + " 2>&1";
-  ASSERT_EQ(test::run_shell(cmd), 0) << read_text(dir + "/log");
-  std::string log = read_text(dir + "/log");
+  ASSERT_EQ(test::run_shell(cmd), 0) << test::read_file(dir + "/log");
+  std::string log = test::read_file(dir + "/log");
   EXPECT_NE(log.find("rank 0 of world_size 2"), std::string::npos) << log;
   EXPECT_NE(log.find("rank 1 of world_size 2"), std::string::npos) << log;
   std::vector<std::string> checkpoints;
@@ -159,11 +154,11 @@ TEST(Distributed, ResumeWithAnotherWorldSize) {
   ASSERT_EQ(test::run_shell(kCli + " " + common + "--steps 2 --out " + q(dir + "/a") + " > " + q(dir + "/a.log") +
                             " 2>&1"),
             0)
-      << read_text(dir + "/a.log");
+      << test::read_file(dir + "/a.log");
   auto [r0, r1] = two_ranks(common + "--steps 4 --out " + q(dir + "/b") + " --resume " + q(dir + "/a/last.ckpt"),
                             free_port(1), dir);
-  ASSERT_EQ(r0, 0) << read_text(dir + "/r0.log");
-  ASSERT_EQ(r1, 0) << read_text(dir + "/r1.log");
+  ASSERT_EQ(r0, 0) << test::read_file(dir + "/r0.log");
+  ASSERT_EQ(r1, 0) << test::read_file(dir + "/r1.log");
   nlohmann::json meta = read_checkpoint_meta(dir + "/b/last.ckpt");
   EXPECT_EQ(meta.at("step").get<int64_t>(), 4);
   EXPECT_EQ(meta.at("samples").get<int64_t>(), 2 * 2 + 2 * 2 * 2);
@@ -178,7 +173,7 @@ TEST(Distributed, UnreachableRankZeroIsAClearErrorAfterTheTimeout) {
                     q(dir + "/run") + " --steps 2 --dist-timeout 2 > " + q(dir + "/log") + " 2>&1";
   r.status = test::run_shell(cmd);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  r.output = read_text(dir + "/log");
+  r.output = test::read_file(dir + "/log");
   // The "rank 1 of world_size 2" line comes first; the error is the last line.
   r.output = r.output.substr(r.output.find('\n') + 1);
   test::expect_one_line_error(r, "cannot reach rank 0 at 127.0.0.1");
@@ -200,7 +195,7 @@ TEST(Distributed, KilledRankIsNamedAndTheLastCheckpointSurvives) {
   auto lines = [&] { return read_log(dir + "/run/log.jsonl").size(); };
   for (int i = 0; i < 1200 && (!fs::exists(dir + "/run/log.jsonl") || lines() < 5); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_GE(lines(), 5u) << read_text(dir + "/r0.log");
+  ASSERT_GE(lines(), 5u) << test::read_file(dir + "/r0.log");
   pid_t rank1 = 0;
   std::ifstream(dir + "/r1.pid") >> rank1;
   ASSERT_GT(rank1, 0);
@@ -209,7 +204,7 @@ TEST(Distributed, KilledRankIsNamedAndTheLastCheckpointSurvives) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   test::CliResult r;
   std::ifstream(dir + "/r0.status") >> r.status;
-  r.output = read_text(dir + "/r0.log");
+  r.output = test::read_file(dir + "/r0.log");
   r.output = r.output.substr(r.output.find('\n') + 1);  // after "rank 0 of world_size 2 ..."
   test::expect_one_line_error(r, "rank 1 stopped");
   nlohmann::json meta = read_checkpoint_meta(dir + "/run/last.ckpt");

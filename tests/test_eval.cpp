@@ -328,8 +328,7 @@ TEST(Eval, SyncModeComparesOwnWithShiftedSpeech) {
   test::CliResult r = test::run_cli("eval --mode sync --data '" + clips + "' --json '" + dir + "/e.json' --report '" +
                                     dir + "/r.html' --threads 2");
   ASSERT_EQ(r.status, 0) << r.output;
-  std::ifstream f(dir + "/r.html");
-  const std::string html((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string html = test::read_file(dir + "/r.html");
   EXPECT_NE(html.find("<h2>Sync check: model</h2>"), std::string::npos);
   EXPECT_NE(html.find("<td>model_shifted</td>"), std::string::npos);
   EXPECT_NE(r.output.find("1.00 s late"), std::string::npos) << r.output;
@@ -458,8 +457,7 @@ TEST(Eval, GroundTruthMetricAndSelfContainedReport) {
   EXPECT_LT(j["systems"]["real"]["clips"][0]["lmd_truth"].get<double>(), 0.08);
   ASSERT_EQ(j["skipped"].size(), 1u);
 
-  std::ifstream f(dir + "/r.html");
-  std::string html((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string html = test::read_file(dir + "/r.html");
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_NE(html.find("</html>"), std::string::npos);
   EXPECT_NE(html.find("<table"), std::string::npos);

@@ -563,8 +563,7 @@ TEST(Face, DamagedVideoIsStillTracked) {
   // Bytes overwritten inside an MPEG-1 stream: the decoder conceals or skips
   // the damage and every frame still comes out.
   std::string dir = test::temp_dir("damaged");
-  std::ifstream in(test::shared_data("grid/bbaf2n.mpg"), std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes = test::read_file(test::shared_data("grid/bbaf2n.mpg"));
   for (size_t k = 0; k < 20; ++k)
     for (size_t i = 0; i < 400; ++i) bytes[bytes.size() / 4 + k * 9000 + i] = static_cast<char>((i * 7919 + k) & 0xff);
   std::ofstream(dir + "/damaged.mpg", std::ios::binary) << bytes;

@@ -313,8 +313,7 @@ TEST(Generate, TruncatedVideoHoldsItsLastFrameToTheAudiosEnd) {
     for (cv::Mat f; reader.read(f);) writer.write(f);
     writer.finish();
   }
-  std::ifstream in(whole, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes = test::read_file(whole);
   std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   const int64_t stated = VideoReader(cut).frame_count(), held = static_cast<int64_t>(read_frames(cut).size());
   ASSERT_LT(held, stated - 10) << "the cut file is not truncated as this test needs";
@@ -350,8 +349,7 @@ TEST(Generate, PresetReachesTheEncoder) {
   auto settings = [&](const std::string& flag) {
     const std::string out = dir + "/out" + std::to_string(flag.size()) + ".mp4";
     generate_json("--face " + q(photo) + " --text 'Hello there.' --outfile " + q(out) + flag);
-    std::ifstream f(out, std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::string bytes = test::read_file(out);
     const size_t at = bytes.find("subme=");
     return at == std::string::npos ? std::string("none") : bytes.substr(at, 7);
   };
@@ -740,8 +738,7 @@ TEST(Generate, BadInputsAreOneLineErrorsWithoutOutput) {
   test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text hello --model " +
                                             q(dir + "/other.stfm") + " --outfile " + q(out)),
                               "not a SyncTalkFace");
-  std::ifstream in(default_model_path(), std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes = test::read_file(default_model_path());
   std::ofstream(dir + "/cut.stfm", std::ios::binary).write(bytes.data(), bytes.size() / 2);
   test::expect_one_line_error(test::run_cli("generate --face " + q(face) + " --text hello --model " +
                                             q(dir + "/cut.stfm") + " --outfile " + q(out)),

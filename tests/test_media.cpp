@@ -149,8 +149,7 @@ TEST(Files, AtomicWriteReplacesWholeOrFailsWithAReason) {
   std::string path = dir + "/out.txt";
   write_file_atomic(path, "first");
   write_file_atomic(path, "second");
-  std::ifstream f(path);
-  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string text = test::read_file(path);
   EXPECT_EQ(text, "second");
   size_t files = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir)) files += e.is_regular_file();
@@ -260,8 +259,7 @@ TEST(Media, LossyOutputDoesNotDependOnUnwrittenMemory) {
       writer.finish();
     }
     mallopt(M_PERTURB, 0);
-    std::ifstream in(out, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return test::read_file(out);
   };
   const std::string a = encode(85), b = encode(170);
   ASSERT_GT(a.size(), 1000u);

@@ -572,8 +572,7 @@ TEST(Train, BadInputsAreOneLineErrors) {
   test::expect_one_line_error(test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(dir + "/o") +
                                       " --steps 2 --resume " + q(dir + "/other.ckpt")),
                         "not a SyncTalkFace checkpoint");
-  std::ifstream in(good + "/last.ckpt", std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes = test::read_file(good + "/last.ckpt");
   std::ofstream(dir + "/cut.ckpt", std::ios::binary).write(bytes.data(), bytes.size() / 2);
   test::expect_one_line_error(test::run_cli("train-sync --data " + q(dataset_dir()) + " --out " + q(dir + "/o") +
                                       " --steps 2 --resume " + q(dir + "/cut.ckpt")),
