@@ -280,6 +280,22 @@ TEST(Generate, KeepsA30FpsClipAt30FpsAndCutsAudioWithLoopNone) {
   EXPECT_GT(s["frames_with_face"].get<int64_t>(), 0.95 * s["frames"].get<int64_t>());
 }
 
+// A factor that does not divide the picture's sides: every frame is shrunk
+// to the size the output was opened with (1001 / 3 rounded down; the frames
+// came out a pixel larger, 334 px, and the writer refused the first).
+TEST(Generate, ResizeFactorThatDoesNotDivideTheSides) {
+  std::string dir = test::temp_dir("genresize");
+  cv::Mat photo;
+  cv::resize(cv::imread(STF_SOURCE_DIR "/examples/grace_hopper_512x512.jpg"), photo, cv::Size(1001, 1001));
+  cv::imwrite(dir + "/big.png", photo);
+  nlohmann::json s = generate_json("--face " + q(dir + "/big.png") + " --text 'Hello there.' --resize-factor 3" +
+                                   " --outfile " + q(dir + "/o.mp4"));
+  EXPECT_EQ(s["frames_with_face"], s["frames"]);
+  MediaInfo info = probe_media(dir + "/o.mp4");
+  EXPECT_EQ(info.streams[0].width, 332);  // 333, the odd column dropped for yuv420p
+  EXPECT_EQ(info.streams[0].height, 332);
+}
+
 // A looped video over --loop-memory is read again from the file (backward in
 // chunks): the output is the one its frames kept in memory give.
 TEST(Generate, LoopOverTheMemoryBudgetReadsTheVideoAgain) {

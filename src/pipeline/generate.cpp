@@ -303,8 +303,8 @@ GenerateSummary generate(const GenerateOptions& opt) {
     outputs = video_frames;
     samples.resize(std::min(samples.size(), size_t(std::llround(outputs * kSampleRate / summary.fps))));
   }
-  const int out_w = static_cast<int>(reader.width() / o.resize_factor);
-  const int out_h = static_cast<int>(reader.height() / o.resize_factor);
+  const cv::Size out_size = shrunk_size(reader.width(), reader.height(), o.resize_factor);
+  const int out_w = out_size.width, out_h = out_size.height;
   if (out_w < 2 || out_h < 2)
     throw Error(o.face + ": " + std::to_string(out_w) + "x" + std::to_string(out_h) + " pixels" +
                 (o.resize_factor > 1 ? " after --resize-factor" : "") + " is too small to hold a face");

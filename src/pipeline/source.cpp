@@ -12,13 +12,17 @@
 
 namespace stf {
 
+cv::Size shrunk_size(int width, int height, double resize_factor) {
+  return {static_cast<int>(width / resize_factor), static_cast<int>(height / resize_factor)};
+}
+
 namespace {
 
 struct StopReading {};  // enough frames were read
 
 // A decoded frame shrunk by --resize-factor, as every pass reads it.
 void shrink(cv::Mat& frame, double resize_factor) {
-  if (resize_factor != 1) cv::resize(frame, frame, cv::Size(), 1 / resize_factor, 1 / resize_factor, cv::INTER_AREA);
+  if (resize_factor != 1) cv::resize(frame, frame, shrunk_size(frame.cols, frame.rows, resize_factor), 0, 0, cv::INTER_AREA);
 }
 
 // A video's frames read again for a loop, as the first pass gave them

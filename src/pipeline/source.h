@@ -14,6 +14,10 @@
 
 namespace stf {
 
+// A frame's size after --resize-factor: each side divided by it, rounded
+// down; the source stage shrinks every frame to exactly this size.
+cv::Size shrunk_size(int width, int height, double resize_factor);
+
 // One output frame on its way through the stages.
 struct Item {
   int64_t index = 0;   // output frame
