@@ -171,6 +171,8 @@ TEST(Face, FaceSelectPicksTheRequestedPerson) {
   EXPECT_GT(centre_x("index:1"), a.cols);
   EXPECT_GT(centre_x("point:" + std::to_string(a.cols + small_b.cols / 2) + ",100"), a.cols);
   EXPECT_THROW(centre_x("tallest"), Error);
+  EXPECT_THROW(centre_x("index:-1"), Error);
+  EXPECT_THROW(centre_x("index:"), Error);
   // With grey to the right the smaller face sits in the middle of the picture.
   cv::Mat wide(pair.rows, pair.cols + a.cols, CV_8UC3, cv::Scalar(128, 128, 128));
   pair.copyTo(wide(cv::Rect(0, 0, pair.cols, pair.rows)));

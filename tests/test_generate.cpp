@@ -744,6 +744,13 @@ TEST(Generate, BadInputsAreOneLineErrorsWithoutOutput) {
   cv::imwrite(dir + "/wall.png", wall);
   test::expect_one_line_error(
       test::run_cli("generate --face " + q(dir + "/wall.png") + " --text hello --outfile " + q(out)), "no face");
+  // A face asked for by a count the photo does not reach, or by no count
+  // at all (was "error: stoi").
+  const std::string photo = STF_SOURCE_DIR "/examples/grace_hopper_512x512.jpg";
+  test::expect_one_line_error(test::run_cli("generate --face " + q(photo) + " --text hello --face-select index:1 --outfile " + q(out)),
+                              "no face found in the photo as --face-select index:1 asks (index:0 is the leftmost)");
+  test::expect_one_line_error(test::run_cli("generate --face " + q(photo) + " --text hello --face-select index:one --outfile " + q(out)),
+                              "--face-select index:N needs a whole number N from 0 (the leftmost face), not 'one'");
   // A picture too small for a face (its error named the encoder's limit).
   cv::imwrite(dir + "/dot.png", cv::Mat(1, 1, CV_8UC3, cv::Scalar(90, 140, 200)));
   test::expect_one_line_error(

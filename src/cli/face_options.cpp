@@ -18,7 +18,7 @@ void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
                   "frames are interpolated, and around longer absences the re-rendered face fades over r frames")
       ->default_val(2)->check(range(0, 50))->group(g);
   cmd->add_flag("--static", o.is_static, "Detect once and reuse the face for every frame (photos)")->group(g);
-  cmd->add_option("--face-select", o.select, "Which face to follow: largest (by its fitted landmarks), center, index:N (N-th from the left), point:X,Y")
+  cmd->add_option("--face-select", o.select, "Which face to follow: largest (by its fitted landmarks), center, index:N (N-th from the left, 0 = the leftmost), point:X,Y")
       ->default_val("largest")->group(g);
   cmd->add_option("--detector", o.detector,
                   "Face detector: auto (dlib HOG, then the bundled res10 SSD where HOG finds none, then HOG on the "

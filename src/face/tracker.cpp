@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <deque>
 #include <future>
 #include <opencv2/imgproc.hpp>
@@ -55,8 +56,12 @@ int select_face(const std::vector<cv::Rect2f>& boxes, const std::string& how, cv
     std::vector<int> order(boxes.size());
     for (int i = 0; i < int(order.size()); ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [&](int a, int b) { return boxes[a].x < boxes[b].x; });
-    int n = std::stoi(how.substr(6));
-    return n >= 0 && n < int(order.size()) ? order[n] : -1;
+    const char* digits = how.c_str() + 6;
+    char* end = nullptr;
+    const long n = std::strtol(digits, &end, 10);
+    if (end == digits || *end != '\0' || n < 0)
+      throw Error("--face-select index:N needs a whole number N from 0 (the leftmost face), not '" + how.substr(6) + "'");
+    return n < long(order.size()) ? order[size_t(n)] : -1;
   }
   if (how.rfind("point:", 0) == 0) {
     float x = 0, y = 0;

@@ -370,9 +370,13 @@ GenerateSummary generate(const GenerateOptions& opt) {
       BoundedQueue<Item> one(2);
       source.run(one);
       Item it;
-      if (!one.pop(it) || !it.face.found)
-        throw Error(o.face + ": no face found in the photo (a face turned to profile is not taken); "
-                    "try --box top bottom left right");
+      if (!one.pop(it) || !it.face.found) {
+        const std::string which = o.tracker.select.rfind("index:", 0) == 0 && o.tracker.select != "index:0"
+                                      ? " as --face-select " + o.tracker.select + " asks (index:0 is the leftmost)"
+                                      : "";
+        throw Error(o.face + ": no face found in the photo" + which +
+                    " (a face turned to profile is not taken); try --box top bottom left right");
+      }
       for (int64_t i = 0; i < outputs; ++i) {
         check_cancelled();
         it.index = i;
