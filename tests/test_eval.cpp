@@ -405,6 +405,11 @@ TEST(Eval, DubModeScoresSyncOnly) {
   }
   test::expect_one_line_error(test::run_cli("eval --mode dub --data '" + test::shared_data("grid_s1/bbaf2n.mp4") + "'"),
                               "at least two clips");
+  // A baseline that is not a model: its own error, not every clip's "first reason".
+  const test::CliResult bad = test::run_cli("eval --data '" + test::shared_data("grid_s1/bbaf2n.mp4") + "' --baseline '" +
+                                            test::shared_data("grid_s1/bbaf3s.mp4") + "'");
+  test::expect_one_line_error(bad, "bbaf3s.mp4: not a SyncTalkFace checkpoint");
+  EXPECT_EQ(bad.output.find("no clip could be evaluated"), std::string::npos) << bad.output;
 }
 
 // Dubbing with speech from a video scores each system's mouth against the

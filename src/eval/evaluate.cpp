@@ -316,6 +316,7 @@ nlohmann::json evaluate(const EvalOptions& opt, std::vector<ClipStrip>* strips) 
   if (!opt.baseline.empty()) models.push_back({"baseline", opt.baseline});
   CropOptions crop = opt.crop;
   crop.size = load_generator(model_path)->config().image_size;  // also checks the file early
+  if (!opt.baseline.empty()) load_generator(opt.baseline);      // a bad file is its own error, not every clip's
   auto landmarks = std::make_shared<const LandmarkModel>(opt.tracker.landmark_model);
   SyncExpert sync;
   const std::string sync_path = opt.sync.empty() ? default_syncnet_path() : opt.sync;
