@@ -581,6 +581,17 @@ TEST(Train, BadInputsAreOneLineErrors) {
                                       " --steps 2 --config paper --resume " + q(good + "/last.ckpt")),
                         "another configuration");
   EXPECT_FALSE(fs::exists(dir + "/o/last.ckpt")) << "a failed run wrote a checkpoint";
+
+  // A new run, or one resumed from elsewhere, into a run's folder would write
+  // over its checkpoints (best.ckpt too): refused, the folder untouched.
+  const auto before = fs::last_write_time(good + "/last.ckpt");
+  const std::string into_good = "train-sync --data " + q(dataset_dir()) + " --out " + q(good) + " --steps 2 --batch 2";
+  test::expect_one_line_error(test::run_cli(into_good),
+                              "holds a run already (last.ckpt at step 1); continue it with --resume " + good + "/last.ckpt");
+  fs::copy_file(good + "/last.ckpt", dir + "/elsewhere.ckpt");
+  test::expect_one_line_error(test::run_cli(into_good + " --resume " + q(dir + "/elsewhere.ckpt")), "holds a run already");
+  EXPECT_EQ(fs::last_write_time(good + "/last.ckpt"), before);
+  EXPECT_FALSE(fs::exists(good + "/step_2.ckpt"));
 }
 
 TEST(Train, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {

@@ -37,11 +37,29 @@ torch::optim::AdamOptions adam(const ModelConfig& c, double lr) {
   return torch::optim::AdamOptions(lr).betas(std::make_tuple(c.adam_beta1, c.adam_beta2));
 }
 
+// A run started afresh, or resumed from another folder, into a folder that
+// holds a run would write over its checkpoints, best.ckpt included: refused.
+void check_not_another_run(const TrainOptions& opt) {
+  const fs::path last = fs::path(opt.out) / "last.ckpt";
+  if (!fs::exists(last)) return;
+  std::error_code ec;
+  const fs::path from = fs::path(opt.resume).parent_path();
+  if (!opt.resume.empty() && fs::equivalent(from.empty() ? fs::path(".") : from, opt.out, ec)) return;
+  std::string at;
+  try {
+    at = " at step " + std::to_string(read_checkpoint_meta(last.string()).at("step").get<int64_t>());
+  } catch (const std::exception&) {  // unreadable: the folder is still taken
+  }
+  throw Error(opt.out + ": holds a run already (last.ckpt" + at + "); continue it with --resume " + last.string() +
+              ", or give another --out");
+}
+
 // Keeps the last `keep` step checkpoints, the best by validation loss, and
 // writes a JSONL log line per logged step.
 class RunFolder {
  public:
   RunFolder(const TrainOptions& opt) : opt_(opt) {
+    check_not_another_run(opt);
     make_output_folder(opt.out, "--out");
     log_.open(fs::path(opt.out) / "log.jsonl", std::ios::app);
     if (!log_) throw Error(opt.out + ": cannot write log.jsonl");
