@@ -594,6 +594,19 @@ TEST(Train, BadInputsAreOneLineErrors) {
   EXPECT_FALSE(fs::exists(good + "/step_2.ckpt"));
 }
 
+// A step that needs more memory than the process may take (here under a
+// data limit; where the system does not overcommit, all there is): a
+// one-line error naming the batch, not LibTorch's message and stack trace
+// with exit status 1. The limit lies well above what the process takes to
+// start, OpenBLAS's buffers included (refused, they spin instead of failing).
+TEST(Train, OutOfMemoryIsAOneLineErrorNamingTheBatch) {
+  std::string dir = test::temp_dir("train_oom");
+  test::CliResult r = test::run_cli("train --data " + q(dataset_dir()) + " --out " + q(dir + "/run") +
+                                        " --config paper --batch 8 --steps 1 --no-av --no-gan --threads 2",
+                                    "timeout 300 prlimit --data=3000000000");
+  test::expect_one_line_error(r, "out of memory: a step at --batch 8 needs more than this machine has free; give a smaller --batch");
+}
+
 TEST(Train, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   // A learning rate of 1e30 sends the weights to +-1e30 after one step, so
   // the second forward pass overflows.

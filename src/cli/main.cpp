@@ -2,6 +2,7 @@
 // library become one line on stderr and exit status 2.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "cli/common.h"
 #include "stf/cancel.h"
@@ -59,8 +60,9 @@ int main(int argc, char** argv) {
   } catch (const stf::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+  } catch (const std::exception& e) {  // from a library: LibTorch's add a stack trace after the first line
+    const std::string what = e.what();
+    std::fprintf(stderr, "error: %s\n", what.substr(0, what.find('\n')).c_str());
     return 1;
   }
   return 0;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <new>
 
 #include "core/progress.h"
 #include "model/discriminator.h"
@@ -234,6 +235,25 @@ double keep_ranks_identical(Distributed& dist, const std::vector<torch::nn::Modu
   return spread;
 }
 
+// Stops the run on `e` (the other ranks told why): an allocation that
+// failed as what to do about it, anything else as it is. An allocation
+// fails where the system does not overcommit (vm.overcommit_memory 2) or
+// a data limit is set (ulimit -d); elsewhere the kernel kills a run that
+// needs more memory than there is, without a word (the paper configuration
+// at its batch of 40 on the CPU needs more than 23 GB: docs/performance.md).
+[[noreturn]] void fail(const std::exception& e, Distributed& dist, int batch, const std::string& last_ckpt) {
+  const std::string what = e.what();
+  if (!dynamic_cast<const std::bad_alloc*>(&e) && what.find("can't allocate memory") == std::string::npos) {
+    dist.announce_failure(what);
+    throw;
+  }
+  const Error oom("out of memory: a step at --batch " + std::to_string(batch) +
+                  " needs more than this machine has free; give a smaller --batch" +
+                  (last_ckpt.empty() ? "" : " (last checkpoint: " + last_ckpt + ")"));
+  dist.announce_failure(oom.what());
+  throw oom;
+}
+
 // Training mode; with --freeze-bn, BatchNorm layers stay in evaluation mode
 // (normalising with their running statistics, which then do not change).
 void set_training(torch::nn::Module& m, bool freeze_bn) {
@@ -413,8 +433,7 @@ TrainResult train_sync(const TrainOptions& opt) {
       if (main && (step % opt.ckpt_every == 0 || step == opt.steps)) result.last_checkpoint = run->save(ckpt, step);
     }
   } catch (const std::exception& e) {
-    dist.announce_failure(e.what());
-    throw;
+    fail(e, dist, batch, result.last_checkpoint);
   }
   progress.finish();
   dist.finish();
@@ -581,8 +600,7 @@ TrainResult train_generator(const TrainOptions& opt) {
       if (main && (step % opt.ckpt_every == 0 || step == opt.steps)) result.last_checkpoint = run->save(ckpt, step);
     }
   } catch (const std::exception& e) {
-    dist.announce_failure(e.what());
-    throw;
+    fail(e, dist, batch, result.last_checkpoint);
   }
   progress.finish();
   dist.finish();
