@@ -455,6 +455,12 @@ TEST(Train, ResumeContinuesBitForBit) {
   ASSERT_EQ(a.size(), 6u);
   ASSERT_EQ(b.size(), 6u);
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].dump(), b[i].dump()) << "step " << i + 1;
+  // Resumed at --steps already (a script that resumes every stage, run
+  // again): nothing trained, said so (was "6 steps in 0.0 s, L1 0.0000 -> 0.0000").
+  r = test::run_cli("train" + common + " --out " + q(part) + " --steps 6 --resume " + q(part + "/last.ckpt"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("last.ckpt has reached --steps 6 already; nothing to train"), std::string::npos) << r.output;
+  EXPECT_EQ(read_log(part + "/log.jsonl").size(), 6u);
 }
 
 // train --precision bf16: forward passes under CPU autocast to bfloat16.

@@ -82,6 +82,11 @@ void add_train_commands(CLI::App& root) {
     s->train.config.crop = dataset_crop(s->train.data);
     TrainResult r = train_sync(s->train);
     if (s->train.dist.rank != 0) return;  // rank 0 reports for all
+    if (r.trained == 0) {  // resumed at --steps already: a script that resumes every stage runs it again
+      std::printf("train-sync: %s has reached --steps %lld already; nothing to train (a higher --steps goes on)\n",
+                  r.last_checkpoint.c_str(), static_cast<long long>(r.steps));
+      return;
+    }
     std::printf("train-sync: %lld steps in %.1f s, BCE %.4f -> %.4f, best val BCE %s, %s\n",
                 static_cast<long long>(r.steps), r.seconds, r.first_loss, r.last_loss, format_val(r.best_val).c_str(),
                 r.last_checkpoint.c_str());
@@ -141,6 +146,11 @@ void add_train_commands(CLI::App& root) {
     g->train.config = c;
     TrainResult r = train_generator(g->train);
     if (g->train.dist.rank != 0) return;  // rank 0 reports for all
+    if (r.trained == 0) {  // resumed at --steps already: a script that resumes every stage runs it again
+      std::printf("train: %s has reached --steps %lld already; nothing to train (a higher --steps goes on)\n",
+                  r.last_checkpoint.c_str(), static_cast<long long>(r.steps));
+      return;
+    }
     std::printf("train: %lld steps in %.1f s, L1 %.4f -> %.4f, best val L1 %s, %s\n",
                 static_cast<long long>(r.steps), r.seconds, r.first_loss, r.last_loss, format_val(r.best_val).c_str(),
                 r.last_checkpoint.c_str());

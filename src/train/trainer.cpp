@@ -439,6 +439,7 @@ TrainResult train_sync(const TrainOptions& opt) {
   dist.finish();
   result.seconds = progress.elapsed();
   result.steps = opt.steps;
+  result.trained = std::max<int64_t>(0, opt.steps - start);
   result.best_val = ckpt.meta["best_val"];
   return result;
 }
@@ -606,6 +607,7 @@ TrainResult train_generator(const TrainOptions& opt) {
   dist.finish();
   result.seconds = progress.elapsed();
   result.steps = opt.steps;
+  result.trained = std::max<int64_t>(0, opt.steps - start);
   result.best_val = ckpt.meta["best_val"];
   return result;
 }

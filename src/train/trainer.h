@@ -36,6 +36,7 @@ struct TrainOptions {
 
 struct TrainResult {
   int64_t steps = 0;
+  int64_t trained = 0;                   // steps this call ran: 0 for a run resumed at --steps already
   double first_loss = 0, last_loss = 0;  // mean of the first / last logged interval
   double best_val = 0;
   double seconds = 0;                    // wall time of the training loop
