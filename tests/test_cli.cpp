@@ -69,6 +69,11 @@ TEST(Cli, NumberOutOfRangeSaysWhatItMustBe) {
                               "--crf: must be from 0 to 51, not 60");
   test::expect_one_line_error(test::run_cli("generate --face f --text hi --outfile o.mp4 --resize-factor 0.5"),
                               "--resize-factor: must be from 1 to 16, not 0.5");
+  // nan and inf parse as numbers; a box or padding of them was taken (and a nan box passed its top < bottom check).
+  test::expect_one_line_error(test::run_cli("generate --face f --text hi --outfile o.mp4 --box nan 10 0 10"),
+                              "--box: must be a finite number, not nan");
+  test::expect_one_line_error(test::run_cli("faces f --pads 0 inf 0 0"), "--pads: must be a finite number, not inf");
+  test::expect_one_line_error(test::run_cli("eval --data d --audio-shift nan"), "--audio-shift: must be a finite number, not nan");
 }
 
 TEST(Cli, ProbeAndMelOnRealClip) {

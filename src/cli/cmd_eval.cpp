@@ -55,7 +55,8 @@ void add_eval_command(CLI::App& root) {
   cmd->add_option("--audio", o->eval.dub_audio, "dub: this speech for every clip (default: the next clip's audio)");
   cmd->add_option("--audio-shift", o->eval.audio_shift,
                   "Delay the driving audio by this many seconds (a sync check: scores should get worse); "
-                  "default 0, and 1 in sync mode, where only the second run is shifted");
+                  "default 0, and 1 in sync mode, where only the second run is shifted")
+      ->check(finite());
   cmd->add_option("--ref-choice", o->eval.ref_choice, "As generate's: seconds of history to pick the reference from")
       ->default_val(2.0)->check(range(0.0, 10.0));
   cmd->add_option("--guidance-scale", o->eval.guidance_scale, "As generate's: how far the mouth moves with the speech")

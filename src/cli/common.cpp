@@ -1,5 +1,6 @@
 #include "cli/common.h"
 
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <functional>
@@ -45,6 +46,10 @@ CLI::Validator range(double lo, double hi) {
     return s.str();
   };
   return number_check([lo, hi](double v) { return v >= lo && v <= hi; }, "from " + text(lo) + " to " + text(hi));
+}
+
+CLI::Validator finite() {
+  return number_check([](double v) { return std::isfinite(v); }, "a finite number");
 }
 
 void add_threads_option(CLI::App* cmd, int& threads) {

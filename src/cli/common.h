@@ -17,6 +17,7 @@ void add_threads_option(CLI::App* cmd, int& threads);
 CLI::Validator positive();
 CLI::Validator non_negative();
 CLI::Validator range(double lo, double hi);
+CLI::Validator finite();  // any number but nan and inf (which parse as numbers)
 
 // A warning on stderr when `--precision bf16` was asked for on a CPU without
 // bfloat16 units (AMX or AVX512_BF16), where oneDNN runs bfloat16 far slower

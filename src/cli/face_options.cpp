@@ -9,9 +9,9 @@ namespace stf::cli {
 void add_face_options(CLI::App* cmd, FaceCliOptions& o) {
   const char* g = "Face pipeline";
   cmd->add_option("--pads", o.pads, "Padding around the face box in pixels: top bottom left right")
-      ->expected(4)->default_str("0 10 0 0")->group(g);
+      ->expected(4)->default_str("0 10 0 0")->check(finite())->group(g);
   cmd->add_option("--box", o.box, "Fixed face box top bottom left right in pixels (skips detection)")
-      ->expected(4)->group(g);
+      ->expected(4)->check(finite())->group(g);
   cmd->add_flag("--nosmooth", o.nosmooth, "Do not smooth landmarks over time (and do not bridge or fade, see --smooth)")->group(g);
   cmd->add_option("--smooth", o.smooth_radius,
                   "Smoothing radius r in frames (centred window of 2r+1); faces the detector misses on up to 2r-1 "
