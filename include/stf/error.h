@@ -12,6 +12,10 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// An exception's text up to its first line break: LibTorch's errors carry
+// a stack trace after it.
+std::string first_line(const std::string& text);
+
 [[noreturn]] void assert_fail(const char* expr, const char* file, int line);
 
 }  // namespace stf

@@ -67,6 +67,18 @@ std::string format_val(double v) {
   return buf;
 }
 
+// The run's one-line summary (rank 0's): `loss` names the logged loss.
+void print_summary(const char* command, const char* loss, const TrainResult& r) {
+  if (r.trained == 0) {  // resumed at --steps already: a script that resumes every stage runs it again
+    std::printf("%s: %s has reached --steps %lld already; nothing to train (a higher --steps goes on)\n", command,
+                r.last_checkpoint.c_str(), static_cast<long long>(r.steps));
+    return;
+  }
+  std::printf("%s: %lld steps in %.1f s, %s %.4f -> %.4f, best val %s %s, %s\n", command,
+              static_cast<long long>(r.steps), r.seconds, loss, r.first_loss, r.last_loss, loss,
+              format_val(r.best_val).c_str(), r.last_checkpoint.c_str());
+}
+
 }  // namespace
 
 void add_train_commands(CLI::App& root) {
@@ -80,16 +92,8 @@ void add_train_commands(CLI::App& root) {
     s->train.dist = DistEnv::from_environment();
     s->train.config = ModelConfig::load(s->config);
     s->train.config.crop = dataset_crop(s->train.data);
-    TrainResult r = train_sync(s->train);
-    if (s->train.dist.rank != 0) return;  // rank 0 reports for all
-    if (r.trained == 0) {  // resumed at --steps already: a script that resumes every stage runs it again
-      std::printf("train-sync: %s has reached --steps %lld already; nothing to train (a higher --steps goes on)\n",
-                  r.last_checkpoint.c_str(), static_cast<long long>(r.steps));
-      return;
-    }
-    std::printf("train-sync: %lld steps in %.1f s, BCE %.4f -> %.4f, best val BCE %s, %s\n",
-                static_cast<long long>(r.steps), r.seconds, r.first_loss, r.last_loss, format_val(r.best_val).c_str(),
-                r.last_checkpoint.c_str());
+    const TrainResult r = train_sync(s->train);
+    if (s->train.dist.rank == 0) print_summary("train-sync", "BCE", r);  // rank 0 reports for all
   });
 
   auto g = std::make_shared<TrainCli>();
@@ -144,16 +148,8 @@ void add_train_commands(CLI::App& root) {
     g->train.bf16 = g->precision == "bf16";
     c.validate();
     g->train.config = c;
-    TrainResult r = train_generator(g->train);
-    if (g->train.dist.rank != 0) return;  // rank 0 reports for all
-    if (r.trained == 0) {  // resumed at --steps already: a script that resumes every stage runs it again
-      std::printf("train: %s has reached --steps %lld already; nothing to train (a higher --steps goes on)\n",
-                  r.last_checkpoint.c_str(), static_cast<long long>(r.steps));
-      return;
-    }
-    std::printf("train: %lld steps in %.1f s, L1 %.4f -> %.4f, best val L1 %s, %s\n",
-                static_cast<long long>(r.steps), r.seconds, r.first_loss, r.last_loss, format_val(r.best_val).c_str(),
-                r.last_checkpoint.c_str());
+    const TrainResult r = train_generator(g->train);
+    if (g->train.dist.rank == 0) print_summary("train", "L1", r);  // rank 0 reports for all
   });
 }
 

@@ -60,9 +60,8 @@ int main(int argc, char** argv) {
   } catch (const stf::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
-  } catch (const std::exception& e) {  // from a library: LibTorch's add a stack trace after the first line
-    const std::string what = e.what();
-    std::fprintf(stderr, "error: %s\n", what.substr(0, what.find('\n')).c_str());
+  } catch (const std::exception& e) {  // from a library
+    std::fprintf(stderr, "error: %s\n", stf::first_line(e.what()).c_str());
     return 1;
   }
   return 0;

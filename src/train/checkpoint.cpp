@@ -88,9 +88,8 @@ void load_checkpoint(const std::string& path, const Checkpoint& into, const torc
       o->load(sub);
     }
   } catch (const c10::Error& e) {
-    std::string what = e.what_without_backtrace();
     throw Error(path + ": truncated or corrupt checkpoint, or one of another configuration (" +
-                what.substr(0, what.find('\n')).substr(0, 160) + ")");
+                first_line(e.what_without_backtrace()).substr(0, 160) + ")");
   }
 }
 

@@ -35,8 +35,8 @@ int env_int(const char* name, int fallback) {
   throw Error(std::string(name) + "=" + v + " is not a whole number");
 }
 
-// The first line of an exception's text, without LibTorch's backtrace.
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')).substr(0, 200); }
+// An exception's first line, at most 200 characters, for a parenthesis.
+std::string briefly(const std::exception& e) { return first_line(e.what()).substr(0, 200); }
 
 constexpr int64_t kBucketElements = 25 * 1024 * 1024 / 4;  // ~25 MB of float32 per allreduce
 
@@ -181,10 +181,10 @@ Distributed::Distributed(const DistEnv& env, std::chrono::seconds timeout, const
   } catch (const std::exception& e) {
     if (env.rank == 0)
       throw Error("rank 0: not all " + std::to_string(env.world) + " ranks arrived at " + d.endpoint + " within " +
-                  std::to_string(timeout.count()) + " s (" + first_line(e.what()) + ")");
+                  std::to_string(timeout.count()) + " s (" + briefly(e) + ")");
     throw Error("rank " + std::to_string(env.rank) + ": cannot reach rank 0 at " + d.endpoint + " within " +
                 std::to_string(timeout.count()) + " s: check MASTER_ADDR/MASTER_PORT and that rank 0 runs (" +
-                first_line(e.what()) + ")");
+                briefly(e) + ")");
   }
   // Every rank's process group connects to every other one through the store.
   auto use = [&d](auto pg) {  // the collectives of either process group
@@ -224,7 +224,7 @@ Distributed::Distributed(const DistEnv& env, std::chrono::seconds timeout, const
     throw;
   } catch (const std::exception& e) {
     throw Error("rank " + std::to_string(env.rank) + ": not all " + std::to_string(env.world) + " ranks joined at " +
-                d.endpoint + " within " + std::to_string(timeout.count()) + " s (" + first_line(e.what()) + ")");
+                d.endpoint + " within " + std::to_string(timeout.count()) + " s (" + briefly(e) + ")");
   }
   c10d::TCPStoreOptions bo = o;
   bo.isServer = false;
