@@ -3,16 +3,21 @@
 #include <espeak-ng/speak_lib.h>
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "stf/audio.h"
+#include "stf/cancel.h"
 #include "stf/error.h"
 #include "stf/media.h"
 
@@ -20,14 +25,11 @@ namespace stf {
 
 namespace {
 
-// espeak-ng keeps global state: one synthesis at a time.
-std::mutex g_espeak_mutex;
-int g_espeak_rate = 0;  // its output sample rate (22050 for the Debian voices)
-
 struct Collected {
   std::vector<float> samples;
   std::vector<PhonemeEvent> phonemes;
   std::vector<double> words;
+  int rate = 0;  // espeak-ng's sample rate (22050 for the Debian voices)
 };
 
 int on_synth(short* wav, int count, espeak_EVENT* events) {
@@ -81,19 +83,11 @@ std::vector<std::string> variant_names() {
   return names;
 }
 
-}  // namespace
-
-Speech synthesize_speech(const std::string& text, const std::string& voice, int words_per_minute) {
-  if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw Error("--text is empty: nothing to say");
-  std::lock_guard<std::mutex> lock(g_espeak_mutex);
-  if (g_espeak_rate == 0) {
-    g_espeak_rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, nullptr, espeakINITIALIZE_PHONEME_EVENTS);
-    if (g_espeak_rate <= 0) {
-      g_espeak_rate = 0;
-      throw Error("espeak-ng could not start: is espeak-ng-data installed? (scripts/setup.sh installs it)");
-    }
-    espeak_SetSynthCallback(on_synth);
-  }
+// One synthesis in this process: espeak-ng started, `text` spoken.
+Collected speak(const std::string& text, const std::string& voice, int words_per_minute) {
+  const int rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, nullptr, espeakINITIALIZE_PHONEME_EVENTS);
+  if (rate <= 0) throw Error("espeak-ng could not start: is espeak-ng-data installed? (scripts/setup.sh installs it)");
+  espeak_SetSynthCallback(on_synth);
   // espeak-ng speaks a variant it does not have in the plain voice, without a word.
   if (const size_t plus = voice.find('+'); plus != std::string::npos) {
     const std::string variant = voice.substr(plus + 1);
@@ -107,12 +101,132 @@ Speech synthesize_speech(const std::string& text, const std::string& voice, int 
   if (espeak_SetVoiceByName(voice.c_str()) != EE_OK)
     throw Error("unknown espeak-ng voice '" + voice + "'; the voices installed: " + voice_names());
   espeak_SetParameter(espeakRATE, std::clamp(words_per_minute, espeakRATE_MINIMUM, espeakRATE_MAXIMUM), 0);
+  std::srand(1);  // its breath noise
   Collected got;
+  got.rate = rate;
   espeak_ERROR err = espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, nullptr, &got);
   if (err != EE_OK || espeak_Synchronize() != EE_OK) throw Error("espeak-ng failed to synthesise the text");
   if (got.samples.empty()) throw Error("espeak-ng produced no audio for the text");
+  return got;
+}
+
+// What a child sends its parent through a pipe: a status byte (1 spoken, 0
+// an error) and then the speech, or the error's text.
+void put(std::string& out, const void* data, size_t bytes) { out.append(static_cast<const char*>(data), bytes); }
+
+std::string encode(const Collected& c) {
+  std::string out(1, '\1');
+  const uint64_t n_samples = c.samples.size(), n_phonemes = c.phonemes.size(), n_words = c.words.size();
+  put(out, &c.rate, sizeof c.rate);
+  put(out, &n_samples, sizeof n_samples);
+  put(out, c.samples.data(), n_samples * sizeof(float));
+  put(out, &n_phonemes, sizeof n_phonemes);
+  for (const PhonemeEvent& p : c.phonemes) {
+    const uint64_t length = p.phoneme.size();
+    put(out, &p.time, sizeof p.time);
+    put(out, &length, sizeof length);
+    put(out, p.phoneme.data(), length);
+  }
+  put(out, &n_words, sizeof n_words);
+  put(out, c.words.data(), n_words * sizeof(double));
+  return out;
+}
+
+// Reads what encode wrote; false where it is cut short.
+struct Reader {
+  const std::string& in;
+  size_t at = 1;
+  bool get(void* data, size_t bytes) {
+    if (in.size() - at < bytes) return false;
+    std::memcpy(data, in.data() + at, bytes);
+    at += bytes;
+    return true;
+  }
+};
+
+bool decode(const std::string& in, Collected& c) {
+  Reader r{in};
+  uint64_t n = 0;
+  if (!r.get(&c.rate, sizeof c.rate) || !r.get(&n, sizeof n) || n > in.size() / sizeof(float)) return false;
+  c.samples.resize(n);
+  if (!r.get(c.samples.data(), n * sizeof(float)) || !r.get(&n, sizeof n) || n > in.size()) return false;
+  c.phonemes.resize(n);
+  for (PhonemeEvent& p : c.phonemes) {
+    uint64_t length = 0;
+    if (!r.get(&p.time, sizeof p.time) || !r.get(&length, sizeof length) || length > 8) return false;
+    p.phoneme.resize(length);
+    if (!r.get(p.phoneme.data(), length)) return false;
+  }
+  if (!r.get(&n, sizeof n) || n > in.size() / sizeof(double)) return false;
+  c.words.resize(n);
+  return r.get(c.words.data(), n * sizeof(double)) && r.at == in.size();
+}
+
+void write_all(int fd, const std::string& data) {
+  for (size_t at = 0; at < data.size();) {
+    const ssize_t n = write(fd, data.data() + at, data.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    at += size_t(n);
+  }
+}
+
+}  // namespace
+
+// espeak-ng carries state from one synthesis to the next that its API
+// cannot reset (the phase of its pitch flutter, its gain control, its echo):
+// the same text spoken twice in a process came out different, so a resumed
+// `synth` wrote other audio than an uninterrupted one. Each synthesis
+// therefore runs in a child process that starts espeak-ng afresh (this
+// process never does), so that a text, voice and rate always give the
+// same samples. The child does nothing but speak and write to a pipe.
+Speech synthesize_speech(const std::string& text, const std::string& voice, int words_per_minute) {
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw Error("--text is empty: nothing to say");
+  int fds[2];
+  if (pipe(fds) != 0) throw Error(std::string("cannot start espeak-ng: pipe: ") + std::strerror(errno));
+  const pid_t child = fork();
+  if (child < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    throw Error(std::string("cannot start espeak-ng: fork: ") + std::strerror(errno));
+  }
+  if (child == 0) {
+    close(fds[0]);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {  // Ctrl-C stops it at once, unless this program ignores it
+      struct sigaction now {};
+      if (sigaction(sig, nullptr, &now) == 0 && now.sa_handler != SIG_IGN) std::signal(sig, SIG_DFL);
+    }
+    std::string out;
+    try {
+      out = encode(speak(text, voice, words_per_minute));
+    } catch (const std::exception& e) {
+      out = std::string(1, '\0') + e.what();
+    }
+    write_all(fds[1], out);
+    _exit(0);  // no destructors or exit handlers: they belong to the parent
+  }
+  close(fds[1]);
+  std::string in;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = read(fds[0], buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    in.append(buffer, size_t(n));
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  check_cancelled();
+  if (!in.empty() && in[0] == '\0') throw Error(in.substr(1));
+  Collected got;
+  if (in.empty() || !decode(in, got)) {
+    const std::string how = WIFSIGNALED(status) ? std::string("on signal ") + strsignal(WTERMSIG(status)) : "early";
+    throw Error("espeak-ng stopped " + how + " while speaking the text");
+  }
   Speech s;
-  s.samples = resample_audio(got.samples, g_espeak_rate, kSampleRate);
+  s.samples = resample_audio(got.samples, got.rate, kSampleRate);
   s.phonemes = std::move(got.phonemes);
   s.words = std::move(got.words);
   return s;
