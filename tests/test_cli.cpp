@@ -137,6 +137,13 @@ TEST_F(CliBadInput, MissingFile) {
   test::expect_one_line_error(test::run_cli("probe " + quote(dir + "/nope.mp4")), "nope.mp4");
 }
 
+TEST_F(CliBadInput, MelOutputNotNamedNpy) {  // was written, as .npy data under the name given
+  const std::string txt = dir + "/mel.txt";
+  test::expect_one_line_error(test::run_cli("mel " + quote(test::shared_data("retalking/speech1.wav")) + " --out " + quote(txt)),
+                              "mel.txt: the mel is written as a NumPy array; name it .npy");
+  EXPECT_FALSE(fs::exists(txt));
+}
+
 TEST_F(CliBadInput, Directory) {
   test::expect_one_line_error(test::run_cli("mel " + quote(dir) + " --out " + quote(out)), "directory");
 }
