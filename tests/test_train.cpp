@@ -211,17 +211,12 @@ TEST(Dataset, AugmentedSyncWindowsKeepTheirPairsAndChangeOnlyTheirLook) {
   EXPECT_LT(mirrored, 48);
 }
 
-// --augment-pace: a sample spoken p times as fast takes its frames every p
-// stored frames (rounded) and reads its mel windows every p columns from
-// each frame's own start. A clip whose crops hold their frame number and
-// whose mel holds its column number shows both, checked against a direct
-// computation: one p explains all 9 frames and all 5 x 16 columns.
-TEST(Dataset, PacedSamplesTakeFramesAndMelAtOnePace) {
-  const std::string dir = test::temp_dir("paced");
+namespace {
+
+// A training set in `dir` of the one clip `h` (32 px crops): frame i's crop
+// all of the value i, mel band b's column j 0.01 j + band_step b.
+void write_counting_clip(const std::string& dir, const ClipHeader& h, float band_step) {
   fs::create_directories(dir + "/clips");
-  ClipHeader h;
-  h.id = "count", h.fps = 25, h.frames = 60, h.size = 32, h.first_frame = 7;
-  h.mel_columns = 300;  // past the last window's reach (column 80 * 66 / 25 + 15 * 1.7 < 238)
   std::vector<std::vector<uint8_t>> pixels;
   std::vector<const uint8_t*> crops;
   for (int64_t i = 0; i < h.frames; ++i) pixels.emplace_back(32 * 32 * 3, static_cast<uint8_t>(i));
@@ -229,9 +224,25 @@ TEST(Dataset, PacedSamplesTakeFramesAndMelAtOnePace) {
   std::vector<std::array<float, 136>> points(h.frames);
   std::vector<float> mel(80 * h.mel_columns);
   for (int b = 0; b < 80; ++b)
-    for (int64_t j = 0; j < h.mel_columns; ++j) mel[b * h.mel_columns + j] = 0.01f * j + 0.0001f * b;
-  write_clip_file(dir + "/clips/count.stfclip", h, crops, points, mel.data());
-  std::ofstream(dir + "/manifest.json") << R"({"version": 1, "clips": [{"file": "clips/count.stfclip", "split": "train"}]})";
+    for (int64_t j = 0; j < h.mel_columns; ++j) mel[b * h.mel_columns + j] = 0.01f * j + band_step * b;
+  write_clip_file(dir + "/clips/" + h.id + ".stfclip", h, crops, points, mel.data());
+  std::ofstream(dir + "/manifest.json") << R"({"version": 1, "clips": [{"file": "clips/)" << h.id
+                                        << R"(.stfclip", "split": "train"}]})";
+}
+
+}  // namespace
+
+// --augment-pace: a sample spoken p times as fast takes its frames every p
+// stored frames (rounded) and reads its mel windows every p columns from
+// each frame's own start. A clip whose crops hold their frame number and
+// whose mel holds its column number shows both, checked against a direct
+// computation: one p explains all 9 frames and all 5 x 16 columns.
+TEST(Dataset, PacedSamplesTakeFramesAndMelAtOnePace) {
+  const std::string dir = test::temp_dir("paced");
+  ClipHeader h;
+  h.id = "count", h.fps = 25, h.frames = 60, h.size = 32, h.first_frame = 7;
+  h.mel_columns = 300;  // past the last window's reach (column 80 * 66 / 25 + 15 * 1.7 < 238)
+  write_counting_clip(dir, h, 0.0001f);
 
   Dataset ds(dir, "train", 32);
   Augment paced;
@@ -286,17 +297,9 @@ TEST(Dataset, PacedSamplesTakeFramesAndMelAtOnePace) {
 // windows stay inside the mel (its last column repeats).
 TEST(Dataset, PacedWindowsOfAShortFastClipStayInsideItsMel) {
   const std::string dir = test::temp_dir("paced_short");
-  fs::create_directories(dir + "/clips");
   ClipHeader h;
   h.id = "short", h.fps = 120, h.frames = 25, h.size = 32, h.mel_columns = 17;
-  std::vector<uint8_t> pixels(32 * 32 * 3, 128);
-  std::vector<const uint8_t*> crops(h.frames, pixels.data());
-  std::vector<std::array<float, 136>> points(h.frames);
-  std::vector<float> mel(80 * h.mel_columns);
-  for (int b = 0; b < 80; ++b)
-    for (int64_t j = 0; j < h.mel_columns; ++j) mel[b * h.mel_columns + j] = 0.01f * j;
-  write_clip_file(dir + "/clips/short.stfclip", h, crops, points, mel.data());
-  std::ofstream(dir + "/manifest.json") << R"({"version": 1, "clips": [{"file": "clips/short.stfclip", "split": "train"}]})";
+  write_counting_clip(dir, h, 0);
 
   Dataset ds(dir, "train", 32);
   Augment paced;

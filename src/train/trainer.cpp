@@ -254,6 +254,17 @@ double keep_ranks_identical(Distributed& dist, const std::vector<torch::nn::Modu
   throw oom;
 }
 
+// After a run's loop: the progress line and the ranks closed, the summary's figures set.
+void finish_run(Progress& progress, Distributed& dist, const TrainOptions& opt, int64_t start, const Checkpoint& ckpt,
+                TrainResult& result) {
+  progress.finish();
+  dist.finish();
+  result.seconds = progress.elapsed();
+  result.steps = opt.steps;
+  result.trained = std::max<int64_t>(0, opt.steps - start);
+  result.best_val = ckpt.meta["best_val"];
+}
+
 // Training mode; with --freeze-bn, BatchNorm layers stay in evaluation mode
 // (normalising with their running statistics, which then do not change).
 void set_training(torch::nn::Module& m, bool freeze_bn) {
@@ -435,12 +446,7 @@ TrainResult train_sync(const TrainOptions& opt) {
   } catch (const std::exception& e) {
     fail(e, dist, batch, result.last_checkpoint);
   }
-  progress.finish();
-  dist.finish();
-  result.seconds = progress.elapsed();
-  result.steps = opt.steps;
-  result.trained = std::max<int64_t>(0, opt.steps - start);
-  result.best_val = ckpt.meta["best_val"];
+  finish_run(progress, dist, opt, start, ckpt, result);
   return result;
 }
 
@@ -603,12 +609,7 @@ TrainResult train_generator(const TrainOptions& opt) {
   } catch (const std::exception& e) {
     fail(e, dist, batch, result.last_checkpoint);
   }
-  progress.finish();
-  dist.finish();
-  result.seconds = progress.elapsed();
-  result.steps = opt.steps;
-  result.trained = std::max<int64_t>(0, opt.steps - start);
-  result.best_val = ckpt.meta["best_val"];
+  finish_run(progress, dist, opt, start, ckpt, result);
   return result;
 }
 
