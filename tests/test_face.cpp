@@ -207,6 +207,11 @@ TEST(Face, FacesCommandWritesJsonAndRejectsFacelessInput) {
   EXPECT_EQ(j[10]["box"].size(), 4u);
   EXPECT_EQ(j[10]["landmarks"].size(), 68u);
   EXPECT_TRUE(fs::exists(dir + "/dbg.mp4"));
+  EXPECT_NE(r.output.find("75 frames, 75 with a face"), std::string::npos) << r.output;
+  // A photo's summary counts in the singular (was "1 frames, 1 with a face, 1 detector runs").
+  r = test::run_cli("faces '" STF_SOURCE_DIR "/examples/grace_hopper_512x512.jpg'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find(": 1 frame, 1 with a face, 1 detector run, "), std::string::npos) << r.output;
   // --crop steady draws the crop box where a steady-crop model's crops sit:
   // the same landmarks, another box.
   r = test::run_cli("faces '" + clip + "' --crop steady --out '" + dir + "/dbg_steady.mp4'");

@@ -108,12 +108,12 @@ void add_faces_command(CLI::App& root) {
     progress.finish();
     if (!o->json.empty()) write_file_atomic(o->json, frames.dump() + "\n");
     if (writer) writer->finish();
-    std::printf("%s: %lld frames, %lld with a face, %lld detector runs, %.1f frames/s\n", o->input.c_str(),
-                static_cast<long long>(st.frames), static_cast<long long>(st.with_face),
-                static_cast<long long>(st.detections), st.frames / std::max(1e-9, progress.elapsed()));
+    std::printf("%s: %s, %lld with a face, %s, %.1f frames/s\n", o->input.c_str(), counted(st.frames, "frame").c_str(),
+                static_cast<long long>(st.with_face), counted(st.detections, "detector run").c_str(),
+                st.frames / std::max(1e-9, progress.elapsed()));
     if (st.with_face < st.frames)
-      std::printf("%lld frames without a face (first: %lld) are passed through unchanged\n",
-                  static_cast<long long>(st.frames - st.with_face), static_cast<long long>(missing_first));
+      std::printf("%s without a face (first: %lld): passed through unchanged\n",
+                  counted(st.frames - st.with_face, "frame").c_str(), static_cast<long long>(missing_first));
   });
 }
 

@@ -99,17 +99,17 @@ void add_generate_command(CLI::App& root) {
       std::printf("%s\n", s.to_json().dump(1).c_str());
       return;
     }
-    std::printf("%s: %lld frames (%lld with a face) at %.2f fps, %.2f s of audio; %.1f s, %.1f frames/s, model in %s\n",
-                s.outfile.c_str(), static_cast<long long>(s.frames), static_cast<long long>(s.frames_with_face),
+    std::printf("%s: %s (%lld with a face) at %.2f fps, %.2f s of audio; %.1f s, %.1f frames/s, model in %s\n",
+                s.outfile.c_str(), counted(s.frames, "frame").c_str(), static_cast<long long>(s.frames_with_face),
                 s.fps, s.audio_seconds, s.wall_seconds, s.frames_per_second, s.precision.c_str());
     if (s.frames_with_face < s.frames)
-      std::printf("%lld frames without a face found are as in the input (a face turned to profile or under ~70 px "
+      std::printf("%s without a face found: as in the input (a face turned to profile or under ~70 px "
                   "across is not found; --box gives its place by hand)\n",
-                  static_cast<long long>(s.frames - s.frames_with_face));
+                  counted(s.frames - s.frames_with_face, "frame").c_str());
     if (s.held_frames > 0)
-      std::printf("the last %lld frames repeat the video's last frame: it ended before the length its header "
+      std::printf("the last %s the video's last frame again: it ended before the length its header "
                   "states (a truncated file?)\n",
-                  static_cast<long long>(s.held_frames));
+                  counted(s.held_frames, "frame").c_str());
   });
 }
 

@@ -43,8 +43,8 @@ void add_preprocess_command(CLI::App& root) {
     p.val_match = o->val_match;
     p.min_frames = o->min_frames;
     PreprocessReport r = preprocess(o->inputs, o->out, p);
-    std::printf("%s: %d clips processed, %d reused, %d failed; %d train, %d val\n", o->out.c_str(), r.processed,
-                r.reused, r.failed, r.train, r.val);
+    std::printf("%s: %s processed, %d reused, %d failed; %d train, %d val\n", o->out.c_str(),
+                counted(r.processed, "clip").c_str(), r.reused, r.failed, r.train, r.val);
   });
 }
 

@@ -38,8 +38,9 @@ void add_synth_command(CLI::App& root) {
     if (!o->voices.empty()) s.voices = o->voices;
     s.head_motion = !o->still;
     SynthReport r = synthesize_corpus(s);
-    std::printf("%s: %d clips written, %d already there; %d faces used, %d without a face skipped; %.1f s\n",
-                s.out.c_str(), r.written, r.reused, r.faces_usable, r.faces_skipped, r.seconds);
+    std::printf("%s: %s written, %d already there; %s used, %d without a face skipped; %.1f s\n", s.out.c_str(),
+                counted(r.written, "clip").c_str(), r.reused, counted(r.faces_usable, "face").c_str(), r.faces_skipped,
+                r.seconds);
   });
 }
 

@@ -74,8 +74,8 @@ void print_summary(const char* command, const char* loss, const TrainResult& r) 
                 r.last_checkpoint.c_str(), static_cast<long long>(r.steps));
     return;
   }
-  std::printf("%s: %lld steps in %.1f s, %s %.4f -> %.4f, best val %s %s, %s\n", command,
-              static_cast<long long>(r.steps), r.seconds, loss, r.first_loss, r.last_loss, loss,
+  std::printf("%s: %s in %.1f s, %s %.4f -> %.4f, best val %s %s, %s\n", command,
+              counted(r.steps, "step").c_str(), r.seconds, loss, r.first_loss, r.last_loss, loss,
               format_val(r.best_val).c_str(), r.last_checkpoint.c_str());
 }
 

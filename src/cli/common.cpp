@@ -58,6 +58,10 @@ void add_threads_option(CLI::App* cmd, int& threads) {
       ->check(non_negative());
 }
 
+std::string counted(long long n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 void warn_if_slow_precision(const std::string& precision) {
   if (precision == "bf16" && !cpu_has_fast_bf16())
     std::fprintf(stderr, "warning: this CPU has no bfloat16 units (AMX or AVX512_BF16): --precision bf16 runs far "

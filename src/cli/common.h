@@ -25,6 +25,10 @@ CLI::Validator finite();  // any number but nan and inf (which parse as numbers)
 // step 13x: docs/performance.md).
 void warn_if_slow_precision(const std::string& precision);
 
+// "1 frame", "3 frames": a count and its noun (plural by an s) for the
+// commands' summary lines.
+std::string counted(long long n, const std::string& noun);
+
 // Each subcommand file defines one of these: it declares the subcommand and
 // its options on `root` and sets its callback.
 void add_probe_command(CLI::App& root);
