@@ -3,6 +3,7 @@
 #include <espeak-ng/speak_lib.h>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -162,13 +164,142 @@ bool decode(const std::string& in, Collected& c) {
   return r.get(c.words.data(), n * sizeof(double)) && r.at == in.size();
 }
 
-void write_all(int fd, const std::string& data) {
-  for (size_t at = 0; at < data.size();) {
-    const ssize_t n = write(fd, data.data() + at, data.size() - at);
+// Whole writes and reads on a pipe or socket; false where the other end is
+// gone. send with MSG_NOSIGNAL on a socket: a helper that died is an error
+// here, not a SIGPIPE that ends this process.
+bool write_all(int fd, const char* data, size_t size, bool socket) {
+  for (size_t at = 0; at < size;) {
+    const ssize_t n = socket ? send(fd, data + at, size - at, MSG_NOSIGNAL) : write(fd, data + at, size - at);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
+    if (n <= 0) return false;
     at += size_t(n);
   }
+  return true;
+}
+
+bool read_exact(int fd, char* data, size_t size) {
+  for (size_t at = 0; at < size;) {
+    const ssize_t n = read(fd, data + at, size - at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    at += size_t(n);
+  }
+  return true;
+}
+
+// A message on the socket between this process and the speaker: its length, then its bytes.
+bool send_message(int fd, const std::string& m) {
+  const uint64_t size = m.size();
+  return write_all(fd, reinterpret_cast<const char*>(&size), sizeof size, true) &&
+         write_all(fd, m.data(), m.size(), true);
+}
+
+bool receive_message(int fd, std::string& m) {
+  uint64_t size = 0;
+  if (!read_exact(fd, reinterpret_cast<char*>(&size), sizeof size) || size > (uint64_t(1) << 34)) return false;
+  m.resize(size);
+  return read_exact(fd, m.data(), size);
+}
+
+// A request: the rate, then the voice's length, the voice and the text.
+std::string encode_request(const std::string& text, const std::string& voice, int words_per_minute) {
+  std::string out;
+  const int32_t wpm = words_per_minute;
+  const uint64_t voice_size = voice.size();
+  put(out, &wpm, sizeof wpm);
+  put(out, &voice_size, sizeof voice_size);
+  return out + voice + text;
+}
+
+// One synthesis in a child of this process; its answer as encode wrote it,
+// or an error's ('\0' and the text).
+std::string speak_in_child(const std::string& request) {
+  int32_t wpm = 0;
+  uint64_t voice_size = 0;
+  std::memcpy(&wpm, request.data(), sizeof wpm);
+  std::memcpy(&voice_size, request.data() + sizeof wpm, sizeof voice_size);
+  const size_t head = sizeof wpm + sizeof voice_size;
+  const std::string voice = request.substr(head, voice_size), text = request.substr(head + voice_size);
+  int fds[2];
+  if (pipe(fds) != 0) return std::string(1, '\0') + "cannot start espeak-ng: pipe: " + std::strerror(errno);
+  const pid_t child = fork();
+  if (child < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return std::string(1, '\0') + "cannot start espeak-ng: fork: " + std::strerror(errno);
+  }
+  if (child == 0) {
+    close(fds[0]);
+    std::string out;
+    try {
+      out = encode(speak(text, voice, wpm));
+    } catch (const std::exception& e) {
+      out = std::string(1, '\0') + e.what();
+    }
+    write_all(fds[1], out.data(), out.size(), false);
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string got;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = read(fds[0], buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got.append(buffer, size_t(n));
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status))
+    return std::string(1, '\0') + "espeak-ng stopped on signal " + strsignal(WTERMSIG(status)) + " while speaking the text";
+  return got;
+}
+
+// The speaker: a process forked from this one at its first synthesis, while
+// it is still small, that answers each request from a child of its own
+// (speak_in_child). Forking this process for each synthesis instead cost
+// 0.2 s each in `synth`: every page this process wrote afterwards took a
+// copy-on-write fault (docs/performance.md). It ends when this process
+// does (its socket closes).
+std::mutex g_speaker_mutex;
+pid_t g_speaker = -1;
+int g_speaker_socket = -1;
+
+[[noreturn]] void serve(int socket) {
+  std::string request;
+  while (receive_message(socket, request))
+    if (!send_message(socket, speak_in_child(request))) break;
+  _exit(0);  // no destructors or exit handlers: they belong to the parent
+}
+
+void start_speaker() {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    throw Error(std::string("cannot start espeak-ng: socketpair: ") + std::strerror(errno));
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    throw Error(std::string("cannot start espeak-ng: fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {  // Ctrl-C stops it at once, unless this program ignores it
+      struct sigaction now {};
+      if (sigaction(sig, nullptr, &now) == 0 && now.sa_handler != SIG_IGN) std::signal(sig, SIG_DFL);
+    }
+    // Only its socket and the standard streams: a copy of another of this
+    // process's files (an output, a connection, the socket's other end)
+    // must not outlive its close.
+    close(fds[0]);
+    if (fds[1] != 3 && dup2(fds[1], 3) != 3) _exit(1);
+    close_range(4, ~0U, 0);
+    serve(3);
+  }
+  close(fds[1]);
+  g_speaker = pid;
+  g_speaker_socket = fds[0];
 }
 
 }  // namespace
@@ -177,54 +308,29 @@ void write_all(int fd, const std::string& data) {
 // cannot reset (the phase of its pitch flutter, its gain control, its echo):
 // the same text spoken twice in a process came out different, so a resumed
 // `synth` wrote other audio than an uninterrupted one. Each synthesis
-// therefore runs in a child process that starts espeak-ng afresh (this
-// process never does), so that a text, voice and rate always give the
-// same samples. The child does nothing but speak and write to a pipe.
+// therefore runs in a process that starts espeak-ng afresh (this process
+// never does), so that a text, voice and rate always give the same samples.
 Speech synthesize_speech(const std::string& text, const std::string& voice, int words_per_minute) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw Error("--text is empty: nothing to say");
-  int fds[2];
-  if (pipe(fds) != 0) throw Error(std::string("cannot start espeak-ng: pipe: ") + std::strerror(errno));
-  const pid_t child = fork();
-  if (child < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    throw Error(std::string("cannot start espeak-ng: fork: ") + std::strerror(errno));
-  }
-  if (child == 0) {
-    close(fds[0]);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {  // Ctrl-C stops it at once, unless this program ignores it
-      struct sigaction now {};
-      if (sigaction(sig, nullptr, &now) == 0 && now.sa_handler != SIG_IGN) std::signal(sig, SIG_DFL);
+  std::string answer;
+  {
+    std::lock_guard<std::mutex> lock(g_speaker_mutex);
+    if (g_speaker_socket < 0) start_speaker();
+    if (!send_message(g_speaker_socket, encode_request(text, voice, words_per_minute)) ||
+        !receive_message(g_speaker_socket, answer)) {  // it was stopped (Ctrl-C) or killed: the next call starts another
+      close(g_speaker_socket);
+      g_speaker_socket = -1;
+      int status = 0;
+      while (waitpid(g_speaker, &status, 0) < 0 && errno == EINTR) {
+      }
+      check_cancelled();
+      throw Error("espeak-ng stopped while speaking the text");
     }
-    std::string out;
-    try {
-      out = encode(speak(text, voice, words_per_minute));
-    } catch (const std::exception& e) {
-      out = std::string(1, '\0') + e.what();
-    }
-    write_all(fds[1], out);
-    _exit(0);  // no destructors or exit handlers: they belong to the parent
-  }
-  close(fds[1]);
-  std::string in;
-  char buffer[65536];
-  for (;;) {
-    const ssize_t n = read(fds[0], buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    in.append(buffer, size_t(n));
-  }
-  close(fds[0]);
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
   check_cancelled();
-  if (!in.empty() && in[0] == '\0') throw Error(in.substr(1));
+  if (!answer.empty() && answer[0] == '\0') throw Error(answer.substr(1));
   Collected got;
-  if (in.empty() || !decode(in, got)) {
-    const std::string how = WIFSIGNALED(status) ? std::string("on signal ") + strsignal(WTERMSIG(status)) : "early";
-    throw Error("espeak-ng stopped " + how + " while speaking the text");
-  }
+  if (answer.empty() || !decode(answer, got)) throw Error("espeak-ng stopped early while speaking the text");
   Speech s;
   s.samples = resample_audio(got.samples, got.rate, kSampleRate);
   s.phonemes = std::move(got.phonemes);

@@ -18,8 +18,8 @@ struct Speech {
 };
 
 // Speaks `text` with an espeak-ng voice ("en", "en-us", "de", ...; the error
-// for an unknown one lists them) at `words_per_minute` (80-450), in a child
-// process that starts espeak-ng afresh: the same text, voice and rate give
+// for an unknown one lists them) at `words_per_minute` (80-450), in a process
+// that starts espeak-ng afresh: the same text, voice and rate give
 // the same speech whatever was spoken before. Throws stf::Error for empty
 // text or an unknown voice.
 Speech synthesize_speech(const std::string& text, const std::string& voice = "en", int words_per_minute = 150);
