@@ -257,9 +257,8 @@ std::string speak_in_child(const std::string& request) {
   return got;
 }
 
-// The speaker: a process forked from this one at its first synthesis, while
-// it is still small, that answers each request from a child of its own
-// (speak_in_child). Forking this process for each synthesis instead cost
+// The speaker: a process forked from this one at its first synthesis that
+// answers each request from a child of its own (speak_in_child). Forking this process for each synthesis instead cost
 // 0.2 s each in `synth`: every page this process wrote afterwards took a
 // copy-on-write fault (docs/performance.md). It ends when this process
 // does (its socket closes).
