@@ -22,6 +22,9 @@ void make_output_folder(const std::string& path, const std::string& what);
 // a crash leaves only a dot-file behind), ending in ext.
 std::string temp_path_beside(const std::string& path, const std::string& ext);
 
+// path's extension in lower case, with its dot (".mp4"; "" where it has none).
+std::string lower_extension(const std::string& path);
+
 // Writes text/bytes to path atomically (temp file beside it + rename).
 void write_file_atomic(const std::string& path, const std::string& bytes);
 

@@ -1,7 +1,5 @@
 // synctalkface mel AUDIO_OR_VIDEO --out FILE.npy
-#include <cctype>
 #include <cstdio>
-#include <filesystem>
 
 #include "cli/common.h"
 #include "stf/audio.h"
@@ -23,9 +21,7 @@ void add_mel_command(CLI::App& root) {
   cmd->callback([opts] {
     set_threads(opts->threads);
     check_output_path(opts->out, {opts->input});
-    std::string ext = std::filesystem::path(opts->out).extension().string();
-    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (ext != ".npy") throw Error(opts->out + ": the mel is written as a NumPy array; name it .npy");
+    if (lower_extension(opts->out) != ".npy") throw Error(opts->out + ": the mel is written as a NumPy array; name it .npy");
     std::vector<float> samples = read_audio(opts->input, kSampleRate);
     torch::Tensor mel = mel_spectrogram(samples);  // (80, T)
     write_npy(opts->out, mel.data_ptr<float>(), {mel.size(0), mel.size(1)});

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +38,12 @@ void make_output_folder(const std::string& path, const std::string& what) {
   }
   fs::create_directories(path, ec);
   if (ec) throw Error(what + " " + path + ": cannot create the folder (" + ec.message() + ")");
+}
+
+std::string lower_extension(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext;
 }
 
 std::string temp_path_beside(const std::string& path, const std::string& ext) {

@@ -1,11 +1,11 @@
 #include <algorithm>
 #include <cmath>
-#include <cctype>
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
 
 #include "media/ffmpeg_util.h"
 #include "stf/error.h"
+#include "stf/files.h"
 #include "stf/media.h"
 extern "C" {
 #include <libavutil/display.h>
@@ -47,8 +47,7 @@ AVFormatContext* open_input(const std::string& path) {
 }
 
 bool is_image_path(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string ext = lower_extension(path);
   for (const char* e : {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
     if (ext == e) return true;
   return false;

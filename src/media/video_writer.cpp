@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <cctype>
 #include <cstdint>
 #include <csignal>
 #include <filesystem>
@@ -199,8 +198,7 @@ struct VideoWriter::Impl {
 };
 
 std::string video_container(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string ext = lower_extension(path);
   if (ext == ".mp4" || ext == ".m4v") return "mp4";
   if (ext == ".mov") return "mov";
   throw Error(path + ": the output is H.264 video with AAC audio in MP4; name it .mp4, .m4v or .mov");

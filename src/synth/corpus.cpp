@@ -43,8 +43,7 @@ namespace {
 std::vector<std::string> collect_faces(const std::vector<std::string>& inputs) {
   std::vector<std::string> out;
   auto is_video = [](const fs::path& p) {
-    std::string e = p.extension().string();
-    for (auto& c : e) c = char(std::tolower(c));
+    const std::string e = lower_extension(p.string());
     return e == ".mp4" || e == ".mov" || e == ".mkv" || e == ".avi" || e == ".webm" || e == ".mpg";
   };
   for (const std::string& in : inputs) {

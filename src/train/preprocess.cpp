@@ -24,8 +24,7 @@ namespace fs = std::filesystem;
 namespace {
 
 bool is_video_path(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  const std::string ext = lower_extension(p.string());
   for (const char* e : {".mp4", ".mpg", ".mpeg", ".mov", ".mkv", ".avi", ".webm", ".m4v"})
     if (ext == e) return true;
   return false;
