@@ -112,8 +112,8 @@ Collected speak(const std::string& text, const std::string& voice, int words_per
   return got;
 }
 
-// What a child sends its parent through a pipe: a status byte (1 spoken, 0
-// an error) and then the speech, or the error's text.
+// What a child answers: a status byte (1 spoken, 0 an error) and then the
+// speech, or the error's text.
 void put(std::string& out, const void* data, size_t bytes) { out.append(static_cast<const char*>(data), bytes); }
 
 std::string encode(const Collected& c) {
@@ -134,10 +134,10 @@ std::string encode(const Collected& c) {
   return out;
 }
 
-// Reads what encode wrote; false where it is cut short.
+// Reads what put wrote, from `at` on; false where it is cut short.
 struct Reader {
   const std::string& in;
-  size_t at = 1;
+  size_t at;
   bool get(void* data, size_t bytes) {
     if (in.size() - at < bytes) return false;
     std::memcpy(data, in.data() + at, bytes);
@@ -147,7 +147,7 @@ struct Reader {
 };
 
 bool decode(const std::string& in, Collected& c) {
-  Reader r{in};
+  Reader r{in, 1};  // past the status byte
   uint64_t n = 0;
   if (!r.get(&c.rate, sizeof c.rate) || !r.get(&n, sizeof n) || n > in.size() / sizeof(float)) return false;
   c.samples.resize(n);
@@ -164,12 +164,12 @@ bool decode(const std::string& in, Collected& c) {
   return r.get(c.words.data(), n * sizeof(double)) && r.at == in.size();
 }
 
-// Whole writes and reads on a pipe or socket; false where the other end is
-// gone. send with MSG_NOSIGNAL on a socket: a helper that died is an error
-// here, not a SIGPIPE that ends this process.
-bool write_all(int fd, const char* data, size_t size, bool socket) {
+// Whole writes and reads on a socket; false where the other end is gone
+// (send with MSG_NOSIGNAL: a process that died is an error here, not a
+// SIGPIPE that ends this one).
+bool write_all(int fd, const char* data, size_t size) {
   for (size_t at = 0; at < size;) {
-    const ssize_t n = socket ? send(fd, data + at, size - at, MSG_NOSIGNAL) : write(fd, data + at, size - at);
+    const ssize_t n = send(fd, data + at, size - at, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     at += size_t(n);
@@ -187,11 +187,10 @@ bool read_exact(int fd, char* data, size_t size) {
   return true;
 }
 
-// A message on the socket between this process and the speaker: its length, then its bytes.
+// A message between this process, the speaker and its children: its length, then its bytes.
 bool send_message(int fd, const std::string& m) {
   const uint64_t size = m.size();
-  return write_all(fd, reinterpret_cast<const char*>(&size), sizeof size, true) &&
-         write_all(fd, m.data(), m.size(), true);
+  return write_all(fd, reinterpret_cast<const char*>(&size), sizeof size) && write_all(fd, m.data(), m.size());
 }
 
 bool receive_message(int fd, std::string& m) {
@@ -214,14 +213,15 @@ std::string encode_request(const std::string& text, const std::string& voice, in
 // One synthesis in a child of this process; its answer as encode wrote it,
 // or an error's ('\0' and the text).
 std::string speak_in_child(const std::string& request) {
+  Reader r{request, 0};
   int32_t wpm = 0;
   uint64_t voice_size = 0;
-  std::memcpy(&wpm, request.data(), sizeof wpm);
-  std::memcpy(&voice_size, request.data() + sizeof wpm, sizeof voice_size);
-  const size_t head = sizeof wpm + sizeof voice_size;
-  const std::string voice = request.substr(head, voice_size), text = request.substr(head + voice_size);
+  r.get(&wpm, sizeof wpm);
+  r.get(&voice_size, sizeof voice_size);
+  const std::string voice = request.substr(r.at, voice_size), text = request.substr(r.at + voice_size);
   int fds[2];
-  if (pipe(fds) != 0) return std::string(1, '\0') + "cannot start espeak-ng: pipe: " + std::strerror(errno);
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
+    return std::string(1, '\0') + "cannot start espeak-ng: socketpair: " + std::strerror(errno);
   const pid_t child = fork();
   if (child < 0) {
     close(fds[0]);
@@ -236,18 +236,12 @@ std::string speak_in_child(const std::string& request) {
     } catch (const std::exception& e) {
       out = std::string(1, '\0') + e.what();
     }
-    write_all(fds[1], out.data(), out.size(), false);
+    send_message(fds[1], out);
     _exit(0);
   }
   close(fds[1]);
   std::string got;
-  char buffer[65536];
-  for (;;) {
-    const ssize_t n = read(fds[0], buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got.append(buffer, size_t(n));
-  }
+  if (!receive_message(fds[0], got)) got.clear();  // the child stopped early: the caller says so
   close(fds[0]);
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
